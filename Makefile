@@ -1,0 +1,42 @@
+# payops. Two commands set everything up: `make run` and `make test`.
+# Nothing needs Docker: PostgreSQL and Redis come from the machine (scripts/services.sh).
+SHELL   := /bin/bash
+GO      ?= go
+ENVFILE := .run/services.env
+# Every recipe that talks to services reads the addresses services-up chose.
+WITH_ENV := set -a; . ./$(ENVFILE); set +a;
+
+.PHONY: run test test-only lint openapi migration services-up services-down bench demo build clean-testdbs
+
+run: services-up build ## start sandbox + api + worker against local services
+	@$(WITH_ENV) scripts/run.sh
+
+test: services-up lint test-only ## lint + every test, with the race detector
+
+test-only:
+	@$(WITH_ENV) $(GO) test -race -count=1 -timeout 25m ./...
+
+lint: ## gofmt, go vet, import rules
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+build: ## binaries under .run/bin
+	@mkdir -p .run/bin
+	$(GO) build -o .run/bin/ ./cmd/api ./cmd/worker ./cmd/apo-sandbox
+
+openapi: ## regenerate openapi/openapi.yaml from the code
+	$(GO) run ./cmd/api openapi > openapi/openapi.yaml
+
+migration: ## make migration name=add_refunds
+	$(GO) run github.com/pressly/goose/v3/cmd/goose@v3.29.0 -dir migrations -s create $(name) sql
+
+services-up: ## PostgreSQL + Redis: reuse reachable ones, else start private ones under .run/
+	@scripts/services.sh up
+
+services-down: ## stop what services-up started
+	@scripts/services.sh down
+
+clean-testdbs: services-up ## drop the template databases pgtestdb keeps between test runs
+	@$(WITH_ENV) psql "$${DATABASE_URL%/*}/postgres" -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'testdb_%'" | \
+	  while read -r d; do psql "$${DATABASE_URL%/*}/postgres" -qc "DROP DATABASE \"$$d\""; done

@@ -1,0 +1,176 @@
+// Package config reads payops' environment (design.md §3). A bad value stops
+// the process at start with one line naming the variable.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Config is the whole environment of the api and worker processes. The
+// defaults are design.md §3's; they point at a local stack and the sandbox.
+type Config struct {
+	DatabaseURL    string        // DATABASE_URL
+	RedisAddr      string        // REDIS_ADDR
+	RedisDB        int           // REDIS_DB
+	HTTPAddr       string        // PAYOPS_HTTP_ADDR
+	PublicURL      string        // PAYOPS_PUBLIC_URL: base of the notify URLs we give APO
+	LogLevel       string        // PAYOPS_LOG_LEVEL: debug, info, warn, error
+	APOBaseURL     string        // APO_BASE_URL
+	APOClientID    string        // APO_CLIENT_ID
+	APOPrivateKey  string        // APO_PRIVATE_KEY_FILE
+	APOPublicKey   string        // APO_PUBLIC_KEY_FILE
+	APOTimeout     time.Duration // APO_TIMEOUT: pay, capture, cancel, refund (default 10s)
+	APOInquiryTime time.Duration // APO_INQUIRY_TIMEOUT: inquiries (default 5s)
+	InquiryRPS     int           // APO_INQUIRY_RPS
+	ReportsDir     string        // RECON_REPORTS_DIR
+	ExportDir      string        // RECON_EXPORT_DIR
+	ReconSchedule  string        // RECON_SCHEDULE (cron, 5 fields)
+	ReconTZ        *time.Location
+	WorkerMetrics  string // PAYOPS_WORKER_METRICS_ADDR: worker's /metrics listener (default 127.0.0.1:9091)
+}
+
+// Error names the variable that is wrong.
+type Error struct {
+	Var, Value, Reason string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("config: %s=%q: %s", e.Var, e.Value, e.Reason)
+}
+
+// Load reads the environment through getenv (os.Getenv in main, a map in
+// tests) and validates every value.
+func Load(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		DatabaseURL:    r.url("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/payops?sslmode=disable", "postgres", "postgresql"),
+		RedisAddr:      r.hostport("REDIS_ADDR", "127.0.0.1:6379"),
+		RedisDB:        r.intRange("REDIS_DB", 0, 0, 15),
+		HTTPAddr:       r.hostport("PAYOPS_HTTP_ADDR", "127.0.0.1:8080"),
+		PublicURL:      strings.TrimRight(r.url("PAYOPS_PUBLIC_URL", "http://127.0.0.1:8080", "http", "https"), "/"),
+		LogLevel:       r.oneOf("PAYOPS_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
+		APOBaseURL:     strings.TrimRight(r.url("APO_BASE_URL", "http://127.0.0.1:8090", "http", "https"), "/"),
+		APOClientID:    r.nonEmpty("APO_CLIENT_ID", "SANDBOX_PAYOPS"),
+		APOPrivateKey:  r.nonEmpty("APO_PRIVATE_KEY_FILE", ".run/keys/merchant_private.pem"),
+		APOPublicKey:   r.nonEmpty("APO_PUBLIC_KEY_FILE", ".run/keys/apo_public.pem"),
+		APOTimeout:     r.duration("APO_TIMEOUT", 10*time.Second),
+		APOInquiryTime: r.duration("APO_INQUIRY_TIMEOUT", 5*time.Second),
+		InquiryRPS:     r.intRange("APO_INQUIRY_RPS", 20, 1, 10000),
+		ReportsDir:     r.nonEmpty("RECON_REPORTS_DIR", ".run/reports"),
+		ExportDir:      r.nonEmpty("RECON_EXPORT_DIR", ".run/exports"),
+		ReconSchedule:  r.cron("RECON_SCHEDULE", "30 2 * * *"),
+		ReconTZ:        r.location("RECON_TZ", "UTC"),
+		WorkerMetrics:  r.hostport("PAYOPS_WORKER_METRICS_ADDR", "127.0.0.1:9091"),
+	}
+	if r.err != nil {
+		return Config{}, r.err
+	}
+	return c, nil
+}
+
+// reader keeps the first error so Load reads as a list of variables.
+type reader struct {
+	getenv func(string) string
+	err    error
+}
+
+func (r *reader) get(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) fail(name, value, reason string) {
+	if r.err == nil {
+		r.err = &Error{Var: name, Value: value, Reason: reason}
+	}
+}
+
+func (r *reader) nonEmpty(name, def string) string { return r.get(name, def) }
+
+func (r *reader) url(name, def string, schemes ...string) string {
+	v := r.get(name, def)
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" {
+		r.fail(name, redactURL(v), "not an absolute URL")
+		return v
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			return v
+		}
+	}
+	r.fail(name, redactURL(v), "scheme must be one of "+strings.Join(schemes, ", "))
+	return v
+}
+
+func (r *reader) hostport(name, def string) string {
+	v := r.get(name, def)
+	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		r.fail(name, v, "want host:port")
+	}
+	return v
+}
+
+func (r *reader) intRange(name string, def, lo, hi int) int {
+	v := r.get(name, strconv.Itoa(def))
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, v, fmt.Sprintf("want an integer from %d to %d", lo, hi))
+	}
+	return n
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.get(name, def.String())
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail(name, v, "want a positive duration such as 10s")
+	}
+	return d
+}
+
+func (r *reader) oneOf(name, def string, allowed ...string) string {
+	v := r.get(name, def)
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.fail(name, v, "want one of "+strings.Join(allowed, ", "))
+	return v
+}
+
+func (r *reader) cron(name, def string) string {
+	v := r.get(name, def)
+	if _, err := cron.ParseStandard(v); err != nil {
+		r.fail(name, v, "not a 5-field cron expression")
+	}
+	return v
+}
+
+func (r *reader) location(name, def string) *time.Location {
+	v := r.get(name, def)
+	loc, err := time.LoadLocation(v)
+	if err != nil {
+		r.fail(name, v, "unknown time zone")
+		return time.UTC
+	}
+	return loc
+}
+
+// redactURL hides a password so the error line can be logged.
+func redactURL(v string) string {
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return v
+}

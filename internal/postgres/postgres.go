@@ -1,0 +1,120 @@
+// Package postgres is the one place that knows about lib/pq and goose:
+// opening the database, migrating it, running transactions and classifying
+// PostgreSQL errors for the domain stores.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/payops/payops/migrations"
+)
+
+// Open connects to url and checks that the server answers. The pool is
+// sized for a small service; callers may adjust it on the returned handle.
+func Open(ctx context.Context, url string) (*sqlx.DB, error) {
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("ping postgres: %w", err)
+	}
+	return db, nil
+}
+
+// Migrate applies every pending migration. A PostgreSQL session lock lets
+// several replicas start at once: one migrates, the others wait for it.
+func Migrate(ctx context.Context, db *sql.DB) error {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return fmt.Errorf("migration locker: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithSessionLocker(locker))
+	if err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate up: %w", err)
+	}
+	return nil
+}
+
+// InTx runs fn in a transaction, committing when it returns nil and rolling
+// back otherwise (also on panic, which is re-raised).
+func InTx(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) (err error) {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// SQLSTATE codes the stores act on.
+const (
+	codeUniqueViolation      = "23505"
+	codeForeignKeyViolation  = "23503"
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
+)
+
+func hasCode(err error, codes ...string) bool {
+	var pe *pq.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	for _, c := range codes {
+		if string(pe.Code) == c {
+			return true
+		}
+	}
+	return false
+}
+
+// IsUniqueViolation reports a duplicate key (SQLSTATE 23505).
+func IsUniqueViolation(err error) bool { return hasCode(err, codeUniqueViolation) }
+
+// IsForeignKeyViolation reports a missing referenced row (SQLSTATE 23503).
+func IsForeignKeyViolation(err error) bool { return hasCode(err, codeForeignKeyViolation) }
+
+// IsSerializationFailure reports a transaction the server aborted to keep
+// serializability or break a deadlock; the whole transaction may be retried.
+func IsSerializationFailure(err error) bool {
+	return hasCode(err, codeSerializationFailure, codeDeadlockDetected)
+}
+
+// ConstraintName returns the violated constraint's name, or "".
+func ConstraintName(err error) string {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		return pe.Constraint
+	}
+	return ""
+}

@@ -1,0 +1,136 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/pressly/goose/v3"
+
+	"github.com/payops/payops/internal/postgres"
+	"github.com/payops/payops/internal/postgres/pgtest"
+	"github.com/payops/payops/migrations"
+)
+
+// TestMigrationsDownUp proves every Down block works and Up is repeatable.
+func TestMigrationsDownUp(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	p, err := goose.NewProvider(goose.DialectPostgres, db.DB, migrations.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 0); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	var n int
+	if err := db.Get(&n, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'goose_db_version'`); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("after down: %d tables left, want 0", n)
+	}
+	if err := postgres.Migrate(ctx, db.DB); err != nil {
+		t.Fatalf("up again: %v", err)
+	}
+	if err := postgres.Migrate(ctx, db.DB); err != nil {
+		t.Fatalf("up is not idempotent: %v", err)
+	}
+}
+
+// TestConcurrentMigrate: replicas starting together must not trip over each other.
+func TestConcurrentMigrate(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	p, err := goose.NewProvider(goose.DialectPostgres, db.DB, migrations.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() { errs <- postgres.Migrate(ctx, db.DB) }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent migrate: %v", err)
+		}
+	}
+}
+
+func TestInTxAndErrors(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	if _, err := db.Exec(`CREATE TABLE parent (id int PRIMARY KEY); CREATE TABLE child (id int PRIMARY KEY, parent int REFERENCES parent(id))`); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := postgres.InTx(ctx, db, func(tx *sqlx.Tx) error {
+		if _, err := tx.Exec(`INSERT INTO parent VALUES (1)`); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("got %v, want boom", err)
+	}
+	var n int
+	if err := db.Get(&n, `SELECT count(*) FROM parent`); err != nil || n != 0 {
+		t.Fatalf("rolled back tx left %d rows (err %v)", n, err)
+	}
+	if err := postgres.InTx(ctx, db, func(tx *sqlx.Tx) error {
+		_, err := tx.Exec(`INSERT INTO parent VALUES (1)`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`INSERT INTO parent VALUES (1)`)
+	if !postgres.IsUniqueViolation(err) || postgres.IsForeignKeyViolation(err) {
+		t.Fatalf("duplicate: got %v", err)
+	}
+	if postgres.ConstraintName(err) != "parent_pkey" {
+		t.Fatalf("constraint %q, want parent_pkey", postgres.ConstraintName(err))
+	}
+	_, err = db.Exec(`INSERT INTO child VALUES (1, 99)`)
+	if !postgres.IsForeignKeyViolation(err) || postgres.IsUniqueViolation(err) {
+		t.Fatalf("fk: got %v", err)
+	}
+	if postgres.IsSerializationFailure(err) || postgres.IsUniqueViolation(nil) {
+		t.Fatal("misclassified")
+	}
+}
+
+func TestInTxPanicRollsBack(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	if _, err := db.Exec(`CREATE TABLE p (id int)`); err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() { _ = recover() }()
+		_ = postgres.InTx(context.Background(), db, func(tx *sqlx.Tx) error {
+			if _, err := tx.Exec(`INSERT INTO p VALUES (1)`); err != nil {
+				return err
+			}
+			panic("handler bug")
+		})
+	}()
+	var n int
+	if err := db.Get(&n, `SELECT count(*) FROM p`); err != nil || n != 0 {
+		t.Fatalf("panic left %d rows (err %v)", n, err)
+	}
+}
+
+func TestOpenUnreachable(t *testing.T) {
+	t.Parallel()
+	_, err := postgres.Open(context.Background(), "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
+	if err == nil {
+		t.Fatal("open of a closed port succeeded")
+	}
+}
