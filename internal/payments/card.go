@@ -1,0 +1,120 @@
+package payments
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CardInput is a card as the buyer typed it. Number and CVV pass through to
+// APO and are never stored, logged or printed: every printing path of this
+// type masks them.
+type CardInput struct {
+	Number      string
+	CVV         string
+	ExpiryMonth string // "1".."12" or "01".."12"
+	ExpiryYear  string // "27" or "2027"
+	HolderFirst string
+	HolderLast  string
+	Token       string // a cardToken from an earlier payment, instead of Number
+}
+
+// String masks the card.
+func (c CardInput) String() string {
+	return fmt.Sprintf("card{%s exp %s/%s}", maskPAN(c.Number), c.ExpiryMonth, c.ExpiryYear)
+}
+
+// GoString masks the card in %#v.
+func (c CardInput) GoString() string { return c.String() }
+
+// Format masks the card for every fmt verb (%v, %+v, %s …).
+func (c CardInput) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+
+// LogValue masks the card in slog output.
+func (c CardInput) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// luhn reports whether digits pass the Luhn check.
+func luhn(digits string) bool {
+	sum, double := 0, false
+	for i := len(digits) - 1; i >= 0; i-- {
+		d := int(digits[i] - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// normalizePAN removes the spaces and dashes people type.
+func normalizePAN(s string) string {
+	return strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(s))
+}
+
+func maskPAN(pan string) string {
+	pan = normalizePAN(pan)
+	if len(pan) < 10 {
+		return strings.Repeat("*", len(pan))
+	}
+	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
+}
+
+// brandOf names the scheme from the BIN; APO's answer replaces it.
+func brandOf(pan string) string {
+	switch {
+	case strings.HasPrefix(pan, "4"):
+		return "VISA"
+	case strings.HasPrefix(pan, "34"), strings.HasPrefix(pan, "37"):
+		return "AMEX"
+	case len(pan) >= 2 && pan[0] == '5' && pan[1] >= '1' && pan[1] <= '5':
+		return "MASTERCARD"
+	case len(pan) >= 4 && pan[:4] >= "2221" && pan[:4] <= "2720":
+		return "MASTERCARD"
+	case strings.HasPrefix(pan, "35"):
+		return "JCB"
+	case strings.HasPrefix(pan, "6011"), strings.HasPrefix(pan, "65"):
+		return "DISCOVER"
+	}
+	return "UNKNOWN"
+}
+
+// expiry normalises month and year to APO's two digits each and checks the
+// card has not expired at now (a card is valid through its expiry month).
+func expiry(month, year string, now time.Time) (string, string, error) {
+	m, err := strconv.Atoi(month)
+	if err != nil || m < 1 || m > 12 || len(month) > 2 {
+		return "", "", &InvalidError{Field: "card.expiry_month", Reason: "want 1 to 12"}
+	}
+	if !allDigits(year) || (len(year) != 2 && len(year) != 4) {
+		return "", "", &InvalidError{Field: "card.expiry_year", Reason: "want YY or YYYY"}
+	}
+	y, _ := strconv.Atoi(year)
+	if y < 100 {
+		y += 2000
+	}
+	if y > now.Year()+25 {
+		return "", "", &InvalidError{Field: "card.expiry_year", Reason: "too far in the future"}
+	}
+	if y < now.Year() || (y == now.Year() && time.Month(m) < now.Month()) {
+		return "", "", &InvalidError{Field: "card.expiry_year", Reason: "card has expired"}
+	}
+	return fmt.Sprintf("%02d", m), fmt.Sprintf("%02d", y%100), nil
+}

@@ -1,0 +1,325 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/money"
+	"github.com/payops/payops/internal/postgres"
+)
+
+// Provider is the part of the APO client this package uses. *apo.Client
+// satisfies it.
+type Provider interface {
+	Pay(ctx context.Context, req apo.PayRequest) (apo.PayResponse, error)
+	InquiryPayment(ctx context.Context, req apo.InquiryPaymentRequest) (apo.InquiryPaymentResponse, error)
+	Capture(ctx context.Context, req apo.CaptureRequest) (apo.CaptureResponse, error)
+	Cancel(ctx context.Context, req apo.CancelRequest) (apo.CancelResponse, error)
+	Refund(ctx context.Context, req apo.RefundRequest) (apo.RefundResponse, error)
+	InquiryRefund(ctx context.Context, req apo.InquiryRefundRequest) (apo.InquiryRefundResponse, error)
+	VerifyNotification(method, requestURI string, headers http.Header, rawBody []byte) error
+}
+
+// Service runs the payment lifecycle. It is safe for concurrent use.
+type Service struct {
+	db        *sqlx.DB
+	apo       Provider
+	polls     Poller
+	disputes  DisputeSink
+	log       *slog.Logger
+	notifyURL string
+	now       func() time.Time
+}
+
+// Poller schedules the paced inquiries that resolve unknown outcomes. The
+// worker's implementation enqueues asynq tasks; nil disables polling (the
+// sweeper still finds open payments).
+type Poller interface {
+	SchedulePoll(ctx context.Context, paymentID string) error
+}
+
+// NewService wires the service. publicURL is where APO reaches our webhook
+// (PAYOPS_PUBLIC_URL).
+func NewService(db *sqlx.DB, provider Provider, polls Poller, log *slog.Logger, publicURL string) *Service {
+	return &Service{db: db, apo: provider, polls: polls, log: log,
+		notifyURL: strings.TrimRight(publicURL, "/") + "/webhooks/apo", now: time.Now}
+}
+
+// SetClock replaces the clock (tests).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// CreateRequest is what checkout sends to authorize a payment.
+type CreateRequest struct {
+	ReferenceOrderID string
+	OrderDescription string
+	Amount           money.Money
+	CaptureMode      string // MANUAL (default) or AUTOMATIC
+	BuyerReference   string
+	BuyerEmail       string
+	BuyerPhone       string
+	TerminalType     string // WEB, WAP, APP
+	OSType           string // IOS, ANDROID: required for WAP and APP
+	ClientIP         string
+	UserAgent        string
+	Card             CardInput
+	Force3DS         bool
+	RedirectURL      string // where the buyer lands after 3DS
+	Actor            string
+}
+
+// validate checks the business rules Huma's schema cannot express.
+func (r *CreateRequest) validate(now time.Time) error {
+	if !money.Known(r.Amount.Currency) {
+		return &InvalidError{Field: "amount.currency", Reason: "not an ISO 4217 currency"}
+	}
+	if r.Amount.Minor <= 0 {
+		return &InvalidError{Field: "amount.value", Reason: "must be positive"}
+	}
+	switch r.CaptureMode {
+	case "":
+		r.CaptureMode = CaptureManual
+	case CaptureManual, CaptureAutomatic:
+	default:
+		return &InvalidError{Field: "capture_mode", Reason: "MANUAL or AUTOMATIC"}
+	}
+	if strings.TrimSpace(r.ReferenceOrderID) == "" {
+		return &InvalidError{Field: "order.reference_order_id", Reason: "required"}
+	}
+	if r.BuyerReference == "" && r.BuyerEmail == "" && r.BuyerPhone == "" {
+		return &InvalidError{Field: "buyer", Reason: "give at least one of reference, email, phone"}
+	}
+	if net.ParseIP(r.ClientIP) == nil {
+		return &InvalidError{Field: "env.client_ip", Reason: "not an IP address"}
+	}
+	switch r.TerminalType {
+	case "WEB":
+		if r.OSType != "" && r.OSType != "IOS" && r.OSType != "ANDROID" {
+			return &InvalidError{Field: "env.os_type", Reason: "IOS or ANDROID"}
+		}
+	case "WAP", "APP":
+		if r.OSType != "IOS" && r.OSType != "ANDROID" {
+			return &InvalidError{Field: "env.os_type", Reason: "IOS or ANDROID is required for " + r.TerminalType}
+		}
+	default:
+		return &InvalidError{Field: "env.terminal_type", Reason: "WEB, WAP or APP"}
+	}
+	if u, err := url.Parse(r.RedirectURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return &InvalidError{Field: "redirect_url", Reason: "an absolute http(s) URL"}
+	}
+	c := &r.Card
+	if (c.Number == "") == (c.Token == "") {
+		return &InvalidError{Field: "card", Reason: "give either number or token"}
+	}
+	if c.Number != "" {
+		c.Number = normalizePAN(c.Number)
+		if !allDigits(c.Number) || len(c.Number) < 12 || len(c.Number) > 19 || !luhn(c.Number) {
+			return &InvalidError{Field: "card.number", Reason: "not a valid card number"}
+		}
+		if c.CVV != "" && (!allDigits(c.CVV) || len(c.CVV) < 3 || len(c.CVV) > 4) {
+			return &InvalidError{Field: "card.cvv", Reason: "3 or 4 digits"}
+		}
+		m, y, err := expiry(c.ExpiryMonth, c.ExpiryYear, now)
+		if err != nil {
+			return err
+		}
+		c.ExpiryMonth, c.ExpiryYear = m, y
+		name := c.HolderFirst + c.HolderLast
+		if strings.TrimSpace(name) == "" {
+			return &InvalidError{Field: "card.holder_name", Reason: "required"}
+		}
+		for _, ch := range name {
+			if ch > 126 || ch < 32 {
+				return &InvalidError{Field: "card.holder_name", Reason: "English (ASCII) letters only"}
+			}
+		}
+	}
+	return nil
+}
+
+// Create stores a payment and its request id, then asks APO to authorize it.
+// The row exists before the call, so whatever happens to the call (timeout,
+// crash) the request id is known and the outcome can be found by inquiry.
+func (s *Service) Create(ctx context.Context, req CreateRequest) (Payment, error) {
+	now := s.now().UTC()
+	if err := req.validate(now); err != nil {
+		return Payment{}, err
+	}
+	id := uuid.Must(uuid.NewV7()).String()
+	p := Payment{
+		ID: id, PaymentRequestID: "pay-" + id, ReferenceOrderID: req.ReferenceOrderID,
+		OrderDescription: req.OrderDescription, BuyerReference: req.BuyerReference, BuyerEmail: req.BuyerEmail,
+		Amount: req.Amount, CaptureMode: req.CaptureMode, Status: StatusProcessing,
+		RedirectURL: req.RedirectURL, CreatedBy: req.Actor, Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	if req.Card.Number != "" {
+		n := req.Card.Number
+		p.Card = Card{Brand: brandOf(n), BIN: n[:6], Last4: n[len(n)-4:], Masked: maskPAN(n),
+			ExpiryMonth: req.Card.ExpiryMonth, ExpiryYear: req.Card.ExpiryYear}
+	} else {
+		p.Card.Token = req.Card.Token
+	}
+	auth := Transaction{ID: uuid.Must(uuid.NewV7()).String(), PaymentID: id, Type: TxAuthorization,
+		RequestID: p.PaymentRequestID, Amount: req.Amount, Status: TxProcessing, Actor: req.Actor,
+		CreatedAt: now, UpdatedAt: now}
+	err := postgres.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		st := NewStore(tx)
+		if err := st.Create(ctx, p); err != nil {
+			return err
+		}
+		if err := st.CreateTx(ctx, auth); err != nil {
+			return err
+		}
+		_, err := st.AddEvent(ctx, Event{PaymentID: id, TransactionID: auth.ID, Source: SourceAPI, Kind: "created",
+			StatusAfter: string(StatusProcessing), Applied: true, Note: "payment stored before pay", CreatedAt: now}, "api|created")
+		return err
+	})
+	if err != nil {
+		return Payment{}, fmt.Errorf("create payment: %w", err)
+	}
+
+	resp, payErr := s.apo.Pay(ctx, s.payRequest(p, req))
+	p, err = s.applyAuth(ctx, id, authFromPay(resp, payErr), authDetails{
+		APOPaymentID: resp.PaymentID, ResultInfo: resp.PaymentResultInfo, Acquirer: resp.AcquirerInfo,
+		AuthExpiry: resp.AuthExpiryTime, NormalURL: resp.ActionURL(), Payload: resp})
+	if err != nil {
+		return Payment{}, err
+	}
+	if p.Status.Open() {
+		s.schedulePoll(ctx, p.ID)
+	}
+	return p, nil
+}
+
+func (s *Service) payRequest(p Payment, req CreateRequest) apo.PayRequest {
+	meta := &apo.CardMetaData{}
+	pm := apo.PaymentMethod{PaymentMethodType: "CARD", PaymentMethodMetaData: meta}
+	if req.Card.Number != "" {
+		meta.CardNo, meta.CVV = req.Card.Number, req.Card.CVV
+		meta.ExpiryMonth, meta.ExpiryYear = req.Card.ExpiryMonth, req.Card.ExpiryYear
+		meta.CardholderName = &apo.Name{FirstName: req.Card.HolderFirst, LastName: req.Card.HolderLast,
+			FullName: strings.TrimSpace(req.Card.HolderFirst + " " + req.Card.HolderLast)}
+	} else {
+		pm.PaymentMethodID = req.Card.Token
+		meta.IsCardOnFile = true
+	}
+	meta.Is3DSAuthentication = apo.StringBool(req.Force3DS)
+	return apo.PayRequest{
+		ProductCode:      apo.ProductCashierPayment,
+		PaymentRequestID: p.PaymentRequestID,
+		Order: &apo.Order{
+			ReferenceOrderID: p.ReferenceOrderID,
+			OrderDescription: firstNonEmpty(p.OrderDescription, "order "+p.ReferenceOrderID),
+			OrderAmount:      apo.NewAmount(p.Amount.Minor, p.Amount.Currency),
+			Buyer: &apo.Buyer{ReferenceBuyerID: req.BuyerReference, BuyerEmail: req.BuyerEmail,
+				BuyerPhoneNo: req.BuyerPhone},
+		},
+		PaymentAmount:      apo.NewAmount(p.Amount.Minor, p.Amount.Currency),
+		PaymentMethod:      pm,
+		PaymentFactor:      &apo.PaymentFactor{IsAuthorization: true, CaptureMode: p.CaptureMode},
+		PaymentNotifyURL:   s.notifyURL,
+		PaymentRedirectURL: p.RedirectURL,
+		Env: &apo.Env{TerminalType: req.TerminalType, OSType: req.OSType, ClientIP: req.ClientIP,
+			UserAgent: req.UserAgent},
+	}
+}
+
+// authFromPay classifies pay's answer: S authorizes, F declines, U with a
+// 3DS URL waits for the buyer, and anything else (U, timeout, 5xx, a reply
+// we cannot verify) is unknown and stays PROCESSING (design.md §6).
+func authFromPay(resp apo.PayResponse, err error) AuthFact {
+	f := AuthFact{Source: SourcePayResponse, Kind: "pay", Code: resp.Result.ResultCode, Message: resp.Result.ResultMessage}
+	switch apo.OutcomeOf(err) {
+	case apo.OutcomeSuccess:
+		f.Outcome = AuthSucceeded
+	case apo.OutcomeFailed:
+		f.Outcome = AuthFailed
+	default:
+		if resp.NeedsBuyerAction() {
+			f.Outcome = AuthAction
+		}
+		if f.Code == "" {
+			f.Code = "UNKNOWN"
+			f.Message = unknownReason(err)
+		}
+	}
+	return f
+}
+
+// unknownReason describes a call whose outcome is unknown, without request data.
+func unknownReason(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *apo.Error
+	if errors.As(err, &e) {
+		return e.Error()
+	}
+	return "transport error"
+}
+
+func (s *Service) schedulePoll(ctx context.Context, paymentID string) {
+	if s.polls == nil {
+		return
+	}
+	if err := s.polls.SchedulePoll(ctx, paymentID); err != nil {
+		// The sweeper re-creates lost poll chains from the database.
+		s.log.WarnContext(ctx, "schedule poll failed; the sweeper will retry", "payment_id", paymentID, "err", err)
+	}
+}
+
+// Get returns a payment.
+func (s *Service) Get(ctx context.Context, id string) (Payment, error) {
+	return NewStore(s.db).Get(ctx, id)
+}
+
+// Detail is a payment with its transactions and timeline.
+type Detail struct {
+	Payment      Payment
+	Transactions []Transaction
+	Events       []Event
+}
+
+// GetDetail returns a payment with its transactions and timeline.
+func (s *Service) GetDetail(ctx context.Context, id string) (Detail, error) {
+	st := NewStore(s.db)
+	p, err := st.Get(ctx, id)
+	if err != nil {
+		return Detail{}, err
+	}
+	txs, err := st.Transactions(ctx, id)
+	if err != nil {
+		return Detail{}, err
+	}
+	evs, err := st.Events(ctx, id)
+	if err != nil {
+		return Detail{}, err
+	}
+	return Detail{Payment: p, Transactions: txs, Events: evs}, nil
+}
+
+// List returns a page of payments.
+func (s *Service) List(ctx context.Context, f Filter) (Page[Payment], error) {
+	return NewStore(s.db).List(ctx, f)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,165 @@
+package payments
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/payops/payops/internal/money"
+)
+
+// AuthOutcome is what a source says about a payment's authorization.
+type AuthOutcome int
+
+// Authorization outcomes. The zero value is AuthUnknown so an unclassified
+// answer can never be taken for a result.
+const (
+	AuthUnknown   AuthOutcome = iota // U, PROCESSING, PENDING, timeout: says nothing final
+	AuthAction                       // U PAYMENT_IN_PROCESS with a 3DS URL
+	AuthSucceeded                    // S / SUCCESS
+	AuthFailed                       // F / FAIL
+	AuthCancelled                    // inquiry paymentStatus CANCELLED
+)
+
+func (o AuthOutcome) String() string {
+	return [...]string{"UNKNOWN", "ACTION", "SUCCESS", "FAIL", "CANCELLED"}[o]
+}
+
+// AuthFact is one answer about the authorization, from any source.
+type AuthFact struct {
+	Source       Source
+	Kind         string // "pay", "inquiryPayment", "PAYMENT_RESULT"
+	Outcome      AuthOutcome
+	Code         string
+	Message      string
+	Amount       *money.Money // as the source reported it, nil when absent
+	APOPaymentID string
+	NormalURL    string
+}
+
+// Decision is what applying a fact does to a payment.
+type Decision struct {
+	Status  Status // the status after; equal to the one before when not applied
+	Applied bool   // false: recorded in the timeline only
+	Note    string // why, for the timeline
+	Review  string // non-empty: flag the payment needs_review with this reason
+}
+
+// DecideAuth applies the rules of design.md §5 to an authorization fact:
+// transitions only move forward, a non-final answer never overwrites a final
+// state, and a final answer that contradicts the one we hold is recorded and
+// flagged for review instead of applied.
+func DecideAuth(p Payment, f AuthFact, now time.Time) Decision {
+	keep := func(note string) Decision { return Decision{Status: p.Status, Note: note} }
+	conflict := func(what string) Decision {
+		d := keep("conflicting final answer: " + what)
+		d.Review = fmt.Sprintf("%s %s said %s (%s) but the payment is %s", f.Source, f.Kind, f.Outcome, f.Code, p.Status)
+		return d
+	}
+	if f.Amount != nil && (f.Outcome == AuthSucceeded || f.Outcome == AuthFailed) && *f.Amount != p.Amount {
+		return conflict(fmt.Sprintf("amount %s differs from %s", f.Amount, p.Amount))
+	}
+	switch f.Outcome {
+	case AuthUnknown:
+		return keep("not final")
+	case AuthAction:
+		if p.Status == StatusProcessing {
+			return Decision{Status: StatusRequiresAction, Applied: true, Note: "buyer must complete 3DS"}
+		}
+		return keep("stale: already " + string(p.Status))
+	case AuthSucceeded:
+		switch {
+		case p.Status.Open():
+			return Decision{Status: StatusAuthorized, Applied: true, Note: "authorized"}
+		case p.Status == StatusFailed:
+			return conflict("success after failure")
+		default:
+			return keep("already " + string(p.Status))
+		}
+	case AuthFailed:
+		switch {
+		case p.Status.Open():
+			return Decision{Status: StatusFailed, Applied: true, Note: "declined: " + f.Code}
+		case p.Status == StatusFailed:
+			return keep("already FAILED")
+		default:
+			return conflict("failure after " + string(p.Status))
+		}
+	case AuthCancelled:
+		switch {
+		case p.CapturedMinor > 0 || p.Status == StatusCaptured:
+			return conflict("cancelled after capture")
+		case p.Status == StatusCancelled || p.Status == StatusExpired || p.Status == StatusFailed:
+			return keep("already " + string(p.Status))
+		case p.Status == StatusAuthorized && p.AuthExpiry != nil && !now.Before(*p.AuthExpiry):
+			return Decision{Status: StatusExpired, Applied: true, Note: "authorization lapsed"}
+		default:
+			return Decision{Status: StatusCancelled, Applied: true, Note: "cancelled at APO"}
+		}
+	}
+	return keep("unrecognised outcome")
+}
+
+// TxOutcome is what a source says about a capture, cancel or refund.
+type TxOutcome int
+
+// Transaction outcomes; the zero value says nothing final.
+const (
+	TxUnknown TxOutcome = iota
+	TxOK
+	TxFail
+)
+
+func (o TxOutcome) String() string { return [...]string{"UNKNOWN", "SUCCESS", "FAIL"}[o] }
+
+// TxFact is one answer about a transaction.
+type TxFact struct {
+	Source  Source
+	Kind    string // "capture", "CAPTURE_RESULT", "inquiryPayment", "inquiryRefund", "refund" …
+	Outcome TxOutcome
+	Code    string
+	Message string
+	Amount  *money.Money
+	APOID   string
+}
+
+// TxDecision is what applying a fact does to a transaction.
+type TxDecision struct {
+	Status  TxStatus
+	Applied bool
+	Note    string
+	Review  string
+}
+
+// DecideTx applies the same forward-only rules to a transaction.
+func DecideTx(t Transaction, f TxFact) TxDecision {
+	keep := func(note string) TxDecision { return TxDecision{Status: t.Status, Note: note} }
+	conflict := func(what string) TxDecision {
+		d := keep("conflicting final answer: " + what)
+		d.Review = fmt.Sprintf("%s %s said %s (%s) for %s %s but it is %s", f.Source, f.Kind, f.Outcome, f.Code, t.Type, t.RequestID, t.Status)
+		return d
+	}
+	if f.Amount != nil && f.Outcome == TxOK && *f.Amount != t.Amount {
+		return conflict(fmt.Sprintf("amount %s differs from %s", f.Amount, t.Amount))
+	}
+	switch f.Outcome {
+	case TxOK:
+		switch t.Status {
+		case TxProcessing:
+			return TxDecision{Status: TxSucceeded, Applied: true, Note: "succeeded"}
+		case TxSucceeded:
+			return keep("already SUCCEEDED")
+		default:
+			return conflict("success after failure")
+		}
+	case TxFail:
+		switch t.Status {
+		case TxProcessing:
+			return TxDecision{Status: TxFailed, Applied: true, Note: "failed: " + f.Code}
+		case TxFailed:
+			return keep("already FAILED")
+		default:
+			return conflict("failure after success")
+		}
+	}
+	return keep("not final")
+}
