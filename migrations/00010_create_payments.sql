@@ -38,6 +38,8 @@ CREATE TABLE payments (
     needs_review            boolean NOT NULL DEFAULT false,
     review_reason           text NOT NULL DEFAULT '',
     created_by              text NOT NULL DEFAULT '',
+    poll_attempt            integer NOT NULL DEFAULT 0,
+    next_poll_at            timestamptz,
     version                 integer NOT NULL DEFAULT 1,
     created_at              timestamptz NOT NULL,
     updated_at              timestamptz NOT NULL,
@@ -53,6 +55,7 @@ CREATE INDEX payments_acquirer_idx ON payments (acquirer_name, created_at DESC, 
 CREATE INDEX payments_review_idx ON payments (created_at DESC, id DESC) WHERE needs_review;
 CREATE INDEX payments_auth_expiry_idx ON payments (auth_expiry_time) WHERE status = 'AUTHORIZED';
 CREATE INDEX payments_open_idx ON payments (created_at) WHERE status IN ('PROCESSING', 'REQUIRES_ACTION');
+CREATE INDEX payments_poll_idx ON payments (next_poll_at) WHERE next_poll_at IS NOT NULL;
 
 CREATE TABLE payment_transactions (
     id                      uuid PRIMARY KEY,

@@ -250,4 +250,3 @@ func TestUnknownOutcomeIsNotFailure(t *testing.T) {
 		t.Fatalf("unreachable APO: %v %+v, want PROCESSING/UNKNOWN", err, p)
 	}
 }
-

@@ -1,0 +1,240 @@
+// Command api is the payops HTTP service: the admin API under /v1, health
+// and readiness probes, the API docs and the OpenAPI spec (design.md §2).
+//
+//	api [serve]                          run the HTTP server (default)
+//	api migrate                          apply pending database migrations and exit
+//	api openapi                          print the OpenAPI 3.1 spec as YAML (no database needed)
+//	api keys create --name N --role R    create an API key and print it once
+//
+// Configuration comes from the environment (design.md §3).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/payops/payops/internal/audit"
+	"github.com/payops/payops/internal/auth"
+	"github.com/payops/payops/internal/config"
+	"github.com/payops/payops/internal/logging"
+	"github.com/payops/payops/internal/postgres"
+)
+
+// shutdownTimeout bounds how long in-flight requests may take to finish
+// once the process is asked to stop.
+const shutdownTimeout = 15 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  api [serve]                          run the HTTP server
+  api migrate                          apply pending database migrations
+  api openapi                          print the OpenAPI spec (YAML)
+  api keys create --name N --role R    create an API key and print it once`
+
+// run is the whole program with its inputs made explicit, so tests can
+// drive it: args without the program name, the environment as a function,
+// and where output goes. It returns when the command is done or, for
+// serve, when ctx is cancelled and the server has shut down.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "openapi":
+		if len(args) > 0 {
+			return fmt.Errorf("openapi takes no arguments\n%s", usage)
+		}
+		return printSpec(stdout)
+	case "serve", "migrate", "keys":
+	case "help", "-h", "-help", "--help":
+		_, err := fmt.Fprintln(stdout, usage)
+		return err
+	default:
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("config: PAYOPS_LOG_LEVEL=%q: %w", cfg.LogLevel, err)
+	}
+
+	switch cmd {
+	case "migrate":
+		if len(args) > 0 {
+			return fmt.Errorf("migrate takes no arguments\n%s", usage)
+		}
+		return migrate(ctx, cfg, logging.New(stdout, level))
+	case "keys":
+		// stdout carries only the new key, so scripts can capture it;
+		// failures come back as the returned error.
+		return keysCommand(ctx, cfg, args, stdout)
+	}
+	if len(args) > 0 {
+		return fmt.Errorf("serve takes no arguments\n%s", usage)
+	}
+	return serve(ctx, cfg, logging.New(stdout, level))
+}
+
+// printSpec writes the OpenAPI document. Handlers are registered with nil
+// dependencies, which is safe: they never run.
+func printSpec(w io.Writer) error {
+	_, api := newHandler(&services{log: slog.New(slog.DiscardHandler)})
+	b, err := api.OpenAPI().YAML()
+	if err != nil {
+		return fmt.Errorf("render openapi: %w", err)
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	start := time.Now()
+	if err := postgres.Migrate(ctx, db.DB); err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "database migrated", "duration_ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+// keysCommand runs "keys create". The command line has no API key of its
+// own: whoever runs it holds the database credentials, which is admin
+// power, so the audit row says actor "cli" with role admin.
+func keysCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return fmt.Errorf("keys: want subcommand create\n%s", usage)
+	}
+	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	name := fs.String("name", "", "name of the key (who or what uses it)")
+	role := fs.String("role", "", "role: "+rolesList())
+	if err := fs.Parse(args[1:]); err != nil {
+		return fmt.Errorf("keys create: %w\n%s", err, usage)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("keys create: unexpected argument %q\n%s", fs.Arg(0), usage)
+	}
+	r, err := auth.ParseRole(*role)
+	if err != nil {
+		return fmt.Errorf("keys create: --role: want one of %s", rolesList())
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	var secret auth.Secret
+	err = postgres.InTx(ctx, db, func(tx *sqlx.Tx) error {
+		k, s, err := auth.NewStore(tx).Create(ctx, auth.NewKey{Name: *name, Role: r, CreatedBy: cliActor})
+		if err != nil {
+			return err
+		}
+		secret = s
+		return audit.NewStore(tx).Record(ctx, audit.Entry{
+			Actor:   cliActor,
+			Role:    string(auth.RoleAdmin),
+			Action:  actionAPIKeyCreate,
+			Target:  apiKeyTarget(k.ID),
+			Input:   apiKeyAuditInput{Name: k.Name, Role: string(k.Role)},
+			Outcome: audit.OutcomeSucceeded,
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("keys create: %w", err)
+	}
+	_, err = fmt.Fprintln(stdout, secret.Reveal())
+	return err
+}
+
+// cliActor is the audit actor of changes made from the command line.
+const cliActor = "cli"
+
+func rolesList() string {
+	var names []string
+	for _, r := range auth.Roles() {
+		names = append(names, string(r))
+	}
+	return strings.Join(names, ", ")
+}
+
+// serve runs the HTTP server until ctx is cancelled, then drains in-flight
+// requests for up to shutdownTimeout. PostgreSQL must answer at start (a
+// wrong DATABASE_URL should stop the process, not hide behind /readyz);
+// Redis is connected lazily and reported by /readyz.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
+	defer rdb.Close()
+
+	handler, _ := newHandler(newServices(log, db, rdb))
+	srv := &http.Server{
+		Addr:              cfg.HTTPAddr,
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	// Listening before serving makes a taken port an immediate error.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.InfoContext(ctx, "api listening", "addr", ln.Addr().String(), "docs", cfg.PublicURL+"/docs")
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("api shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("api stopped")
+	return nil
+}

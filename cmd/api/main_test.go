@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/payops/payops/internal/audit"
+	"github.com/payops/payops/internal/auth"
+	"github.com/payops/payops/internal/config"
+	"github.com/payops/payops/internal/postgres"
+	"github.com/payops/payops/internal/postgres/pgtest"
+)
+
+var update = flag.Bool("update", false, "rewrite openapi/openapi.yaml from the code")
+
+const specFile = "../../openapi/openapi.yaml"
+
+// TestOpenAPIGolden fails when the committed spec differs from what the
+// code generates. Run `go test ./cmd/api -run OpenAPI -update` (or
+// `make openapi`) after changing the API.
+func TestOpenAPIGolden(t *testing.T) {
+	t.Parallel()
+	var got bytes.Buffer
+	if err := run(context.Background(), []string{"openapi"}, env(nil), &got); err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(specFile, got.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(specFile)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("openapi/openapi.yaml is stale: regenerate it with `go run ./cmd/api openapi > openapi/openapi.yaml`\n%s",
+			firstDiff(string(want), got.String()))
+	}
+	for _, s := range []string{"title: payops", "bearer:", "/v1/api-keys", "/v1/audit-log", "/healthz", "/readyz"} {
+		if !strings.Contains(got.String(), s) {
+			t.Errorf("spec lacks %q", s)
+		}
+	}
+}
+
+func firstDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return "line " + strconv.Itoa(i+1) + ":\n- " + wl + "\n+ " + gl
+		}
+	}
+	return ""
+}
+
+// TestEveryOperationDeclaresAccess keeps the fail-closed default of
+// authenticate from ever being what decides: each operation says either
+// who may call it or that it is public.
+func TestEveryOperationDeclaresAccess(t *testing.T) {
+	t.Parallel()
+	_, api := newHandler(&services{log: slog.New(slog.DiscardHandler)})
+	n := 0
+	for path, item := range api.OpenAPI().Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch, item.Head, item.Options} {
+			if op == nil {
+				continue
+			}
+			n++
+			need, hasNeed := op.Metadata[metaNeed].(auth.Need)
+			isPublic, _ := op.Metadata[metaPublic].(bool)
+			switch {
+			case hasNeed == isPublic:
+				t.Errorf("%s %s: declares need=%v public=%v, want exactly one", op.Method, path, hasNeed, isPublic)
+			case hasNeed && (!need.Valid() || len(op.Security) != 1):
+				t.Errorf("%s %s: need %q, security %v", op.Method, path, need, op.Security)
+			case isPublic && len(op.Security) != 0:
+				t.Errorf("%s %s: public but has security %v", op.Method, path, op.Security)
+			}
+		}
+	}
+	if n < 6 {
+		t.Fatalf("only %d operations registered", n)
+	}
+}
+
+// TestRoleEnumsMatchAuth ties the enum tags of the API to auth.Roles.
+func TestRoleEnumsMatchAuth(t *testing.T) {
+	t.Parallel()
+	var roles []string
+	for _, r := range auth.Roles() {
+		roles = append(roles, string(r))
+	}
+	want := strings.Join(roles, ",")
+	for _, typ := range []reflect.Type{reflect.TypeFor[APIKey](), reflect.TypeFor[CreateAPIKeyInput]().Field(0).Type} {
+		f, ok := typ.FieldByName("Role")
+		if !ok || f.Tag.Get("enum") != want {
+			t.Errorf("%s.Role enum %q, want %q", typ, f.Tag.Get("enum"), want)
+		}
+	}
+}
+
+func TestRunCommandErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	if err := run(ctx, []string{"frobnicate"}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Errorf("unknown command: %v", err)
+	}
+	var cerr *config.Error
+	err := run(ctx, []string{"serve"}, env(map[string]string{"PAYOPS_HTTP_ADDR": "nonsense"}), io.Discard)
+	if !errors.As(err, &cerr) || cerr.Var != "PAYOPS_HTTP_ADDR" {
+		t.Errorf("bad config: %v, want a config error naming PAYOPS_HTTP_ADDR", err)
+	}
+	for _, args := range [][]string{
+		{"keys"}, {"keys", "delete"}, {"keys", "create", "--name", "x"},
+		{"keys", "create", "--name", "x", "--role", "root"}, {"keys", "create", "--bogus"},
+		{"openapi", "extra"}, {"serve", "extra"},
+	} {
+		var out bytes.Buffer
+		if err := run(ctx, args, env(nil), &out); err == nil {
+			t.Errorf("run %v succeeded", args)
+		}
+		if out.Len() != 0 {
+			t.Errorf("run %v wrote %q", args, out.String())
+		}
+	}
+}
+
+func TestKeysCreateCommand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.NewURL(t)
+	e := env(map[string]string{"DATABASE_URL": url})
+	if err := run(ctx, []string{"migrate"}, e, io.Discard); err != nil {
+		t.Fatalf("migrate on a migrated database: %v", err)
+	}
+	var out bytes.Buffer
+	if err := run(ctx, []string{"keys", "create", "--name", "dev admin", "--role", "admin"}, e, &out); err != nil {
+		t.Fatal(err)
+	}
+	raw := strings.TrimSuffix(out.String(), "\n")
+	if strings.Contains(raw, "\n") || !strings.HasPrefix(raw, "pk_") {
+		t.Fatalf("stdout %q, want the key alone on one line", out.String())
+	}
+
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	actor, err := auth.NewStore(db).Authenticate(ctx, raw)
+	if err != nil || actor.Name != "dev admin" || actor.Role != auth.RoleAdmin {
+		t.Fatalf("printed key authenticates as %+v, %v", actor, err)
+	}
+	entries, _, err := audit.NewStore(db).List(ctx, audit.Filter{Actor: "cli"})
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("cli audit rows %+v, %v", entries, err)
+	}
+	if e := entries[0]; e.Action != actionAPIKeyCreate || e.Target != "api-key:"+actor.KeyID || e.KeyID != "" {
+		t.Fatalf("audit row %+v", e)
+	}
+	var dump []string
+	if err := db.Select(&dump, `SELECT t::text FROM api_keys t UNION ALL SELECT t::text FROM audit_log t`); err != nil {
+		t.Fatal(err)
+	}
+	mustContainNone(t, "table dump", strings.Join(dump, "\n"), raw, raw[len("pk_")+6:])
+}
+
+// TestRunServe is the end-to-end check of the process: run serves on a
+// free port from a fake environment, answers /healthz, and returns nil
+// once its context is cancelled.
+func TestRunServe(t *testing.T) {
+	t.Parallel()
+	addr := closedPort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve"}, env(map[string]string{
+			"DATABASE_URL":     pgtest.NewURL(t),
+			"REDIS_ADDR":       closedPort(t), // Redis is only needed by /readyz
+			"PAYOPS_HTTP_ADDR": addr,
+		}), io.Discard)
+	}()
+
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := client.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+			t.Fatalf("healthz: %d", resp.StatusCode)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run returned before serving: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healthz never answered: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(shutdownTimeout + 5*time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	if _, err := client.Get("http://" + addr + "/healthz"); err == nil {
+		t.Fatal("server still answers after shutdown")
+	}
+}

@@ -1,0 +1,193 @@
+// Package httpx holds the plain net/http middleware every payops HTTP
+// server wraps around its mux: request ids, access logs and panic
+// recovery. It sits outside any router so that every path, /healthz
+// included, is covered.
+package httpx
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// HeaderRequestID is the header that carries a request's id in and out.
+const HeaderRequestID = "X-Request-Id"
+
+// maxRequestIDLen bounds an id a client may choose; longer ones are replaced.
+const maxRequestIDLen = 128
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	remoteAddrKey
+)
+
+// RequestIDFromContext returns the id RequestID gave the request, or "".
+func RequestIDFromContext(ctx context.Context) string {
+	s, _ := ctx.Value(requestIDKey).(string)
+	return s
+}
+
+// RemoteAddrFromContext returns the peer address (host:port) of the request,
+// as RequestID recorded it, or "". It is the TCP peer: payops trusts no
+// forwarding headers.
+func RemoteAddrFromContext(ctx context.Context) string {
+	s, _ := ctx.Value(remoteAddrKey).(string)
+	return s
+}
+
+// RequestID gives every request an id: the client's X-Request-Id when it
+// is a sane token (so a caller can correlate its own logs), otherwise a new
+// UUID. The id goes into the context, the response header and, through
+// AccessLog, the log line. It also records the peer address in the context
+// for audit rows written deep inside handlers.
+func RequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(HeaderRequestID)
+		if !validRequestID(id) {
+			id = uuid.NewString()
+		}
+		w.Header().Set(HeaderRequestID, id)
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx = context.WithValue(ctx, remoteAddrKey, r.RemoteAddr)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// validRequestID accepts short ids made of characters that cannot forge log
+// lines or headers.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '-', c == '_', c == '.', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// AccessLog writes one line per request: method, path, status, bytes,
+// duration and request id. It never logs the query string, headers (the
+// Authorization header carries API keys) or bodies (which may carry card
+// data).
+func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK // nothing written: net/http sends 200
+		}
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		log.LogAttrs(r.Context(), level, "http request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", status),
+			slog.Int64("bytes", rec.bytes),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("request_id", RequestIDFromContext(r.Context())),
+			slog.String("remote_addr", r.RemoteAddr),
+		)
+	})
+}
+
+// Recover turns a panicking handler into a logged error with its stack and
+// a bare 500 problem document, so one bad request cannot take the process
+// down and no panic value reaches the client. http.ErrAbortHandler is
+// re-raised: it is net/http's own way to abort a response.
+func Recover(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(p)
+			}
+			log.ErrorContext(r.Context(), "handler panic",
+				slog.Any("panic", p),
+				slog.String("stack", string(debug.Stack())),
+				slog.String("request_id", RequestIDFromContext(r.Context())),
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+			)
+			if rec.status != 0 {
+				// Headers are gone already; all we can do is cut the response.
+				panic(http.ErrAbortHandler)
+			}
+			WriteProblem(w, http.StatusInternalServerError, "")
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// WriteProblem writes a minimal RFC 9457 problem document with the standard
+// title of status and, when not empty, detail. It is for code outside Huma
+// (which writes its own problems).
+func WriteProblem(w http.ResponseWriter, status int, detail string) {
+	body, _ := json.Marshal(problem{Title: http.StatusText(status), Status: status, Detail: detail})
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// problem is the subset of RFC 9457 that WriteProblem writes.
+type problem struct {
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// recorder remembers the status and size of a response. Unwrap lets
+// http.ResponseController reach the real writer (flush, deadlines).
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) Flush() {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

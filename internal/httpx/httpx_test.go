@@ -1,0 +1,117 @@
+package httpx
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestRequestID(t *testing.T) {
+	t.Parallel()
+	var seen string
+	h := RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = RequestIDFromContext(r.Context())
+		if RemoteAddrFromContext(r.Context()) != r.RemoteAddr {
+			t.Errorf("remote addr %q, want %q", RemoteAddrFromContext(r.Context()), r.RemoteAddr)
+		}
+	}))
+	for _, tc := range []struct {
+		in   string
+		keep bool
+	}{
+		{"abc-123_x.y:z", true},
+		{"", false},
+		{"has space", false},
+		{"line\nbreak", false},
+		{strings.Repeat("a", maxRequestIDLen+1), false},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/x", nil)
+		if tc.in != "" {
+			r.Header[HeaderRequestID] = []string{tc.in}
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		out := w.Header().Get(HeaderRequestID)
+		if out == "" || out != seen {
+			t.Fatalf("in %q: header %q, context %q", tc.in, out, seen)
+		}
+		if (out == tc.in) != tc.keep {
+			t.Errorf("in %q: out %q, keep=%v", tc.in, out, tc.keep)
+		}
+	}
+}
+
+func TestAccessLogRecoverChain(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hello")) })
+	mux.HandleFunc("/boom", func(http.ResponseWriter, *http.Request) { panic("secret panic value") })
+	h := RequestID(AccessLog(log, Recover(log, mux)))
+
+	r := httptest.NewRequest(http.MethodPost, "/ok?token=abc", strings.NewReader("card=4111111111111111"))
+	r.Header.Set("Authorization", "Bearer pk_secret")
+	r.Header.Set(HeaderRequestID, "req-1")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK || w.Body.String() != "hello" {
+		t.Fatalf("ok: %d %q", w.Code, w.Body)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(bytes.SplitN(logs.Bytes(), []byte("\n"), 2)[0], &line); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{"method": "POST", "path": "/ok", "status": 200.0, "bytes": 5.0, "request_id": "req-1"} {
+		if line[k] != want {
+			t.Errorf("log %s = %v, want %v", k, line[k], want)
+		}
+	}
+	if _, ok := line["duration_ms"]; !ok {
+		t.Error("no duration_ms in access log")
+	}
+	for _, secret := range []string{"pk_secret", "4111111111111111", "token=abc"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("access log contains %q: %s", secret, logs.String())
+		}
+	}
+
+	logs.Reset()
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/boom", nil))
+	if w.Code != http.StatusInternalServerError || w.Header().Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("panic: %d %s", w.Code, w.Header().Get("Content-Type"))
+	}
+	var p map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p["status"] != 500.0 || p["title"] != "Internal Server Error" || p["detail"] != nil {
+		t.Errorf("problem %v", p)
+	}
+	if strings.Contains(w.Body.String(), "secret panic value") {
+		t.Error("panic value reached the client")
+	}
+	if !strings.Contains(logs.String(), "secret panic value") || !strings.Contains(logs.String(), `"status":500`) {
+		t.Errorf("panic not logged with its value and a 500 access line: %s", logs.String())
+	}
+}
+
+func TestRecoverAfterHeadersAborts(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))
+	h := Recover(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		panic("late")
+	}))
+	defer func() {
+		if p := recover(); p != http.ErrAbortHandler {
+			t.Fatalf("recovered %v, want http.ErrAbortHandler", p)
+		}
+	}()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+}
