@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -86,4 +87,27 @@ func GenerateKeyPEM() (private, public []byte, err error) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), nil
+}
+
+// LoadKeyFiles reads the merchant private key and APO's public key from
+// files (APO_PRIVATE_KEY_FILE, APO_PUBLIC_KEY_FILE). Errors name the file,
+// never its contents.
+func LoadKeyFiles(privateFile, publicFile string) (*rsa.PrivateKey, *rsa.PublicKey, error) {
+	pb, err := os.ReadFile(privateFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read private key: %w", err)
+	}
+	priv, err := ParsePrivateKey(pb)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", privateFile, err)
+	}
+	ub, err := os.ReadFile(publicFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read public key: %w", err)
+	}
+	pub, err := ParsePublicKey(ub)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", publicFile, err)
+	}
+	return priv, pub, nil
 }

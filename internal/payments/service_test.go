@@ -27,10 +27,14 @@ type harness struct {
 	svc *payments.Service
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessScaled(t, 0) }
+
+// newHarnessScaled sets the sandbox's time scale: 1 keeps the delayed card
+// PROCESSING for a real 30 s, for tests that need it unresolved.
+func newHarnessScaled(t *testing.T, scale float64) *harness {
 	t.Helper()
 	db := pgtest.NewDB(t)
-	env := sandboxtest.Start(t, sandboxtest.Options{Recorder: payments.NewCallRecorder(db)})
+	env := sandboxtest.Start(t, sandboxtest.Options{Recorder: payments.NewCallRecorder(db), TimeScale: scale})
 	svc := payments.NewService(db, env.Client, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)), "http://127.0.0.1:1")
 	return &harness{db: db, env: env, svc: svc}
 }

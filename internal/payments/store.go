@@ -588,3 +588,76 @@ func isUUID(s string) bool {
 	}
 	return true
 }
+
+// ---- polling ----
+
+// ClaimPoll records that poll attempt n is scheduled for at, unless a later
+// attempt is already recorded; it reports whether this attempt is current.
+// The attempt number in the task id keeps one live chain per payment.
+func (s *Store) ClaimPoll(ctx context.Context, paymentID string, attempt int, at time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE payments SET poll_attempt = $2, next_poll_at = $3
+		WHERE id = $1 AND poll_attempt < $2`, paymentID, attempt, at)
+	if err != nil {
+		return false, fmt.Errorf("claim poll: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// PollState returns a payment's last scheduled poll attempt.
+func (s *Store) PollState(ctx context.Context, paymentID string) (attempt int, next *time.Time, err error) {
+	var r struct {
+		Attempt int        `db:"poll_attempt"`
+		Next    *time.Time `db:"next_poll_at"`
+	}
+	if err := sqlx.GetContext(ctx, s.db, &r, `SELECT poll_attempt, next_poll_at FROM payments WHERE id = $1`, paymentID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, nil, ErrNotFound
+		}
+		return 0, nil, fmt.Errorf("poll state: %w", err)
+	}
+	return r.Attempt, r.Next, nil
+}
+
+// EndPoll clears the next poll of a payment that no longer needs one.
+func (s *Store) EndPoll(ctx context.Context, paymentID string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE payments SET next_poll_at = NULL WHERE id = $1`, paymentID)
+	return err
+}
+
+// OpenSince returns when the oldest unresolved part of a payment began: the
+// payment itself while its authorization is open, else its oldest
+// PROCESSING capture, cancel or refund. ok is false when nothing is open.
+func (s *Store) OpenSince(ctx context.Context, p Payment) (time.Time, bool, error) {
+	if p.Status.Open() {
+		return p.CreatedAt, true, nil
+	}
+	var at *time.Time
+	const q = `SELECT min(created_at) FROM payment_transactions WHERE payment_id = $1 AND status = 'PROCESSING'`
+	if err := sqlx.GetContext(ctx, s.db, &at, q, p.ID); err != nil {
+		return time.Time{}, false, fmt.Errorf("open since: %w", err)
+	}
+	if at == nil {
+		return time.Time{}, false, nil
+	}
+	return at.UTC(), true, nil
+}
+
+// LostPolls returns payments with something unresolved whose poll chain is
+// missing or overdue since before the given time: Redis lost the task, or a
+// worker died between commit and enqueue.
+func (s *Store) LostPolls(ctx context.Context, overdueBefore time.Time, limit int) ([]string, error) {
+	const q = `
+		SELECT p.id FROM payments p
+		WHERE (p.next_poll_at IS NULL OR p.next_poll_at < $1)
+		  AND NOT p.needs_review
+		  AND (p.status IN ('PROCESSING', 'REQUIRES_ACTION')
+		       OR EXISTS (SELECT 1 FROM payment_transactions t WHERE t.payment_id = p.id AND t.status = 'PROCESSING'))
+		  AND p.created_at < $1
+		ORDER BY p.created_at LIMIT $2`
+	var ids []string
+	if err := sqlx.SelectContext(ctx, s.db, &ids, q, overdueBefore, limit); err != nil {
+		return nil, fmt.Errorf("lost polls: %w", err)
+	}
+	return ids, nil
+}

@@ -40,7 +40,7 @@ func paymentResult(p payments.Payment, status, code string) string {
 
 func TestWebhookAppliesOnceInAnyOrder(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newHarnessScaled(t, 1)
 	ctx := context.Background()
 	p := h.create(t, createReq("4000000000000119", 1234, "USD")) // PROCESSING until APO says more
 	_, _, err := h.svc.Capture(ctx, p.ID, payments.CaptureRequest{})
@@ -112,7 +112,7 @@ func TestWebhookAppliesOnceInAnyOrder(t *testing.T) {
 
 func TestWebhookBadSignatureChangesNothing(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newHarnessScaled(t, 1)
 	ctx := context.Background()
 	p := h.create(t, createReq("4000000000000119", 500, "USD"))
 	body := paymentResult(p, "S", "SUCCESS")

@@ -1,0 +1,149 @@
+// Command apo-sandbox runs the simulated APO gateway of design.md §7 on a
+// local address, with development keys it creates when missing.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/payops/payops/internal/apo/sandbox"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "apo-sandbox:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command's settings after flags and environment.
+type options struct {
+	addr, clientID, apoPrivateKey, merchantPublicKey, keysDir string
+	reportsDir, disputeNotifyURL, customerID, publicURL       string
+	timeScale                                                 float64
+	seed                                                      int64
+}
+
+// parseOptions reads flags; each flag's default comes from its SANDBOX_*
+// environment variable when set, so a bad variable is named in the error.
+func parseOptions(args []string, getenv func(string) string, out io.Writer) (options, error) {
+	var o options
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	timeScale, err := strconv.ParseFloat(env("SANDBOX_TIME_SCALE", "1"), 64)
+	if err != nil {
+		return o, errors.New("SANDBOX_TIME_SCALE: not a number")
+	}
+	seed, err := strconv.ParseInt(env("SANDBOX_SEED", "0"), 10, 64)
+	if err != nil {
+		return o, errors.New("SANDBOX_SEED: not an integer")
+	}
+	fs := flag.NewFlagSet("apo-sandbox", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.addr, "addr", env("SANDBOX_ADDR", "127.0.0.1:8090"), "listen address (env SANDBOX_ADDR)")
+	fs.StringVar(&o.clientID, "client-id", env("SANDBOX_CLIENT_ID", "SANDBOX_PAYOPS"), "the only client id accepted (env SANDBOX_CLIENT_ID)")
+	fs.StringVar(&o.apoPrivateKey, "apo-private-key", env("SANDBOX_APO_PRIVATE_KEY", ""), "PEM file of the key that signs responses; overrides --keys-dir (env SANDBOX_APO_PRIVATE_KEY)")
+	fs.StringVar(&o.merchantPublicKey, "merchant-public-key", env("SANDBOX_MERCHANT_PUBLIC_KEY", ""), "PEM file of the key that verifies requests; overrides --keys-dir (env SANDBOX_MERCHANT_PUBLIC_KEY)")
+	fs.StringVar(&o.keysDir, "keys-dir", env("SANDBOX_KEYS_DIR", ".run/keys"), "directory of the dev key pairs, created when missing (env SANDBOX_KEYS_DIR)")
+	fs.Float64Var(&o.timeScale, "time-scale", timeScale, "multiplier of the sandbox's own delays, e.g. 0.001 in tests (env SANDBOX_TIME_SCALE)")
+	fs.StringVar(&o.reportsDir, "reports-dir", env("SANDBOX_REPORTS_DIR", ".run/reports"), "where settlement reports will be written; report writing is not implemented yet (env SANDBOX_REPORTS_DIR)")
+	fs.StringVar(&o.disputeNotifyURL, "dispute-notify-url", env("SANDBOX_DISPUTE_NOTIFY_URL", ""), "where dispute notifications will be sent; not implemented yet (env SANDBOX_DISPUTE_NOTIFY_URL)")
+	fs.StringVar(&o.customerID, "customer-id", env("SANDBOX_CUSTOMER_ID", ""), "merchant customer id at APO (env SANDBOX_CUSTOMER_ID)")
+	fs.Int64Var(&o.seed, "seed", seed, "seed of generated ids; 0 = random (env SANDBOX_SEED)")
+	fs.StringVar(&o.publicURL, "public-url", env("SANDBOX_PUBLIC_URL", ""), "public base URL for the 3DS page's normalUrl; default http://<addr> (env SANDBOX_PUBLIC_URL)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.timeScale <= 0 {
+		return o, errors.New("--time-scale: must be positive")
+	}
+	for name, v := range map[string]string{"--dispute-notify-url": o.disputeNotifyURL, "--public-url": o.publicURL} {
+		if v == "" {
+			continue
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return o, fmt.Errorf("%s: not an absolute http(s) URL", name)
+		}
+	}
+	return o, nil
+}
+
+// run starts the sandbox and serves until ctx is cancelled, then shuts
+// down gracefully. Logs are JSON lines on stdout.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	o, err := parseOptions(args, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, nil))
+	apoKey, merchantKey, err := loadKeys(o.keysDir, o.apoPrivateKey, o.merchantPublicKey)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("--addr: %w", err)
+	}
+	listenURL := "http://" + ln.Addr().String()
+	if o.publicURL == "" {
+		o.publicURL = listenURL
+	}
+	sb, err := sandbox.New(sandbox.Config{
+		ClientID:          o.clientID,
+		APOPrivateKey:     apoKey,
+		MerchantPublicKey: merchantKey,
+		CustomerID:        o.customerID,
+		TimeScale:         o.timeScale,
+		Seed:              o.seed,
+		Logger:            log,
+		BaseURL:           o.publicURL,
+	})
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("apo-sandbox listening",
+		slog.String("url", listenURL),
+		slog.String("public_url", o.publicURL),
+		slog.String("client_id", o.clientID),
+		slog.Float64("time_scale", o.timeScale),
+		slog.String("reports_dir", o.reportsDir),
+		slog.String("dispute_notify_url", o.disputeNotifyURL),
+	)
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("apo-sandbox stopped")
+	return nil
+}

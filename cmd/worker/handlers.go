@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/config"
+	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/ratelimit"
+	"github.com/payops/payops/jobs"
+)
+
+// deps are what task handlers are built from.
+type deps struct {
+	rdb    *redis.Client
+	db     *sqlx.DB
+	queue  *asynq.Client
+	cfg    config.Config
+	log    *slog.Logger
+	worker string // this replica's name (host:pid)
+}
+
+// newAPOClient builds the APO client from the configured key files; every
+// call is recorded in apo_calls.
+func newAPOClient(cfg config.Config, db *sqlx.DB) (*apo.Client, error) {
+	priv, pub, err := apo.LoadKeyFiles(cfg.APOPrivateKey, cfg.APOPublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("APO keys (APO_PRIVATE_KEY_FILE, APO_PUBLIC_KEY_FILE): %w", err)
+	}
+	return apo.New(apo.Config{BaseURL: cfg.APOBaseURL, ClientID: cfg.APOClientID, PrivateKey: priv, APOPublicKey: pub,
+		Timeout: cfg.APOTimeout, InquiryTimeout: cfg.APOInquiryTime, Recorder: payments.NewCallRecorder(db)})
+}
+
+// registerHandlers routes each task type to its handler, one line per type.
+func registerHandlers(mux *asynq.ServeMux, d deps) error {
+	hb := &heartbeat{rdb: d.rdb, worker: d.worker, now: time.Now}
+	mux.HandleFunc(jobs.TypeHeartbeat, hb.HandleTask)
+
+	client, err := newAPOClient(d.cfg, d.db)
+	if err != nil {
+		return err
+	}
+	pay := payments.NewService(d.db, client, nil, d.log, d.cfg.PublicURL)
+	// Every worker's inquiries share one budget (APO_INQUIRY_RPS).
+	pt := payments.NewTasks(pay, d.queue, ratelimit.New(d.rdb, "apo:inquiry", d.cfg.InquiryRPS), d.log)
+	mux.HandleFunc(payments.TypeProcessWebhook, pt.HandleProcessWebhook)
+	mux.HandleFunc(payments.TypeInquire, pt.HandleInquire)
+	mux.HandleFunc(payments.TypeSweep, pt.HandleSweep)
+	return nil
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// pingTimeout bounds one dependency check.
+const pingTimeout = 3 * time.Second
+
+// dependencyUp is 1 while a dependency answers and 0 during an outage.
+var dependencyUp = promauto.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "payops_worker_dependency_up",
+	Help: "Whether the worker's last check of a dependency (postgres, redis) succeeded.",
+}, []string{"dependency"})
+
+// probe watches one dependency. It logs an outage once, "<name>
+// unreachable", when the dependency stops answering, and "<name> recovered"
+// when it answers again, instead of one line per failed check. The
+// connection pools reconnect by themselves, so nothing else is needed for
+// the worker to recover.
+type probe struct {
+	name string
+	ping func(context.Context) error
+	log  *slog.Logger
+	now  func() time.Time
+
+	up        atomic.Bool // read by /healthz
+	downSince time.Time   // only touched by the goroutine running check
+}
+
+// newProbe returns a probe that starts as up: the dependency answered when
+// the worker started.
+func newProbe(name string, ping func(context.Context) error, log *slog.Logger) *probe {
+	p := &probe{name: name, ping: ping, log: log, now: time.Now}
+	p.up.Store(true)
+	dependencyUp.WithLabelValues(name).Set(1)
+	return p
+}
+
+// watch checks every interval until ctx is done.
+func (p *probe) watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p.check(ctx)
+		}
+	}
+}
+
+// check pings once and logs a change of state.
+func (p *probe) check(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	err := p.ping(pctx)
+	cancel()
+	if ctx.Err() != nil {
+		return // shutting down: a cancelled ping says nothing about the dependency
+	}
+	switch {
+	case err != nil && p.downSince.IsZero():
+		p.downSince = p.now()
+		p.up.Store(false)
+		dependencyUp.WithLabelValues(p.name).Set(0)
+		p.log.Error(p.name+" unreachable", "dependency", p.name, "err", err)
+	case err == nil && !p.downSince.IsZero():
+		p.log.Info(p.name+" recovered", "dependency", p.name,
+			"down_ms", p.now().Sub(p.downSince).Milliseconds())
+		p.downSince = time.Time{}
+		p.up.Store(true)
+		dependencyUp.WithLabelValues(p.name).Set(1)
+	}
+}
+
+// opsHandler serves /metrics (the default Prometheus registry) and /healthz.
+// /healthz is a liveness probe: it answers 200 while the process runs and
+// names each dependency's state in the body. A dependency outage is no
+// reason to restart the worker; it recovers by itself when the dependency
+// is back.
+func opsHandler(probes []*probe) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		body := map[string]string{"status": "ok"}
+		for _, p := range probes {
+			body[p.name] = "up"
+			if !p.up.Load() {
+				body[p.name] = "down"
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(body)
+	})
+	return mux
+}

@@ -1,0 +1,455 @@
+package sandbox
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/payops/payops/internal/apo"
+)
+
+// Config configures a Server. Zero fields take the defaults stated here.
+type Config struct {
+	// ClientID is the only client id the gateway accepts; any other gets
+	// CLIENT_INVALID. Default "SANDBOX_PAYOPS".
+	ClientID string
+	// APOPrivateKey signs every response. Required.
+	APOPrivateKey *rsa.PrivateKey
+	// MerchantPublicKey verifies every request signature. Required.
+	MerchantPublicKey *rsa.PublicKey
+	// CustomerID is the merchant's id at APO (the directory name of its
+	// settlement reports), shown in /sandbox/state. Default
+	// "1022188000000000001".
+	CustomerID string
+	// TimeScale multiplies the sandbox's own delays (today the late answer
+	// of the delayed test card), e.g. 0.001 in tests. It does not shorten
+	// business limits such as the 7-day authorization validity, which
+	// clients read as timestamps. Default 1.
+	TimeScale float64
+	// Seed seeds the pseudo-random parts of generated ids and acquirer
+	// data; 0 picks a random seed. Card fingerprints never depend on it.
+	Seed int64
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Logger receives one JSON-friendly line per call, never card data.
+	// Default: discard.
+	Logger *slog.Logger
+	// BaseURL is the sandbox's public URL, the base of the 3DS page's
+	// normalUrl. Default: "http://" + the Host header of the pay request.
+	BaseURL string
+}
+
+// Server is the simulated gateway. It is an http.Handler; its zero value is
+// not usable, build it with New.
+type Server struct {
+	clientID    string
+	apoKey      *rsa.PrivateKey
+	merchantKey *rsa.PublicKey
+	customerID  string
+	timeScale   float64
+	now         func() time.Time
+	log         *slog.Logger
+	baseURL     string
+	fpKey       []byte // per-process HMAC key for card fingerprints and tokens
+	mux         *http.ServeMux
+
+	mu  sync.Mutex // guards st, rng and seq
+	st  state
+	rng *mrand.Rand
+	seq uint64
+}
+
+// New checks cfg, fills in defaults and returns a ready Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.APOPrivateKey == nil {
+		return nil, errors.New("sandbox: APOPrivateKey is required")
+	}
+	if cfg.MerchantPublicKey == nil {
+		return nil, errors.New("sandbox: MerchantPublicKey is required")
+	}
+	if cfg.TimeScale < 0 {
+		return nil, fmt.Errorf("sandbox: TimeScale must be positive, got %v", cfg.TimeScale)
+	}
+	s := &Server{
+		clientID:    orDefault(cfg.ClientID, "SANDBOX_PAYOPS"),
+		apoKey:      cfg.APOPrivateKey,
+		merchantKey: cfg.MerchantPublicKey,
+		customerID:  orDefault(cfg.CustomerID, "1022188000000000001"),
+		timeScale:   cfg.TimeScale,
+		now:         cfg.Now,
+		log:         cfg.Logger,
+		baseURL:     strings.TrimRight(cfg.BaseURL, "/"),
+		fpKey:       make([]byte, 32),
+		st:          newState(),
+	}
+	if s.timeScale == 0 {
+		s.timeScale = 1
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if _, err := rand.Read(s.fpKey); err != nil {
+		return nil, fmt.Errorf("sandbox: fingerprint key: %w", err)
+	}
+	seed := uint64(cfg.Seed)
+	if seed == 0 {
+		seed = mrand.Uint64()
+	}
+	s.rng = mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /sandbox/state", s.handleState)
+	s.mux.HandleFunc("GET /sandbox/calls", s.handleCalls)
+	return s, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// gatewayPrefixes are the production and sandbox path roots (§1.2); the
+// sandbox serves both because clients differ in whether they rewrite.
+var gatewayPrefixes = []string{"/ams/api/v1/payments/", "/ams/sandbox/api/v1/payments/"}
+
+// apiHandler handles one gateway API. It gets the verified raw body.
+type apiHandler func(s *Server, r *http.Request, body []byte) reply
+
+// reply is a handler's answer plus what the call log wants to know.
+type reply struct {
+	answer
+	requestID string
+	replay    bool
+}
+
+var apis = map[string]apiHandler{
+	"pay":                     (*Server).pay,
+	"inquiryPayment":          (*Server).inquiryPayment,
+	"capture":                 (*Server).capture,
+	"cancel":                  (*Server).cancel,
+	"refund":                  (*Server).refund,
+	"inquiryRefund":           (*Server).inquiryRefund,
+	"acceptDispute":           (*Server).acceptDispute,
+	"supplyDefenseDocument":   (*Server).supplyDefenseDocument,
+	"downloadDisputeEvidence": (*Server).downloadDisputeEvidence,
+}
+
+// maxBody bounds a request body; supplyDefenseDocument's evidence may be up
+// to 1,000,000 base64 characters.
+const maxBody = 2 << 20
+
+// ServeHTTP serves the gateway paths and the /sandbox control endpoints.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The gateway is routed by hand rather than by ServeMux: the mux would
+	// clean and redirect odd paths, but a gateway answers every request
+	// under /ams/ with a signed result, whatever its path or method.
+	if strings.HasPrefix(r.URL.Path, "/ams/") {
+		s.serveGateway(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	uri := r.RequestURI
+	if !strings.HasPrefix(uri, "/") {
+		uri = r.URL.RequestURI()
+	}
+	api := ""
+	for _, p := range gatewayPrefixes {
+		if rest, ok := strings.CutPrefix(r.URL.Path, p); ok {
+			api = rest
+			break
+		}
+	}
+	clientID := r.Header.Get("client-id")
+	rep := s.handleGateway(r, uri, api, clientID)
+	s.record(Call{
+		Time: s.now(), API: api, Path: uri, ClientID: clientID, RequestID: rep.requestID,
+		ResultStatus: rep.res.ResultStatus, ResultCode: rep.res.ResultCode, Replay: rep.replay,
+	})
+	if clientID == "" {
+		clientID = s.clientID
+	}
+	s.write(w, uri, clientID, rep.body)
+	s.log.Info("apo call",
+		slog.String("api", api),
+		slog.String("path", uri),
+		slog.String("request_id", rep.requestID),
+		slog.String("result_status", rep.res.ResultStatus),
+		slog.String("result_code", rep.res.ResultCode),
+		slog.Bool("replay", rep.replay),
+		slog.Duration("duration", time.Since(start)),
+	)
+}
+
+// handleGateway runs the gateway checks in APO's order, then the API.
+func (s *Server) handleGateway(r *http.Request, uri, api, clientID string) reply {
+	if r.Method != http.MethodPost {
+		return s.fail("METHOD_NOT_SUPPORTED", "HTTP method "+r.Method+" is not supported; use POST")
+	}
+	h, ok := apis[api]
+	if !ok {
+		// INVALID_API is in APO's gateway list; its status is unconfirmed.
+		return s.fail("INVALID_API", "the API at "+r.URL.Path+" does not exist in this sandbox")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return s.unknown("UNKNOWN_EXCEPTION", "could not read the request body")
+	}
+	if len(body) > maxBody {
+		return s.fail("PARAM_ILLEGAL", "request body is larger than the sandbox accepts")
+	}
+	if clientID != s.clientID {
+		return s.fail("CLIENT_INVALID", "client id is not valid")
+	}
+	if msg := s.verifyRequest(r, uri, clientID, body); msg != "" {
+		return s.fail("SIGNATURE_INVALID", msg)
+	}
+	return h(s, r, body)
+}
+
+// verifyRequest checks the request signature (§2.2) and returns why it
+// fails, or "" when it verifies. Header names are case-insensitive and
+// request-time is opaque: milliseconds and ISO 8601 both sign as sent.
+func (s *Server) verifyRequest(r *http.Request, uri, clientID string, body []byte) string {
+	sig := r.Header.Get("signature")
+	if strings.TrimSpace(sig) == "" {
+		return "missing signature header"
+	}
+	rt := r.Header.Get("request-time")
+	if rt == "" {
+		return "missing request-time header"
+	}
+	for _, part := range strings.Split(sig, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		if strings.EqualFold(k, "algorithm") && v != "RSA256" {
+			return "unsupported signature algorithm " + v
+		}
+	}
+	if err := apo.Verify(s.merchantKey, http.MethodPost, uri, clientID, rt, body, sig); err != nil {
+		return "request signature does not verify"
+	}
+	return ""
+}
+
+// timeLayout is APO's datetime: ISO 8601 to the second, with an offset.
+const timeLayout = "2006-01-02T15:04:05-07:00"
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+// write sends a signed HTTP 200 answer. Header names are lowercase on the
+// wire: some SDKs (Python, PHP) look them up case-sensitively, so they are
+// assigned to the map directly instead of through Header.Set, which would
+// canonicalise them.
+func (s *Server) write(w http.ResponseWriter, uri, clientID string, body []byte) {
+	rt := formatTime(s.now())
+	h := w.Header()
+	h["Content-Type"] = nil // stops net/http adding a sniffed Content-Type next to ours
+	h["content-type"] = []string{"application/json; charset=UTF-8"}
+	h["client-id"] = []string{clientID}
+	h["response-time"] = []string{rt}
+	sig, err := apo.Sign(s.apoKey, http.MethodPost, uri, clientID, rt, body)
+	if err != nil {
+		s.log.Error("sign response", slog.String("path", uri), slog.Any("err", err))
+	} else {
+		h["signature"] = []string{sig}
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// Result constructors.
+
+func resOK() result {
+	return result{ResultCode: "SUCCESS", ResultStatus: "S", ResultMessage: "success"}
+}
+
+func resFail(code, msg string) result {
+	return result{ResultCode: code, ResultStatus: "F", ResultMessage: msg}
+}
+
+// render marshals a response struct into an answer carrying res.
+func render(v any, res result) answer {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only plain structs of strings reach here; this cannot happen.
+		panic(fmt.Sprintf("sandbox: marshal response: %v", err))
+	}
+	return answer{body: body, res: res}
+}
+
+// fail is an answer with only a result: what APO sends for gateway and
+// parameter errors.
+func (s *Server) fail(code, msg string) reply {
+	res := resFail(code, msg)
+	return reply{answer: render(struct {
+		Result result `json:"result"`
+	}{res}, res)}
+}
+
+func (s *Server) unknown(code, msg string) reply {
+	res := result{ResultCode: code, ResultStatus: "U", ResultMessage: msg}
+	return reply{answer: render(struct {
+		Result result `json:"result"`
+	}{res}, res)}
+}
+
+// paramError is a missing or illegal request field.
+type paramError struct {
+	field, reason string
+}
+
+func (e *paramError) Error() string { return e.field + ": " + e.reason }
+
+// illegal answers PARAM_ILLEGAL naming the field, as APO does.
+func (s *Server) illegal(e *paramError, requestID string) reply {
+	rep := s.fail("PARAM_ILLEGAL", "illegal parameter "+e.Error())
+	rep.requestID = requestID
+	return rep
+}
+
+// decode reads a JSON body into v, turning decoding failures into the
+// PARAM_ILLEGAL field they concern.
+func decode(body []byte, v any) *paramError {
+	err := json.Unmarshal(body, v)
+	if err == nil {
+		return nil
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field == "" {
+			return &paramError{"body", "must be a JSON object"}
+		}
+		return &paramError{te.Field, "has the wrong JSON type (" + te.Value + ")"}
+	}
+	return &paramError{"body", "is not valid JSON"}
+}
+
+// nextID makes an APO-style numeric id: timestamp, a kind marker and a
+// process-wide sequence, so ids are unique and sortable. Call with mu held.
+func (s *Server) nextID(kind string) string {
+	s.seq++
+	return s.now().UTC().Format("20060102150405") + kind + fmt.Sprintf("%012d", s.seq)
+}
+
+// Id kind markers.
+const (
+	kindPayment = "1101"
+	kindCapture = "1201"
+	kindRefund  = "1301"
+	kindCancel  = "1401"
+	kindDispute = "1501"
+)
+
+// record appends to the bounded call log.
+func (s *Server) record(c Call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.st.calls) < maxCalls {
+		s.st.calls = append(s.st.calls, c)
+	} else {
+		s.st.calls[s.st.callsNext] = c
+	}
+	s.st.callsNext = (s.st.callsNext + 1) % maxCalls
+	s.st.callsRecorded++
+}
+
+// Calls returns the logged gateway calls, oldest first (at most the last
+// 10,000).
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.callsLocked()
+}
+
+func (s *Server) callsLocked() []Call {
+	out := make([]Call, 0, len(s.st.calls))
+	if len(s.st.calls) == maxCalls {
+		out = append(out, s.st.calls[s.st.callsNext:]...)
+		out = append(out, s.st.calls[:s.st.callsNext]...)
+		return out
+	}
+	return append(out, s.st.calls...)
+}
+
+// handleCalls serves GET /sandbox/calls[?api=inquiryPayment].
+func (s *Server) handleCalls(w http.ResponseWriter, r *http.Request) {
+	api := r.URL.Query().Get("api")
+	s.mu.Lock()
+	all := s.callsLocked()
+	total := s.st.callsRecorded
+	s.mu.Unlock()
+	calls := all[:0:0]
+	for _, c := range all {
+		if api == "" || c.API == api {
+			calls = append(calls, c)
+		}
+	}
+	writeJSON(w, map[string]any{"total": total, "calls": calls})
+}
+
+// handleState serves GET /sandbox/state: everything the sandbox holds,
+// which by construction contains no card number or CVV.
+func (s *Server) handleState(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	pays := make([]*payment, 0, len(s.st.paymentOrder))
+	cards := []*cardFacts{}
+	seen := map[string]bool{}
+	for _, id := range s.st.paymentOrder {
+		p := s.st.payments[id]
+		s.refresh(p)
+		pays = append(pays, p)
+		if c, ok := s.st.tokens[p.Card.Token]; ok && !seen[p.Card.Token] {
+			seen[p.Card.Token] = true
+			cards = append(cards, c)
+		}
+	}
+	disputes := make([]*dispute, 0, len(s.st.disputeOrder))
+	for _, id := range s.st.disputeOrder {
+		disputes = append(disputes, s.st.disputes[id])
+	}
+	// Marshal under the lock (the structs are live state), write after it.
+	body, err := json.MarshalIndent(map[string]any{
+		"clientId":    s.clientID,
+		"customerId":  s.customerID,
+		"payments":    pays,
+		"disputes":    disputes,
+		"savedCards":  cards,
+		"callsLogged": s.st.callsRecorded,
+	}, "", "  ")
+	s.mu.Unlock()
+	if err != nil {
+		http.Error(w, "marshal state", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(append(body, '\n'))
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,290 @@
+package payments
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/payops/payops/internal/postgres"
+)
+
+// Task types owned by this package.
+const (
+	TypeProcessWebhook = "payments:process-webhook"
+	TypeInquire        = "payments:inquire"
+	TypeSweep          = "payments:sweep"
+)
+
+// Enqueuer puts tasks on the queue; *asynq.Client satisfies it.
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// Limiter is the inquiry budget shared by every worker (APO_INQUIRY_RPS).
+type Limiter interface {
+	Allow(ctx context.Context) (ok bool, retryAfter time.Duration, err error)
+}
+
+// Tasks runs the payments side of the worker: webhook processing, the paced
+// inquiry chains, and the sweeper that re-creates lost work from the
+// database. Payloads carry ids only, never card data.
+type Tasks struct {
+	svc   *Service
+	q     Enqueuer
+	limit Limiter
+	log   *slog.Logger
+}
+
+// NewTasks wires the task handlers and makes them the service's Poller.
+func NewTasks(svc *Service, q Enqueuer, limit Limiter, log *slog.Logger) *Tasks {
+	t := &Tasks{svc: svc, q: q, limit: limit, log: log}
+	svc.polls = t
+	return t
+}
+
+type webhookPayload struct {
+	EventID string `json:"event_id"`
+}
+
+type inquirePayload struct {
+	PaymentID string `json:"payment_id"`
+	Attempt   int    `json:"attempt"`
+}
+
+// EnqueueWebhook queues processing of a stored notification. The task id is
+// the event's, so a second enqueue (the sweeper, a replay) is a no-op while
+// the first is pending or retained.
+func (t *Tasks) EnqueueWebhook(ctx context.Context, eventID string) error {
+	b, _ := json.Marshal(webhookPayload{EventID: eventID})
+	task := asynq.NewTask(TypeProcessWebhook, b, asynq.TaskID("webhook:"+eventID), asynq.Queue("critical"),
+		asynq.MaxRetry(10), asynq.Retention(time.Hour))
+	if _, err := t.q.EnqueueContext(ctx, task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue webhook %s: %w", eventID, err)
+	}
+	return nil
+}
+
+// HandleProcessWebhook applies a stored notification. Delivered twice, it
+// changes nothing the second time (Process skips processed events).
+func (t *Tasks) HandleProcessWebhook(ctx context.Context, task *asynq.Task) error {
+	var p webhookPayload
+	if err := json.Unmarshal(task.Payload(), &p); err != nil || p.EventID == "" {
+		return fmt.Errorf("decode %s payload: %w", TypeProcessWebhook, asynq.SkipRetry)
+	}
+	err := t.svc.Process(ctx, p.EventID)
+	if errors.Is(err, ErrNotFound) {
+		// The event exists (it is what the task names), so a missing payment
+		// is the notification's problem: keep it FAILED for replay, stop retrying.
+		return fmt.Errorf("process webhook %s: %v: %w", p.EventID, err, asynq.SkipRetry)
+	}
+	return err
+}
+
+// SchedulePoll starts (or continues) a payment's inquiry chain.
+func (t *Tasks) SchedulePoll(ctx context.Context, paymentID string) error {
+	st := NewStore(t.svc.db)
+	p, err := st.Get(ctx, paymentID)
+	if err != nil {
+		return err
+	}
+	attempt, _, err := st.PollState(ctx, paymentID)
+	if err != nil {
+		return err
+	}
+	return t.next(ctx, p, attempt+1, 0)
+}
+
+// next schedules attempt n, after wait or, when wait is 0, at the pace of
+// NextPoll for the age of what is unresolved. A payment past the last late
+// check is flagged for review as stuck.
+func (t *Tasks) next(ctx context.Context, p Payment, n int, wait time.Duration) error {
+	st := NewStore(t.svc.db)
+	since, open, err := st.OpenSince(ctx, p)
+	if err != nil {
+		return err
+	}
+	if !open {
+		return st.EndPoll(ctx, p.ID)
+	}
+	if wait == 0 {
+		var ok bool
+		if wait, ok = NextPoll(t.svc.now().Sub(since)); !ok {
+			return t.stuck(ctx, p.ID, since)
+		}
+	}
+	at := t.svc.now().Add(wait)
+	current, err := st.ClaimPoll(ctx, p.ID, n, at)
+	if err != nil || !current {
+		return err
+	}
+	b, _ := json.Marshal(inquirePayload{PaymentID: p.ID, Attempt: n})
+	task := asynq.NewTask(TypeInquire, b, asynq.TaskID(fmt.Sprintf("inquire:%s:%d", p.ID, n)),
+		asynq.Queue(pollQueue(t.svc.now().Sub(since))), asynq.MaxRetry(3), asynq.Retention(time.Hour))
+	if _, err := t.q.EnqueueContext(ctx, task, asynq.ProcessIn(wait)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue poll %s/%d: %w", p.ID, n, err)
+	}
+	return nil
+}
+
+// pollQueue puts fresh payments ahead of older ones: the buyer is waiting.
+func pollQueue(age time.Duration) string {
+	switch {
+	case age < time.Minute:
+		return "critical"
+	case age < pollWindow:
+		return "default"
+	}
+	return "low"
+}
+
+// HandleInquire runs one poll: within the shared budget it asks APO and
+// applies the answer, then schedules the next poll while anything is still
+// unresolved. Over budget it defers the poll instead of failing it.
+func (t *Tasks) HandleInquire(ctx context.Context, task *asynq.Task) error {
+	var in inquirePayload
+	if err := json.Unmarshal(task.Payload(), &in); err != nil || in.PaymentID == "" {
+		return fmt.Errorf("decode %s payload: %w", TypeInquire, asynq.SkipRetry)
+	}
+	st := NewStore(t.svc.db)
+	attempt, _, err := st.PollState(ctx, in.PaymentID)
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("poll %s: %w", in.PaymentID, asynq.SkipRetry)
+	}
+	if err != nil {
+		return err
+	}
+	if in.Attempt < attempt {
+		return nil // a newer attempt owns the chain (a duplicate or a sweeper's restart)
+	}
+	p, err := st.Get(ctx, in.PaymentID)
+	if err != nil {
+		return err
+	}
+	if _, open, err := st.OpenSince(ctx, p); err != nil || !open {
+		if err == nil {
+			err = st.EndPoll(ctx, p.ID)
+		}
+		return err
+	}
+	if ok, after, err := t.takeBudget(ctx); err != nil {
+		return err // Redis trouble: asynq retries this attempt
+	} else if !ok {
+		// Spread deferred polls so they do not all come back at one instant.
+		return t.next(ctx, p, in.Attempt+1, after+time.Duration(rand.Int64N(int64(2*time.Second))))
+	}
+	if p, err = t.svc.Sync(ctx, p.ID); err != nil {
+		// Unknown outcome of the inquiry itself: the chain simply goes on.
+		t.log.DebugContext(ctx, "inquiry gave no answer", "payment_id", in.PaymentID, "err", err)
+		if p, err = st.Get(ctx, in.PaymentID); err != nil {
+			return err
+		}
+	}
+	return t.next(ctx, p, in.Attempt+1, 0)
+}
+
+// budgetWait is how long a poll waits in line for the shared budget before
+// it gives its worker slot back and is deferred.
+const budgetWait = time.Second
+
+// takeBudget waits up to budgetWait for a slot of the inquiry budget.
+// Waiting briefly in the handler keeps the budget used steadily; deferring
+// at once would send every denied poll back to the queue together.
+func (t *Tasks) takeBudget(ctx context.Context) (bool, time.Duration, error) {
+	if t.limit == nil {
+		return true, 0, nil
+	}
+	deadline := time.Now().Add(budgetWait)
+	for {
+		ok, after, err := t.limit.Allow(ctx)
+		if err != nil || ok {
+			return ok, 0, err
+		}
+		if time.Now().Add(after).After(deadline) {
+			return false, after, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, 0, ctx.Err()
+		case <-time.After(after):
+		}
+	}
+}
+
+// stuck flags a payment nobody could resolve by polling.
+func (t *Tasks) stuck(ctx context.Context, paymentID string, since time.Time) error {
+	reason := fmt.Sprintf("stuck: no final answer from APO since %s", since.Format(time.RFC3339))
+	err := postgres.InTx(ctx, t.svc.db, func(tx *sqlx.Tx) error {
+		st := NewStore(tx)
+		p, err := st.Lock(ctx, paymentID)
+		if err != nil || p.NeedsReview {
+			return err
+		}
+		now := t.svc.now().UTC()
+		p.NeedsReview, p.ReviewReason, p.UpdatedAt = true, reason, now
+		if _, err := st.Update(ctx, p); err != nil {
+			return err
+		}
+		if err := st.EndPoll(ctx, p.ID); err != nil {
+			return err
+		}
+		_, err = st.AddEvent(ctx, Event{PaymentID: p.ID, Source: SourceInquiry, Kind: "stuck",
+			StatusBefore: string(p.Status), StatusAfter: string(p.Status), Note: reason, CreatedAt: now}, "inquiry|stuck")
+		return err
+	})
+	if err == nil {
+		t.log.WarnContext(ctx, "payment needs review", "payment_id", paymentID, "reason", reason)
+	}
+	return err
+}
+
+// NewSweepTask is the sweeper's task; its id is per minute so replicas'
+// schedulers enqueue it once.
+func NewSweepTask(at time.Time) *asynq.Task {
+	return asynq.NewTask(TypeSweep, nil, asynq.TaskID("payments-sweep:"+at.UTC().Truncate(time.Minute).Format("200601021504")),
+		asynq.Queue("low"), asynq.MaxRetry(1), asynq.Retention(10*time.Minute))
+}
+
+// HandleSweep re-creates work that Redis lost: stored notifications still
+// unprocessed after a minute are queued again, and unresolved payments whose
+// poll chain is missing or overdue get a new one.
+func (t *Tasks) HandleSweep(ctx context.Context, _ *asynq.Task) error {
+	n, err := t.Sweep(ctx)
+	if n > 0 {
+		t.log.InfoContext(ctx, "sweeper re-queued lost work", "items", n)
+	}
+	return err
+}
+
+// Sweep does HandleSweep's work and says how many items it re-queued.
+func (t *Tasks) Sweep(ctx context.Context) (int, error) {
+	cutoff := t.svc.now().Add(-time.Minute)
+	ids, err := t.svc.PendingWebhooks(ctx, cutoff, 1000)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		if err := t.EnqueueWebhook(ctx, id); err != nil {
+			return n, err
+		}
+		n++
+	}
+	lost, err := NewStore(t.svc.db).LostPolls(ctx, cutoff, 1000)
+	if err != nil {
+		return n, err
+	}
+	for _, id := range lost {
+		if err := t.SchedulePoll(ctx, id); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

@@ -1,0 +1,166 @@
+package payments_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/ratelimit"
+	"github.com/payops/payops/internal/redistest"
+)
+
+// worker starts an asynq server running the payments handlers, as one
+// cmd/worker replica does.
+func worker(t *testing.T, h *harness, r *redistest.Server, rps int) *payments.Tasks {
+	t.Helper()
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	q := asynq.NewClient(r.Opt())
+	t.Cleanup(func() { q.Close() })
+	rdb := r.Client()
+	t.Cleanup(func() { rdb.Close() })
+	svc := payments.NewService(h.db, h.env.Client, nil, log, "http://127.0.0.1:1")
+	tasks := payments.NewTasks(svc, q, ratelimit.New(rdb, "apo:inquiry", rps), log)
+	srv := asynq.NewServer(r.Opt(), asynq.Config{Concurrency: 10, TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 200 * time.Millisecond,
+		Queues: map[string]int{"critical": 6, "default": 3, "low": 1}, ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, task *asynq.Task, err error) { t.Logf("task %s: %v", task.Type(), err) }), Logger: quietLogger{}, LogLevel: asynq.ErrorLevel})
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(payments.TypeProcessWebhook, tasks.HandleProcessWebhook)
+	mux.HandleFunc(payments.TypeInquire, tasks.HandleInquire)
+	mux.HandleFunc(payments.TypeSweep, tasks.HandleSweep)
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	return tasks
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Debug(...any)   {}
+func (quietLogger) Info(...any)    {}
+func (quietLogger) Warn(...any)    {}
+func (quietLogger) Error(a ...any) { fmt.Println(a...) }
+func (quietLogger) Fatal(...any)   {}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPollingResolvesWithoutNotification: the delayed card answers only by
+// inquiry; the paced chain finds the result and then stops.
+func TestPollingResolvesWithoutNotification(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	r := redistest.Start(t)
+	tasks := worker(t, h, r, 20)
+	svc := payments.NewService(h.db, h.env.Client, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)), "http://127.0.0.1:1")
+	payments.NewTasks(svc, asynq.NewClient(r.Opt()), nil, slog.Default())
+	p, err := svc.Create(context.Background(), createReq("4000000000000119", 990, "SGD"))
+	if err != nil || p.Status != payments.StatusProcessing {
+		t.Fatalf("create: %v %s", err, p.Status)
+	}
+	waitFor(t, 15*time.Second, "polling to authorize the payment", func() bool {
+		got, _ := svc.Get(context.Background(), p.ID)
+		return got.Status == payments.StatusAuthorized
+	})
+	_ = tasks
+	// Once final, the chain ends: no poll stays scheduled.
+	waitFor(t, 5*time.Second, "the poll chain to end", func() bool {
+		var next *time.Time
+		_ = h.db.Get(&next, `SELECT next_poll_at FROM payments WHERE id = $1`, p.ID)
+		return next == nil
+	})
+}
+
+// TestSweeperRecreatesLostWork: a payment whose poll was never queued (Redis
+// lost it) and a stored notification never processed are both picked up.
+func TestSweeperRecreatesLostWork(t *testing.T) {
+	t.Parallel()
+	h := newHarnessScaled(t, 1)
+	ctx := context.Background()
+	p := h.create(t, createReq("4000000000000119", 500, "USD")) // no poller: nothing queued
+	ev, err := h.notify(t, paymentResult(p, "S", "SUCCESS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := redistest.Start(t)
+	tasks := worker(t, h, r, 20)
+	// Nothing is overdue yet: the sweeper leaves fresh work alone.
+	if n, err := tasks.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("fresh sweep: %d %v", n, err)
+	}
+	if _, err := h.db.Exec(`UPDATE payments SET created_at = created_at - interval '2 minutes';
+		UPDATE webhook_events SET received_at = received_at - interval '2 minutes'`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := tasks.Sweep(ctx); err != nil || n != 2 {
+		t.Fatalf("sweep: %d %v, want 2 items", n, err)
+	}
+	waitFor(t, 10*time.Second, "the swept notification to be processed", func() bool {
+		page, _ := h.svc.ListWebhooks(ctx, payments.WebhookFilter{State: payments.WebhookProcessed})
+		return len(page.Items) == 1 && page.Items[0].ID == ev.ID
+	})
+	got, _ := h.svc.Get(ctx, p.ID)
+	if got.Status != payments.StatusAuthorized {
+		t.Fatalf("status %s", got.Status)
+	}
+}
+
+// TestInquiryBudgetIsShared: two workers polling many unresolved payments
+// stay within APO_INQUIRY_RPS (+1 burst) in every one-second window, as the
+// sandbox's own call log shows, and every payment still resolves.
+func TestInquiryBudgetIsShared(t *testing.T) {
+	t.Parallel()
+	const rps, n = 5, 40
+	h := newHarness(t)
+	ctx := context.Background()
+	var ids []string
+	for range n {
+		ids = append(ids, h.create(t, createReq("4000000000000119", 100, "USD")).ID)
+	}
+	r := redistest.Start(t)
+	a := worker(t, h, r, rps)
+	worker(t, h, r, rps)
+	for _, id := range ids {
+		if err := a.SchedulePoll(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 60*time.Second, "every payment to resolve", func() bool {
+		var open int
+		_ = h.db.Get(&open, `SELECT count(*) FROM payments WHERE status <> 'AUTHORIZED'`)
+		return open == 0
+	})
+	var times []time.Time
+	for _, c := range h.env.Sandbox.Calls() {
+		if c.API == "inquiryPayment" {
+			times = append(times, c.Time)
+		}
+	}
+	if len(times) < n {
+		t.Fatalf("%d inquiries for %d payments", len(times), n)
+	}
+	for i := range times {
+		in := 0
+		for _, u := range times[i:] {
+			if u.Sub(times[i]) < time.Second-30*time.Millisecond {
+				in++
+			}
+		}
+		if in > rps+1 {
+			t.Fatalf("%d inquiries within a second from %v; budget is %d/s", in, times[i].Format(time.StampMilli), rps)
+		}
+	}
+}

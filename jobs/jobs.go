@@ -1,0 +1,118 @@
+// Package jobs decides when the worker's periodic work happens. Each job is
+// a gocron definition whose body only enqueues an asynq task and returns;
+// how the work is done, retried and timed out belongs to the task's handler
+// and to asynq.
+//
+// A job fires once per schedule tick across replicas in two layers: the
+// scheduler's locker (internal/schedlock) lets one replica claim a tick, and
+// every task a job enqueues has an id derived from the tick and is retained
+// after completion, so an enqueue that slips through anyway is rejected by
+// the queue (asynq.ErrTaskIDConflict), which we treat as success.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+
+	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/schedlock"
+)
+
+// Enqueuer puts tasks on the queue; *asynq.Client is one.
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// Schedules say when each job fires, in the scheduler's time zone. Every
+// spec is a cron expression that fires on whole seconds, which is what lets
+// replicas agree on a tick (see schedlock.Tick). Zero fields take defaults.
+type Schedules struct {
+	// Heartbeat is a 6-field cron spec (seconds first) for the heartbeat
+	// job. Default DefaultHeartbeat, second 0 of every minute.
+	Heartbeat string
+	// Sweep is when the payments sweeper re-queues lost work. Default
+	// DefaultSweep, second 30 of every minute.
+	Sweep string
+}
+
+// DefaultSweep fires the payments sweeper at second 30 of every minute.
+const DefaultSweep = "30 * * * * *"
+
+// DefaultHeartbeat fires the heartbeat job at second 0 of every minute.
+const DefaultHeartbeat = "0 * * * * *"
+
+// Job names, kebab case; the scheduler's locker keys on them.
+const (
+	HeartbeatJob = "worker-heartbeat"
+	SweepJob     = "payments-sweep"
+)
+
+// Register adds every job to s. q receives the tasks the jobs enqueue; log
+// reports failed runs and lock errors.
+func Register(s gocron.Scheduler, q Enqueuer, cfg Schedules, log *slog.Logger) error {
+	if cfg.Heartbeat == "" {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	_, err := s.NewJob(
+		gocron.CronJob(cfg.Heartbeat, true),
+		// gocron passes the job's ctx, cancelled on scheduler shutdown.
+		gocron.NewTask(func(ctx context.Context) error {
+			return EnqueueHeartbeat(ctx, q, schedlock.Tick(time.Now()))
+		}),
+		options(HeartbeatJob, log)...,
+	)
+	if err != nil {
+		return fmt.Errorf("register job %s (%q): %w", HeartbeatJob, cfg.Heartbeat, err)
+	}
+	if cfg.Sweep == "" {
+		cfg.Sweep = DefaultSweep
+	}
+	_, err = s.NewJob(
+		gocron.CronJob(cfg.Sweep, true),
+		gocron.NewTask(func(ctx context.Context) error {
+			return enqueue(ctx, q, payments.NewSweepTask(schedlock.Tick(time.Now())))
+		}),
+		options(SweepJob, log)...,
+	)
+	if err != nil {
+		return fmt.Errorf("register job %s (%q): %w", SweepJob, cfg.Sweep, err)
+	}
+	return nil
+}
+
+// options are what every job shares: its name (the locker's key), no
+// overlapping runs on one replica, and logging at the edge.
+func options(name string, log *slog.Logger) []gocron.JobOption {
+	return []gocron.JobOption{
+		gocron.WithName(name),
+		gocron.WithSingletonMode(gocron.LimitModeReschedule),
+		gocron.WithEventListeners(
+			gocron.AfterJobRunsWithError(func(_ uuid.UUID, job string, err error) {
+				log.Error("job failed", "job", job, "err", err)
+			}),
+			gocron.AfterLockError(func(_ uuid.UUID, job string, err error) {
+				if errors.Is(err, schedlock.ErrTaken) {
+					log.Debug("job tick ran on another replica", "job", job)
+					return
+				}
+				log.Warn("job skipped: schedule lock failed", "job", job, "err", err)
+			}),
+		),
+	}
+}
+
+// enqueue puts t on q. A task id conflict means this tick's task is already
+// queued, running or retained as done, so the enqueue is a no-op.
+func enqueue(ctx context.Context, q Enqueuer, t *asynq.Task) error {
+	if _, err := q.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue %s: %w", t.Type(), err)
+	}
+	return nil
+}
