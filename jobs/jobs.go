@@ -40,7 +40,13 @@ type Schedules struct {
 	// Sweep is when the payments sweeper re-queues lost work. Default
 	// DefaultSweep, second 30 of every minute.
 	Sweep string
+	// Watchdog is when authorizations are checked for expiry and missing
+	// automatic captures. Default DefaultWatchdog, every 5 minutes.
+	Watchdog string
 }
+
+// DefaultWatchdog runs the payments watchdog every 5 minutes.
+const DefaultWatchdog = "15 */5 * * * *"
 
 // DefaultSweep fires the payments sweeper at second 30 of every minute.
 const DefaultSweep = "30 * * * * *"
@@ -52,6 +58,7 @@ const DefaultHeartbeat = "0 * * * * *"
 const (
 	HeartbeatJob = "worker-heartbeat"
 	SweepJob     = "payments-sweep"
+	WatchdogJob  = "payments-watchdog"
 )
 
 // Register adds every job to s. q receives the tasks the jobs enqueue; log
@@ -83,6 +90,19 @@ func Register(s gocron.Scheduler, q Enqueuer, cfg Schedules, log *slog.Logger) e
 	)
 	if err != nil {
 		return fmt.Errorf("register job %s (%q): %w", SweepJob, cfg.Sweep, err)
+	}
+	if cfg.Watchdog == "" {
+		cfg.Watchdog = DefaultWatchdog
+	}
+	_, err = s.NewJob(
+		gocron.CronJob(cfg.Watchdog, true),
+		gocron.NewTask(func(ctx context.Context) error {
+			return enqueue(ctx, q, payments.NewWatchdogTask(schedlock.Tick(time.Now())))
+		}),
+		options(WatchdogJob, log)...,
+	)
+	if err != nil {
+		return fmt.Errorf("register job %s (%q): %w", WatchdogJob, cfg.Watchdog, err)
 	}
 	return nil
 }

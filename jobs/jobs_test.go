@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -80,8 +81,10 @@ func TestRegister(t *testing.T) {
 	for _, j := range s.Jobs() {
 		names = append(names, j.Name())
 	}
-	if len(names) != 2 || names[0] != jobs.HeartbeatJob || names[1] != jobs.SweepJob {
-		t.Fatalf("jobs: got %v, want [%s %s]", names, jobs.HeartbeatJob, jobs.SweepJob)
+	slices.Sort(names) // gocron lists jobs in no set order
+	want := []string{jobs.SweepJob, jobs.WatchdogJob, jobs.HeartbeatJob}
+	if !slices.Equal(names, want) {
+		t.Fatalf("jobs: got %v, want %v", names, want)
 	}
 
 	s2, err := gocron.NewScheduler()

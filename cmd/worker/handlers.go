@@ -52,5 +52,6 @@ func registerHandlers(mux *asynq.ServeMux, d deps) error {
 	mux.HandleFunc(payments.TypeProcessWebhook, pt.HandleProcessWebhook)
 	mux.HandleFunc(payments.TypeInquire, pt.HandleInquire)
 	mux.HandleFunc(payments.TypeSweep, pt.HandleSweep)
+	mux.HandleFunc(payments.TypeWatchdog, pt.HandleWatchdog)
 	return nil
 }

@@ -246,3 +246,43 @@ func (s *Service) Resolve(ctx context.Context, paymentID string, r Review) (Paym
 	})
 	return out, err
 }
+
+// SetDisputed records the total a payment has lost to disputes (judged
+// against us), so refunds are held to captured − lost. Disputes calls it
+// with the sum over the payment's lost disputes; setting the same total
+// again changes nothing.
+func (s *Service) SetDisputed(ctx context.Context, paymentID string, lostMinor int64, note string) error {
+	if lostMinor < 0 {
+		return &InvalidError{Field: "lost", Reason: "must not be negative"}
+	}
+	return postgres.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		st := NewStore(tx)
+		p, err := st.Lock(ctx, paymentID)
+		if err != nil {
+			return err
+		}
+		lostMinor = min(lostMinor, p.CapturedMinor)
+		if p.DisputedMinor == lostMinor {
+			return nil
+		}
+		now := s.now().UTC()
+		before := p.DisputedMinor
+		p.DisputedMinor, p.UpdatedAt = lostMinor, now
+		if p.RefundedMinor+p.DisputedMinor > p.CapturedMinor {
+			// Refunded before the dispute was lost: the buyer got the money twice.
+			p.NeedsReview = true
+			p.ReviewReason = fmt.Sprintf("refunds (%s) plus lost disputes (%s) exceed captured (%s)",
+				money.Money{Minor: p.RefundedMinor, Currency: p.Amount.Currency},
+				money.Money{Minor: lostMinor, Currency: p.Amount.Currency},
+				money.Money{Minor: p.CapturedMinor, Currency: p.Amount.Currency})
+		}
+		if _, err := st.Update(ctx, p); err != nil {
+			return err
+		}
+		_, err = st.AddEvent(ctx, Event{PaymentID: p.ID, Source: SourceNotification, Kind: "dispute_lost",
+			StatusBefore: string(p.Status), StatusAfter: string(p.Status), Applied: true,
+			Note: fmt.Sprintf("lost to disputes: %d → %d minor units; %s", before, lostMinor, note), CreatedAt: now},
+			fmt.Sprintf("dispute|lost|%d", lostMinor))
+		return err
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -252,5 +253,39 @@ func TestUnknownOutcomeIsNotFailure(t *testing.T) {
 	p, err := svc.Create(context.Background(), createReq("4111111111111111", 100, "USD"))
 	if err != nil || p.Status != payments.StatusProcessing || p.ResultCode != "UNKNOWN" {
 		t.Fatalf("unreachable APO: %v %+v, want PROCESSING/UNKNOWN", err, p)
+	}
+}
+
+func TestLostDisputeLimitsRefunds(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	p := h.create(t, createReq("4111111111111111", 1000, "USD"))
+	if _, _, err := h.svc.Capture(ctx, p.ID, payments.CaptureRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.SetDisputed(ctx, p.ID, 700, "dispute D-1 lost"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.SetDisputed(ctx, p.ID, 700, "dispute D-1 lost"); err != nil { // replay: no change
+		t.Fatal(err)
+	}
+	_, _, err := h.svc.Refund(ctx, p.ID, payments.RefundRequest{Amount: 301, Reason: "goodwill"})
+	var ce *payments.ConflictError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Rule, "lost to disputes") {
+		t.Fatalf("refund over captured − lost: got %v", err)
+	}
+	if _, _, err := h.svc.Refund(ctx, p.ID, payments.RefundRequest{Amount: 300, Reason: "goodwill"}); err != nil {
+		t.Fatalf("refund within captured − lost: %v", err)
+	}
+	d, _ := h.svc.GetDetail(ctx, p.ID)
+	lost := 0
+	for _, e := range d.Events {
+		if e.Kind == "dispute_lost" {
+			lost++
+		}
+	}
+	if d.Payment.DisputedMinor != 700 || lost != 1 {
+		t.Fatalf("disputed %d with %d timeline entries", d.Payment.DisputedMinor, lost)
 	}
 }

@@ -661,3 +661,33 @@ func (s *Store) LostPolls(ctx context.Context, overdueBefore time.Time, limit in
 	}
 	return ids, nil
 }
+
+// ---- watchdog ----
+
+// Lapsed returns AUTHORIZED payments whose authorization expired before now.
+func (s *Store) Lapsed(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	var ids []string
+	const q = `SELECT id FROM payments WHERE status = 'AUTHORIZED' AND auth_expiry_time < $1
+		ORDER BY auth_expiry_time LIMIT $2`
+	if err := sqlx.SelectContext(ctx, s.db, &ids, q, now, limit); err != nil {
+		return nil, fmt.Errorf("lapsed authorizations: %w", err)
+	}
+	return ids, nil
+}
+
+// StaleAutoCaptures returns automatic-capture stand-ins still PROCESSING
+// that were created before the given time.
+func (s *Store) StaleAutoCaptures(ctx context.Context, before time.Time, limit int) ([]Transaction, error) {
+	var rows []txRow
+	const q = `SELECT ` + txColumns + ` FROM payment_transactions
+		WHERE type = 'CAPTURE' AND status = 'PROCESSING' AND request_id LIKE 'auto-%' AND created_at < $1
+		ORDER BY created_at LIMIT $2`
+	if err := sqlx.SelectContext(ctx, s.db, &rows, q, before, limit); err != nil {
+		return nil, fmt.Errorf("stale automatic captures: %w", err)
+	}
+	out := make([]Transaction, len(rows))
+	for i, r := range rows {
+		out[i] = r.tx()
+	}
+	return out, nil
+}
