@@ -83,14 +83,19 @@ func (p *probe) check(ctx context.Context) {
 	}
 }
 
-// opsHandler serves /metrics (the default Prometheus registry) and /healthz.
+// opsHandler serves /metrics (the default Prometheus registry plus the
+// process's own collectors in extra) and /healthz.
 // /healthz is a liveness probe: it answers 200 while the process runs and
 // names each dependency's state in the body. A dependency outage is no
 // reason to restart the worker; it recovers by itself when the dependency
 // is back.
-func opsHandler(probes []*probe) http.Handler {
+func opsHandler(probes []*probe, extra ...prometheus.Collector) http.Handler {
+	reg := prometheus.NewRegistry()
+	for _, c := range extra {
+		reg.MustRegister(c)
+	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{prometheus.DefaultGatherer, reg}, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		body := map[string]string{"status": "ok"}
 		for _, p := range probes {

@@ -32,6 +32,7 @@ import (
 
 	"github.com/payops/payops/internal/config"
 	"github.com/payops/payops/internal/logging"
+	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/postgres"
 	"github.com/payops/payops/internal/schedlock"
 	"github.com/payops/payops/jobs"
@@ -133,7 +134,9 @@ func serve(ctx context.Context, cfg config.Config, schedules jobs.Schedules, log
 	if err != nil {
 		return fmt.Errorf("metrics listener on %s (PAYOPS_WORKER_METRICS_ADDR): %w", cfg.WorkerMetrics, err)
 	}
-	hs := &http.Server{Handler: opsHandler(probes), ReadHeaderTimeout: 5 * time.Second}
+	ins := asynq.NewInspector(ropt)
+	defer ins.Close()
+	hs := &http.Server{Handler: opsHandler(probes, newQueueCollector(ins), payments.NewStatusCollector(db)), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	defer func() {

@@ -192,6 +192,8 @@ func NewCallRecorder(db sqlx.ExecerContext) *CallRecorder {
 func (r *CallRecorder) Record(ctx context.Context, c apo.CallRecord) {
 	const q = `INSERT INTO apo_calls (api, request_id, request, response, http_status, duration_ms, outcome, result_code, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	apoCalls.WithLabelValues(c.API, c.Outcome).Inc()
+	apoCallSeconds.WithLabelValues(c.API).Observe(c.Duration.Seconds())
 	req, resp := jsonOrNull(c.Request), jsonOrNull(c.Response)
 	_, _ = r.db.ExecContext(ctx, q, c.API, c.RequestID, req, resp, c.HTTPStatus, c.Duration.Milliseconds(),
 		c.Outcome, c.ResultCode, r.now().UTC())

@@ -203,10 +203,15 @@ func (t *Tasks) takeBudget(ctx context.Context) (bool, time.Duration, error) {
 	deadline := time.Now().Add(budgetWait)
 	for {
 		ok, after, err := t.limit.Allow(ctx)
-		if err != nil || ok {
-			return ok, 0, err
+		if err != nil {
+			return false, 0, err
+		}
+		if ok {
+			inquiryBudget.WithLabelValues("allowed").Inc()
+			return true, 0, nil
 		}
 		if time.Now().Add(after).After(deadline) {
+			inquiryBudget.WithLabelValues("deferred").Inc()
 			return false, after, nil
 		}
 		select {

@@ -66,6 +66,8 @@ func (s *Service) SetDisputeSink(d DisputeSink) { s.disputes = d }
 // sign). An invalid one is stored as IGNORED, for forensics, and returned as
 // ErrBadSignature; nothing about any payment changes.
 func (s *Service) Intake(ctx context.Context, method, requestURI string, h http.Header, body []byte) (WebhookEvent, bool, error) {
+	start := time.Now()
+	defer func() { webhookIntakeSeconds.Observe(time.Since(start).Seconds()) }()
 	now := s.now().UTC()
 	ev := WebhookEvent{ID: uuid.Must(uuid.NewV7()).String(), RawBody: body, Headers: keepHeaders(h),
 		RequestURI: requestURI, Verdict: "valid", State: WebhookPending, Deliveries: 1, ReceivedAt: now}
@@ -82,12 +84,18 @@ func (s *Service) Intake(ctx context.Context, method, requestURI string, h http.
 		if _, _, err := NewStore(s.db).InsertWebhook(ctx, ev); err != nil {
 			return WebhookEvent{}, false, err
 		}
+		webhookIntake.WithLabelValues("invalid").Inc()
 		return ev, false, ErrBadSignature
 	}
 	ev.NotifyType, ev.DedupeKey = dedupeKey(body)
 	stored, first, err := NewStore(s.db).InsertWebhook(ctx, ev)
 	if err != nil {
 		return WebhookEvent{}, false, err
+	}
+	if first {
+		webhookIntake.WithLabelValues("stored").Inc()
+	} else {
+		webhookIntake.WithLabelValues("duplicate").Inc()
 	}
 	return stored, first, nil
 }
