@@ -20,6 +20,7 @@ const (
 	TypeProcessWebhook = "payments:process-webhook"
 	TypeInquire        = "payments:inquire"
 	TypeSweep          = "payments:sweep"
+	TypeWatchdog       = "payments:watchdog" // periodic check of authorizations (design.md §6)
 )
 
 // Enqueuer puts tasks on the queue; *asynq.Client satisfies it.
@@ -292,4 +293,18 @@ func (t *Tasks) Sweep(ctx context.Context) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// NewWatchdogTask is the watchdog's task for a tick; its id makes a second
+// enqueue of the same tick a no-op.
+func NewWatchdogTask(tick time.Time) *asynq.Task {
+	return asynq.NewTask(TypeWatchdog, nil, asynq.TaskID("payments-watchdog:"+tick.UTC().Format("200601021504")),
+		asynq.Queue("low"), asynq.MaxRetry(2), asynq.Retention(30*time.Minute))
+}
+
+// HandleWatchdog runs Watchdog; it is idempotent, so a repeated delivery is harmless.
+func (t *Tasks) HandleWatchdog(ctx context.Context, _ *asynq.Task) error {
+	r, err := t.Watchdog(ctx)
+	t.log.InfoContext(ctx, "payments watchdog", "expiring_24h", r.Expiring, "expired", r.Expired, "auto_captured", r.AutoCaptured)
+	return err
 }

@@ -6,15 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/postgres"
 )
-
-// TypeWatchdog is the periodic check of authorizations (design.md §6).
-const TypeWatchdog = "payments:watchdog"
 
 // Watchdog thresholds.
 const (
@@ -22,25 +18,11 @@ const (
 	autoCaptureWait = 30 * time.Minute // how long APO may take to capture automatically
 )
 
-// NewWatchdogTask is the watchdog's task for a tick; its id makes a second
-// enqueue of the same tick a no-op.
-func NewWatchdogTask(tick time.Time) *asynq.Task {
-	return asynq.NewTask(TypeWatchdog, nil, asynq.TaskID("payments-watchdog:"+tick.UTC().Format("200601021504")),
-		asynq.Queue("low"), asynq.MaxRetry(2), asynq.Retention(30*time.Minute))
-}
-
 // WatchdogReport says what one watchdog run found and did.
 type WatchdogReport struct {
 	Expiring     int // authorized, uncaptured, expiring within 24 h (logged)
 	Expired      int // lapsed authorizations confirmed by inquiry and marked EXPIRED/CAPTURED
 	AutoCaptured int // automatic captures APO never reported, now resolved or retried
-}
-
-// HandleWatchdog runs Watchdog; it is idempotent, so a repeated delivery is harmless.
-func (t *Tasks) HandleWatchdog(ctx context.Context, _ *asynq.Task) error {
-	r, err := t.Watchdog(ctx)
-	t.log.InfoContext(ctx, "payments watchdog", "expiring_24h", r.Expiring, "expired", r.Expired, "auto_captured", r.AutoCaptured)
-	return err
 }
 
 // Watchdog lists authorizations nearing expiry, closes lapsed ones once an

@@ -1,0 +1,130 @@
+// Package archtest checks the import rules of style.md §2.2, so a package
+// that reaches across a boundary fails `make test` instead of review.
+package archtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"go/parser"
+	"go/token"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/payops/payops"
+
+type pkg struct {
+	ImportPath string
+	Dir        string
+	Imports    []string
+	GoFiles    []string
+}
+
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json", module+"/...")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+// rule forbids importers matching `from` to import anything with a prefix in `deny`.
+type rule struct {
+	from string // import path, or prefix ending in "/"
+	deny []string
+}
+
+var rules = []rule{
+	{"cmd/api", []string{"jobs", "github.com/go-co-op/gocron"}},
+	{"cmd/worker", []string{"github.com/danielgtaylor/huma"}},
+	{"jobs", []string{"internal/postgres", "github.com/danielgtaylor/huma", "cmd/", "github.com/lib/pq", "github.com/jmoiron/sqlx"}},
+	{"internal/payments", []string{"internal/recon", "internal/disputes", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
+	{"internal/recon", []string{"internal/disputes", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
+	{"internal/disputes", []string{"internal/recon", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
+	{"internal/postgres", []string{"internal/payments", "internal/recon", "internal/disputes", "internal/auth", "internal/audit"}},
+	{"migrations", []string{module, "github.com/"}},
+}
+
+func local(path string) string { return strings.TrimPrefix(strings.TrimPrefix(path, module), "/") }
+
+func matches(path, pattern string) bool {
+	if strings.HasSuffix(pattern, "/") {
+		return strings.HasPrefix(path, pattern)
+	}
+	return path == pattern || strings.HasPrefix(path, pattern+"/")
+}
+
+func TestImportRules(t *testing.T) {
+	for _, p := range listPackages(t) {
+		from := local(p.ImportPath)
+		for _, imp := range p.Imports {
+			to := imp
+			if strings.HasPrefix(imp, module) {
+				to = local(imp)
+			}
+			for _, r := range rules {
+				if from != r.from && !strings.HasPrefix(from, r.from+"/") {
+					continue
+				}
+				for _, d := range r.deny {
+					if matches(to, d) || (d == module && strings.HasPrefix(imp, module)) {
+						t.Errorf("%s imports %s (style.md §2.2 forbids %s → %s)", from, imp, r.from, d)
+					}
+				}
+			}
+		}
+		// internal/apo is the provider client only: nothing of this module.
+		if from == "internal/apo" {
+			for _, imp := range p.Imports {
+				if strings.HasPrefix(imp, module) {
+					t.Errorf("internal/apo imports %s; it may use the standard library only", imp)
+				}
+			}
+		}
+		// lib/pq and goose belong to internal/postgres alone (tests aside).
+		if from != "internal/postgres" {
+			for _, imp := range p.Imports {
+				if imp == "github.com/lib/pq" || strings.HasPrefix(imp, "github.com/pressly/goose") {
+					t.Errorf("%s imports %s; only internal/postgres may", from, imp)
+				}
+			}
+		}
+	}
+}
+
+// TestQueueStaysInTasks: a domain package touches asynq only in tasks.go,
+// so the queue stays a detail of how work is scheduled.
+func TestQueueStaysInTasks(t *testing.T) {
+	fset := token.NewFileSet()
+	for _, p := range listPackages(t) {
+		from := local(p.ImportPath)
+		if from != "internal/payments" && from != "internal/recon" && from != "internal/disputes" {
+			continue
+		}
+		for _, f := range p.GoFiles {
+			file, err := parser.ParseFile(fset, filepath.Join(p.Dir, f), nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range file.Imports {
+				if strings.Contains(imp.Path.Value, "hibiken/asynq") && f != "tasks.go" {
+					t.Errorf("%s/%s imports asynq; keep queue code in tasks.go", from, f)
+				}
+			}
+		}
+	}
+}
