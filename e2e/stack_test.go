@@ -1,0 +1,277 @@
+// Package e2e starts the real binaries (cmd/apo-sandbox, cmd/api,
+// cmd/worker) as processes on free loopback ports and drives them over HTTP
+// only, as an operator's tooling would.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/payops/payops/internal/postgres/pgtest"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "payops-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	build := exec.Command("go", "build", "-race", "-o", dir+"/", "../cmd/api", "../cmd/worker", "../cmd/apo-sandbox")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build binaries:", err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is one running binary.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+}
+
+// Stack is sandbox + api + worker (+ a private Redis) for one test.
+type Stack struct {
+	t          *testing.T
+	dir        string
+	API        string // http://127.0.0.1:port
+	Sandbox    string
+	AdminKey   string
+	env        []string
+	procs      map[string]*proc
+	RedisAddr  string
+	redis      *exec.Cmd
+	DatabaseID string
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// StartStack boots everything against a fresh database and waits until the
+// API is ready. timeScale speeds up the sandbox's delays and schedules.
+func StartStack(t *testing.T, timeScale float64) *Stack {
+	t.Helper()
+	s := &Stack{t: t, dir: t.TempDir(), procs: map[string]*proc{}}
+	redisPort := freePort(t)
+	s.RedisAddr = fmt.Sprintf("127.0.0.1:%d", redisPort)
+	s.redis = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", fmt.Sprint(redisPort), "--save", "", "--appendonly", "no", "--dir", s.dir)
+	if err := s.redis.Start(); err != nil {
+		t.Fatalf("redis-server: %v", err)
+	}
+	t.Cleanup(func() { _ = s.redis.Process.Kill(); _ = s.redis.Wait() })
+
+	apiPort, sbPort, metricsPort := freePort(t), freePort(t), freePort(t)
+	s.API = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
+	s.Sandbox = fmt.Sprintf("http://127.0.0.1:%d", sbPort)
+	keys := filepath.Join(s.dir, "keys")
+	s.env = append(os.Environ(),
+		"DATABASE_URL="+pgtest.NewURL(t),
+		"REDIS_ADDR="+s.RedisAddr,
+		"PAYOPS_HTTP_ADDR="+strings.TrimPrefix(s.API, "http://"),
+		"PAYOPS_PUBLIC_URL="+s.API,
+		"PAYOPS_WORKER_METRICS_ADDR="+fmt.Sprintf("127.0.0.1:%d", metricsPort),
+		"APO_BASE_URL="+s.Sandbox,
+		"APO_PRIVATE_KEY_FILE="+filepath.Join(keys, "merchant_private.pem"),
+		"APO_PUBLIC_KEY_FILE="+filepath.Join(keys, "apo_public.pem"),
+		"RECON_REPORTS_DIR="+filepath.Join(s.dir, "reports"),
+		"RECON_EXPORT_DIR="+filepath.Join(s.dir, "exports"),
+		"APO_TIMEOUT=3s", "APO_INQUIRY_TIMEOUT=2s",
+	)
+	s.Start("apo-sandbox", "--addr", strings.TrimPrefix(s.Sandbox, "http://"), "--keys-dir", keys,
+		"--time-scale", fmt.Sprint(timeScale), "--reports-dir", filepath.Join(s.dir, "reports"),
+		"--dispute-notify-url", s.API+"/webhooks/apo", "--seed", "7")
+	s.WaitHTTP(s.Sandbox+"/sandbox/state", 200)
+	s.Run("api", "migrate")
+	s.AdminKey = strings.TrimSpace(s.Run("api", "keys", "create", "--name", "e2e-admin", "--role", "admin"))
+	s.Start("api", "serve")
+	s.Start("worker")
+	s.WaitHTTP(s.API+"/readyz", 200)
+	return s
+}
+
+// Start runs a binary in the background; its output goes to a log file
+// that is printed when the test fails.
+func (s *Stack) Start(name string, args ...string) {
+	s.t.Helper()
+	logPath := filepath.Join(s.dir, name+".log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = s.env, f, f
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("start %s: %v", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, log: logPath}
+	s.procs[name] = p
+	s.t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		f.Close()
+		if s.t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			s.t.Logf("---- %s log (tail) ----\n%s", name, tail(b, 4000))
+		}
+	})
+}
+
+// Kill9 kills a process without letting it clean up.
+func (s *Stack) Kill9(name string) {
+	s.t.Helper()
+	p := s.procs[name]
+	_ = p.cmd.Process.Kill()
+	_, _ = p.cmd.Process.Wait()
+}
+
+// Run runs a binary to completion and returns its stdout.
+func (s *Stack) Run(name string, args ...string) string {
+	s.t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	cmd.Env = s.env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		s.t.Fatalf("%s %v: %v\n%s%s", name, args, err, out.String(), errb.String())
+	}
+	// Commands log JSON lines to stdout too; the result is the last line.
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	return lines[len(lines)-1]
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+// WaitHTTP polls url until it answers want.
+func (s *Stack) WaitHTTP(url string, want int) {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == want {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s did not answer %d in 30s (last: %v)", url, want, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Call sends a JSON request with the admin key (or key, when given) and
+// decodes a JSON answer into out when out is not nil.
+func (s *Stack) Call(method, path string, body any, out any, hdr ...string) int {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	base := s.API
+	if strings.HasPrefix(path, "/sandbox/") {
+		base = s.Sandbox
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, base+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+s.AdminKey)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			s.t.Fatalf("%s %s: decode %q: %v", method, path, tail(b, 300), err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// Logs returns everything a process wrote so far.
+func (s *Stack) Logs(name string) string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, name+".log"))
+	return string(b)
+}
+
+// lines counts log lines containing substr.
+func lines(log, substr string) int {
+	n := 0
+	sc := bufio.NewScanner(strings.NewReader(log))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), substr) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestStackBoots(t *testing.T) {
+	t.Parallel()
+	s := StartStack(t, 0.001)
+	var keys struct {
+		Items []struct {
+			Name string `json:"name"`
+			Role string `json:"role"`
+		} `json:"items"`
+	}
+	if code := s.Call("GET", "/v1/api-keys", nil, &keys); code != 200 || len(keys.Items) != 1 || keys.Items[0].Role != "admin" {
+		t.Fatalf("api keys: %d %+v", code, keys)
+	}
+	if code := s.Call("GET", "/v1/api-keys", nil, nil, "Authorization", "Bearer pk_nope"); code != 401 {
+		t.Fatalf("bad key: %d", code)
+	}
+	if lines(s.Logs("worker"), `"worker started"`) != 1 {
+		t.Fatalf("worker did not start:\n%s", tail([]byte(s.Logs("worker")), 2000))
+	}
+}
