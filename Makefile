@@ -39,4 +39,4 @@ services-down: ## stop what services-up started
 
 clean-testdbs: services-up ## drop the template databases pgtestdb keeps between test runs
 	@$(WITH_ENV) psql "$${DATABASE_URL%/*}/postgres" -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'testdb_%'" | \
-	  while read -r d; do psql "$${DATABASE_URL%/*}/postgres" -qc "DROP DATABASE \"$$d\""; done
+	  while read -r d; do psql "$${DATABASE_URL%/*}/postgres" -qc "ALTER DATABASE \"$$d\" IS_TEMPLATE false" -c "DROP DATABASE \"$$d\""; done

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 
+	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/schedlock"
 )
@@ -43,7 +44,13 @@ type Schedules struct {
 	// Watchdog is when authorizations are checked for expiry and missing
 	// automatic captures. Default DefaultWatchdog, every 5 minutes.
 	Watchdog string
+	// Deadlines is when dispute defence deadlines are checked. Default
+	// DefaultDeadlines, hourly.
+	Deadlines string
 }
+
+// DefaultDeadlines checks dispute deadlines at minute 5 of every hour.
+const DefaultDeadlines = "0 5 * * * *"
 
 // DefaultWatchdog runs the payments watchdog every 5 minutes.
 const DefaultWatchdog = "15 */5 * * * *"
@@ -59,6 +66,7 @@ const (
 	HeartbeatJob = "worker-heartbeat"
 	SweepJob     = "payments-sweep"
 	WatchdogJob  = "payments-watchdog"
+	DeadlinesJob = "dispute-deadlines"
 )
 
 // Register adds every job to s. q receives the tasks the jobs enqueue; log
@@ -103,6 +111,19 @@ func Register(s gocron.Scheduler, q Enqueuer, cfg Schedules, log *slog.Logger) e
 	)
 	if err != nil {
 		return fmt.Errorf("register job %s (%q): %w", WatchdogJob, cfg.Watchdog, err)
+	}
+	if cfg.Deadlines == "" {
+		cfg.Deadlines = DefaultDeadlines
+	}
+	_, err = s.NewJob(
+		gocron.CronJob(cfg.Deadlines, true),
+		gocron.NewTask(func(ctx context.Context) error {
+			return enqueue(ctx, q, disputes.NewDeadlinesTask(schedlock.Tick(time.Now())))
+		}),
+		options(DeadlinesJob, log)...,
+	)
+	if err != nil {
+		return fmt.Errorf("register job %s (%q): %w", DeadlinesJob, cfg.Deadlines, err)
 	}
 	return nil
 }

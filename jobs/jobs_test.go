@@ -82,7 +82,7 @@ func TestRegister(t *testing.T) {
 		names = append(names, j.Name())
 	}
 	slices.Sort(names) // gocron lists jobs in no set order
-	want := []string{jobs.SweepJob, jobs.WatchdogJob, jobs.HeartbeatJob}
+	want := []string{jobs.DeadlinesJob, jobs.SweepJob, jobs.WatchdogJob, jobs.HeartbeatJob}
 	if !slices.Equal(names, want) {
 		t.Fatalf("jobs: got %v, want %v", names, want)
 	}

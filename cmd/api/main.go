@@ -203,7 +203,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
 	defer rdb.Close()
 
-	handler, _ := newHandler(newServices(log, db, rdb))
+	svc := newServices(log, db, rdb)
+	if err := wireDomains(svc, cfg, db, log); err != nil {
+		return err
+	}
+	handler, _ := newHandler(svc)
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
 		Handler:           handler,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
 	"github.com/payops/payops/internal/config"
@@ -196,11 +198,11 @@ func TestRunServe(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve"}, env(map[string]string{
+		done <- run(ctx, []string{"serve"}, env(withKeys(t, map[string]string{
 			"DATABASE_URL":     pgtest.NewURL(t),
-			"REDIS_ADDR":       closedPort(t), // Redis is only needed by /readyz
+			"REDIS_ADDR":       closedPort(t), // Redis is only needed by /readyz and the queue
 			"PAYOPS_HTTP_ADDR": addr,
-		}), io.Discard)
+		})), io.Discard)
 	}()
 
 	client := &http.Client{Timeout: time.Second}
@@ -237,4 +239,23 @@ func TestRunServe(t *testing.T) {
 	if _, err := client.Get("http://" + addr + "/healthz"); err == nil {
 		t.Fatal("server still answers after shutdown")
 	}
+}
+
+// withKeys adds dev APO key files to a test environment: serve builds its
+// APO client at start and refuses to run without them.
+func withKeys(t *testing.T, m map[string]string) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	priv, pub, err := apo.GenerateKeyPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m["APO_PRIVATE_KEY_FILE"] = filepath.Join(dir, "merchant_private.pem")
+	m["APO_PUBLIC_KEY_FILE"] = filepath.Join(dir, "apo_public.pem")
+	for name, b := range map[string][]byte{m["APO_PRIVATE_KEY_FILE"]: priv, m["APO_PUBLIC_KEY_FILE"]: pub} {
+		if err := os.WriteFile(name, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return m
 }

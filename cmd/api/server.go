@@ -13,7 +13,10 @@ import (
 
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
+	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/httpx"
+	"github.com/payops/payops/internal/idempotency"
+	"github.com/payops/payops/internal/payments"
 )
 
 // apiVersion is the version of the admin API contract in the spec.
@@ -32,6 +35,17 @@ type services struct {
 	db    *sqlx.DB // for transactions that span stores (a change and its audit row)
 	keys  *auth.Store
 	audit *audit.Store
+	// idempotency keeps the answers of POSTs sent with an Idempotency-Key.
+	idempotency *idempotency.Store
+	// payments runs the payment lifecycle (usePayments wires it).
+	payments paymentService
+	// processWebhook applies a notification once it is stored and
+	// acknowledged.
+	processWebhook webhookProcessor
+	// disputes runs chargebacks (nil for the openapi command).
+	disputes *disputes.Service
+	// queueUI is asynqmon, served at /ops/queues for admins.
+	queueUI http.Handler
 	// checks are the dependencies /readyz pings, in the order reported.
 	checks       []readinessCheck
 	readyTimeout time.Duration
@@ -47,15 +61,32 @@ type readinessCheck struct {
 // rdb.
 func newServices(log *slog.Logger, db *sqlx.DB, rdb *redis.Client) *services {
 	return &services{
-		log:   log,
-		db:    db,
-		keys:  auth.NewStore(db),
-		audit: audit.NewStore(db),
+		log:         log,
+		db:          db,
+		keys:        auth.NewStore(db),
+		audit:       audit.NewStore(db),
+		idempotency: idempotency.NewStore(db),
 		checks: []readinessCheck{
 			{name: "postgres", ping: db.PingContext},
 			{name: "redis", ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
 		},
 		readyTimeout: readyTimeout,
+	}
+}
+
+// usePayments wires the payments service. Notifications are processed in
+// the background of the api process unless a queue is given (serve gives
+// the worker's), in which case they are enqueued for the worker.
+func (s *services) usePayments(pay *payments.Service, queue *payments.Tasks) {
+	s.payments = pay
+	s.processWebhook = processInBackground(s.log, pay)
+	if queue != nil {
+		s.processWebhook = func(ctx context.Context, eventID string) {
+			if err := queue.EnqueueWebhook(context.WithoutCancel(ctx), eventID); err != nil {
+				// Stored and acknowledged: the sweeper re-queues it within a minute.
+				s.log.WarnContext(ctx, "enqueue webhook failed; the sweeper will pick it up", "event_id", eventID, "err", err)
+			}
+		}
 	}
 }
 
@@ -69,6 +100,7 @@ func newHandler(svc *services) (http.Handler, huma.API) {
 	// Huma binds middleware at registration, so it must come first.
 	api.UseMiddleware(authenticate(api, svc.log, svc.keys))
 	addRoutes(api, svc)
+	mountOps(mux, svc)
 
 	var h http.Handler = mux
 	h = httpx.Recover(svc.log, h)
@@ -84,6 +116,7 @@ func newHandler(svc *services) (http.Handler, huma.API) {
 func apiConfig() huma.Config {
 	cfg := huma.DefaultConfig("payops", apiVersion)
 	cfg.CreateHooks = nil
+	cfg.Transformers = append(cfg.Transformers, hideErrorValues)
 	cfg.Info.Description = "Card payments through Antom's APO gateway: authorization, capture, cancel, " +
 		"refund, disputes and nightly reconciliation.\n\n" +
 		"Authenticate with an API key: `Authorization: Bearer pk_…`. A missing, unknown or revoked key " +

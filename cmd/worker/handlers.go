@@ -11,6 +11,7 @@ import (
 
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/config"
+	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/ratelimit"
 	"github.com/payops/payops/jobs"
@@ -53,5 +54,14 @@ func registerHandlers(mux *asynq.ServeMux, d deps) error {
 	mux.HandleFunc(payments.TypeInquire, pt.HandleInquire)
 	mux.HandleFunc(payments.TypeSweep, pt.HandleSweep)
 	mux.HandleFunc(payments.TypeWatchdog, pt.HandleWatchdog)
+
+	alerts, err := disputes.NewAlerter(disputes.AlertConfig{WebhookURL: d.cfg.AlertURL, Secret: d.cfg.AlertSecret}, d.log)
+	if err != nil {
+		return err
+	}
+	ds := disputes.NewService(d.db, client, pay, alerts, d.log)
+	// Dispute notifications reach payments' webhook pipeline first.
+	pay.SetDisputeSink(ds)
+	mux.HandleFunc(disputes.TypeDeadlines, ds.HandleDeadlinesTask)
 	return nil
 }

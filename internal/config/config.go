@@ -34,6 +34,8 @@ type Config struct {
 	ReconSchedule  string        // RECON_SCHEDULE (cron, 5 fields)
 	ReconTZ        *time.Location
 	WorkerMetrics  string // PAYOPS_WORKER_METRICS_ADDR: worker's /metrics listener (default 127.0.0.1:9091)
+	AlertURL       string // ALERT_WEBHOOK_URL: optional outbound alerts (deadlines, needs_review); empty = log only
+	AlertSecret    string // ALERT_WEBHOOK_SECRET: HMAC-SHA256 key of the alerts; required with ALERT_WEBHOOK_URL
 }
 
 // Error names the variable that is wrong.
@@ -68,6 +70,13 @@ func Load(getenv func(string) string) (Config, error) {
 		ReconSchedule:  r.cron("RECON_SCHEDULE", "30 2 * * *"),
 		ReconTZ:        r.location("RECON_TZ", "UTC"),
 		WorkerMetrics:  r.hostport("PAYOPS_WORKER_METRICS_ADDR", "127.0.0.1:9091"),
+		AlertSecret:    r.nonEmpty("ALERT_WEBHOOK_SECRET", ""),
+	}
+	if v := r.get("ALERT_WEBHOOK_URL", ""); v != "" {
+		c.AlertURL = r.url("ALERT_WEBHOOK_URL", v, "http", "https")
+		if c.AlertSecret == "" {
+			r.fail("ALERT_WEBHOOK_SECRET", "", "required when ALERT_WEBHOOK_URL is set")
+		}
 	}
 	if r.err != nil {
 		return Config{}, r.err

@@ -45,6 +45,18 @@ func TestBadValueNamesVariable(t *testing.T) {
 	}
 }
 
+func TestAlertSecretRequired(t *testing.T) {
+	_, err := Load(env(map[string]string{"ALERT_WEBHOOK_URL": "https://alerts.example/hook"}))
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Var != "ALERT_WEBHOOK_SECRET" {
+		t.Fatalf("got %v, want an error naming ALERT_WEBHOOK_SECRET", err)
+	}
+	c, err := Load(env(map[string]string{"ALERT_WEBHOOK_URL": "https://alerts.example/hook", "ALERT_WEBHOOK_SECRET": "s"}))
+	if err != nil || c.AlertURL == "" {
+		t.Fatalf("got %v %+v", err, c)
+	}
+}
+
 func TestPasswordNotEchoed(t *testing.T) {
 	_, err := Load(env(map[string]string{"DATABASE_URL": "mysql://u:s3cret@h/db"}))
 	if err == nil || strings.Contains(err.Error(), "s3cret") {

@@ -1,0 +1,515 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/payops/payops/internal/audit"
+	"github.com/payops/payops/internal/auth"
+	"github.com/payops/payops/internal/disputes"
+	"github.com/payops/payops/internal/httpx"
+	"github.com/payops/payops/internal/idempotency"
+)
+
+// Audit actions of this resource.
+const (
+	actionDisputeAccept = "dispute.accept"
+	actionDisputeDefend = "dispute.defend"
+)
+
+func disputeTarget(id string) string { return "dispute:" + id }
+
+// maxDueWithin bounds the due_within filter.
+const maxDueWithin = 400 * 24 * time.Hour
+
+// maxDefenseBody bounds a defence upload: the document (at most
+// disputes.MaxEvidenceBytes) plus room for the multipart framing. Anything
+// larger is refused with 413 before it is read whole.
+const maxDefenseBody = disputes.MaxEvidenceBytes + 64<<10
+
+// addDisputeRoutes registers the dispute operations. POSTs are guarded by
+// Idempotency-Key like every other admin POST; both are also idempotent by
+// nature (accepting twice, or sending the same document twice, changes
+// nothing).
+func addDisputeRoutes(api huma.API, log *slog.Logger, db *sqlx.DB, d *disputes.Service) {
+	api.OpenAPI().Tags = append(api.OpenAPI().Tags, &huma.Tag{Name: "Disputes",
+		Description: "Chargebacks and other card disputes APO notifies: their deadlines, the payment facts a " +
+			"defence needs, and accepting or defending them through APO."})
+	idem := idempotency.NewGuard(api, idempotency.NewStore(db), log, idempotencyScope)
+	audits := audit.NewStore(db)
+
+	huma.Register(api, needs(auth.NeedRead, huma.Operation{
+		OperationID: "list-disputes", Method: http.MethodGet, Path: "/v1/disputes",
+		Summary: "List disputes", Tags: []string{"Disputes"},
+		Description: "Newest first, keyset-paginated. `due_within` lists OPEN disputes whose defence is due " +
+			"within the duration (overdue ones included), e.g. `48h` or `7d`.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}), listDisputes(log, d))
+	huma.Register(api, needs(auth.NeedRead, huma.Operation{
+		OperationID: "get-dispute", Method: http.MethodGet, Path: "/v1/disputes/{id}",
+		Summary: "Get a dispute", Tags: []string{"Disputes"},
+		Description: "The dispute, its history (every notification and action), and what a defence needs " +
+			"about the payment: amounts, card facts, 3DS, AVS/CVV, acquirer, transactions and timeline.",
+		Errors: []int{http.StatusNotFound},
+	}), getDispute(log, d))
+	huma.Register(api, needs(auth.NeedOperate, idem.Wrap(huma.Operation{
+		OperationID: "accept-dispute", Method: http.MethodPost, Path: "/v1/disputes/{id}/accept",
+		Summary: "Accept a dispute", Tags: []string{"Disputes"},
+		Description: "Concedes the dispute through APO's acceptDispute. The disputed amount then counts as " +
+			"lost: refunds of the payment are held to captured − lost. APO's refusal is 409 with its result " +
+			"code (`TIME_EXCEEDS_LIMIT` once the defence window has closed); when APO's answer is unknown the " +
+			"answer is 503 and repeating the request is safe.",
+		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+	})), acceptDispute(log, audits, d))
+	huma.Register(api, needs(auth.NeedOperate, idem.Wrap(huma.Operation{
+		OperationID: "defend-dispute", Method: http.MethodPost, Path: "/v1/disputes/{id}/defense",
+		Summary: "Defend a dispute", Tags: []string{"Disputes"},
+		Description: "Uploads one defence document (multipart/form-data, field `file`): a PDF, JPEG or PNG of " +
+			"at most 750,000 bytes, recognised by its content. payops stores it with its SHA-256 and sends " +
+			"it to APO's supplyDefenseDocument. Sending the same document again changes nothing; another " +
+			"document after a defence is 409. APO's refusal is 409 with its result code (`TIME_EXCEEDS_LIMIT` " +
+			"after the due time); an unknown outcome is 503 and repeating the request is safe.",
+		MaxBodyBytes: maxDefenseBody,
+		// The body is parsed by the handler (see DefendDisputeInput); Huma
+		// would otherwise try to decode multipart as a document.
+		SkipValidateBody: true,
+		RequestBody: &huma.RequestBody{
+			Required: true,
+			Content: map[string]*huma.MediaType{"multipart/form-data": {
+				Schema: &huma.Schema{
+					Type: "object", Required: []string{"file"},
+					Properties: map[string]*huma.Schema{"file": {Type: "string", Format: "binary",
+						Description: "The defence document: PDF, JPEG or PNG, ≤ 750,000 bytes"}},
+				},
+				Encoding: map[string]*huma.Encoding{"file": {ContentType: "application/pdf, image/jpeg, image/png"}},
+			}},
+		},
+		Middlewares: huma.Middlewares{keepContentType},
+		Errors: []int{http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity,
+			http.StatusServiceUnavailable},
+	})), defendDispute(log, audits, d))
+	huma.Register(api, needs(auth.NeedOperate, huma.Operation{
+		OperationID: "get-dispute-evidence-template", Method: http.MethodGet, Path: "/v1/disputes/{id}/evidence-template",
+		Summary: "Download APO's defence template", Tags: []string{"Disputes"},
+		Description: "Fetches the dispute's defence template from APO (downloadDisputeEvidence, " +
+			"DISPUTE_EVIDENCE_TEMPLATE) and returns the file: PDF or Word, as APO provides it.",
+		Responses: map[string]*huma.Response{"200": {Description: "The template file", Content: map[string]*huma.MediaType{
+			"application/pdf":    {Schema: binaryFile},
+			"application/msword": {Schema: binaryFile},
+			"application/vnd.openxmlformats-officedocument.wordprocessingml.document": {Schema: binaryFile},
+		}}},
+		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
+	}), getEvidenceTemplate(log, d))
+}
+
+// binaryFile is the schema of a file in a request or response body.
+var binaryFile = &huma.Schema{Type: "string", Format: "binary"}
+
+// disputeError turns a disputes error into a problem. Anything it does not
+// recognise is logged and answered with a bare 500.
+func disputeError(ctx context.Context, log *slog.Logger, err error) error {
+	var (
+		invalid  *disputes.InvalidError
+		conflict *disputes.ConflictError
+		rejected *disputes.RejectedError
+	)
+	switch {
+	case errors.Is(err, disputes.ErrNotFound):
+		return huma.Error404NotFound("dispute not found")
+	case errors.As(err, &invalid):
+		return huma.Error422UnprocessableEntity(invalid.Error(), &huma.ErrorDetail{Location: "body." + invalid.Field,
+			Message: invalid.Reason})
+	case errors.As(err, &conflict):
+		return huma.Error409Conflict(conflict.Error())
+	case errors.As(err, &rejected):
+		// APO's code is the useful part: TIME_EXCEEDS_LIMIT,
+		// NOT_ALLOW_IN_CURRENT_STATUS, REPEAT_REQUEST, …
+		return huma.Error409Conflict(rejected.Error(), &huma.ErrorDetail{Location: "apo.resultCode",
+			Message: rejected.Code, Value: rejected.Code})
+	case errors.Is(err, disputes.ErrOutcomeUnknown):
+		log.WarnContext(ctx, "dispute action outcome unknown", "err", err, "request_id", httpx.RequestIDFromContext(ctx))
+		return huma.Error503ServiceUnavailable("APO's answer is unknown; retry the same request (it is safe)")
+	}
+	log.ErrorContext(ctx, "request failed", "err", err, "request_id", httpx.RequestIDFromContext(ctx))
+	return huma.Error500InternalServerError("internal error")
+}
+
+// disputeAuditOutcome classifies an action's error for the audit log.
+func disputeAuditOutcome(err error) string {
+	var (
+		invalid  *disputes.InvalidError
+		conflict *disputes.ConflictError
+	)
+	switch {
+	case err == nil:
+		return audit.OutcomeSucceeded
+	case errors.Is(err, disputes.ErrNotFound), errors.As(err, &invalid), errors.As(err, &conflict):
+		return audit.OutcomeRejected
+	}
+	return audit.OutcomeFailed
+}
+
+// ---- response types ----
+
+// Dispute is a dispute as the API shows it.
+type Dispute struct {
+	ID                string           `json:"id" format:"uuid" doc:"payops' id"`
+	DisputeID         string           `json:"dispute_id" example:"202611231940108001001888D0000000001" doc:"APO's disputeId"`
+	Status            string           `json:"status" enum:"OPEN,DEFENSE_SUPPLIED,ACCEPTED,WON,LOST,CANCELLED,EXPIRED_UNDEFENDED" example:"OPEN"`
+	PaymentID         string           `json:"payment_id,omitempty" format:"uuid" doc:"payops' payment id; absent when the payment is unknown to payops"`
+	APOPaymentID      string           `json:"apo_payment_id,omitempty" doc:"APO's paymentId"`
+	PaymentRequestID  string           `json:"payment_request_id,omitempty"`
+	CaptureID         string           `json:"capture_id,omitempty"`
+	Type              string           `json:"type,omitempty" example:"CHARGEBACK" doc:"CHARGEBACK, RETRIEVAL_REQUEST or COMPLIANCE_REQUEST, as APO sent it"`
+	ReasonCode        string           `json:"reason_code,omitempty" example:"4853" doc:"The scheme's reason code"`
+	ReasonMessage     string           `json:"reason_message,omitempty" example:"Cardholder Dispute"`
+	Scheme            string           `json:"scheme,omitempty" example:"Mastercard" doc:"APO's disputeSource"`
+	ARN               string           `json:"arn,omitempty"`
+	Amount            *Money           `json:"amount,omitempty" doc:"Disputed amount; absent until APO sends it"`
+	DisputeTime       *time.Time       `json:"dispute_time,omitempty"`
+	DefenseDueTime    *time.Time       `json:"defense_due_time,omitempty" doc:"Defend or accept before this"`
+	Defendable        *bool            `json:"defendable,omitempty" doc:"As APO said; absent when it did not"`
+	AutoDefendReason  string           `json:"auto_defend_reason,omitempty"`
+	JudgedResult      string           `json:"judged_result,omitempty" example:"VALIDATE_FAIL"`
+	JudgedAmount      *Money           `json:"judged_amount,omitempty"`
+	JudgedTime        *time.Time       `json:"judged_time,omitempty"`
+	AcceptReason      string           `json:"accept_reason,omitempty" example:"MERCHANT_ACCEPTED"`
+	AcceptTime        *time.Time       `json:"accept_time,omitempty"`
+	LostAmount        *Money           `json:"lost_amount,omitempty" doc:"What the dispute cost, once ACCEPTED or LOST"`
+	DefenseSuppliedAt *time.Time       `json:"defense_supplied_at,omitempty"`
+	DefenseActor      string           `json:"defense_actor,omitempty" doc:"Name of the API key that sent the defence"`
+	Evidence          *DisputeEvidence `json:"evidence,omitempty" doc:"The defence document sent"`
+	NeedsAttention    bool             `json:"needs_attention" doc:"Something about this dispute needs a person (unknown payment, conflicting notifications)"`
+	AttentionReason   string           `json:"attention_reason,omitempty"`
+	LastNotification  string           `json:"last_notification,omitempty" example:"DISPUTE_CREATED"`
+	AcquirerInfo      json.RawMessage  `json:"acquirer_info,omitempty" doc:"APO's acquirerInfo (redacted)"`
+	CreatedAt         time.Time        `json:"created_at"`
+	UpdatedAt         time.Time        `json:"updated_at"`
+}
+
+// DisputeEvidence describes a stored defence document.
+type DisputeEvidence struct {
+	SHA256      string `json:"sha256"`
+	ContentType string `json:"content_type" example:"application/pdf"`
+	Size        int    `json:"size" doc:"Bytes"`
+}
+
+func optionalMoney(minor int64, ccy string) *Money {
+	if ccy == "" {
+		return nil
+	}
+	return &Money{Value: minor, Currency: ccy}
+}
+
+func disputeBody(d disputes.Dispute) Dispute {
+	b := Dispute{
+		ID: d.ID, DisputeID: d.APODisputeID, Status: string(d.Status), PaymentID: d.PaymentID,
+		APOPaymentID: d.APOPaymentID, PaymentRequestID: d.PaymentRequestID, CaptureID: d.CaptureID, Type: d.Type,
+		ReasonCode: d.ReasonCode, ReasonMessage: d.ReasonMessage, Scheme: d.Source, ARN: d.ARN,
+		Amount: optionalMoney(d.Amount.Minor, d.Amount.Currency), DisputeTime: d.DisputeTime,
+		DefenseDueTime: d.DefenseDue, Defendable: d.Defendable, AutoDefendReason: d.AutoDefendReason,
+		JudgedResult: d.JudgedResult, JudgedTime: d.JudgedTime, AcceptReason: d.AcceptReason,
+		AcceptTime: d.AcceptTime, DefenseSuppliedAt: d.DefenseAt, DefenseActor: d.DefenseActor,
+		NeedsAttention: d.NeedsAttention, AttentionReason: d.AttentionReason, LastNotification: d.LastNotification,
+		AcquirerInfo: redactedJSON(d.AcquirerInfo), CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+	}
+	if d.JudgedAmount != nil {
+		b.JudgedAmount = optionalMoney(d.JudgedAmount.Minor, d.JudgedAmount.Currency)
+	}
+	if d.Status == disputes.StatusAccepted || d.Status == disputes.StatusLost {
+		ccy := d.Amount.Currency
+		if ccy == "" && d.JudgedAmount != nil {
+			ccy = d.JudgedAmount.Currency
+		}
+		b.LostAmount = optionalMoney(d.LostMinor, ccy)
+	}
+	if e := d.Evidence; e != nil {
+		b.Evidence = &DisputeEvidence{SHA256: e.SHA256, ContentType: e.ContentType, Size: e.Size}
+	}
+	return b
+}
+
+// DisputeOutput is a dispute.
+type DisputeOutput struct {
+	Body Dispute
+}
+
+// ---- list ----
+
+// ListDisputesInput filters and pages disputes.
+type ListDisputesInput struct {
+	Status    string `query:"status" enum:"OPEN,DEFENSE_SUPPLIED,ACCEPTED,WON,LOST,CANCELLED,EXPIRED_UNDEFENDED" doc:"Only disputes in this status"`
+	DueWithin string `query:"due_within" example:"48h" doc:"Only OPEN disputes whose defence is due within this duration (Go duration such as 48h, or days such as 7d; overdue ones included)"`
+	Reason    string `query:"reason" maxLength:"64" example:"4853" doc:"Only disputes with this scheme reason code"`
+	Scheme    string `query:"scheme" maxLength:"64" example:"Visa" doc:"Only disputes from this card scheme (case-insensitive)"`
+	PaymentID string `query:"payment_id" format:"uuid" doc:"Only disputes of this payment (payops' id)"`
+	Cursor    string `query:"cursor" maxLength:"200" doc:"next_cursor of the previous page"`
+	Limit     int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size"`
+}
+
+// DisputeListOutput is one page of disputes.
+type DisputeListOutput struct {
+	Body struct {
+		Items      []Dispute `json:"items" nullable:"false"`
+		NextCursor string    `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page"`
+	}
+}
+
+// parseWithin reads a positive duration: Go's syntax ("48h", "90m") or
+// whole days ("7d").
+func parseWithin(s string) (time.Duration, bool) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > int(maxDueWithin/(24*time.Hour)) {
+			return 0, false
+		}
+		return time.Duration(n) * 24 * time.Hour, true
+	}
+	d, err := time.ParseDuration(s)
+	return d, err == nil && d > 0 && d <= maxDueWithin
+}
+
+func listDisputes(log *slog.Logger, d *disputes.Service) func(context.Context, *ListDisputesInput) (*DisputeListOutput, error) {
+	return func(ctx context.Context, in *ListDisputesInput) (*DisputeListOutput, error) {
+		f := disputes.Filter{Status: disputes.Status(in.Status), ReasonCode: in.Reason, Source: in.Scheme,
+			PaymentID: in.PaymentID, Cursor: in.Cursor, Limit: in.Limit}
+		if in.DueWithin != "" {
+			w, ok := parseWithin(in.DueWithin)
+			if !ok {
+				return nil, huma.Error422UnprocessableEntity("invalid query parameter due_within",
+					&huma.ErrorDetail{Location: "query.due_within", Message: "want a positive duration of at most 400d, e.g. 48h or 7d", Value: in.DueWithin})
+			}
+			f.DueBefore = time.Now().Add(w)
+		}
+		page, err := d.List(ctx, f)
+		if err != nil {
+			var invalid *disputes.InvalidError
+			if errors.As(err, &invalid) {
+				return nil, huma.Error422UnprocessableEntity("invalid query parameter "+invalid.Field,
+					&huma.ErrorDetail{Location: "query." + invalid.Field, Message: invalid.Reason})
+			}
+			return nil, disputeError(ctx, log, err)
+		}
+		out := &DisputeListOutput{}
+		out.Body.NextCursor = page.Next
+		out.Body.Items = make([]Dispute, len(page.Items))
+		for i, it := range page.Items {
+			out.Body.Items[i] = disputeBody(it)
+		}
+		return out, nil
+	}
+}
+
+// ---- get ----
+
+// DisputeIDInput names a dispute.
+type DisputeIDInput struct {
+	ID string `path:"id" format:"uuid" doc:"payops' id of the dispute"`
+}
+
+// DisputeEvent is one entry of a dispute's history.
+type DisputeEvent struct {
+	ID           int64           `json:"id"`
+	Source       string          `json:"source" enum:"notification,api,watchdog" example:"notification"`
+	Kind         string          `json:"kind" example:"DISPUTE_CREATED" doc:"The notification type, or accept, defense, expired"`
+	StatusBefore string          `json:"status_before,omitempty"`
+	StatusAfter  string          `json:"status_after,omitempty"`
+	Applied      bool            `json:"applied" doc:"false: recorded only (a replay, stale, or conflicting)"`
+	Note         string          `json:"note,omitempty"`
+	Actor        string          `json:"actor,omitempty" doc:"Name of the API key, for actions"`
+	Payload      json.RawMessage `json:"payload,omitempty" doc:"The notification or APO's answer (redacted)"`
+	CreatedAt    time.Time       `json:"created_at"`
+}
+
+// DisputePayment is what a defence needs to know about the disputed
+// payment.
+type DisputePayment struct {
+	Payment
+	ThreeDSResult json.RawMessage `json:"three_ds_result,omitempty" doc:"APO's 3DS result (redacted)"`
+	AVSResult     string          `json:"avs_result,omitempty"`
+	CVVResult     string          `json:"cvv_result,omitempty"`
+	Transactions  []Transaction   `json:"transactions" nullable:"false" doc:"Oldest first"`
+	Timeline      []TimelineEvent `json:"timeline" nullable:"false" doc:"Everything payops learned about the payment, oldest first"`
+}
+
+// DisputeDetailOutput is a dispute with its history and its payment.
+type DisputeDetailOutput struct {
+	Body struct {
+		Dispute
+		History []DisputeEvent  `json:"history" nullable:"false" doc:"Every notification and action, oldest first"`
+		Payment *DisputePayment `json:"payment,omitempty" doc:"Absent when the payment is unknown to payops"`
+	}
+}
+
+func getDispute(log *slog.Logger, d *disputes.Service) func(context.Context, *DisputeIDInput) (*DisputeDetailOutput, error) {
+	return func(ctx context.Context, in *DisputeIDInput) (*DisputeDetailOutput, error) {
+		det, err := d.Get(ctx, in.ID)
+		if err != nil {
+			return nil, disputeError(ctx, log, err)
+		}
+		out := &DisputeDetailOutput{}
+		out.Body.Dispute = disputeBody(det.Dispute)
+		out.Body.History = make([]DisputeEvent, len(det.Events))
+		for i, e := range det.Events {
+			out.Body.History[i] = DisputeEvent{ID: e.ID, Source: string(e.Source), Kind: e.Kind,
+				StatusBefore: string(e.StatusBefore), StatusAfter: string(e.StatusAfter), Applied: e.Applied,
+				Note: e.Note, Actor: e.Actor, Payload: redactedJSON(e.Payload), CreatedAt: e.CreatedAt}
+		}
+		if pd := det.Payment; pd != nil {
+			p := &DisputePayment{Payment: paymentBody(pd.Payment), ThreeDSResult: redactedJSON(pd.Payment.ThreeDS),
+				AVSResult: pd.Payment.AVSResult, CVVResult: pd.Payment.CVVResult,
+				Transactions: make([]Transaction, len(pd.Transactions)), Timeline: make([]TimelineEvent, len(pd.Events))}
+			for i, t := range pd.Transactions {
+				p.Transactions[i] = transactionBody(t)
+			}
+			for i, e := range pd.Events {
+				p.Timeline[i] = TimelineEvent{ID: e.ID, Source: string(e.Source), Kind: e.Kind,
+					TransactionID: e.TransactionID, StatusBefore: e.StatusBefore, StatusAfter: e.StatusAfter,
+					Applied: e.Applied, Note: e.Note, Payload: redactedJSON(e.Payload), CreatedAt: e.CreatedAt}
+			}
+			out.Body.Payment = p
+		}
+		return out, nil
+	}
+}
+
+// ---- accept ----
+
+// AcceptDisputeInput concedes a dispute.
+type AcceptDisputeInput struct {
+	ID   string `path:"id" format:"uuid" doc:"payops' id of the dispute"`
+	Body struct {
+		Reason string `json:"reason" minLength:"1" maxLength:"500" example:"goods were not delivered" doc:"Why the dispute is accepted (kept in the history and the audit log)"`
+	}
+}
+
+func acceptDispute(log *slog.Logger, audits *audit.Store, d *disputes.Service) func(context.Context, *AcceptDisputeInput) (*DisputeOutput, error) {
+	return func(ctx context.Context, in *AcceptDisputeInput) (*DisputeOutput, error) {
+		actor, _ := auth.ActorFromContext(ctx)
+		dp, err := d.Accept(ctx, in.ID, in.Body.Reason, actor.Name)
+		recordAudit(ctx, log, audits, actionDisputeAccept, disputeTarget(in.ID), in.Body, disputeAuditOutcome(err))
+		if err != nil {
+			return nil, disputeError(ctx, log, err)
+		}
+		return &DisputeOutput{Body: disputeBody(dp)}, nil
+	}
+}
+
+// ---- defend ----
+
+// DefendDisputeInput carries the multipart upload. The body is read raw
+// (within MaxBodyBytes) and parsed here, so the Idempotency-Key guard can
+// hash it like any other body.
+type DefendDisputeInput struct {
+	ID      string `path:"id" format:"uuid" doc:"payops' id of the dispute"`
+	RawBody []byte `contentType:"multipart/form-data"`
+}
+
+// defenseAuditInput is what the audit log keeps of an upload: never the
+// document.
+type defenseAuditInput struct {
+	Filename    string `json:"filename,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+	Size        int    `json:"size"`
+}
+
+type contentTypeKey struct{}
+
+// keepContentType puts the request's Content-Type (the multipart boundary)
+// where the handler can read it, without declaring it as a parameter.
+func keepContentType(ctx huma.Context, next func(huma.Context)) {
+	next(huma.WithValue(ctx, contentTypeKey{}, ctx.Header("Content-Type")))
+}
+
+// uploadedFile finds the form field "file" in a multipart body.
+func uploadedFile(contentType string, body []byte) (name, partType string, doc []byte, err error) {
+	mt, params, perr := mime.ParseMediaType(contentType)
+	if perr != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return "", "", nil, huma.Error422UnprocessableEntity("the body must be multipart/form-data with a file field",
+			&huma.ErrorDetail{Location: "header.Content-Type", Message: "want multipart/form-data; boundary=…", Value: contentType})
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		p, perr := mr.NextPart()
+		if perr == io.EOF {
+			break
+		}
+		if perr != nil {
+			return "", "", nil, huma.Error422UnprocessableEntity("unreadable multipart body",
+				&huma.ErrorDetail{Location: "body", Message: perr.Error()})
+		}
+		if p.FormName() != "file" {
+			continue
+		}
+		// One byte over the limit is enough to refuse it.
+		doc, rerr := io.ReadAll(io.LimitReader(p, disputes.MaxEvidenceBytes+1))
+		if rerr != nil {
+			return "", "", nil, huma.Error422UnprocessableEntity("unreadable multipart body",
+				&huma.ErrorDetail{Location: "body.file", Message: rerr.Error()})
+		}
+		return p.FileName(), p.Header.Get("Content-Type"), doc, nil
+	}
+	return "", "", nil, huma.Error422UnprocessableEntity("the file field is missing",
+		&huma.ErrorDetail{Location: "body.file", Message: "required"})
+}
+
+func defendDispute(log *slog.Logger, audits *audit.Store, d *disputes.Service) func(context.Context, *DefendDisputeInput) (*DisputeOutput, error) {
+	return func(ctx context.Context, in *DefendDisputeInput) (*DisputeOutput, error) {
+		ct, _ := ctx.Value(contentTypeKey{}).(string)
+		name, partType, doc, err := uploadedFile(ct, in.RawBody)
+		if err != nil {
+			recordAudit(ctx, log, audits, actionDisputeDefend, disputeTarget(in.ID), defenseAuditInput{}, audit.OutcomeRejected)
+			return nil, err
+		}
+		actor, _ := auth.ActorFromContext(ctx)
+		dp, err := d.Defend(ctx, in.ID, doc, partType, actor.Name)
+		recordAudit(ctx, log, audits, actionDisputeDefend, disputeTarget(in.ID),
+			defenseAuditInput{Filename: name, ContentType: partType, Size: len(doc)}, disputeAuditOutcome(err))
+		if err != nil {
+			return nil, disputeError(ctx, log, err)
+		}
+		return &DisputeOutput{Body: disputeBody(dp)}, nil
+	}
+}
+
+// ---- evidence template ----
+
+// EvidenceTemplateOutput is the template file.
+type EvidenceTemplateOutput struct {
+	ContentType        string `header:"Content-Type" doc:"application/pdf, or a Word type"`
+	ContentDisposition string `header:"Content-Disposition"`
+	Body               []byte
+}
+
+func getEvidenceTemplate(log *slog.Logger, d *disputes.Service) func(context.Context, *DisputeIDInput) (*EvidenceTemplateOutput, error) {
+	return func(ctx context.Context, in *DisputeIDInput) (*EvidenceTemplateOutput, error) {
+		doc, err := d.EvidenceTemplate(ctx, in.ID)
+		if err != nil {
+			return nil, disputeError(ctx, log, err)
+		}
+		ext := ".pdf"
+		switch doc.ContentType {
+		case "application/msword":
+			ext = ".doc"
+		case "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
+			ext = ".docx"
+		case "application/octet-stream":
+			ext = ""
+		}
+		return &EvidenceTemplateOutput{ContentType: doc.ContentType,
+			ContentDisposition: `attachment; filename="dispute-` + in.ID + `-template` + ext + `"`, Body: doc.Data}, nil
+	}
+}

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/audit"
+	"github.com/payops/payops/internal/httpx"
+	"github.com/payops/payops/internal/logging"
+	"github.com/payops/payops/internal/payments"
+)
+
+// Audit actions of this resource.
+const actionWebhookReplay = "webhook-event.replay"
+
+func webhookTarget(id string) string { return "webhook-event:" + id }
+
+// Limits of the webhook intake. APO's notifications are a few kilobytes;
+// anything near the limit is not one.
+const (
+	maxWebhookBody     = 1 << 20
+	webhookReadTimeout = 10 * time.Second
+	// webhookProcessTimeout bounds background processing of one event; the
+	// sweeper retries whatever does not finish.
+	webhookProcessTimeout = time.Minute
+)
+
+// Replies to APO. Only the exact success body stops APO's resends, so
+// anything short of a stored event gets an F result and is sent again.
+var (
+	webhookBadSignature = WebhookReply{Result: APOResult{ResultCode: "SIGNATURE_INVALID", ResultStatus: "F", ResultMessage: "signature invalid"}}
+	webhookNotStored    = WebhookReply{Result: APOResult{ResultCode: "PROCESS_FAIL", ResultStatus: "F", ResultMessage: "notification not stored, send it again"}}
+)
+
+// webhookSignatureFailures counts notifications refused for their signature:
+// a burst means a key rotation went wrong, or someone is probing the
+// endpoint.
+var webhookSignatureFailures = promauto.NewCounter(prometheus.CounterOpts{
+	Name: "payops_webhook_signature_failures_total",
+	Help: "APO notifications refused because their signature did not verify.",
+})
+
+// webhookProcessor applies a stored notification after APO got its
+// acknowledgement. It must not block: the request is answered right after.
+// The default runs the service in a goroutine; a queue can replace it.
+type webhookProcessor func(ctx context.Context, eventID string)
+
+// processInBackground applies events in goroutines, detached from the
+// request that delivered them. An event whose processing is lost (the
+// process stops) stays PENDING in the database for the sweeper.
+func processInBackground(log *slog.Logger, pay paymentService) webhookProcessor {
+	return func(ctx context.Context, eventID string) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), webhookProcessTimeout)
+		go func() {
+			defer cancel()
+			if err := pay.Process(ctx, eventID); err != nil {
+				log.WarnContext(ctx, "webhook processing failed; it can be replayed", "event_id", eventID, "err", err,
+					"request_id", httpx.RequestIDFromContext(ctx))
+			}
+		}()
+	}
+}
+
+// APOResult is APO's result block, as the webhook answers it.
+type APOResult struct {
+	ResultCode    string `json:"resultCode" example:"SUCCESS"`
+	ResultStatus  string `json:"resultStatus" enum:"S,F" example:"S"`
+	ResultMessage string `json:"resultMessage" example:"success"`
+}
+
+// WebhookReply is what the webhook answers APO.
+type WebhookReply struct {
+	Result APOResult `json:"result"`
+}
+
+// WebhookInput is a notification as APO POSTs it. The body is kept raw:
+// the signature covers its exact bytes. Resolve captures the method,
+// request URI and headers, which the signature covers too.
+type WebhookInput struct {
+	RawBody    []byte
+	method     string
+	requestURI string
+	header     http.Header
+}
+
+// Resolve records what of the request the signature check needs.
+func (in *WebhookInput) Resolve(ctx huma.Context) []error {
+	in.method = ctx.Method()
+	u := ctx.URL()
+	in.requestURI = u.RequestURI()
+	in.header = http.Header{}
+	ctx.EachHeader(func(name, value string) { in.header.Add(name, value) })
+	return nil
+}
+
+// WebhookOutput is the reply to APO, written byte for byte.
+type WebhookOutput struct {
+	Status      int
+	ContentType string `header:"Content-Type"`
+	Body        []byte
+}
+
+func webhookOutput(status int, body []byte) *WebhookOutput {
+	return &WebhookOutput{Status: status, ContentType: "application/json", Body: body}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// receiveWebhook stores a notification and only then acknowledges it: an
+// event answered with success is in the database (design.md §10). A bad
+// signature is refused with 401, stored for forensics by the service, and
+// changes nothing else.
+func receiveWebhook(log *slog.Logger, pay paymentService, process webhookProcessor) func(context.Context, *WebhookInput) (*WebhookOutput, error) {
+	badSignature, notStored := mustJSON(webhookBadSignature), mustJSON(webhookNotStored)
+	return func(ctx context.Context, in *WebhookInput) (*WebhookOutput, error) {
+		// Storing must finish once started, whether or not APO waits.
+		ev, first, err := pay.Intake(context.WithoutCancel(ctx), in.method, in.requestURI, in.header, in.RawBody)
+		switch {
+		case errors.Is(err, payments.ErrBadSignature):
+			webhookSignatureFailures.Inc()
+			log.WarnContext(ctx, "webhook signature invalid", "event_id", ev.ID, "client_id", in.header.Get("Client-Id"),
+				"remote_addr", httpx.RemoteAddrFromContext(ctx), "request_id", httpx.RequestIDFromContext(ctx))
+			return webhookOutput(http.StatusUnauthorized, badSignature), nil
+		case err != nil:
+			log.ErrorContext(ctx, "webhook not stored", "err", err, "request_id", httpx.RequestIDFromContext(ctx))
+			return webhookOutput(http.StatusInternalServerError, notStored), nil
+		}
+		// A resend of an event still waiting is handed over again; one
+		// already processed is not.
+		if first || ev.State == payments.WebhookPending {
+			process(ctx, ev.ID)
+		}
+		return webhookOutput(http.StatusOK, []byte(apo.NotificationAck)), nil
+	}
+}
+
+// webhookResponses documents the replies to APO: each is APO's result
+// block, not a problem document, because that is what APO reads.
+func webhookResponses(api huma.API) map[string]*huma.Response {
+	reg := api.OpenAPI().Components.Schemas
+	reply := reg.Schema(reflect.TypeFor[WebhookReply](), true, "WebhookReply")
+	problem := reg.Schema(reflect.TypeFor[huma.ErrorModel](), true, "ErrorModel")
+	content := func(s *huma.Schema, ct string) map[string]*huma.MediaType {
+		return map[string]*huma.MediaType{ct: {Schema: s}}
+	}
+	return map[string]*huma.Response{
+		"200": {Description: "Stored. The body is exactly " + "`" + apo.NotificationAck + "`, which stops APO's resends.",
+			Content: content(reply, "application/json")},
+		"401": {Description: "Signature invalid (result F, SIGNATURE_INVALID). Nothing changed.",
+			Content: content(reply, "application/json")},
+		"413": {Description: "Body over 1 MiB.", Content: content(problem, "application/problem+json")},
+		"500": {Description: "Not stored (result F): APO sends it again.", Content: content(reply, "application/json")},
+	}
+}
+
+// WebhookEvent is a stored notification as the API shows it.
+type WebhookEvent struct {
+	ID          string              `json:"id" format:"uuid"`
+	NotifyType  string              `json:"notify_type,omitempty" example:"PAYMENT_RESULT"`
+	Verdict     string              `json:"verdict" enum:"valid,invalid" doc:"Whether the signature verified"`
+	State       string              `json:"state" enum:"PENDING,PROCESSED,FAILED,IGNORED" example:"PROCESSED"`
+	Attempts    int                 `json:"attempts" doc:"Processing attempts"`
+	Deliveries  int                 `json:"deliveries" doc:"How many times APO delivered it"`
+	LastError   string              `json:"last_error,omitempty"`
+	PaymentID   string              `json:"payment_id,omitempty" format:"uuid" doc:"payops' id of the payment it concerns"`
+	RequestURI  string              `json:"request_uri" example:"/webhooks/apo"`
+	Headers     map[string][]string `json:"headers,omitempty" doc:"The headers that prove the notification (signature, client-id, request-time …)"`
+	Body        json.RawMessage     `json:"body,omitempty" doc:"The notification as received, redacted"`
+	BodyText    string              `json:"body_text,omitempty" doc:"The body, redacted, when it is not JSON"`
+	ReceivedAt  time.Time           `json:"received_at"`
+	ProcessedAt *time.Time          `json:"processed_at,omitempty"`
+}
+
+// webhookEventBody shows an event. Notifications carry masked card data
+// only, but the body is redacted anyway: it arrived from outside, and an
+// invalid one may hold anything.
+func webhookEventBody(e payments.WebhookEvent) WebhookEvent {
+	out := WebhookEvent{ID: e.ID, NotifyType: e.NotifyType, Verdict: e.Verdict, State: string(e.State),
+		Attempts: e.Attempts, Deliveries: e.Deliveries, LastError: logging.Redact(e.LastError), PaymentID: e.PaymentID,
+		RequestURI: e.RequestURI, Headers: e.Headers, ReceivedAt: e.ReceivedAt, ProcessedAt: e.ProcessedAt}
+	if json.Valid(e.RawBody) {
+		out.Body = logging.RedactJSON(e.RawBody)
+	} else {
+		out.BodyText = logging.Redact(string(e.RawBody))
+	}
+	return out
+}
+
+// ListWebhookEventsInput filters and pages stored notifications.
+type ListWebhookEventsInput struct {
+	Type      string `query:"type" maxLength:"64" example:"PAYMENT_RESULT" doc:"Only this notifyType"`
+	Verdict   string `query:"verdict" enum:"valid,invalid" doc:"Only events whose signature did (or did not) verify"`
+	State     string `query:"state" enum:"PENDING,PROCESSED,FAILED,IGNORED" doc:"Only events in this processing state"`
+	PaymentID string `query:"payment_id" format:"uuid" doc:"Only events about this payment (payops' id)"`
+	Cursor    string `query:"cursor" doc:"next_cursor of the previous page"`
+	Limit     int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size"`
+}
+
+// WebhookEventListOutput is one page of stored notifications.
+type WebhookEventListOutput struct {
+	Body struct {
+		Items      []WebhookEvent `json:"items" nullable:"false"`
+		NextCursor string         `json:"next_cursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page"`
+	}
+}
+
+func listWebhookEvents(log *slog.Logger, pay paymentService) func(context.Context, *ListWebhookEventsInput) (*WebhookEventListOutput, error) {
+	return func(ctx context.Context, in *ListWebhookEventsInput) (*WebhookEventListOutput, error) {
+		page, err := pay.ListWebhooks(ctx, payments.WebhookFilter{NotifyType: in.Type, Verdict: in.Verdict,
+			State: payments.WebhookState(in.State), PaymentID: in.PaymentID, Cursor: in.Cursor, Limit: in.Limit})
+		if err != nil {
+			return nil, httpError(ctx, log, err)
+		}
+		out := &WebhookEventListOutput{}
+		out.Body.NextCursor = page.Next
+		out.Body.Items = make([]WebhookEvent, len(page.Items))
+		for i, e := range page.Items {
+			out.Body.Items[i] = webhookEventBody(e)
+		}
+		return out, nil
+	}
+}
+
+// WebhookEventIDInput names a stored notification.
+type WebhookEventIDInput struct {
+	ID string `path:"id" format:"uuid" doc:"Id of the stored notification"`
+}
+
+// WebhookEventOutput is a stored notification.
+type WebhookEventOutput struct {
+	Body WebhookEvent
+}
+
+// replayWebhookEvent processes a stored notification again, now, and
+// answers with its state afterwards. Processing is idempotent, so a replay
+// of an applied event changes nothing.
+func replayWebhookEvent(log *slog.Logger, store *audit.Store, pay paymentService) func(context.Context, *WebhookEventIDInput) (*WebhookEventOutput, error) {
+	return func(ctx context.Context, in *WebhookEventIDInput) (*WebhookEventOutput, error) {
+		ev, err := pay.Replay(context.WithoutCancel(ctx), in.ID)
+		outcome := auditOutcome(err)
+		if err == nil && ev.State == payments.WebhookFailed {
+			outcome = audit.OutcomeFailed
+		}
+		recordAudit(ctx, log, store, actionWebhookReplay, webhookTarget(in.ID), nil, outcome)
+		if errors.Is(err, payments.ErrNotFound) {
+			return nil, huma.Error404NotFound("webhook event not found")
+		}
+		if err != nil {
+			return nil, httpError(ctx, log, err)
+		}
+		return &WebhookEventOutput{Body: webhookEventBody(ev)}, nil
+	}
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/config"
+	"github.com/payops/payops/internal/disputes"
+	"github.com/payops/payops/internal/payments"
+)
+
+// wireDomains builds the APO client and the domain services the handlers
+// call, and the queue they hand background work to.
+func wireDomains(svc *services, cfg config.Config, db *sqlx.DB, log *slog.Logger) error {
+	priv, pub, err := apo.LoadKeyFiles(cfg.APOPrivateKey, cfg.APOPublicKey)
+	if err != nil {
+		return fmt.Errorf("APO keys (APO_PRIVATE_KEY_FILE, APO_PUBLIC_KEY_FILE): %w", err)
+	}
+	client, err := apo.New(apo.Config{BaseURL: cfg.APOBaseURL, ClientID: cfg.APOClientID, PrivateKey: priv,
+		APOPublicKey: pub, Timeout: cfg.APOTimeout, InquiryTimeout: cfg.APOInquiryTime, Recorder: payments.NewCallRecorder(db)})
+	if err != nil {
+		return fmt.Errorf("APO client: %w", err)
+	}
+	ropt := asynq.RedisClientOpt{Addr: cfg.RedisAddr, DB: cfg.RedisDB}
+	pay := payments.NewService(db, client, nil, log, cfg.PublicURL)
+	// Polls of unknown outcomes and webhook processing go to the worker; the
+	// shared inquiry budget is the worker's concern, so none is set here.
+	queue := payments.NewTasks(pay, asynq.NewClient(ropt), nil, log)
+	svc.usePayments(pay, queue)
+
+	alerts, err := disputes.NewAlerter(disputes.AlertConfig{WebhookURL: cfg.AlertURL, Secret: cfg.AlertSecret}, log)
+	if err != nil {
+		return err
+	}
+	svc.disputes = disputes.NewService(db, client, pay, alerts, log)
+	pay.SetDisputeSink(svc.disputes)
+
+	svc.queueUI = asynqmon.New(asynqmon.Options{RootPath: "/ops/queues", RedisConnOpt: ropt})
+	return nil
+}
