@@ -34,8 +34,10 @@ func main() {
 type options struct {
 	addr, clientID, apoPrivateKey, merchantPublicKey, keysDir string
 	reportsDir, disputeNotifyURL, customerID, publicURL       string
+	settlementCurrency                                        string
 	timeScale                                                 float64
 	seed                                                      int64
+	dailyReports                                              bool
 }
 
 // parseOptions reads flags; each flag's default comes from its SANDBOX_*
@@ -56,6 +58,10 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	if err != nil {
 		return o, errors.New("SANDBOX_SEED: not an integer")
 	}
+	daily, err := strconv.ParseBool(env("SANDBOX_DAILY_REPORTS", "true"))
+	if err != nil {
+		return o, errors.New("SANDBOX_DAILY_REPORTS: not true or false")
+	}
 	fs := flag.NewFlagSet("apo-sandbox", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&o.addr, "addr", env("SANDBOX_ADDR", "127.0.0.1:8090"), "listen address (env SANDBOX_ADDR)")
@@ -64,8 +70,10 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	fs.StringVar(&o.merchantPublicKey, "merchant-public-key", env("SANDBOX_MERCHANT_PUBLIC_KEY", ""), "PEM file of the key that verifies requests; overrides --keys-dir (env SANDBOX_MERCHANT_PUBLIC_KEY)")
 	fs.StringVar(&o.keysDir, "keys-dir", env("SANDBOX_KEYS_DIR", ".run/keys"), "directory of the dev key pairs, created when missing (env SANDBOX_KEYS_DIR)")
 	fs.Float64Var(&o.timeScale, "time-scale", timeScale, "multiplier of the sandbox's own delays, e.g. 0.001 in tests (env SANDBOX_TIME_SCALE)")
-	fs.StringVar(&o.reportsDir, "reports-dir", env("SANDBOX_REPORTS_DIR", ".run/reports"), "where settlement reports will be written; report writing is not implemented yet (env SANDBOX_REPORTS_DIR)")
-	fs.StringVar(&o.disputeNotifyURL, "dispute-notify-url", env("SANDBOX_DISPUTE_NOTIFY_URL", ""), "where dispute notifications will be sent; not implemented yet (env SANDBOX_DISPUTE_NOTIFY_URL)")
+	fs.StringVar(&o.reportsDir, "reports-dir", env("SANDBOX_REPORTS_DIR", ".run/reports"), "where report files are written, as <dir>/<customerId>/<yyyyMMdd>/ (env SANDBOX_REPORTS_DIR)")
+	fs.BoolVar(&o.dailyReports, "daily-reports", daily, "write the previous day's reports every day at 01:00 UTC (env SANDBOX_DAILY_REPORTS)")
+	fs.StringVar(&o.settlementCurrency, "settlement-currency", env("SANDBOX_SETTLEMENT_CURRENCY", ""), "currency every acquirer settles in; empty: each transaction's own (env SANDBOX_SETTLEMENT_CURRENCY)")
+	fs.StringVar(&o.disputeNotifyURL, "dispute-notify-url", env("SANDBOX_DISPUTE_NOTIFY_URL", ""), "where dispute notifications are sent; empty: none (env SANDBOX_DISPUTE_NOTIFY_URL)")
 	fs.StringVar(&o.customerID, "customer-id", env("SANDBOX_CUSTOMER_ID", ""), "merchant customer id at APO (env SANDBOX_CUSTOMER_ID)")
 	fs.Int64Var(&o.seed, "seed", seed, "seed of generated ids; 0 = random (env SANDBOX_SEED)")
 	fs.StringVar(&o.publicURL, "public-url", env("SANDBOX_PUBLIC_URL", ""), "public base URL for the 3DS page's normalUrl; default http://<addr> (env SANDBOX_PUBLIC_URL)")
@@ -77,6 +85,12 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	}
 	if o.timeScale <= 0 {
 		return o, errors.New("--time-scale: must be positive")
+	}
+	if o.dailyReports && o.reportsDir == "" {
+		return o, errors.New("--reports-dir: needed by --daily-reports")
+	}
+	if o.settlementCurrency != "" && !sandbox.KnownCurrency(o.settlementCurrency) {
+		return o, fmt.Errorf("--settlement-currency: %q is not an ISO 4217 code the sandbox knows", o.settlementCurrency)
 	}
 	for name, v := range map[string]string{"--dispute-notify-url": o.disputeNotifyURL, "--public-url": o.publicURL} {
 		if v == "" {
@@ -110,18 +124,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		o.publicURL = listenURL
 	}
 	sb, err := sandbox.New(sandbox.Config{
-		ClientID:          o.clientID,
-		APOPrivateKey:     apoKey,
-		MerchantPublicKey: merchantKey,
-		CustomerID:        o.customerID,
-		TimeScale:         o.timeScale,
-		Seed:              o.seed,
-		Logger:            log,
-		BaseURL:           o.publicURL,
+		ClientID:           o.clientID,
+		APOPrivateKey:      apoKey,
+		MerchantPublicKey:  merchantKey,
+		CustomerID:         o.customerID,
+		TimeScale:          o.timeScale,
+		Seed:               o.seed,
+		Logger:             log,
+		BaseURL:            o.publicURL,
+		DisputeNotifyURL:   o.disputeNotifyURL,
+		ReportsDir:         o.reportsDir,
+		DailyReports:       o.dailyReports,
+		SettlementCurrency: o.settlementCurrency,
 	})
 	if err != nil {
 		_ = ln.Close()
-		return err
+		return fmt.Errorf("config: %w", err)
 	}
 	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
@@ -132,18 +150,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		slog.String("client_id", o.clientID),
 		slog.Float64("time_scale", o.timeScale),
 		slog.String("reports_dir", o.reportsDir),
+		slog.Bool("daily_reports", o.dailyReports),
+		slog.String("settlement_currency", o.settlementCurrency),
 		slog.String("dispute_notify_url", o.disputeNotifyURL),
 	)
 	select {
 	case err := <-served:
+		_ = sb.Close()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// First stop taking calls, then give the notifications already due
+	// their attempt; retries not yet due are abandoned.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = sb.Close()
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	log.Info("apo-sandbox stopped")
+	if err := sb.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: notifications not drained: %w", err)
+	}
+	st := sb.NotificationStats()
+	log.Info("apo-sandbox stopped",
+		slog.Int("notifications_delivered", st.Delivered),
+		slog.Int("notifications_abandoned", st.Abandoned),
+	)
 	return nil
 }

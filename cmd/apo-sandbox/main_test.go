@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -241,8 +242,18 @@ func TestParseOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.addr != "127.0.0.1:9999" || o.timeScale != 0.5 || o.clientID != "SANDBOX_X" || o.keysDir != ".run/keys" || o.reportsDir != ".run/reports" {
+	if o.addr != "127.0.0.1:9999" || o.timeScale != 0.5 || o.clientID != "SANDBOX_X" || o.keysDir != ".run/keys" || o.reportsDir != ".run/reports" ||
+		!o.dailyReports || o.settlementCurrency != "" {
 		t.Errorf("options from env: %+v", o)
+	}
+	env["SANDBOX_DAILY_REPORTS"], env["SANDBOX_SETTLEMENT_CURRENCY"] = "false", "EUR"
+	if o, err = parseOptions(nil, func(k string) string { return env[k] }, io.Discard); err != nil || o.dailyReports || o.settlementCurrency != "EUR" {
+		t.Errorf("report options from env: %+v %v", o, err)
+	}
+	if o, err = parseOptions([]string{"--daily-reports=true", "--settlement-currency", "JPY", "--reports-dir", "/tmp/r", "--dispute-notify-url", "http://127.0.0.1:1/d"},
+		func(k string) string { return env[k] }, io.Discard); err != nil || !o.dailyReports || o.settlementCurrency != "JPY" || o.reportsDir != "/tmp/r" ||
+		o.disputeNotifyURL != "http://127.0.0.1:1/d" {
+		t.Errorf("report flags: %+v %v", o, err)
 	}
 	o, err = parseOptions([]string{"--addr", ":1", "--time-scale", "2"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil || o.addr != ":1" || o.timeScale != 2 {
@@ -259,6 +270,9 @@ func TestParseOptions(t *testing.T) {
 		"bad public url":     {[]string{"--public-url", "localhost"}, nil, "--public-url"},
 		"bad notify url":     {[]string{"--dispute-notify-url", "/x"}, nil, "--dispute-notify-url"},
 		"unknown flag":       {[]string{"--nope"}, nil, "nope"},
+		"bad env daily":      {nil, map[string]string{"SANDBOX_DAILY_REPORTS": "sometimes"}, "SANDBOX_DAILY_REPORTS"},
+		"daily without dir":  {[]string{"--reports-dir", ""}, nil, "--reports-dir"},
+		"bad currency":       {[]string{"--settlement-currency", "XYZ"}, nil, "--settlement-currency"},
 		"extra argument":     {[]string{"serve"}, nil, "serve"},
 	} {
 		_, err := parseOptions(c.args, func(k string) string { return c.env[k] }, io.Discard)
@@ -292,4 +306,131 @@ func mustPublic(t *testing.T, path string) *rsa.PublicKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// signedPost signs body with the merchant key and POSTs it to the sandbox.
+func signedPost(t *testing.T, base string, merchant *rsa.PrivateKey, api string, body []byte) map[string]any {
+	t.Helper()
+	path := "/ams/sandbox/api/v1/payments/" + api
+	rt := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	sig, err := apo.Sign(merchant, "POST", path, "SANDBOX_PAYOPS", rt, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("client-id", "SANDBOX_PAYOPS")
+	req.Header.Set("request-time", rt)
+	req.Header.Set("signature", sig)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestRunWiresNotificationsAndReports: the flags reach the sandbox, and
+// stopping the command delivers the notifications already queued before
+// it returns.
+func TestRunWiresNotificationsAndReports(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	var got []string
+	release := make(chan struct{})
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release // hold deliveries until the command is asked to stop
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.URL.Path+" "+string(body))
+		mu.Unlock()
+		_, _ = io.WriteString(w, apo.NotificationAck)
+	}))
+	defer receiver.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--keys-dir", filepath.Join(dir, "keys"), "--seed", "3",
+			"--reports-dir", filepath.Join(dir, "reports"), "--daily-reports=false", "--settlement-currency", "EUR",
+			"--dispute-notify-url", receiver.URL + "/disputes", "--customer-id", "C42"}, noEnv, &out)
+	}()
+	base := listeningURL(t, &out, done)
+	merchant := mustPrivate(t, filepath.Join(dir, "keys", "merchant_private.pem"))
+
+	const pays = 3
+	for i := range pays {
+		m := signedPost(t, base, merchant, "pay", []byte(`{"productCode":"CASHIER_PAYMENT","paymentRequestId":"drain-`+strconv.Itoa(i)+`",`+
+			`"paymentAmount":{"currency":"USD","value":"500"},"paymentFactor":{"isAuthorization":true,"captureMode":"MANUAL"},`+
+			`"order":{"referenceOrderId":"o1","buyer":{"referenceBuyerId":"b1"}},"env":{"clientIp":"127.0.0.1"},`+
+			`"paymentNotifyUrl":"`+receiver.URL+`/payments",`+
+			`"paymentMethod":{"paymentMethodType":"CARD","paymentMethodMetaData":{"cardNo":"4000000000000259","expiryMonth":"01","expiryYear":"40","cardholderName":"A B"}}}`))
+		if m["result"].(map[string]any)["resultStatus"] != "S" {
+			t.Fatalf("pay: %v", m)
+		}
+		if i == 0 {
+			// The dispute card opens a dispute at its first capture.
+			c := signedPost(t, base, merchant, "capture", []byte(`{"captureRequestId":"drain-cap","paymentId":"`+m["paymentId"].(string)+
+				`","captureAmount":{"currency":"USD","value":"500"}}`))
+			if c["result"].(map[string]any)["resultStatus"] != "S" {
+				t.Fatalf("capture: %v", c)
+			}
+		}
+	}
+	res, err := http.Post(base+"/sandbox/reports", "application/json", strings.NewReader(`{"date":"`+time.Now().UTC().Format("20060102")+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Dir   string `json:"dir"`
+		Files []struct {
+			Name string `json:"name"`
+		} `json:"files"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&rep); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if !strings.HasPrefix(rep.Dir, filepath.Join(dir, "reports", "C42")) || len(rep.Files) != 3 ||
+		!strings.HasPrefix(rep.Files[1].Name, "settlementItems_EUR_") {
+		t.Errorf("reports: %+v", rep)
+	}
+
+	cancel()
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// 3 PAYMENT_RESULT + 1 CAPTURE_RESULT + 1 DISPUTE_CREATED, all
+	// delivered before run returned.
+	var payments, disputes int
+	for _, g := range got {
+		switch {
+		case strings.HasPrefix(g, "/payments "):
+			payments++
+		case strings.HasPrefix(g, "/disputes ") && strings.Contains(g, `"DISPUTE_CREATED"`):
+			disputes++
+		}
+	}
+	if payments != pays+1 || disputes != 1 {
+		t.Errorf("delivered %d payment and %d dispute notifications before stopping:\n%s", payments, disputes, strings.Join(got, "\n"))
+	}
+	if !strings.Contains(out.String(), `"notifications_delivered":5`) {
+		t.Errorf("stop line lacks the delivery count:\n%s", out.String())
+	}
 }

@@ -32,6 +32,8 @@ type Options struct {
 	Recorder  apo.Recorder     // optional apo_calls recorder
 	Now       func() time.Time // optional sandbox clock
 	Timeout   time.Duration    // client timeout; default 5s
+	// DisputeNotifyURL is where the sandbox sends dispute notifications.
+	DisputeNotifyURL string
 }
 
 var (
@@ -75,11 +77,14 @@ func Start(t testing.TB, o Options) *Env {
 		o.Timeout = 5 * time.Second
 	}
 	sb, err := sandbox.New(sandbox.Config{ClientID: ClientID, APOPrivateKey: a, MerchantPublicKey: &m.PublicKey,
-		TimeScale: o.TimeScale, Seed: 1, Now: o.Now})
+		TimeScale: o.TimeScale, Seed: 1, Now: o.Now, DisputeNotifyURL: o.DisputeNotifyURL})
 	if err != nil {
 		t.Fatalf("sandboxtest: %v", err)
 	}
 	srv := httptest.NewServer(sb)
+	// Cleanups run last-in first-out: the HTTP server closes, then the
+	// sandbox stops its notification workers and schedulers.
+	t.Cleanup(func() { _ = sb.Close() })
 	t.Cleanup(srv.Close)
 	c, err := apo.New(apo.Config{BaseURL: srv.URL, ClientID: ClientID, PrivateKey: m, APOPublicKey: &a.PublicKey,
 		Timeout: o.Timeout, InquiryTimeout: o.Timeout, Recorder: o.Recorder})

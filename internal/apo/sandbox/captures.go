@@ -85,9 +85,10 @@ func (s *Server) capture(_ *http.Request, body []byte) reply {
 	return final(render(resp, resp.Result))
 }
 
-// addCapture records a successful capture on p. The first capture of a
-// payment made with the dispute test card opens a dispute for its amount.
-// Call with mu held.
+// addCapture records a successful capture on p and tells the merchant
+// (CAPTURE_RESULT to paymentNotifyUrl, automatic captures included). The
+// first capture of a payment made with the dispute test card opens a
+// dispute for its amount. Call with mu held.
 func (s *Server) addCapture(p *payment, requestID string, amt money, at time.Time, automatic bool) *capture {
 	id := s.nextID(kindCapture)
 	c := &capture{
@@ -100,8 +101,12 @@ func (s *Server) addCapture(p *payment, requestID string, amt money, at time.Tim
 		Acquirer:  acquirerByName(p.Card.Acquirer).info(s.rng, "APO"+id, opCapture),
 	}
 	p.Captures = append(p.Captures, c)
+	s.addDayEntry(at, dayEntry{kind: entryCapture, p: p, c: c})
+	s.notifyCapture(p, c)
 	if p.DisputeOnCapture && len(p.Captures) == 1 {
-		s.openDispute(p, amt, at)
+		d := s.openDispute(p, amt, at)
+		s.addDayEntry(at, dayEntry{kind: entryDispute, p: p, d: d})
+		s.notifyDispute(d, disputeNoticeCreated)
 	}
 	return c
 }

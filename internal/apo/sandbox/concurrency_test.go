@@ -59,6 +59,11 @@ func TestThousandConcurrentPays(t *testing.T) {
 	})
 	answers := parallel(t, n, func(i int) (resp, error) {
 		req := payReq("many-"+strconv.Itoa(i), pans[i%len(pans)])
+		if i%10 != 0 {
+			// Notifications are tested elsewhere; a few stay, so their
+			// sending overlaps the load, without doubling its cost.
+			set(req, "paymentNotifyUrl", nil)
+		}
 		if i%2 == 0 {
 			set(req, "paymentFactor.captureMode", "AUTOMATIC")
 		}

@@ -1,5 +1,10 @@
 package sandbox
 
+import (
+	"strconv"
+	"strings"
+)
+
 // currencyExponents maps the ISO 4217 codes the sandbox accepts to their
 // number of minor-unit digits. It is deliberately a small table of common
 // codes: an unknown code gets PARAM_ILLEGAL, as APO would answer for a
@@ -25,4 +30,38 @@ var currencyExponents = map[string]int{
 func currencyExponent(code string) (int, bool) {
 	e, ok := currencyExponents[code]
 	return e, ok
+}
+
+// formatMajor writes minor units of ccy as the decimal major-unit amount
+// APO's report files carry: JPY 1339 → "1339", USD 4200 → "42.00",
+// KWD 1234 → "1.234", USD -250 → "-2.50". An unknown currency is written
+// with two decimals; the sandbox only ever holds known ones.
+func formatMajor(minor int64, ccy string) string {
+	exp, ok := currencyExponent(ccy)
+	if !ok {
+		exp = 2
+	}
+	neg := minor < 0
+	u := uint64(minor)
+	if neg {
+		u = -u // two's complement: correct for math.MinInt64 too
+	}
+	digits := strconv.FormatUint(u, 10)
+	if exp > 0 {
+		if len(digits) <= exp {
+			digits = strings.Repeat("0", exp-len(digits)+1) + digits
+		}
+		digits = digits[:len(digits)-exp] + "." + digits[len(digits)-exp:]
+	}
+	if neg {
+		return "-" + digits
+	}
+	return digits
+}
+
+// KnownCurrency reports whether the sandbox accepts an ISO 4217 code, in
+// amounts and as a settlement currency.
+func KnownCurrency(code string) bool {
+	_, ok := currencyExponent(code)
+	return ok
 }

@@ -5,15 +5,21 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
 
 const (
-	// defenseWindow is how long the merchant has to defend a dispute.
+	// defenseWindow is how long the merchant has to defend a dispute by
+	// default (Config.DefenseWindow), before TimeScale.
 	defenseWindow = 10 * 24 * time.Hour
+	// dueAlertLead is how long before defenseDueTime DEFENSE_DUE_ALERT
+	// goes out (§7), before TimeScale.
+	dueAlertLead = 24 * time.Hour
 	// maxEvidence is the documented limit of disputeEvidence (§3.8).
 	maxEvidence = 1_000_000
 	// disputeNotFoundCode answers an unknown disputeId. UNCONFIRMED: no
@@ -21,10 +27,53 @@ const (
 	disputeNotFoundCode = "DISPUTE_NOT_EXIST"
 )
 
+// Values of disputeNotificationType (§3.8).
+const (
+	disputeNoticeCreated   = "DISPUTE_CREATED"
+	disputeNoticeJudged    = "DISPUTE_JUDGED"
+	disputeNoticeCancelled = "DISPUTE_CANCELLED"
+	disputeNoticeDefense   = "DEFENSE_SUPPLIED"
+	disputeNoticeDueAlert  = "DEFENSE_DUE_ALERT"
+	disputeNoticeAccepted  = "DISPUTE_ACCEPTED"
+)
+
+// Dispute types and judgements (§3.8).
+var (
+	disputeTypes     = []string{"CHARGEBACK", "RETRIEVAL_REQUEST", "COMPLIANCE_REQUEST"}
+	disputeJudgments = []string{"ACCEPT_BY_CUSTOMER", "ACCEPT_BY_MERCHANT", "VALIDATE_SUCCESS", "VALIDATE_FAIL"}
+)
+
+// ErrInvalid reports an argument the sandbox refuses (a bad amount, an
+// unknown dispute type or judgement).
+var ErrInvalid = errors.New("sandbox: invalid argument")
+
+// DisputeOptions are the optional parts of a dispute an issuer opens.
+type DisputeOptions struct {
+	// Amount disputed; nil disputes everything captured.
+	Amount *Amount `json:"amount,omitempty"`
+	// ReasonCode is the scheme's reason code; default the scheme's usual
+	// one ("4853" for Mastercard, "10.4" for Visa).
+	ReasonCode string `json:"reasonCode,omitempty"`
+	// Type is CHARGEBACK (default), RETRIEVAL_REQUEST or
+	// COMPLIANCE_REQUEST. Only chargebacks move money in the reports.
+	Type string `json:"type,omitempty"`
+}
+
 // OpenDispute opens a chargeback on a captured payment, as an issuer would,
 // and returns its disputeId. A nil amount disputes everything captured.
-// Dispute notifications are not sent yet.
+// DISPUTE_CREATED goes to Config.DisputeNotifyURL.
 func (s *Server) OpenDispute(paymentID string, amount *Amount) (string, error) {
+	return s.OpenDisputeWith(paymentID, DisputeOptions{Amount: amount})
+}
+
+// OpenDisputeWith is OpenDispute with every option.
+func (s *Server) OpenDisputeWith(paymentID string, o DisputeOptions) (string, error) {
+	if o.Type != "" && !slices.Contains(disputeTypes, o.Type) {
+		return "", fmt.Errorf("open dispute on payment %s: type must be one of %v: %w", paymentID, disputeTypes, ErrInvalid)
+	}
+	if len(o.ReasonCode) > 64 {
+		return "", fmt.Errorf("open dispute on payment %s: reasonCode is longer than 64 characters: %w", paymentID, ErrInvalid)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.st.payments[paymentID]
@@ -37,17 +86,26 @@ func (s *Server) OpenDispute(paymentID string, amount *Amount) (string, error) {
 		return "", fmt.Errorf("open dispute on payment %s: nothing captured: %w", paymentID, ErrState)
 	}
 	amt := money{Value: captured, Currency: p.Amount.Currency}
-	if amount != nil {
+	if o.Amount != nil {
 		var perr *paramError
-		if amt, perr = parseAmount("amount", amount); perr != nil {
-			return "", fmt.Errorf("open dispute on payment %s: %s", paymentID, perr.Error())
+		if amt, perr = parseAmount("amount", o.Amount); perr != nil {
+			return "", fmt.Errorf("open dispute on payment %s: %s: %w", paymentID, perr.Error(), ErrInvalid)
 		}
 		if amt.Currency != p.Amount.Currency || amt.Value > captured {
-			return "", fmt.Errorf("open dispute on payment %s: amount must be at most the captured %d %s",
-				paymentID, captured, p.Amount.Currency)
+			return "", fmt.Errorf("open dispute on payment %s: amount must be at most the captured %d %s: %w",
+				paymentID, captured, p.Amount.Currency, ErrInvalid)
 		}
 	}
-	return s.openDispute(p, amt, s.now()).ID, nil
+	d := s.openDispute(p, amt, s.now())
+	if o.ReasonCode != "" {
+		d.ReasonCode = o.ReasonCode
+	}
+	if o.Type != "" {
+		d.Type = o.Type
+	}
+	s.addDayEntry(d.Time, dayEntry{kind: entryDispute, p: p, d: d})
+	s.notifyDispute(d, disputeNoticeCreated)
+	return d.ID, nil
 }
 
 // schemeDispute gives a card brand's scheme name and a typical chargeback
@@ -58,7 +116,9 @@ var schemeDispute = map[string][3]string{
 	"AMEX":       {"American Express", "F29", "Card Not Present"},
 }
 
-// openDispute records a new dispute on p. Call with mu held.
+// openDispute records a new dispute on p and schedules its due alert. The
+// caller adds its report entry and notifies, after setting any options.
+// Call with mu held.
 func (s *Server) openDispute(p *payment, amt money, at time.Time) *dispute {
 	scheme, ok := schemeDispute[p.Card.Brand]
 	if !ok {
@@ -70,20 +130,101 @@ func (s *Server) openDispute(p *payment, amt money, at time.Time) *dispute {
 		PaymentRequestID: p.RequestID,
 		Amount:           amt,
 		Time:             at,
-		DefenseDue:       at.Add(defenseWindow),
+		DefenseDue:       at.Add(s.defenseWindow),
 		Source:           scheme[0],
 		ReasonCode:       scheme[1],
 		ReasonMsg:        scheme[2],
 		Type:             "CHARGEBACK",
 		ARN:              randString(s.rng, "0123456789", 23),
 		Status:           disputeCreated,
+		Defendable:       true,
 	}
 	if len(p.Captures) > 0 {
 		d.CaptureID = p.Captures[0].ID
 	}
 	s.st.disputes[d.ID] = d
 	s.st.disputeOrder = append(s.st.disputeOrder, d.ID)
+	alert := d.DefenseDue.Add(-s.scaled(dueAlertLead))
+	if alert.Before(at) {
+		alert = at
+	}
+	s.sched.at(alert, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if d.Status == disputeCreated && !d.DueAlerted && s.now().Before(d.DefenseDue) {
+			d.DueAlerted = true
+			s.notifyDispute(d, disputeNoticeDueAlert)
+		}
+	})
 	return d
+}
+
+// JudgeDispute forces the scheme's judgement on a dispute that is open or
+// defended: result is ACCEPT_BY_CUSTOMER (the merchant wins and gets the
+// money back), ACCEPT_BY_MERCHANT (the merchant loses), VALIDATE_SUCCESS
+// or VALIDATE_FAIL; amount defaults to the disputed amount. DISPUTE_JUDGED
+// goes to Config.DisputeNotifyURL.
+func (s *Server) JudgeDispute(disputeID, result string, amount *Amount) error {
+	if !slices.Contains(disputeJudgments, result) {
+		return fmt.Errorf("judge dispute %s: result must be one of %v: %w", disputeID, disputeJudgments, ErrInvalid)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.st.disputes[disputeID]
+	if d == nil {
+		return fmt.Errorf("judge dispute %s: %w", disputeID, ErrNotFound)
+	}
+	if d.Status != disputeCreated && d.Status != disputeDefenseSupplied {
+		return fmt.Errorf("judge dispute %s in status %s: %w", disputeID, d.Status, ErrState)
+	}
+	amt := d.Amount
+	if amount != nil {
+		var perr *paramError
+		if amt, perr = parseAmount("amount", amount); perr != nil {
+			return fmt.Errorf("judge dispute %s: %s: %w", disputeID, perr.Error(), ErrInvalid)
+		}
+		if amt.Currency != d.Amount.Currency || amt.Value > d.Amount.Value {
+			return fmt.Errorf("judge dispute %s: amount must be at most the disputed %d %s: %w",
+				disputeID, d.Amount.Value, d.Amount.Currency, ErrInvalid)
+		}
+	}
+	now := s.now()
+	d.Status, d.JudgedResult, d.JudgedAmount, d.JudgedTime = disputeJudged, result, &amt, now
+	d.ResolutionTime = now
+	if result == "ACCEPT_BY_CUSTOMER" {
+		s.reverseDispute(d, amt, now)
+	}
+	s.notifyDispute(d, disputeNoticeJudged)
+	return nil
+}
+
+// CancelDispute ends a dispute the cardholder withdrew; a chargeback's
+// money goes back to the merchant. DISPUTE_CANCELLED goes to
+// Config.DisputeNotifyURL.
+func (s *Server) CancelDispute(disputeID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.st.disputes[disputeID]
+	if d == nil {
+		return fmt.Errorf("cancel dispute %s: %w", disputeID, ErrNotFound)
+	}
+	if d.Status != disputeCreated && d.Status != disputeDefenseSupplied {
+		return fmt.Errorf("cancel dispute %s in status %s: %w", disputeID, d.Status, ErrState)
+	}
+	now := s.now()
+	d.Status, d.CancelTime, d.ResolutionTime = disputeCancelled, now, now
+	s.reverseDispute(d, d.Amount, now)
+	s.notifyDispute(d, disputeNoticeCancelled)
+	return nil
+}
+
+// reverseDispute gives a chargeback's money back. Call with mu held.
+func (s *Server) reverseDispute(d *dispute, amt money, at time.Time) {
+	if d.Type != "CHARGEBACK" {
+		return // nothing was taken
+	}
+	d.Reversal, d.ReversalTime = &amt, at
+	s.addDayEntry(at, dayEntry{kind: entryReversal, p: s.st.payments[d.PaymentID], d: d})
 }
 
 // decodeDispute decodes a dispute API body and checks disputeId. On
@@ -147,6 +288,8 @@ func (s *Server) acceptDispute(_ *http.Request, body []byte) reply {
 		return s.disputeFail(d, "TIME_EXCEEDS_LIMIT", "the defense due time has passed")
 	}
 	d.Status, d.ResolutionTime = disputeAccepted, s.now()
+	d.AcceptReason, d.AcceptTime = "MERCHANT_ACCEPTED", d.ResolutionTime
+	s.notifyDispute(d, disputeNoticeAccepted)
 	return s.disputeAnswer(d)
 }
 
@@ -191,6 +334,7 @@ func (s *Server) supplyDefenseDocument(_ *http.Request, body []byte) reply {
 	}
 	d.Status, d.ResolutionTime = disputeDefenseSupplied, s.now()
 	d.EvidenceSHA256, d.EvidenceBytes = digest, len(doc)
+	s.notifyDispute(d, disputeNoticeDefense)
 	return s.disputeAnswer(d)
 }
 

@@ -68,19 +68,25 @@ type testEnv struct {
 	merchant *rsa.PrivateKey
 	apoPub   *rsa.PublicKey
 	http     *http.Client
+	sink     *memSink
 }
 
 var start = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
+// newEnv starts a sandbox on a fake clock. Notifications go to an
+// in-memory receiver that acknowledges them (e.sink), unless an option
+// sets Config.NotifyClient to nil for real HTTP delivery.
 func newEnv(t testing.TB, opts ...func(*Config)) *testEnv {
 	t.Helper()
 	merchant, apoKey := keys(t)
 	clock := &fakeClock{t: start}
+	sink := &memSink{}
 	cfg := Config{
 		APOPrivateKey:     apoKey,
 		MerchantPublicKey: &merchant.PublicKey,
 		Now:               clock.Now,
 		Seed:              42,
+		NotifyClient:      &http.Client{Transport: sink},
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -89,11 +95,59 @@ func newEnv(t testing.TB, opts ...func(*Config)) *testEnv {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(func() { _ = srv.Close() })
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return &testEnv{
 		t: t, srv: srv, ts: ts, clock: clock, clientID: "SANDBOX_PAYOPS",
-		merchant: merchant, apoPub: &apoKey.PublicKey, http: ts.Client(),
+		merchant: merchant, apoPub: &apoKey.PublicKey, http: ts.Client(), sink: sink,
+	}
+}
+
+// realNotify makes the sandbox deliver notifications over real HTTP.
+func realNotify(c *Config) { c.NotifyClient = nil }
+
+// realClock puts the sandbox on the wall clock, for tests of deadlines
+// that must pass on their own.
+func realClock(c *Config) { c.Now = nil }
+
+// memSink is an http.RoundTripper that acknowledges every notification
+// and keeps its body, so tests that do not care about delivery stay off
+// the network.
+type memSink struct {
+	mu     sync.Mutex
+	bodies [][]byte
+}
+
+func (m *memSink) RoundTrip(req *http.Request) (*http.Response, error) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	m.bodies = append(m.bodies, body)
+	m.mu.Unlock()
+	return &http.Response{
+		StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(apo.NotificationAck)), Request: req,
+	}, nil
+}
+
+func (m *memSink) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.bodies)
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 
@@ -328,4 +382,14 @@ func wantResult(t testing.TB, what string, r resp, status, code string) {
 	if r.status() != status || r.code() != code {
 		t.Fatalf("%s: got %s %s (%s), want %s %s", what, r.status(), r.code(), r.str("result.resultMessage"), status, code)
 	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// newHTTPServer serves h over real HTTP for the test's duration.
+func newHTTPServer(t testing.TB, h http.Handler) *httptest.Server {
+	t.Helper()
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts
 }

@@ -33,11 +33,20 @@ const (
 	// challengeFailedCode is the result of a failed 3DS challenge.
 	// UNCONFIRMED: no APO source names the code for a failed challenge.
 	challengeFailedCode = "AUTHENTICATION_FAILED"
+	// challengeExpiry is how long a buyer has for the 3DS page when the
+	// request sets no paymentExpiryTime (§3.1: about 14 minutes), before
+	// TimeScale.
+	challengeExpiry = 14 * time.Minute
+	// expiredCode is the result of a payment whose buyer never finished
+	// 3DS before paymentExpiryTime. UNCONFIRMED: listed among the pay
+	// codes recalled without a source (apo-reference.md §4.2).
+	expiredCode = "ORDER_IS_CLOSED"
 )
 
 // payInput is a validated pay request, minus the card number, which stays
 // in the request's cardMeta and is never copied.
 type payInput struct {
+	expiry      time.Time // zero: the default challenge expiry
 	amount      money
 	captureMode string
 	isAuth      bool
@@ -78,9 +87,11 @@ func validatePay(req *payRequest) (payInput, *paramError) {
 		return in, perr
 	}
 	if req.PaymentExpiryTime != "" {
-		if _, err := time.Parse(time.RFC3339, req.PaymentExpiryTime); err != nil {
+		t, err := time.Parse(time.RFC3339, req.PaymentExpiryTime)
+		if err != nil {
 			return in, &paramError{"paymentExpiryTime", "must be an ISO 8601 date-time with offset"}
 		}
+		in.expiry = t
 	}
 	in.captureMode = "AUTOMATIC"
 	if f := req.PaymentFactor; f != nil {
@@ -306,6 +317,7 @@ func (s *Server) pay(r *http.Request, body []byte) reply {
 		ID:               s.nextID(kindPayment),
 		RequestID:        rid,
 		ReferenceOrderID: req.Order.ReferenceOrderID,
+		ReferenceMerchID: req.Order.merchantID(),
 		Amount:           in.amount,
 		CaptureMode:      in.captureMode,
 		IsAuthorization:  in.isAuth,
@@ -342,18 +354,41 @@ func (s *Server) pay(r *http.Request, body []byte) reply {
 		p.setProcessing(pendingChallenge)
 		p.NormalURL = base + "/sandbox/3ds/" + p.ID
 		p.Acquirer = acq.info(s.rng, ref, opChallenge)
+		p.ExpiryTime = in.expiry
+		if p.ExpiryTime.IsZero() {
+			p.ExpiryTime = now.Add(s.scaled(challengeExpiry))
+		}
+		s.later(p.ExpiryTime, p)
 	case b == cardDelayed:
 		p.setProcessing(pendingDelayed)
-		p.ResolveAt = now.Add(time.Duration(float64(delayedAnswer) * s.timeScale))
+		p.ResolveAt = now.Add(s.scaled(delayedAnswer))
 		p.Acquirer = acq.info(s.rng, ref, opPending)
-	default:
-		s.authorize(p, now, false)
+		s.later(p.ResolveAt, p)
 	}
 	s.st.payments[p.ID] = p
 	s.st.byRequest[rid] = p
 	s.st.paymentOrder = append(s.st.paymentOrder, p.ID)
+	s.addDayEntry(now, dayEntry{kind: entryPayment, p: p})
+	switch p.Status {
+	case statusFail:
+		s.notifyPayment(p)
+	case "":
+		// Approved: authorized once filed, so its capture (AUTOMATIC
+		// mode) and their notifications follow the payment's.
+		s.authorize(p, now, false)
+	}
 	p.payAnswer = s.renderPay(p)
 	return reply{answer: p.payAnswer, requestID: rid}
+}
+
+// later makes the scheduler look at p again at t: the delayed card's
+// answer, or the end of a challenge's time. Call with mu held.
+func (s *Server) later(t time.Time, p *payment) {
+	s.sched.at(t, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.refresh(p)
+	})
 }
 
 func (p *payment) setFail(code, msg string) {
@@ -378,15 +413,26 @@ func (s *Server) replayPay(p *payment) reply {
 }
 
 // refresh applies what time alone changes: the delayed test card's late
-// success. Call with mu held before reading a payment.
+// success, and the failure of a challenge left unfinished past its
+// paymentExpiryTime. Call with mu held before reading a payment. The
+// scheduler calls it at those deadlines too, so the notification goes out
+// even if nobody asks.
 func (s *Server) refresh(p *payment) {
-	if p.Status == statusProcessing && p.Pending == pendingDelayed && !s.now().Before(p.ResolveAt) {
+	if p.Status != statusProcessing {
+		return
+	}
+	now := s.now()
+	switch {
+	case p.Pending == pendingDelayed && !now.Before(p.ResolveAt):
 		s.authorize(p, p.ResolveAt, false)
+	case p.Pending == pendingChallenge && !p.ExpiryTime.IsZero() && !now.Before(p.ExpiryTime):
+		p.setFail(expiredCode, "the buyer did not complete 3DS authentication before the payment expired")
+		s.notifyPayment(p)
 	}
 }
 
-// authorize marks p authorized at time at, issues its card token, and
-// captures it at once in AUTOMATIC capture mode.
+// authorize marks p authorized at time at, issues its card token, tells
+// the merchant, and captures it at once in AUTOMATIC capture mode.
 func (s *Server) authorize(p *payment, at time.Time, challenged bool) {
 	p.Status, p.ResultCode, p.ResultMessage, p.Pending = statusSuccess, "SUCCESS", "success", ""
 	p.PaymentTime = at
@@ -403,6 +449,7 @@ func (s *Server) authorize(p *payment, at time.Time, challenged bool) {
 	p.Card.Token = cardToken(s.fpKey, p.Card.Fingerprint)
 	saved := p.Card
 	s.st.tokens[saved.Token] = &saved
+	s.notifyPayment(p)
 	if p.CaptureMode == "AUTOMATIC" {
 		s.addCapture(p, p.RequestID, p.Amount, at, true)
 	}
@@ -623,6 +670,7 @@ func (s *Server) cancel(_ *http.Request, body []byte) reply {
 	acq := acquirerByName(p.Card.Acquirer)
 	p.Status, p.ResultCode, p.ResultMessage, p.Pending = statusCancelled, "ORDER_IS_CANCELED", "the payment was cancelled by the merchant", ""
 	p.Cancel = &cancellation{Time: now, Acquirer: acq.info(s.rng, "APO"+s.nextID(kindCancel), opCancel)}
+	s.addDayEntry(now, dayEntry{kind: entryCancel, p: p})
 	return reply{answer: s.renderCancel(p), requestID: rid}
 }
 
@@ -659,5 +707,6 @@ func (s *Server) CompleteChallenge(paymentID string, success bool) error {
 	}
 	p.setFail(challengeFailedCode, "the cardholder failed 3DS authentication")
 	p.ThreeDS = &threeDSResult{ThreeDSVersion: "2.2.0", ECI: "07", Challenged: true, ThreeDSOffered: true}
+	s.notifyPayment(p)
 	return nil
 }

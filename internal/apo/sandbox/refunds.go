@@ -100,6 +100,8 @@ func (s *Server) refund(_ *http.Request, body []byte) reply {
 	p.Refunds = append(p.Refunds, rf)
 	s.st.refunds[rf.ID] = rf
 	s.st.refundsByReq[rid] = rf
+	s.addDayEntry(now, dayEntry{kind: entryRefund, p: p, r: rf})
+	s.notifyRefund(rf)
 	acq := rf.Acquirer
 	resp := refundResponse{
 		Result:              resOK(),

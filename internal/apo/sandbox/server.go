@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -22,45 +24,100 @@ type Config struct {
 	// ClientID is the only client id the gateway accepts; any other gets
 	// CLIENT_INVALID. Default "SANDBOX_PAYOPS".
 	ClientID string
-	// APOPrivateKey signs every response. Required.
+	// APOPrivateKey signs every response and notification. Required.
 	APOPrivateKey *rsa.PrivateKey
 	// MerchantPublicKey verifies every request signature. Required.
 	MerchantPublicKey *rsa.PublicKey
-	// CustomerID is the merchant's id at APO (the directory name of its
-	// settlement reports), shown in /sandbox/state. Default
+	// CustomerID is the merchant's id at APO: the directory name of its
+	// settlement reports and their customerId column. Default
 	// "1022188000000000001".
 	CustomerID string
-	// TimeScale multiplies the sandbox's own delays (today the late answer
-	// of the delayed test card), e.g. 0.001 in tests. It does not shorten
-	// business limits such as the 7-day authorization validity, which
-	// clients read as timestamps. Default 1.
+	// TimeScale multiplies the sandbox's own delays, e.g. 0.001 in tests:
+	// the delayed test card's late answer, the default 3DS challenge expiry
+	// (14 min), the notification retry schedule, the dispute defence
+	// window and its due alert lead (24 h). It does not shorten the 7-day
+	// authorization validity, which clients read as a timestamp.
+	// Default 1.
 	TimeScale float64
 	// Seed seeds the pseudo-random parts of generated ids and acquirer
-	// data; 0 picks a random seed. Card fingerprints never depend on it.
+	// data, and the fault injection draws; 0 picks a random seed. Card
+	// fingerprints never depend on it.
 	Seed int64
-	// Now is the clock. Default time.Now.
+	// Now is the clock. Default time.Now. Deadlines kept in state (delayed
+	// card, challenge expiry, dispute alerts, daily reports) follow it; the
+	// notification retry schedule runs on real time.
 	Now func() time.Time
-	// Logger receives one JSON-friendly line per call, never card data.
-	// Default: discard.
+	// Logger receives one JSON-friendly line per call and per notification
+	// attempt, never card data. Default: discard.
 	Logger *slog.Logger
 	// BaseURL is the sandbox's public URL, the base of the 3DS page's
 	// normalUrl. Default: "http://" + the Host header of the pay request.
 	BaseURL string
+
+	// DisputeNotifyURL receives dispute notifications (APO configures it
+	// in the Dashboard, not per request). Empty: none are sent.
+	DisputeNotifyURL string
+	// DefenseWindow is how long after a dispute opens its defence is due,
+	// before TimeScale. Default 10 days.
+	DefenseWindow time.Duration
+	// NotifyWorkers is how many notifications are sent at once. Default 4.
+	NotifyWorkers int
+	// NotifyQueueSize bounds the notifications waiting for a worker; one
+	// that finds the queue full is not sent and is counted as an overflow,
+	// so a slow receiver never blocks the gateway. Default 1024.
+	NotifyQueueSize int
+	// NotifyTimeout bounds one notification attempt. Default 10 s.
+	NotifyTimeout time.Duration
+	// NotifyClient sends the notifications. Default: a client of its own
+	// with NotifyTimeout.
+	NotifyClient *http.Client
+
+	// ReportsDir is where POST /sandbox/reports and the daily tick write
+	// report files, as <ReportsDir>/<CustomerID>/<yyyyMMdd>/<file>. Empty:
+	// reports are refused.
+	ReportsDir string
+	// DailyReports writes the previous day's reports every day at 01:00
+	// UTC (by Now). Needs ReportsDir. Default off.
+	DailyReports bool
+	// SettlementCurrency is the currency every acquirer settles in, unless
+	// Acquirers says otherwise. Empty: each transaction settles in its own
+	// currency.
+	SettlementCurrency string
+	// Acquirers sets fees and settlement currency per acquirer name
+	// (ADYEN, CHECKOUT, ALIPAY). An acquirer without an entry keeps the
+	// defaults: 260, 295 and 320 basis points per capture respectively, a
+	// batch fee of 100 minor units, and SettlementCurrency.
+	Acquirers map[string]AcquirerSettings
+	// FXRates gives quote prices by currency pair, "JPY/USD" -> "0.0067"
+	// (1 JPY = 0.0067 USD), overriding the sandbox's built-in rates.
+	FXRates map[string]string
 }
 
 // Server is the simulated gateway. It is an http.Handler; its zero value is
-// not usable, build it with New.
+// not usable, build it with New. A Server may run background goroutines
+// (notification workers, the deadline scheduler); stop them with Close or
+// Shutdown.
 type Server struct {
-	clientID    string
-	apoKey      *rsa.PrivateKey
-	merchantKey *rsa.PublicKey
-	customerID  string
-	timeScale   float64
-	now         func() time.Time
-	log         *slog.Logger
-	baseURL     string
-	fpKey       []byte // per-process HMAC key for card fingerprints and tokens
-	mux         *http.ServeMux
+	clientID         string
+	apoKey           *rsa.PrivateKey
+	merchantKey      *rsa.PublicKey
+	customerID       string
+	timeScale        float64
+	now              func() time.Time
+	log              *slog.Logger
+	baseURL          string
+	disputeNotifyURL string
+	defenseWindow    time.Duration // already scaled
+	fpKey            []byte        // per-process HMAC key for card fingerprints and tokens
+	mux              *http.ServeMux
+	seed             uint64
+	reports          reportSettings
+	reportMu         sync.Mutex // one report run at a time: runs share file names
+	notifier         *notifier
+	sched            *scheduler
+	faults           *faultInjector
+	done             chan struct{} // closed by Shutdown: ends hanging faults
+	closeOnce        sync.Once
 
 	mu  sync.Mutex // guards st, rng and seq
 	st  state
@@ -79,17 +136,28 @@ func New(cfg Config) (*Server, error) {
 	if cfg.TimeScale < 0 {
 		return nil, fmt.Errorf("sandbox: TimeScale must be positive, got %v", cfg.TimeScale)
 	}
+	if cfg.DefenseWindow < 0 || cfg.NotifyWorkers < 0 || cfg.NotifyQueueSize < 0 || cfg.NotifyTimeout < 0 {
+		return nil, errors.New("sandbox: DefenseWindow, NotifyWorkers, NotifyQueueSize and NotifyTimeout must not be negative")
+	}
+	if cfg.DisputeNotifyURL != "" && validateURL("DisputeNotifyURL", cfg.DisputeNotifyURL) != nil {
+		return nil, errors.New("sandbox: DisputeNotifyURL must be an absolute http(s) URL")
+	}
+	if cfg.DailyReports && cfg.ReportsDir == "" {
+		return nil, errors.New("sandbox: DailyReports needs ReportsDir")
+	}
 	s := &Server{
-		clientID:    orDefault(cfg.ClientID, "SANDBOX_PAYOPS"),
-		apoKey:      cfg.APOPrivateKey,
-		merchantKey: cfg.MerchantPublicKey,
-		customerID:  orDefault(cfg.CustomerID, "1022188000000000001"),
-		timeScale:   cfg.TimeScale,
-		now:         cfg.Now,
-		log:         cfg.Logger,
-		baseURL:     strings.TrimRight(cfg.BaseURL, "/"),
-		fpKey:       make([]byte, 32),
-		st:          newState(),
+		clientID:         orDefault(cfg.ClientID, "SANDBOX_PAYOPS"),
+		apoKey:           cfg.APOPrivateKey,
+		merchantKey:      cfg.MerchantPublicKey,
+		customerID:       orDefault(cfg.CustomerID, "1022188000000000001"),
+		timeScale:        cfg.TimeScale,
+		now:              cfg.Now,
+		log:              cfg.Logger,
+		baseURL:          strings.TrimRight(cfg.BaseURL, "/"),
+		disputeNotifyURL: cfg.DisputeNotifyURL,
+		fpKey:            make([]byte, 32),
+		done:             make(chan struct{}),
+		st:               newState(),
 	}
 	if s.timeScale == 0 {
 		s.timeScale = 1
@@ -100,6 +168,16 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	window := cfg.DefenseWindow
+	if window == 0 {
+		window = defenseWindow
+	}
+	s.defenseWindow = s.scaled(window)
+	reports, err := newReportSettings(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.reports = reports
 	if _, err := rand.Read(s.fpKey); err != nil {
 		return nil, fmt.Errorf("sandbox: fingerprint key: %w", err)
 	}
@@ -107,12 +185,55 @@ func New(cfg Config) (*Server, error) {
 	if seed == 0 {
 		seed = mrand.Uint64()
 	}
+	s.seed = seed
 	s.rng = mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	s.faults = newFaultInjector(seed)
+	s.notifier = newNotifier(s, cfg)
+	s.sched = newScheduler(s.now)
+	if cfg.DailyReports {
+		s.scheduleDailyReports()
+	}
 
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /sandbox/state", s.handleState)
 	s.mux.HandleFunc("GET /sandbox/calls", s.handleCalls)
+	s.mux.HandleFunc("GET /sandbox/notifications", s.handleNotifications)
+	s.mux.HandleFunc("GET /sandbox/3ds/{paymentId}", s.handleChallengePage)
+	s.mux.HandleFunc("POST /sandbox/3ds/{paymentId}", s.handleChallengePost)
+	s.mux.HandleFunc("POST /sandbox/disputes", s.handleOpenDispute)
+	s.mux.HandleFunc("POST /sandbox/disputes/{disputeId}/judge", s.handleJudgeDispute)
+	s.mux.HandleFunc("POST /sandbox/disputes/{disputeId}/cancel", s.handleCancelDispute)
+	s.mux.HandleFunc("POST /sandbox/reports", s.handleReports)
+	s.mux.HandleFunc("GET /sandbox/faults", s.handleGetFaults)
+	s.mux.HandleFunc("POST /sandbox/faults", s.handleSetFaults)
+	s.mux.HandleFunc("DELETE /sandbox/faults", s.handleClearFaults)
 	return s, nil
+}
+
+// scaled applies TimeScale to one of the sandbox's own durations.
+func (s *Server) scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * s.timeScale)
+}
+
+// Shutdown stops the background work: no new deadline fires, no new
+// notification is accepted (each is recorded as abandoned), retries not
+// yet due are abandoned, and the notifications already due are delivered
+// (one attempt each) until ctx ends, when sending is cut short. The
+// gateway itself keeps answering; stop the HTTP server first. Shutdown
+// returns ctx's error when the drain did not finish.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() { close(s.done) })
+	s.sched.close()
+	return s.notifier.shutdown(ctx)
+}
+
+// Close stops the background work at once, abandoning every notification
+// not yet delivered. It is Shutdown with no time to drain.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = s.Shutdown(ctx)
+	return nil
 }
 
 func orDefault(v, def string) string {
@@ -178,15 +299,50 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	clientID := r.Header.Get("client-id")
-	rep := s.handleGateway(r, uri, api, clientID)
-	s.record(Call{
+	f := s.faults.draw(api)
+	if f.latency > 0 && !s.hold(r, f.latency) {
+		f.kind, f.applied = faultGone, false // the client left during the added latency; nothing runs
+	}
+	var rep reply
+	applied := f.kind == "" || f.applied
+	if applied {
+		rep = s.handleGateway(r, uri, api, clientID)
+	} else {
+		// The operation never ran, but the call log still names its
+		// request id so tests can match it to what the client saw.
+		body, _ := io.ReadAll(io.LimitReader(r.Body, maxBody))
+		rep.requestID = requestIDOf(api, body)
+	}
+	c := Call{
 		Time: s.now(), API: api, Path: uri, ClientID: clientID, RequestID: rep.requestID,
 		ResultStatus: rep.res.ResultStatus, ResultCode: rep.res.ResultCode, Replay: rep.replay,
-	})
+		Fault: f.kind, Applied: f.kind != "" && applied, LatencyMs: f.latency.Milliseconds(),
+		HTTPStatus: http.StatusOK,
+	}
 	if clientID == "" {
 		clientID = s.clientID
 	}
-	s.write(w, uri, clientID, rep.body)
+	switch f.kind {
+	case "":
+		s.record(c)
+		s.write(w, uri, clientID, rep.body)
+	case faultUnknown:
+		s.record(c)
+		s.write(w, uri, clientID, s.unknown("UNKNOWN_EXCEPTION", "unknown exception; the result is not known, inquire or retry").body)
+	case faultStatus:
+		c.HTTPStatus = f.status
+		s.record(c)
+		http.Error(w, http.StatusText(f.status), f.status)
+	case faultHang:
+		c.HTTPStatus = 0
+		s.record(c)
+		s.hold(r, f.hang)
+		abort(w)
+	case faultReset, faultGone:
+		c.HTTPStatus = 0
+		s.record(c)
+		abort(w)
+	}
 	s.log.Info("apo call",
 		slog.String("api", api),
 		slog.String("path", uri),
@@ -194,8 +350,64 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		slog.String("result_status", rep.res.ResultStatus),
 		slog.String("result_code", rep.res.ResultCode),
 		slog.Bool("replay", rep.replay),
+		slog.String("fault", f.kind),
+		slog.Bool("applied", c.Applied),
 		slog.Duration("duration", time.Since(start)),
 	)
+}
+
+// hold keeps a request waiting for d, the client leaving, or Shutdown,
+// whichever comes first, and reports whether the client is still there.
+func (s *Server) hold(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-s.done:
+		return r.Context().Err() == nil
+	}
+}
+
+// abort drops the connection without an answer: a TCP reset where the
+// connection allows it (SO_LINGER 0), else a plain close. Go's client sees
+// an EOF or "connection reset by peer", as it would from a crashed gateway.
+func abort(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// HTTP/2 or a recorder: panicking with ErrAbortHandler is the
+		// documented way to make net/http drop the stream.
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
+// requestIDOf finds the id a call is about in its raw body, for the call
+// log of calls the sandbox did not run.
+func requestIDOf(api string, body []byte) string {
+	var m map[string]any
+	if json.Unmarshal(body, &m) != nil {
+		return ""
+	}
+	str := func(k string) string { v, _ := m[k].(string); return v }
+	switch api {
+	case "pay":
+		return str("paymentRequestId")
+	case "capture":
+		return str("captureRequestId")
+	case "refund":
+		return str("refundRequestId")
+	case "inquiryRefund":
+		return cmpID(str("refundId"), str("refundRequestId"))
+	case "acceptDispute", "supplyDefenseDocument", "downloadDisputeEvidence":
+		return str("disputeId")
+	}
+	return cmpID(str("paymentId"), str("paymentRequestId"))
 }
 
 // handleGateway runs the gateway checks in APO's order, then the API.
@@ -430,15 +642,30 @@ func (s *Server) handleState(w http.ResponseWriter, _ *http.Request) {
 		disputes = append(disputes, s.st.disputes[id])
 	}
 	// Marshal under the lock (the structs are live state), write after it.
-	body, err := json.MarshalIndent(map[string]any{
-		"clientId":    s.clientID,
-		"customerId":  s.customerID,
-		"payments":    pays,
-		"disputes":    disputes,
-		"savedCards":  cards,
-		"callsLogged": s.st.callsRecorded,
-	}, "", "  ")
+	top := map[string]any{}
+	var err error
+	for k, v := range map[string]any{"payments": pays, "disputes": disputes, "savedCards": cards} {
+		var raw []byte
+		if raw, err = json.Marshal(v); err != nil {
+			break
+		}
+		top[k] = json.RawMessage(raw)
+	}
+	calls := s.st.callsRecorded
 	s.mu.Unlock()
+	if err != nil {
+		http.Error(w, "marshal state", http.StatusInternalServerError)
+		return
+	}
+	// The notifier and the faults have locks of their own, never taken
+	// together with mu.
+	top["clientId"] = s.clientID
+	top["customerId"] = s.customerID
+	top["callsLogged"] = calls
+	top["notificationStats"] = s.NotificationStats()
+	top["notifications"] = s.Notifications()
+	top["faults"] = s.CurrentFaults()
+	body, err := json.MarshalIndent(top, "", "  ")
 	if err != nil {
 		http.Error(w, "marshal state", http.StatusInternalServerError)
 		return

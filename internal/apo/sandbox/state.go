@@ -37,6 +37,7 @@ type payment struct {
 	ID               string         `json:"paymentId"`
 	RequestID        string         `json:"paymentRequestId"`
 	ReferenceOrderID string         `json:"referenceOrderId"`
+	ReferenceMerchID string         `json:"referenceMerchantId,omitempty"`
 	Amount           money          `json:"paymentAmount"`
 	CaptureMode      string         `json:"captureMode"`
 	IsAuthorization  bool           `json:"isAuthorization"`
@@ -45,6 +46,7 @@ type payment struct {
 	ResultMessage    string         `json:"paymentResultMessage"`
 	Pending          string         `json:"pending,omitempty"`
 	ResolveAt        time.Time      `json:"resolveAt,omitzero"`
+	ExpiryTime       time.Time      `json:"paymentExpiryTime,omitzero"`
 	CreateTime       time.Time      `json:"paymentCreateTime"`
 	PaymentTime      time.Time      `json:"paymentTime,omitzero"`
 	AuthExpiry       time.Time      `json:"authExpiryTime,omitzero"`
@@ -126,6 +128,8 @@ const (
 	disputeCreated         = "CREATED"
 	disputeAccepted        = "ACCEPTED"
 	disputeDefenseSupplied = "DEFENSE_SUPPLIED"
+	disputeJudged          = "JUDGED"
+	disputeCancelled       = "CANCELLED"
 )
 
 // dispute is a chargeback on a captured payment.
@@ -144,6 +148,19 @@ type dispute struct {
 	ARN              string    `json:"arn"`
 	Status           string    `json:"status"`
 	ResolutionTime   time.Time `json:"disputeResolutionTime,omitzero"`
+	Defendable       bool      `json:"defendable"`
+	AcceptTime       time.Time `json:"disputeAcceptTime,omitzero"`
+	AcceptReason     string    `json:"disputeAcceptReason,omitempty"`
+	JudgedResult     string    `json:"disputeJudgedResult,omitempty"`
+	JudgedAmount     *money    `json:"disputeJudgedAmount,omitempty"`
+	JudgedTime       time.Time `json:"disputeJudgedTime,omitzero"`
+	CancelTime       time.Time `json:"disputeCancelTime,omitzero"`
+	// Reversal is the amount given back to the merchant (judged for the
+	// merchant, or cancelled by the cardholder); it is a
+	// DISPUTE_REVERSAL line in the settlement report of its day.
+	Reversal     *money    `json:"reversalAmount,omitempty"`
+	ReversalTime time.Time `json:"reversalTime,omitzero"`
+	DueAlerted   bool      `json:"defenseDueAlerted,omitempty"`
 	// Only a digest and size of the merchant's defence document are kept:
 	// it is the merchant's file, the sandbox has no use for its content.
 	EvidenceSHA256 string `json:"evidenceSha256,omitempty"`
@@ -176,6 +193,7 @@ type state struct {
 	disputes      map[string]*dispute
 	disputeOrder  []string
 	tokens        map[string]*cardFacts // saved cards by cardToken
+	daily         map[string][]dayEntry // report lines by UTC day (yyyyMMdd), in event order
 	calls         []Call                // ring buffer, see Server.record
 	callsNext     int
 	callsRecorded int
@@ -191,11 +209,19 @@ func newState() state {
 		refundsByReq: map[string]*refund{},
 		disputes:     map[string]*dispute{},
 		tokens:       map[string]*cardFacts{},
+		daily:        map[string][]dayEntry{},
 	}
 }
 
 // Call is one gateway call as the sandbox saw it, kept for tests that look
 // at traffic (rate limits, retries, idempotent replays).
+//
+// ResultStatus and ResultCode are what the operation really did. With a
+// fault, the client saw something else: Fault names it ("http_5xx",
+// "hang", "reset", "unknown", or "client_gone" when the client left
+// during added latency), and Applied says whether the operation ran (and
+// changed state) before the fault hit. An operation that did not run has
+// an empty ResultStatus.
 type Call struct {
 	Time         time.Time `json:"time"`
 	API          string    `json:"api"`
@@ -205,6 +231,10 @@ type Call struct {
 	ResultStatus string    `json:"resultStatus"`
 	ResultCode   string    `json:"resultCode"`
 	Replay       bool      `json:"replay,omitempty"`
+	Fault        string    `json:"fault,omitempty"`
+	Applied      bool      `json:"applied,omitempty"`
+	LatencyMs    int64     `json:"latencyMs,omitempty"`
+	HTTPStatus   int       `json:"httpStatus"` // 0: no HTTP answer (hang, reset)
 }
 
 // maxCalls bounds the call log so a long-running sandbox keeps flat memory.

@@ -111,6 +111,18 @@ type orderIn struct {
 	OrderDescription string   `json:"orderDescription"`
 	OrderAmount      *Amount  `json:"orderAmount"`
 	Buyer            *buyerIn `json:"buyer"`
+	Merchant         *struct {
+		ReferenceMerchantID string `json:"referenceMerchantId"`
+	} `json:"merchant"`
+}
+
+// merchantID is order.merchant.referenceMerchantId, the sub-merchant the
+// reports name in referenceMerchantId.
+func (o *orderIn) merchantID() string {
+	if o.Merchant == nil {
+		return ""
+	}
+	return o.Merchant.ReferenceMerchantID
 }
 
 type buyerIn struct {

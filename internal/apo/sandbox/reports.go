@@ -1,0 +1,690 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Report files follow apo-reference.md §6 (generation A). What the
+// reference leaves open, the sandbox settles as follows:
+//
+//   - Sign convention (UNCONFIRMED per the reference): amounts carry the
+//     direction of the money for the merchant. CAPTURE and
+//     DISPUTE_REVERSAL are positive; REFUND and DISPUTE (a chargeback) are
+//     NEGATIVE in transactionAmountValue and settlementAmountValue; every
+//     fee is NEGATIVE in feeAmountValue. PAYMENT, AUTHORIZATION and CANCEL
+//     move no money and show the authorized amount, positive.
+//   - settlementAmountValue is the transaction amount converted to the
+//     settlement currency (× quotePrice, rounded half away from zero to
+//     the settlement currency's exponent), before fees. A line's net is
+//     settlementAmountValue + feeAmountValue.
+//   - Fees: CAPTURE lines pay the acquirer's rate (basis points of the
+//     settlement amount); other lines pay none ("0.00"). Each batch ends
+//     with one SETTLEMENT_FEE line: transaction and settlement amount 0,
+//     feeAmountValue = minus the acquirer's fixed batch fee.
+//   - Batches: one per acquirer and settlement currency and day; the day's
+//     CAPTURE, REFUND, chargeback DISPUTE and DISPUTE_REVERSAL lines settle
+//     in it, at <day>T23:59:59Z (settlementTime).
+//   - The summary has one row per transactionType of the batch
+//     (summaryType = transactionType): count = number of item lines,
+//     transactionAmountValue = Σ settlementAmountValue (gross),
+//     feeAmountValue = Σ feeAmountValue, settlementAmountValue = gross +
+//     fees (net). All three are in settlementCurrency; transactionCurrency
+//     and feeCurrency columns repeat it for parsers that want a currency
+//     beside every amount.
+//   - Times are ISO 8601 with offset, in UTC. Amounts are major units with
+//     exactly the currency's decimals (JPY "1339", USD "42.00", KWD
+//     "1.234").
+
+// reportColumns are the columns of transactionItems and settlementItems
+// files, in order.
+var reportColumns = []string{
+	"settlementBatchId", "customerId", "acquirer", "acquirerReferenceNo", "referenceMerchantId",
+	"transactionType", "transactionId", "originalTransactionId", "transactionRequestId",
+	"originalTransactionRequestId", "paymentMethodType", "paymentTime", "settlementTime",
+	"transactionAmountValue", "transactionCurrency", "settlementAmountValue", "settlementCurrency",
+	"quoteCurrencyPair", "quotePrice", "feeAmountValue", "feeCurrency", "cardBrand", "issuingCountry",
+	"funding", "status",
+}
+
+// summaryColumns are the columns of settlementSummary files, in order.
+var summaryColumns = []string{
+	"settlementBatchId", "customerId", "acquirer", "summaryType", "count", "transactionAmountValue",
+	"feeAmountValue", "settlementAmountValue", "settlementCurrency", "settlementTime",
+	"transactionCurrency", "feeCurrency",
+}
+
+// Column indexes used when faults edit a record.
+const (
+	colTxType      = 5
+	colTxID        = 6
+	colOrigTxID    = 7
+	colTxReqID     = 8
+	colOrigTxReqID = 9
+	colTxAmount    = 13
+	colTxCurrency  = 14
+	colSettle      = 15
+	colAcqRef      = 3
+	colSumType     = 3
+	colSumSettle   = 7
+)
+
+// endMarker is the trailer line of every report file.
+const endMarker = "<END>"
+
+// Report kinds, as in file names and ReportFile.Kind.
+const (
+	KindTransactionItems  = "transactionItems"
+	KindSettlementItems   = "settlementItems"
+	KindSettlementSummary = "settlementSummary"
+)
+
+// AcquirerSettings is how one acquirer settles with the merchant.
+type AcquirerSettings struct {
+	// FeeBPS is the fee on each capture, in basis points of its settlement
+	// amount (0 to 10,000).
+	FeeBPS int `json:"feeBps"`
+	// BatchFeeMinor is the fixed fee of each settlement batch, in minor
+	// units of the settlement currency: its SETTLEMENT_FEE line.
+	BatchFeeMinor int64 `json:"batchFeeMinor"`
+	// SettlementCurrency overrides Config.SettlementCurrency for this
+	// acquirer.
+	SettlementCurrency string `json:"settlementCurrency,omitempty"`
+}
+
+// defaultAcquirerSettings apply to acquirers Config.Acquirers does not
+// name.
+var defaultAcquirerSettings = map[string]AcquirerSettings{
+	"ADYEN":    {FeeBPS: 260, BatchFeeMinor: 100},
+	"CHECKOUT": {FeeBPS: 295, BatchFeeMinor: 100},
+	"ALIPAY":   {FeeBPS: 320, BatchFeeMinor: 100},
+}
+
+// reportSettings is the validated report part of Config.
+type reportSettings struct {
+	dir       string
+	acquirers map[string]AcquirerSettings
+	fx        map[string]quote // configured quotes; read-only after New
+}
+
+func newReportSettings(cfg Config) (reportSettings, error) {
+	rs := reportSettings{dir: cfg.ReportsDir, acquirers: map[string]AcquirerSettings{}, fx: map[string]quote{}}
+	known := func(ccy string) bool { _, ok := currencyExponent(ccy); return ok }
+	if cfg.SettlementCurrency != "" && !known(cfg.SettlementCurrency) {
+		return rs, fmt.Errorf("sandbox: SettlementCurrency %q is not a known ISO 4217 code", cfg.SettlementCurrency)
+	}
+	for name := range cfg.Acquirers {
+		if _, ok := defaultAcquirerSettings[name]; !ok {
+			return rs, fmt.Errorf("sandbox: Acquirers: unknown acquirer %q", name)
+		}
+	}
+	for _, a := range acquirers {
+		set, ok := cfg.Acquirers[a.Name]
+		if !ok {
+			set = defaultAcquirerSettings[a.Name]
+		}
+		if set.FeeBPS < 0 || set.FeeBPS > 10000 || set.BatchFeeMinor < 0 {
+			return rs, fmt.Errorf("sandbox: Acquirers[%s]: FeeBPS must be 0-10000 and BatchFeeMinor not negative", a.Name)
+		}
+		if set.SettlementCurrency == "" {
+			set.SettlementCurrency = cfg.SettlementCurrency
+		} else if !known(set.SettlementCurrency) {
+			return rs, fmt.Errorf("sandbox: Acquirers[%s]: SettlementCurrency %q is not a known ISO 4217 code", a.Name, set.SettlementCurrency)
+		}
+		rs.acquirers[a.Name] = set
+	}
+	for pair, price := range cfg.FXRates {
+		from, to, ok := strings.Cut(pair, "/")
+		if !ok || !known(from) || !known(to) {
+			return rs, fmt.Errorf("sandbox: FXRates: %q is not a pair of known currencies like \"JPY/USD\"", pair)
+		}
+		rat, ok := parseDecimal(price)
+		if !ok {
+			return rs, fmt.Errorf("sandbox: FXRates[%s]: %q is not a positive decimal", pair, price)
+		}
+		rs.fx[pair] = quote{pair: pair, price: price, rat: rat}
+	}
+	return rs, nil
+}
+
+// Kinds of report entries.
+type entryKind uint8
+
+const (
+	entryPayment  entryKind = iota // PAYMENT or AUTHORIZATION
+	entryCapture                   // CAPTURE
+	entryRefund                    // REFUND
+	entryCancel                    // CANCEL
+	entryDispute                   // DISPUTE
+	entryReversal                  // DISPUTE_REVERSAL
+)
+
+// dayEntry points at one event of a day, in the order events happened.
+// The line is rendered from live state when a report is written, so it
+// shows the latest status.
+type dayEntry struct {
+	kind entryKind
+	p    *payment
+	c    *capture
+	r    *refund
+	d    *dispute
+}
+
+// settles reports whether the entry is a line of the settlement report.
+func (e dayEntry) settles() bool {
+	switch e.kind {
+	case entryCapture, entryRefund, entryReversal:
+		return true
+	case entryDispute:
+		return e.d.Type == "CHARGEBACK"
+	}
+	return false
+}
+
+const dayLayout = "20060102"
+
+// addDayEntry files an event under its UTC day. Call with mu held.
+func (s *Server) addDayEntry(at time.Time, e dayEntry) {
+	day := at.UTC().Format(dayLayout)
+	s.st.daily[day] = append(s.st.daily[day], e)
+}
+
+// line is one rendered item line, amounts in minor units.
+type line struct {
+	batchID, acquirer, acqRef, refMerchant string
+	txType, txID, origTxID, txReqID        string
+	origTxReqID                            string
+	paymentTime                            time.Time
+	amount                                 money
+	settled                                bool
+	settle, fee                            money // settlement currency; only when settled
+	quotePair, quotePrice                  string
+	brand, country, funding, status        string
+}
+
+// record renders l as a report row.
+func (l *line) record(customerID string, settlementTime time.Time) []string {
+	rec := []string{
+		l.batchID, customerID, l.acquirer, l.acqRef, l.refMerchant,
+		l.txType, l.txID, l.origTxID, l.txReqID, l.origTxReqID, "CARD",
+		formatTime(l.paymentTime), "",
+		formatMajor(l.amount.Value, l.amount.Currency), l.amount.Currency,
+		"", "", l.quotePair, l.quotePrice, "", "",
+		l.brand, l.country, l.funding, l.status,
+	}
+	if l.settled {
+		rec[12] = formatTime(settlementTime)
+		rec[15], rec[16] = formatMajor(l.settle.Value, l.settle.Currency), l.settle.Currency
+		rec[19], rec[20] = formatMajor(l.fee.Value, l.fee.Currency), l.fee.Currency
+	}
+	if l.txType == "SETTLEMENT_FEE" {
+		rec[10] = ""
+	}
+	return rec
+}
+
+// batchKey names a settlement batch: one per acquirer and currency a day.
+type batchKey struct {
+	acquirer string
+	currency string
+}
+
+// batchID makes a settlement batch id: the day, the acquirer's number and
+// the settlement currency, e.g. "2026112302USD".
+func batchID(day string, acq, ccy string) string {
+	n := 0
+	for i, a := range acquirers {
+		if a.Name == acq {
+			n = i + 1
+		}
+	}
+	return fmt.Sprintf("%s%02d%s", day, n, ccy)
+}
+
+// render turns an entry into its line, settlement figures included. Call
+// with mu held.
+func (s *Server) render(e dayEntry, day string, quotes map[string]quote) (line, error) {
+	p := e.p
+	l := line{
+		acquirer: p.Card.Acquirer, refMerchant: p.ReferenceMerchID,
+		brand: p.Card.Brand, country: p.Card.IssuingCountry, funding: p.Card.Funding, status: statusSuccess,
+	}
+	switch e.kind {
+	case entryPayment:
+		l.txType = "PAYMENT"
+		if p.CaptureMode == "MANUAL" {
+			l.txType = "AUTHORIZATION"
+		}
+		l.txID, l.txReqID = p.ID, p.RequestID
+		l.paymentTime = p.CreateTime
+		if !p.PaymentTime.IsZero() {
+			l.paymentTime = p.PaymentTime
+		}
+		l.amount, l.status, l.acqRef = p.Amount, p.Status, p.Acquirer.AcquirerTransactionID
+	case entryCapture:
+		l.txType, l.txID, l.origTxID, l.txReqID, l.origTxReqID = "CAPTURE", e.c.ID, p.ID, e.c.RequestID, p.RequestID
+		l.paymentTime, l.amount, l.acqRef = e.c.Time, e.c.Amount, e.c.Acquirer.AcquirerTransactionID
+	case entryRefund:
+		l.txType, l.txID, l.origTxID, l.txReqID, l.origTxReqID = "REFUND", e.r.ID, p.ID, e.r.RequestID, p.RequestID
+		l.paymentTime, l.acqRef = e.r.Time, e.r.Acquirer.AcquirerTransactionID
+		l.amount = money{Value: -e.r.Amount.Value, Currency: e.r.Amount.Currency}
+	case entryCancel:
+		l.txType, l.txID, l.txReqID = "CANCEL", p.ID, p.RequestID
+		l.paymentTime, l.amount, l.acqRef = p.Cancel.Time, p.Amount, p.Cancel.Acquirer.AcquirerTransactionID
+	case entryDispute:
+		l.txType, l.txID, l.origTxID, l.origTxReqID = "DISPUTE", e.d.ID, p.ID, p.RequestID
+		l.paymentTime, l.acqRef = e.d.Time, e.d.ARN
+		l.amount = money{Value: -e.d.Amount.Value, Currency: e.d.Amount.Currency}
+	case entryReversal:
+		l.txType, l.txID, l.origTxID, l.origTxReqID = "DISPUTE_REVERSAL", e.d.ID, p.ID, p.RequestID
+		l.paymentTime, l.acqRef, l.amount = e.d.ReversalTime, e.d.ARN, *e.d.Reversal
+	}
+	if !e.settles() {
+		return l, nil
+	}
+	set := s.reports.acquirers[l.acquirer]
+	ccy := set.SettlementCurrency
+	if ccy == "" {
+		ccy = l.amount.Currency
+	}
+	l.settled = true
+	l.batchID = batchID(day, l.acquirer, ccy)
+	l.settle = l.amount
+	if ccy != l.amount.Currency {
+		q, err := s.reports.quoteFor(l.amount.Currency, ccy, quotes)
+		if err != nil {
+			return l, err
+		}
+		fromExp, _ := currencyExponent(l.amount.Currency)
+		toExp, _ := currencyExponent(ccy)
+		l.settle = money{Value: convert(l.amount.Value, fromExp, toExp, q), Currency: ccy}
+		l.quotePair, l.quotePrice = q.pair, q.price
+	}
+	l.fee = money{Currency: ccy}
+	if l.txType == "CAPTURE" {
+		l.fee.Value = -feeOf(l.settle.Value, set.FeeBPS)
+	}
+	return l, nil
+}
+
+// ReportRequest asks for one day's report files.
+type ReportRequest struct {
+	// Date is the UTC day, yyyyMMdd.
+	Date string `json:"date"`
+	// Format is "csv" (default) or "xlsx".
+	Format string `json:"format,omitempty"`
+	// Faults, when set, damages the files in known ways.
+	Faults *ReportFaults `json:"faults,omitempty"`
+}
+
+// ReportFile is one file written.
+type ReportFile struct {
+	Name     string `json:"name"`
+	Path     string `json:"path"`
+	Kind     string `json:"kind"` // transactionItems, settlementItems, settlementSummary
+	BatchID  string `json:"batchId,omitempty"`
+	Currency string `json:"currency,omitempty"`
+	Records  int    `json:"records"` // rows between the header and the trailer
+	Trailer  bool   `json:"trailer"` // false when a fault left <END> out
+}
+
+// ReportResult says what a report run wrote and which faults it injected,
+// so a test knows the truth behind every damaged line.
+type ReportResult struct {
+	Date   string          `json:"date"`
+	Dir    string          `json:"dir"`
+	Format string          `json:"format"`
+	Files  []ReportFile    `json:"files"`
+	Faults []InjectedFault `json:"faults"`
+}
+
+// reportChunk is how many entries are rendered per hold of the state
+// lock: enough to amortise the locking, few enough that a huge day keeps
+// little in memory and never blocks the gateway for long.
+const reportChunk = 2048
+
+// WriteReports writes the transaction details of one UTC day and the
+// settlement details and summary of each of its batches under
+// <ReportsDir>/<CustomerID>/<yyyyMMdd>/. Lines stream to disk a chunk at
+// a time. Each file is written under a temporary name and renamed when
+// complete, so a reader never sees half a file.
+func (s *Server) WriteReports(req ReportRequest) (*ReportResult, error) {
+	if s.reports.dir == "" {
+		return nil, fmt.Errorf("sandbox: reports: no ReportsDir configured: %w", ErrState)
+	}
+	day, err := time.Parse(dayLayout, req.Date)
+	if err != nil || len(req.Date) != 8 {
+		return nil, fmt.Errorf("sandbox: reports: date %q is not yyyyMMdd: %w", req.Date, ErrInvalid)
+	}
+	format := req.Format
+	if format == "" {
+		format = "csv"
+	}
+	if format != "csv" && format != "xlsx" {
+		return nil, fmt.Errorf("sandbox: reports: format %q is not csv or xlsx: %w", format, ErrInvalid)
+	}
+	faults := ReportFaults{}
+	if req.Faults != nil {
+		faults = *req.Faults
+	}
+	if err := faults.validate(); err != nil {
+		return nil, fmt.Errorf("sandbox: reports: faults: %v: %w", err, ErrInvalid)
+	}
+	s.reportMu.Lock()
+	defer s.reportMu.Unlock()
+	dir := filepath.Join(s.reports.dir, s.customerID, req.Date)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sandbox: reports: %w", err)
+	}
+	run := &reportRun{
+		s: s, day: req.Date, dir: dir, format: format,
+		settlementTime: day.Add(24*time.Hour - time.Second),
+		batches:        map[string]*batchOut{},
+		quotes:         map[string]quote{},
+		res:            &ReportResult{Date: req.Date, Dir: dir, Format: format, Files: []ReportFile{}, Faults: []InjectedFault{}},
+	}
+	defer run.cleanup()
+	if err := run.write(faults); err != nil {
+		return nil, fmt.Errorf("sandbox: reports %s: %w", req.Date, err)
+	}
+	return run.res, nil
+}
+
+// reportRun is one WriteReports in progress.
+type reportRun struct {
+	s              *Server
+	day, dir       string
+	format         string
+	settlementTime time.Time
+	td             *fileOut
+	batches        map[string]*batchOut
+	quotes         map[string]quote
+	plan           *faultPlan
+	res            *ReportResult
+	outs           []*fileOut // closed files, renamed at the end
+	temps          []string   // temporary files to remove if the run fails
+}
+
+// batchOut is one settlement batch being written, with the true totals
+// per transaction type for its summary.
+type batchOut struct {
+	id, acquirer, currency string
+	out                    *fileOut
+	totals                 map[string]*typeTotal
+	feeLine                line
+}
+
+type typeTotal struct {
+	count             int64
+	gross, fee, total int64
+}
+
+func (b *batchOut) add(l *line) {
+	t := b.totals[l.txType]
+	if t == nil {
+		t = &typeTotal{}
+		b.totals[l.txType] = t
+	}
+	t.count++
+	t.gross += l.settle.Value
+	t.fee += l.fee.Value
+	t.total += l.settle.Value + l.fee.Value
+}
+
+func (run *reportRun) write(faults ReportFaults) error {
+	s := run.s
+	s.mu.Lock()
+	entries := s.st.daily[run.day]
+	n := len(entries)
+	settled := 0
+	for _, e := range entries {
+		if e.settles() {
+			settled++
+		}
+	}
+	s.mu.Unlock()
+
+	run.plan = newFaultPlan(faults, s.seed, run.day, n, settled)
+	td, err := run.open(KindTransactionItems, fmt.Sprintf("transactionItems_%s_000", run.day), reportColumns)
+	if err != nil {
+		return err
+	}
+	run.td = td
+
+	lines := make([]line, 0, min(n, reportChunk))
+	for from := 0; from < n; from += reportChunk {
+		to := min(from+reportChunk, n)
+		lines = lines[:0]
+		s.mu.Lock()
+		for _, e := range entries[from:to] {
+			l, err := s.render(e, run.day, run.quotes)
+			if err != nil {
+				s.mu.Unlock()
+				return err
+			}
+			lines = append(lines, l)
+		}
+		s.mu.Unlock()
+		for i := range lines {
+			if err := run.item(&lines[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return run.finish()
+}
+
+// item writes one line to the transaction details and, when it settles,
+// to its batch's settlement details.
+func (run *reportRun) item(l *line) error {
+	if err := run.plan.apply(run, run.td, KindTransactionItems, l); err != nil {
+		return err
+	}
+	if !l.settled {
+		return nil
+	}
+	b := run.batches[l.batchID]
+	if b == nil {
+		out, err := run.open(KindSettlementItems, fmt.Sprintf("settlementItems_%s_%s_000", l.settle.Currency, l.batchID), reportColumns)
+		if err != nil {
+			return err
+		}
+		out.batchID, out.currency = l.batchID, l.settle.Currency
+		b = &batchOut{id: l.batchID, acquirer: l.acquirer, currency: l.settle.Currency, out: out, totals: map[string]*typeTotal{}}
+		run.batches[l.batchID] = b
+	}
+	b.add(l) // the truth, whatever a fault does to the file
+	return run.plan.apply(run, b.out, KindSettlementItems, l)
+}
+
+// finish ends every file: fee lines, summaries, trailers, renames.
+func (run *reportRun) finish() error {
+	ids := make([]string, 0, len(run.batches))
+	for id := range run.batches {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	// Summary rows are known only now; the summary faults pick among all.
+	var sums []*summaryOut
+	for _, id := range ids {
+		b := run.batches[id]
+		fee := run.s.reports.acquirers[b.acquirer].BatchFeeMinor
+		b.feeLine = line{
+			batchID: b.id, acquirer: b.acquirer, txType: "SETTLEMENT_FEE", txID: b.id + "FEE",
+			paymentTime: run.settlementTime, amount: money{Currency: b.currency}, settled: true,
+			settle: money{Currency: b.currency}, fee: money{Value: -fee, Currency: b.currency}, status: statusSuccess,
+		}
+		b.add(&b.feeLine)
+		if err := b.out.write(b.feeLine.record(run.s.customerID, run.settlementTime)); err != nil {
+			return err
+		}
+		sum := &summaryOut{batch: b}
+		types := make([]string, 0, len(b.totals))
+		for t := range b.totals {
+			types = append(types, t)
+		}
+		sort.Strings(types)
+		for _, t := range types {
+			tt := b.totals[t]
+			sum.rows = append(sum.rows, []string{
+				b.id, run.s.customerID, b.acquirer, t, strconv.FormatInt(tt.count, 10),
+				formatMajor(tt.gross, b.currency), formatMajor(tt.fee, b.currency), formatMajor(tt.total, b.currency),
+				b.currency, formatTime(run.settlementTime), b.currency, b.currency,
+			})
+		}
+		sums = append(sums, sum)
+	}
+	run.plan.breakSummaries(run, sums)
+
+	omit := func(kind string, first bool) bool {
+		return first && run.plan.omitsTrailer(kind)
+	}
+	if err := run.close(run.td, omit(KindTransactionItems, true)); err != nil {
+		return err
+	}
+	for i, id := range ids {
+		if err := run.close(run.batches[id].out, omit(KindSettlementItems, i == 0)); err != nil {
+			return err
+		}
+	}
+	for i, sum := range sums {
+		b := sum.batch
+		out, err := run.open(KindSettlementSummary, fmt.Sprintf("settlementSummary_%s_%s_000", b.currency, b.id), summaryColumns)
+		if err != nil {
+			return err
+		}
+		out.batchID, out.currency = b.id, b.currency
+		for _, row := range sum.rows {
+			if err := out.write(row); err != nil {
+				return err
+			}
+		}
+		if err := run.close(out, omit(KindSettlementSummary, i == 0)); err != nil {
+			return err
+		}
+	}
+	// Everything is complete: only now do the files take their names.
+	for _, out := range run.outs {
+		if err := os.Rename(out.tmp, out.path); err != nil {
+			return err
+		}
+	}
+	run.temps = nil
+	return nil
+}
+
+// summaryOut is the rows of one batch's summary.
+type summaryOut struct {
+	batch *batchOut
+	rows  [][]string
+}
+
+// open starts a file with its header row.
+func (run *reportRun) open(kind, base string, header []string) (*fileOut, error) {
+	name := base + "." + run.format
+	path := filepath.Join(run.dir, name)
+	// The temporary name keeps the extension (excelize insists) and starts
+	// with a dot, which no report name does.
+	tmp := filepath.Join(run.dir, ".tmp-"+name)
+	w, err := newSheetWriter(run.format, tmp)
+	if err != nil {
+		return nil, err
+	}
+	run.temps = append(run.temps, tmp)
+	out := &fileOut{kind: kind, name: name, path: path, tmp: tmp, w: w}
+	if err := out.write(header); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// close writes the trailer (unless a fault omits it) and closes the file.
+func (run *reportRun) close(out *fileOut, omitTrailer bool) error {
+	if omitTrailer {
+		run.res.Faults = append(run.res.Faults, InjectedFault{Kind: FaultOmitTrailer, File: out.name,
+			Detail: "the <END> trailer is missing"})
+	} else if err := out.write([]string{endMarker}); err != nil {
+		return err
+	}
+	if err := out.w.close(); err != nil {
+		return err
+	}
+	run.outs = append(run.outs, out)
+	run.res.Files = append(run.res.Files, ReportFile{
+		Name: out.name, Path: out.path, Kind: out.kind, BatchID: out.batchID, Currency: out.currency,
+		Records: out.records, Trailer: !omitTrailer,
+	})
+	return nil
+}
+
+// cleanup removes temporary files of a failed run.
+func (run *reportRun) cleanup() {
+	for _, p := range run.temps {
+		_ = os.Remove(p)
+	}
+}
+
+// fileOut is one report file being written, counting its lines.
+type fileOut struct {
+	kind, name, path  string
+	tmp               string
+	batchID, currency string
+	w                 sheetWriter
+	lines             int // physical lines (rows) written, header included
+	records           int // data rows written
+}
+
+func (f *fileOut) write(rec []string) error {
+	f.lines++
+	if f.lines > 1 && !(len(rec) == 1 && rec[0] == endMarker) {
+		f.records++
+	}
+	return f.w.write(rec)
+}
+
+// scheduleDailyReports writes the previous day's reports every day at
+// 01:00 UTC (by the Server's clock). It runs in the scheduler goroutine,
+// so a huge day delays other deadlines by as long as it takes to write.
+func (s *Server) scheduleDailyReports() {
+	now := s.now().UTC()
+	next := time.Date(now.Year(), now.Month(), now.Day(), 1, 0, 0, 0, time.UTC)
+	if !next.After(now) {
+		next = next.Add(24 * time.Hour)
+	}
+	s.sched.at(next, func() {
+		day := next.Add(-24 * time.Hour).Format(dayLayout)
+		res, err := s.WriteReports(ReportRequest{Date: day})
+		if err != nil {
+			s.log.Error("daily reports", slog.String("date", day), slog.Any("err", err))
+		} else {
+			s.log.Info("daily reports", slog.String("date", day), slog.String("dir", res.Dir), slog.Int("files", len(res.Files)))
+		}
+		s.scheduleDailyReports()
+	})
+}
+
+// handleReports serves POST /sandbox/reports with a ReportRequest body and
+// answers the ReportResult.
+func (s *Server) handleReports(w http.ResponseWriter, r *http.Request) {
+	var req ReportRequest
+	if !readControl(w, r, &req) {
+		return
+	}
+	res, err := s.WriteReports(req)
+	switch {
+	case errors.Is(err, ErrState):
+		writeError(w, http.StatusConflict, err.Error())
+	case err != nil:
+		writeErr(w, err)
+	default:
+		writeJSON(w, res)
+	}
+}
