@@ -37,6 +37,7 @@ type Service struct {
 	apo       Provider
 	polls     Poller
 	disputes  DisputeSink
+	intake    *batcher
 	log       *slog.Logger
 	notifyURL string
 	now       func() time.Time
@@ -52,7 +53,7 @@ type Poller interface {
 // NewService wires the service. publicURL is where APO reaches our webhook
 // (PAYOPS_PUBLIC_URL).
 func NewService(db *sqlx.DB, provider Provider, polls Poller, log *slog.Logger, publicURL string) *Service {
-	return &Service{db: db, apo: provider, polls: polls, log: log,
+	return &Service{db: db, apo: provider, polls: polls, log: log, intake: newBatcher(db),
 		notifyURL: strings.TrimRight(publicURL, "/") + "/webhooks/apo", now: time.Now}
 }
 

@@ -88,7 +88,7 @@ func (s *Service) Intake(ctx context.Context, method, requestURI string, h http.
 		return ev, false, ErrBadSignature
 	}
 	ev.NotifyType, ev.DedupeKey = dedupeKey(body)
-	stored, first, err := NewStore(s.db).InsertWebhook(ctx, ev)
+	stored, first, err := s.intake.store(ctx, ev)
 	if err != nil {
 		return WebhookEvent{}, false, err
 	}

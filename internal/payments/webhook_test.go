@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,13 @@ import (
 // notify signs body as APO would and hands it to Intake.
 func (h *harness) notify(t *testing.T, body string) (payments.WebhookEvent, error) {
 	t.Helper()
+	ev, _, err := h.deliver(t, body)
+	return ev, err
+}
+
+// deliver is notify that also says whether this delivery stored a new fact.
+func (h *harness) deliver(t *testing.T, body string) (payments.WebhookEvent, bool, error) {
+	t.Helper()
 	ts := time.Now().UTC().Format(time.RFC3339)
 	sig, err := apo.Sign(h.env.APOKey, "POST", "/webhooks/apo", "SANDBOX_PAYOPS", ts, []byte(body))
 	if err != nil {
@@ -28,8 +36,7 @@ func (h *harness) notify(t *testing.T, body string) (payments.WebhookEvent, erro
 	hdr["signature"] = []string{strings.Replace(sig, ",", ", ", -1)} // APO's docs put spaces after commas
 	hdr["client-id"] = []string{"SANDBOX_PAYOPS"}
 	hdr["request-time"] = []string{ts}
-	ev, _, err := h.svc.Intake(context.Background(), "POST", "/webhooks/apo", hdr, []byte(body))
-	return ev, err
+	return h.svc.Intake(context.Background(), "POST", "/webhooks/apo", hdr, []byte(body))
 }
 
 func paymentResult(p payments.Payment, status, code string) string {
@@ -203,4 +210,56 @@ func pgDump(t *testing.T, h *harness) string {
 		t.Fatalf("pg_dump (make services-up installs it): %v", err)
 	}
 	return string(out)
+}
+
+// TestConcurrentIntakeGroupCommit: many deliveries at once, several of the
+// same fact, are grouped into few commits yet each fact is stored once,
+// exactly one delivery is "first", and every delivery is counted.
+func TestConcurrentIntakeGroupCommit(t *testing.T) {
+	t.Parallel()
+	h := newHarnessScaled(t, 1)
+	var ps []payments.Payment
+	for range 20 {
+		ps = append(ps, h.create(t, createReq("4000000000000119", 100, "USD")))
+	}
+	type res struct {
+		id    string
+		first bool
+	}
+	out := make(chan res, 200)
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev, first, err := h.deliver(t, paymentResult(ps[i%20], "S", "SUCCESS"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			out <- res{ev.ID, first}
+		}()
+	}
+	wg.Wait()
+	close(out)
+	firsts := map[string]int{}
+	for r := range out {
+		if r.first {
+			firsts[r.id]++
+		} else if _, ok := firsts[r.id]; !ok {
+			firsts[r.id] = 0
+		}
+	}
+	if len(firsts) != 20 {
+		t.Fatalf("%d distinct events for 20 facts", len(firsts))
+	}
+	for id, n := range firsts {
+		if n != 1 {
+			t.Fatalf("event %s: %d deliveries reported first, want exactly 1", id, n)
+		}
+	}
+	var deliveries int
+	if err := h.db.Get(&deliveries, `SELECT sum(deliveries) FROM webhook_events`); err != nil || deliveries != 200 {
+		t.Fatalf("deliveries %d (err %v), want 200", deliveries, err)
+	}
 }

@@ -1,0 +1,325 @@
+package e2e
+
+// Benchmarks of the shipped binaries, run by `make bench`
+// (go test -run '^$' -bench . -benchtime 1x ./e2e). Each one is a load run,
+// not a b.N loop: it prints its figures as rows of one table and also
+// reports them as benchmark metrics. Targets are issue #9's; the floors are
+// measured in the same run on the same machine.
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"
+
+	"github.com/payops/payops/internal/apo"
+)
+
+// row prints one line of the bench table and appends it to BENCH_OUT.
+func row(b *testing.B, what, figure, target, note string) {
+	line := fmt.Sprintf("%-44s %-34s %-22s %s\n", what, figure, target, note)
+	fmt.Print(line)
+	if out := os.Getenv("BENCH_OUT"); out != "" {
+		f, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err == nil {
+			_, _ = f.WriteString(line)
+			f.Close()
+		}
+	}
+}
+
+// load sends requests from conns goroutines for d (or until n requests when
+// n > 0) at most rate per second overall (0 = as fast as possible) and
+// returns the rate achieved and the latency quantiles of successes.
+type loadResult struct {
+	ok, failed int
+	rate       float64
+	p50, p99   time.Duration
+}
+
+func load(conns int, d time.Duration, rate float64, next func(i int) (*http.Request, error)) loadResult {
+	var (
+		mu      sync.Mutex
+		lat     []time.Duration
+		ok, bad atomic.Int64
+		seq     atomic.Int64
+		wg      sync.WaitGroup
+	)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}, Timeout: 10 * time.Second}
+	start := time.Now()
+	deadline := start.Add(d)
+	var tick <-chan time.Time
+	if rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+		defer t.Stop()
+		tick = t.C
+	}
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 1024)
+			for time.Now().Before(deadline) {
+				if tick != nil {
+					<-tick
+				}
+				req, err := next(int(seq.Add(1) - 1))
+				if err != nil {
+					break
+				}
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if err != nil || resp.StatusCode >= 300 {
+					bad.Add(1)
+					continue
+				}
+				local = append(local, time.Since(t0))
+				ok.Add(1)
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	slices.Sort(lat)
+	q := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+	}
+	return loadResult{ok: int(ok.Load()), failed: int(bad.Load()), rate: float64(ok.Load()) / el.Seconds(), p50: q(0.5), p99: q(0.99)}
+}
+
+// bareHandlerRate is the floor: a do-nothing net/http handler under the
+// same load driver on the same machine.
+func bareHandlerRate(conns int) float64 {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = w.Write([]byte(apo.NotificationAck))
+	})}
+	go func() { _ = srv.Serve(l) }()
+	defer srv.Close()
+	url := "http://" + l.Addr().String() + "/"
+	body := bytes.Repeat([]byte("x"), 600)
+	r := load(conns, 3*time.Second, 0, func(int) (*http.Request, error) {
+		return http.NewRequest("POST", url, bytes.NewReader(body))
+	})
+	return r.rate
+}
+
+// rsaVerifyRate measures RSA-2048 PKCS#1 v1.5 verification on every core.
+func rsaVerifyRate() float64 {
+	k, _ := rsa.GenerateKey(rand.Reader, 2048)
+	sum := sha256.Sum256([]byte("payops"))
+	sig, _ := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, sum[:])
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	end := time.Now().Add(time.Second)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				_ = rsa.VerifyPKCS1v15(&k.PublicKey, crypto.SHA256, sum[:], sig)
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load())
+}
+
+// commitRate measures single-row INSERT commits/s at 16 connections.
+func commitRate(b *testing.B, url string) float64 {
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(16)
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS bench_commits (id bigserial PRIMARY KEY, body bytea)`); err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	end := time.Now().Add(2 * time.Second)
+	body := bytes.Repeat([]byte("x"), 600)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				if _, err := db.Exec(`INSERT INTO bench_commits (body) VALUES ($1)`, body); err == nil {
+					n.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	_, _ = db.Exec(`DROP TABLE bench_commits`)
+	return float64(n.Load()) / 2
+}
+
+// signedNotifications makes n distinct PAYMENT_RESULT notifications signed
+// with the sandbox's APO key, as APO would send them. Signing is done up
+// front (≈1 ms each) so the load run measures payops, not the signer.
+func signedNotifications(b *testing.B, s *Stack, n int) [][2]string {
+	pem, err := os.ReadFile(filepath.Join(s.dir, "keys", "apo_private.pem"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, err := apo.ParsePrivateKey(pem)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([][2]string, n)
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 2 {
+				body := fmt.Sprintf(`{"notifyType":"PAYMENT_RESULT","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"},`+
+					`"paymentRequestId":"bench-%d","paymentId":"2026bench%09d","paymentAmount":{"currency":"USD","value":"1000"}}`, i, i)
+				sig, err := apo.Sign(key, "POST", "/webhooks/apo", "SANDBOX_PAYOPS", "2026-11-23T00:00:00Z", []byte(body))
+				if err != nil {
+					panic(err)
+				}
+				out[i] = [2]string{body, sig}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func BenchmarkWebhookIntake(b *testing.B) {
+	s := startStack(b, 0.001, false) // no worker: measure intake, not processing
+	const conns = 32
+	notes := signedNotifications(b, s, 40000)
+	send := func(i int) (*http.Request, error) {
+		if i >= len(notes) {
+			return nil, io.EOF
+		}
+		req, err := http.NewRequest("POST", s.API+"/webhooks/apo", bytes.NewReader([]byte(notes[i][0])))
+		if err != nil {
+			return nil, err
+		}
+		req.Header["signature"] = []string{notes[i][1]}
+		req.Header["client-id"] = []string{"SANDBOX_PAYOPS"}
+		req.Header["request-time"] = []string{"2026-11-23T00:00:00Z"}
+		req.Header.Set("Content-Type", "application/json")
+		return req, nil
+	}
+	max := load(conns, 5*time.Second, 0, send)
+	var stored int
+	db := sqlx.MustOpen("postgres", s.DatabaseURL)
+	_ = db.Get(&stored, `SELECT count(*) FROM webhook_events WHERE verdict = 'valid'`)
+	db.Close()
+	off := max.ok
+	at4k := load(conns, 4*time.Second, 4000, func(i int) (*http.Request, error) { return send(off + i) })
+	bare := bareHandlerRate(conns)
+	verify := rsaVerifyRate()
+	commits := commitRate(b, s.DatabaseURL)
+	ratio := max.rate / bare
+	b.ReportMetric(max.rate, "notifications/s")
+	b.ReportMetric(ratio, "ratio-to-bare")
+	row(b, "webhook intake, max (32 conns)", fmt.Sprintf("%.0f/s p50 %v p99 %v", max.rate, max.p50.Round(time.Microsecond), max.p99.Round(time.Microsecond)), "≥ 5000/s",
+		fmt.Sprintf("%d acknowledged, %d stored, %d failed", max.ok, stored, max.failed))
+	row(b, "webhook intake at 4000/s offered", fmt.Sprintf("%.0f/s p50 %v p99 %v", at4k.rate, at4k.p50.Round(time.Microsecond), at4k.p99.Round(time.Microsecond)), "p99 < 50ms", fmt.Sprintf("%d failed", at4k.failed))
+	row(b, "  floor: bare net/http handler", fmt.Sprintf("%.0f/s", bare), "", fmt.Sprintf("intake/bare = %.2f (goal ≥ 0.35)", ratio))
+	row(b, "  floor: RSA-2048 verify, 2 cores", fmt.Sprintf("%.0f/s", verify), "", "")
+	row(b, "  floor: PostgreSQL 1-row commits, 16 conns", fmt.Sprintf("%.0f/s", commits), "", "")
+	if stored < max.ok {
+		b.Fatalf("%d notifications acknowledged but only %d stored", max.ok, stored)
+	}
+}
+
+func BenchmarkPayRoundTrip(b *testing.B) {
+	s := startStack(b, 0.001, true)
+	body, _ := jsonBody(payBody("4111111111111111", 1000, "USD", "MANUAL"))
+	r := load(8, 10*time.Second, 50, func(int) (*http.Request, error) {
+		req, err := http.NewRequest("POST", s.API+"/v1/payments", bytes.NewReader(body))
+		if err == nil {
+			req.Header.Set("Authorization", "Bearer "+s.AdminKey)
+			req.Header.Set("Content-Type", "application/json")
+		}
+		return req, err
+	})
+	b.ReportMetric(float64(r.p99.Microseconds())/1000, "p99-ms")
+	row(b, "pay round trip, api + sandbox at 50/s", fmt.Sprintf("p50 %v p99 %v", r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond)), "p99 < 30ms",
+		fmt.Sprintf("%d ok, %d failed", r.ok, r.failed))
+}
+
+func BenchmarkListMillion(b *testing.B) {
+	s := startStack(b, 0.001, false)
+	db := sqlx.MustOpen("postgres", s.DatabaseURL)
+	defer db.Close()
+	t0 := time.Now()
+	// Only the NOT NULL columns; created_at spread over a year, a status mix.
+	if _, err := db.ExecContext(context.Background(), `
+		INSERT INTO payments (id, payment_request_id, reference_order_id, amount_minor, currency, capture_mode, status,
+			card_last4, acquirer_name, created_at, updated_at)
+		SELECT md5('bench' || g)::uuid, 'bench-' || g, 'order-' || g, 100 + g % 10000, 'USD', 'MANUAL',
+			(ARRAY['AUTHORIZED','CAPTURED','FAILED','CANCELLED','AUTHORIZED'])[1 + g % 5], lpad((g % 10000)::text, 4, '0'),
+			(ARRAY['ADYEN','CHECKOUT','ALIPAY'])[1 + g % 3], now() - (g || ' seconds')::interval * 30, now()
+		FROM generate_series(1, 1000000) AS g`); err != nil {
+		b.Fatal(err)
+	}
+	_, _ = db.Exec(`ANALYZE payments`)
+	loaded := time.Since(t0)
+	// Walk 20 pages first so the load mixes first pages and later ones.
+	var cursors []string
+	for next := ""; len(cursors) < 20; {
+		var page struct {
+			NextCursor string `json:"next_cursor"`
+		}
+		s.Call("GET", "/v1/payments?status=AUTHORIZED&limit=50&cursor="+next, nil, &page)
+		if page.NextCursor == "" {
+			break
+		}
+		cursors = append(cursors, page.NextCursor)
+		next = page.NextCursor
+	}
+	r := load(4, 10*time.Second, 0, func(i int) (*http.Request, error) {
+		url := s.API + "/v1/payments?status=AUTHORIZED&limit=50"
+		switch i % 3 {
+		case 1:
+			url += "&cursor=" + cursors[i%len(cursors)]
+		case 2:
+			url = s.API + "/v1/payments?acquirer=ADYEN&limit=50"
+		}
+		req, err := http.NewRequest("GET", url, nil)
+		if err == nil {
+			req.Header.Set("Authorization", "Bearer "+s.AdminKey)
+		}
+		return req, err
+	})
+	b.ReportMetric(float64(r.p99.Microseconds())/1000, "p99-ms")
+	row(b, "GET /v1/payments at 1,000,000 rows", fmt.Sprintf("%.0f/s p50 %v p99 %v", r.rate, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond)), "p99 < 20ms",
+		fmt.Sprintf("4 conns; rows loaded in %v", loaded.Round(time.Second)))
+}
