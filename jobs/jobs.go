@@ -23,6 +23,7 @@ import (
 
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/recon"
 	"github.com/payops/payops/internal/schedlock"
 )
 
@@ -47,7 +48,14 @@ type Schedules struct {
 	// Deadlines is when dispute defence deadlines are checked. Default
 	// DefaultDeadlines, hourly.
 	Deadlines string
+	// Recon is when the nightly reconciliation is enqueued (RECON_SCHEDULE
+	// with a leading seconds field), in the scheduler's zone (RECON_TZ).
+	// Default DefaultRecon.
+	Recon string
 }
+
+// DefaultRecon is design.md's 02:30 every night.
+const DefaultRecon = "0 30 2 * * *"
 
 // DefaultDeadlines checks dispute deadlines at minute 5 of every hour.
 const DefaultDeadlines = "0 5 * * * *"
@@ -67,6 +75,7 @@ const (
 	SweepJob     = "payments-sweep"
 	WatchdogJob  = "payments-watchdog"
 	DeadlinesJob = "dispute-deadlines"
+	ReconJob     = "recon-nightly"
 )
 
 // Register adds every job to s. q receives the tasks the jobs enqueue; log
@@ -125,7 +134,28 @@ func Register(s gocron.Scheduler, q Enqueuer, cfg Schedules, log *slog.Logger) e
 	if err != nil {
 		return fmt.Errorf("register job %s (%q): %w", DeadlinesJob, cfg.Deadlines, err)
 	}
+	if cfg.Recon == "" {
+		cfg.Recon = DefaultRecon
+	}
+	_, err = s.NewJob(
+		gocron.CronJob(cfg.Recon, true),
+		gocron.NewTask(func(ctx context.Context) error { return EnqueueNightlyRecon(ctx, q, time.Now()) }),
+		options(ReconJob, log)...,
+	)
+	if err != nil {
+		return fmt.Errorf("register job %s (%q): %w", ReconJob, cfg.Recon, err)
+	}
 	return nil
+}
+
+// EnqueueNightlyRecon queues the reconciliation of the day before now; the
+// task id is per day, so replicas (and a re-run the same night) enqueue it once.
+func EnqueueNightlyRecon(ctx context.Context, q Enqueuer, now time.Time) error {
+	t, err := recon.NewNightlyTask(now.UTC().AddDate(0, 0, -1))
+	if err != nil {
+		return err
+	}
+	return enqueue(ctx, q, t)
 }
 
 // options are what every job shares: its name (the locker's key), no

@@ -82,7 +82,7 @@ func TestRegister(t *testing.T) {
 		names = append(names, j.Name())
 	}
 	slices.Sort(names) // gocron lists jobs in no set order
-	want := []string{jobs.DeadlinesJob, jobs.SweepJob, jobs.WatchdogJob, jobs.HeartbeatJob}
+	want := []string{jobs.DeadlinesJob, jobs.SweepJob, jobs.WatchdogJob, jobs.ReconJob, jobs.HeartbeatJob}
 	if !slices.Equal(names, want) {
 		t.Fatalf("jobs: got %v, want %v", names, want)
 	}
@@ -282,3 +282,32 @@ func (quietAsynq) Info(...any)  {}
 func (quietAsynq) Warn(...any)  {}
 func (quietAsynq) Error(...any) {}
 func (quietAsynq) Fatal(...any) {}
+
+// TestNightlyReconOncePerNight: both replicas' schedulers (and a rerun the
+// same night) enqueue the nightly reconciliation of one day once.
+func TestNightlyReconOncePerNight(t *testing.T) {
+	r := redistest.Start(t)
+	c := asynq.NewClient(r.Opt())
+	defer c.Close()
+	in := asynq.NewInspector(r.Opt())
+	defer in.Close()
+	night := time.Date(2026, 11, 24, 2, 30, 0, 0, time.UTC)
+	for _, at := range []time.Time{night, night.Add(2 * time.Second), night.Add(time.Hour)} {
+		if err := jobs.EnqueueNightlyRecon(context.Background(), c, at); err != nil {
+			t.Fatalf("enqueue at %v: %v", at, err)
+		}
+	}
+	tasks, err := in.ListPendingTasks("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 1 || tasks[0].ID != "recon-nightly:2026-11-23" {
+		t.Fatalf("pending: %d tasks %v, want one recon-nightly:2026-11-23", len(tasks), tasks)
+	}
+	if err := jobs.EnqueueNightlyRecon(context.Background(), c, night.AddDate(0, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if tasks, _ = in.ListPendingTasks("default"); len(tasks) != 2 {
+		t.Fatalf("the next night: %d pending, want 2", len(tasks))
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/payops/payops/internal/httpx"
 	"github.com/payops/payops/internal/idempotency"
 	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/recon"
 )
 
 // apiVersion is the version of the admin API contract in the spec.
@@ -44,6 +45,10 @@ type services struct {
 	processWebhook webhookProcessor
 	// disputes runs chargebacks (nil for the openapi command).
 	disputes *disputes.Service
+	// recon reconciles APO reports (nil for the openapi command).
+	recon *recon.Service
+	// enqueueRun hands a started reconciliation run to the worker.
+	enqueueRun func(ctx context.Context, runID int64) error
 	// queueUI is asynqmon, served at /ops/queues for admins.
 	queueUI http.Handler
 	// checks are the dependencies /readyz pings, in the order reported.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/payops/payops/internal/config"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/recon"
 )
 
 // wireDomains builds the APO client and the domain services the handlers
@@ -39,6 +42,19 @@ func wireDomains(svc *services, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	}
 	svc.disputes = disputes.NewService(db, client, pay, alerts, log)
 	pay.SetDisputeSink(svc.disputes)
+
+	svc.recon = recon.NewService(db, recon.ConfigFrom(cfg), log)
+	runs := asynq.NewClient(ropt)
+	svc.enqueueRun = func(ctx context.Context, runID int64) error {
+		t, err := recon.NewRunTask(runID)
+		if err != nil {
+			return err
+		}
+		if _, err := runs.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return fmt.Errorf("enqueue recon run %d: %w", runID, err)
+		}
+		return nil
+	}
 
 	svc.queueUI = asynqmon.New(asynqmon.Options{RootPath: "/ops/queues", RedisConnOpt: ropt})
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/ratelimit"
+	"github.com/payops/payops/internal/recon"
 	"github.com/payops/payops/jobs"
 )
 
@@ -63,5 +64,9 @@ func registerHandlers(mux *asynq.ServeMux, d deps) error {
 	// Dispute notifications reach payments' webhook pipeline first.
 	pay.SetDisputeSink(ds)
 	mux.HandleFunc(disputes.TypeDeadlines, ds.HandleDeadlinesTask)
+
+	rs := recon.NewService(d.db, recon.ConfigFrom(d.cfg), d.log)
+	mux.HandleFunc(recon.TypeNightly, rs.HandleNightlyTask)
+	mux.HandleFunc(recon.TypeRun, rs.HandleRunTask)
 	return nil
 }

@@ -86,7 +86,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return fmt.Errorf("config: PAYOPS_LOG_LEVEL=%q: %w", cfg.LogLevel, err)
 	}
-	return serve(ctx, cfg, jobs.Schedules{Heartbeat: *heartbeat}, logging.New(stdout, level))
+	// RECON_SCHEDULE is a 5-field cron; the scheduler's specs carry seconds.
+	return serve(ctx, cfg, jobs.Schedules{Heartbeat: *heartbeat, Recon: "0 " + cfg.ReconSchedule}, logging.New(stdout, level))
 }
 
 // serve starts everything, waits for ctx and stops everything in reverse

@@ -30,6 +30,13 @@ type Config struct {
 	APOInquiryTime time.Duration // APO_INQUIRY_TIMEOUT: inquiries (default 5s)
 	InquiryRPS     int           // APO_INQUIRY_RPS
 	ReportsDir     string        // RECON_REPORTS_DIR
+	ArchiveDir     string        // RECON_ARCHIVE_DIR: every arrived report kept whole, by SHA-256
+	SettleDays     int           // RECON_SETTLEMENT_DAYS: T+N working days before a capture is overdue in reports
+	SFTPAddr       string        // RECON_SFTP_ADDR: host:port of APO's SFTP; empty = no puller
+	SFTPUser       string        // RECON_SFTP_USER
+	SFTPPassword   string        // RECON_SFTP_PASSWORD
+	SFTPKnownHosts string        // RECON_SFTP_KNOWN_HOSTS: known_hosts file with the server's key (required with SFTP)
+	SFTPDir        string        // RECON_SFTP_DIR: remote root (default /v1/settlements)
 	ExportDir      string        // RECON_EXPORT_DIR
 	ReconSchedule  string        // RECON_SCHEDULE (cron, 5 fields)
 	ReconTZ        *time.Location
@@ -46,6 +53,9 @@ type Error struct {
 func (e *Error) Error() string {
 	return fmt.Sprintf("config: %s=%q: %s", e.Var, e.Value, e.Reason)
 }
+
+// SFTPEnabled reports whether the report puller is configured.
+func (c Config) SFTPEnabled() bool { return c.SFTPAddr != "" }
 
 // Load reads the environment through getenv (os.Getenv in main, a map in
 // tests) and validates every value.
@@ -67,10 +77,22 @@ func Load(getenv func(string) string) (Config, error) {
 		InquiryRPS:     r.intRange("APO_INQUIRY_RPS", 20, 1, 10000),
 		ReportsDir:     r.nonEmpty("RECON_REPORTS_DIR", ".run/reports"),
 		ExportDir:      r.nonEmpty("RECON_EXPORT_DIR", ".run/exports"),
+		ArchiveDir:     r.nonEmpty("RECON_ARCHIVE_DIR", ".run/archive"),
+		SettleDays:     r.intRange("RECON_SETTLEMENT_DAYS", 2, 0, 30),
+		SFTPUser:       r.nonEmpty("RECON_SFTP_USER", ""),
+		SFTPPassword:   r.nonEmpty("RECON_SFTP_PASSWORD", ""),
+		SFTPKnownHosts: r.nonEmpty("RECON_SFTP_KNOWN_HOSTS", ""),
+		SFTPDir:        r.nonEmpty("RECON_SFTP_DIR", "/v1/settlements"),
 		ReconSchedule:  r.cron("RECON_SCHEDULE", "30 2 * * *"),
 		ReconTZ:        r.location("RECON_TZ", "UTC"),
 		WorkerMetrics:  r.hostport("PAYOPS_WORKER_METRICS_ADDR", "127.0.0.1:9091"),
 		AlertSecret:    r.nonEmpty("ALERT_WEBHOOK_SECRET", ""),
+	}
+	if r.get("RECON_SFTP_ADDR", "") != "" {
+		c.SFTPAddr = r.hostport("RECON_SFTP_ADDR", "")
+		if c.SFTPUser == "" || c.SFTPKnownHosts == "" {
+			r.fail("RECON_SFTP_KNOWN_HOSTS", c.SFTPKnownHosts, "RECON_SFTP_USER and RECON_SFTP_KNOWN_HOSTS are required with RECON_SFTP_ADDR (host keys are always checked)")
+		}
 	}
 	if v := r.get("ALERT_WEBHOOK_URL", ""); v != "" {
 		c.AlertURL = r.url("ALERT_WEBHOOK_URL", v, "http", "https")

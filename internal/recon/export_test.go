@@ -1,0 +1,252 @@
+package recon
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+)
+
+func TestExportWorkbookAndCSV(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sc := runScenario(t, fileOpts{}, true)
+	run := sc.runs["2024-03-11"] // currency, duplicate and FX breaks; two batches
+	dir := filepath.Join(sc.dir, "exports")
+	path, err := sc.svc.Export(ctx, run.ID, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(path) != "recon_20240311_run"+strconv.FormatInt(run.ID, 10)+".xlsx" {
+		t.Errorf("path = %s", path)
+	}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	wantSheets := []string{"Summary"}
+	for _, k := range Kinds {
+		wantSheets = append(wantSheets, string(k))
+	}
+	if got := f.GetSheetList(); strings.Join(got, ",") != strings.Join(wantSheets, ",") {
+		t.Fatalf("sheets = %v, want %v", got, wantSheets)
+	}
+
+	// A discrepancy sheet: header, frozen, filterable, typed cells.
+	rows, err := f.GetRows("FX_MISMATCH")
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("FX rows = %v %v", rows, err)
+	}
+	for i, c := range sheetColumns {
+		if rows[0][i] != c.name {
+			t.Errorf("header %d = %q, want %q", i, rows[0][i], c.name)
+		}
+	}
+	col := func(name string) string {
+		for i, c := range sheetColumns {
+			if c.name == name {
+				n, _ := excelize.ColumnNumberToName(i + 1)
+				return n
+			}
+		}
+		t.Fatalf("no column %s", name)
+		return ""
+	}
+	checkNumber := func(sheet, cell, raw, shown, format string) {
+		t.Helper()
+		v, err := f.GetCellValue(sheet, cell, excelize.Options{RawCellValue: true})
+		if err != nil || v != raw {
+			t.Errorf("%s!%s raw = %q %v, want %q", sheet, cell, v, err, raw)
+		}
+		typ, _ := f.GetCellType(sheet, cell)
+		if typ == excelize.CellTypeSharedString || typ == excelize.CellTypeInlineString || typ == excelize.CellTypeFormula {
+			t.Errorf("%s!%s is text (%v), want a number", sheet, cell, typ)
+		}
+		if got, _ := f.GetCellValue(sheet, cell); got != shown {
+			t.Errorf("%s!%s shows %q, want %q", sheet, cell, got, shown)
+		}
+		if format == "" {
+			return
+		}
+		id, _ := f.GetCellStyle(sheet, cell)
+		st, err := f.GetStyle(id)
+		if err != nil || st.CustomNumFmt == nil || *st.CustomNumFmt != format {
+			t.Errorf("%s!%s format = %+v %v, want %q", sheet, cell, st, err, format)
+		}
+	}
+	checkNumber("FX_MISMATCH", col("Our amount")+"2", "23.23", "23.23", "#,##0.00")
+	checkNumber("FX_MISMATCH", col("Report amount")+"2", "23.29", "23.29", "#,##0.00")
+	checkNumber("FX_MISMATCH", col("Difference")+"2", "0.06", "0.06", "#,##0.00")
+	checkNumber("FX_MISMATCH", col("Line")+"2", rows[1][17], rows[1][17], "")
+	found, _ := f.GetCellValue("FX_MISMATCH", col("Found at")+"2", excelize.Options{RawCellValue: true})
+	if _, err := strconv.ParseFloat(found, 64); err != nil {
+		t.Errorf("Found at = %q, want a date serial", found)
+	}
+	if shown, _ := f.GetCellValue("FX_MISMATCH", col("Found at")+"2"); len(shown) != len("2006-01-02 15:04:05") {
+		t.Errorf("Found at shows %q", shown)
+	}
+	for _, sheet := range wantSheets {
+		panes, err := f.GetPanes(sheet)
+		if err != nil || !panes.Freeze || panes.YSplit != 1 {
+			t.Errorf("%s panes = %+v %v", sheet, panes, err)
+		}
+		if sheet == "Summary" {
+			continue
+		}
+		if tables, err := f.GetTables(sheet); err != nil || len(tables) != 1 {
+			t.Errorf("%s: no filterable table: %v %v", sheet, tables, err)
+		}
+		if w, _ := f.GetColWidth(sheet, col("Transaction ID")); w != 30 {
+			t.Errorf("%s column width = %v", sheet, w)
+		}
+	}
+
+	// The summary: the run, its inputs with hashes, counts per kind and the
+	// roll-forward.
+	summary, err := f.GetRows("Summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := func() string {
+		var b strings.Builder
+		for _, r := range summary {
+			b.WriteString(strings.Join(r, "\t") + "\n")
+		}
+		return b.String()
+	}()
+	if summary[0][0] != "Reconciliation run" || summary[0][1] != strconv.FormatInt(run.ID, 10) {
+		t.Errorf("summary head = %v", summary[0])
+	}
+	if summary[1][0] != "Period" || summary[1][1] != "2024-03-11" {
+		t.Errorf("period row = %v", summary[1])
+	}
+	if raw, _ := f.GetCellValue("Summary", "B2", excelize.Options{RawCellValue: true}); raw != "45362" {
+		t.Errorf("period raw = %q, want the Excel serial of 2024-03-11", raw)
+	}
+	for _, in := range run.Inputs {
+		if !strings.Contains(text, in.Name+"\t"+string(in.Kind)+"\t"+in.SHA256) {
+			t.Errorf("summary lacks input %s", in.Name)
+		}
+	}
+	kinds := 0
+	var sectionKinds bool
+	for _, r := range summary {
+		if len(r) > 0 && r[0] == "Discrepancies by kind" {
+			sectionKinds = true
+			continue
+		}
+		if sectionKinds && len(r) > 1 && Kind(r[0]).Valid() {
+			n, _ := strconv.Atoi(r[1])
+			kinds += n
+		}
+		if sectionKinds && len(r) > 0 && r[0] == "Lines" {
+			break
+		}
+	}
+	if int64(kinds) != run.Diff.New+run.Diff.Same+run.Diff.Changed || kinds != 3 {
+		t.Errorf("summary counts %d discrepancies, run has %d", kinds, run.Diff.New+run.Diff.Same+run.Diff.Changed)
+	}
+	for _, b := range run.Batches {
+		if !strings.Contains(text, b.BatchID+"\t"+b.Currency+"\t"+strconv.FormatInt(b.Items, 10)) {
+			t.Errorf("summary lacks batch %s:\n%s", b.BatchID, text)
+		}
+	}
+
+	// CSVs per kind, and every file recorded with its hash.
+	exports, err := sc.svc.Exports(ctx, run.ID)
+	if err != nil || len(exports) != 1+len(Kinds) {
+		t.Fatalf("exports = %+v %v", exports, err)
+	}
+	for _, e := range exports {
+		b, err := os.ReadFile(e.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != e.SHA256 || int64(len(b)) != e.Size {
+			t.Errorf("%s: recorded hash/size do not match the file", e.Path)
+		}
+		if e.Kind != FXMismatch {
+			continue
+		}
+		recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+		if err != nil || len(recs) != 2 || recs[1][11] != "23.23" || recs[1][13] != "23.29" || recs[1][15] != "0.06" {
+			t.Errorf("FX csv = %v %v", recs, err)
+		}
+	}
+
+	// The download path writes the same workbook.
+	var buf bytes.Buffer
+	if err := sc.svc.WriteXLSX(ctx, run.ID, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := excelize.OpenReader(&buf); err != nil || len(g.GetSheetList()) != len(wantSheets) {
+		t.Errorf("downloaded workbook: %v", err)
+	}
+
+	// Only a succeeded run exports.
+	queued, err := sc.svc.StartRun(ctx, RunRequest{Date: run.Period}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conflict *ConflictError
+	if _, err := sc.svc.Export(ctx, queued.ID, dir); !errors.As(err, &conflict) {
+		t.Errorf("export of a queued run: %v", err)
+	}
+}
+
+func TestExportNeutralisesFormulas(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, _, dir := newTestService(t)
+	in := "transactionType,transactionId,transactionRequestId,transactionAmountValue,transactionCurrency\n" +
+		"CAPTURE,\"=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",+cmd,1.00,USD\n" +
+		"CAPTURE,@SUM(A1),-2,2.00,USD\n<END>\n"
+	if _, err := svc.Ingest(ctx, "transactionItems_20240313_000.csv", strings.NewReader(in)); err != nil {
+		t.Fatal(err)
+	}
+	run, err := svc.Run(ctx, RunRequest{Date: tue.AddDate(0, 0, 1)}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err := svc.Export(ctx, run.ID, filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := f.GetRows(string(MissingInLedger))
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("rows = %v %v", rows, err)
+	}
+	for _, r := range rows[1:] {
+		for _, cell := range []string{r[5], r[6]} {
+			if !strings.HasPrefix(cell, "'") {
+				t.Errorf("cell %q is not neutralised", cell)
+			}
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "out", "recon_20240313_run"+strconv.FormatInt(run.ID, 10)+"_missing_in_ledger.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	for _, r := range recs[1:] {
+		if !strings.HasPrefix(r[5], "'") || !strings.HasPrefix(r[6], "'") {
+			t.Errorf("csv record %v is not neutralised", r)
+		}
+	}
+}

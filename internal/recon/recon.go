@@ -1,0 +1,334 @@
+// Package recon owns reconciliation against Antom APO's reports
+// (design.md §8): report files archived and staged line by line
+// (report_files, report_lines), runs that match them in bulk against the
+// payments ledger (recon_runs), the discrepancies they find with their owner
+// workflow (discrepancies), and the Excel/CSV exports for finance
+// (recon_exports). Parsing of APO's file format lives in recon/report.
+package recon
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/payops/payops/internal/money"
+	"github.com/payops/payops/internal/recon/report"
+)
+
+// Kind is a kind of discrepancy.
+type Kind string
+
+// Discrepancy kinds (design.md §8).
+const (
+	MissingInLedger    Kind = "MISSING_IN_LEDGER"    // a report line we have no record of
+	MissingInReport    Kind = "MISSING_IN_REPORT"    // our successful capture/refund, overdue, absent from the reports
+	AmountMismatch     Kind = "AMOUNT_MISMATCH"      // same transaction, different amount
+	CurrencyMismatch   Kind = "CURRENCY_MISMATCH"    // same transaction, different currency
+	StatusMismatch     Kind = "STATUS_MISMATCH"      // report says success where we say failed (or unknown), or the reverse
+	DuplicateInReport  Kind = "DUPLICATE_IN_REPORT"  // the same transaction twice in one report kind
+	BatchTotalMismatch Kind = "BATCH_TOTAL_MISMATCH" // settlement items do not add up to the summary
+	FXMismatch         Kind = "FX_MISMATCH"          // settlement amount ≠ transaction amount × quote beyond rounding
+)
+
+// Kinds lists every discrepancy kind, in the order exports show them.
+var Kinds = []Kind{MissingInLedger, MissingInReport, AmountMismatch, CurrencyMismatch, StatusMismatch,
+	DuplicateInReport, BatchTotalMismatch, FXMismatch}
+
+// Valid reports whether k is a known kind.
+func (k Kind) Valid() bool {
+	for _, x := range Kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Status is where a discrepancy is in its owner workflow.
+type Status string
+
+// Discrepancy statuses: OPEN → RESOLVED or IGNORED, with a note and an actor.
+const (
+	StatusOpen     Status = "OPEN"
+	StatusResolved Status = "RESOLVED"
+	StatusIgnored  Status = "IGNORED"
+)
+
+// Change says how a discrepancy relates to the previous run of its period.
+type Change string
+
+// Changes. A discrepancy of the previous run that is gone is "healed": its
+// row in that run gets HealedByRunID.
+const (
+	ChangeNew     Change = "NEW"     // not in the previous run
+	ChangeChanged Change = "CHANGED" // same identity, different amounts or details (reopened)
+	ChangeSame    Change = "SAME"    // unchanged (keeps its status, note and actor)
+)
+
+// FileStatus is the outcome of ingesting a file.
+type FileStatus string
+
+// File statuses.
+const (
+	FileIngested   FileStatus = "INGESTED"   // parsed whole, lines staged, ready to reconcile
+	FileIncomplete FileStatus = "INCOMPLETE" // no <END> trailer: held back, not reconciled
+	FileFailed     FileStatus = "FAILED"     // bad header or bad lines: nothing staged, Error says where
+)
+
+// Origin says how a file arrived.
+type Origin string
+
+// Origins.
+const (
+	OriginUpload Origin = "upload" // POST /v1/recon/reports
+	OriginDir    Origin = "dir"    // found in RECON_REPORTS_DIR
+	OriginSFTP   Origin = "sftp"
+)
+
+// File is an archived report file.
+type File struct {
+	ID                 int64
+	Name               string // base name as APO named it
+	Kind               report.Kind
+	Format             report.Format
+	CustomerID         string    // from the <customerId>/<yyyyMMdd>/ layout, when used
+	ReportDate         time.Time // transaction or settlement date; zero when unknown
+	BatchID            string
+	SettlementCurrency string
+	Seq                int
+	SHA256             string // hex
+	Size               int64
+	ArchivePath        string
+	Origin             Origin
+	SourcePath         string
+	Status             FileStatus
+	Error              string
+	Lines              int // records staged (INGESTED) or read
+	BadLines           int
+	ReceivedAt         time.Time
+
+	// Duplicate is set by Ingest when the same content had already arrived:
+	// the File is that earlier record and nothing was ingested again.
+	Duplicate bool
+}
+
+// RunStatus is a run's state.
+type RunStatus string
+
+// Run statuses.
+const (
+	RunQueued    RunStatus = "QUEUED"
+	RunRunning   RunStatus = "RUNNING"
+	RunSucceeded RunStatus = "SUCCEEDED"
+	RunFailed    RunStatus = "FAILED"
+)
+
+// RunRequest says what to reconcile: every ingested file of a date (the
+// transaction items of that day, the settlement files of batches settled
+// that day, and their summaries), or exactly the listed files.
+type RunRequest struct {
+	Date    time.Time // UTC day; ignored when FileIDs is set
+	FileIDs []int64
+}
+
+// Input is one file a run read.
+type Input struct {
+	FileID     int64
+	Name       string
+	Kind       report.Kind
+	SHA256     string
+	Lines      int
+	ReportDate time.Time
+}
+
+// Counts are a run's numbers.
+type Counts struct {
+	Lines           map[report.Kind]int64 // input lines per report kind
+	LinesByType     map[string]int64      // input item lines per "<report kind>/<transactionType>"
+	Matched         int64                 // item lines matched to a ledger record
+	RollForwardOnly int64                 // fee, reserve, dispute and other lines: checked through batch totals only
+	LedgerChecked   int64                 // our captures/refunds that had to be in the inputs
+	Expected        int64                 // our captures/refunds settled in no report yet and not yet due
+	Discrepancies   map[Kind]int64
+}
+
+// Total sums one discrepancy kind in one currency.
+type Total struct {
+	Kind        Kind
+	Currency    string
+	Count       int64
+	ReportMinor int64 // sum of the report's amounts
+	OurMinor    int64 // sum of ours
+}
+
+// Batch is one settlement batch's roll-forward: the items' settlement
+// amounts by class, signed by their effect on the payout, against the
+// summary. All amounts are minor units of Currency.
+type Batch struct {
+	BatchID      string
+	Currency     string
+	Items        int64 // settlement item lines
+	Captures     int64 // + captures (and PAYMENT lines)
+	Refunds      int64 // − refunds
+	Disputes     int64 // − disputes, + dispute reversals
+	Fees         int64 // − per-line fees and SETTLEMENT_FEE lines
+	Reserves     int64 // − withholdings, + releases (reserve and collateral)
+	Other        int64 // reversals and types we do not class, as signed in the file
+	Computed     int64 // the sum of the above
+	Summary      int64 // the summary's settlement amount
+	HasSummary   bool
+	SummaryCount int64 // the summary's count, when it gives one
+	Residual     int64 // Summary − Computed
+}
+
+// Diff compares a run with the previous run of its period.
+type Diff struct {
+	PreviousRunID int64
+	New           int64
+	Changed       int64
+	Same          int64
+	Healed        int64
+}
+
+// Timings are where a run spent its time: streaming the lines through the
+// ledger join (Stage), fallback matches and line checks (Match), our
+// transactions the reports must hold (Ledger), roll-forward, writing
+// discrepancies and timeline entries (Batches), and the diff.
+type Timings struct {
+	Stage, Match, Ledger, Batches, Diff, Total time.Duration
+}
+
+// Run is one reconciliation run.
+type Run struct {
+	ID         int64
+	Period     time.Time
+	Request    RunRequest
+	Inputs     []Input
+	Status     RunStatus
+	Phase      string
+	Progress   int // percent
+	Counts     Counts
+	Totals     []Total
+	Batches    []Batch
+	Diff       Diff
+	Timings    Timings
+	Actor      string
+	Error      string
+	CreatedAt  time.Time
+	StartedAt  *time.Time
+	FinishedAt *time.Time
+}
+
+// Discrepancy is one break a run found.
+type Discrepancy struct {
+	ID            int64
+	RunID         int64
+	Kind          Kind
+	Fingerprint   string // stable identity across runs of the same inputs
+	Change        Change
+	HealedByRunID int64 // set on this row when a later run of the period no longer finds it
+	Status        Status
+	Note          string
+	Actor         string
+	ResolvedAt    *time.Time
+
+	ReportKind            report.Kind
+	TransactionType       string
+	TransactionID         string
+	TransactionRequestID  string
+	OriginalTransactionID string
+	SettlementBatchID     string
+	PaymentID             string // ours
+	LedgerTransactionID   string // ours (payment_transactions.id)
+	Ours                  report.Amount
+	Report                report.Amount
+	FileID                int64
+	FileName              string
+	Line                  int
+	Details               json.RawMessage
+	CreatedAt             time.Time
+}
+
+// DiscrepancyFilter selects a run's discrepancies. Zero fields do not filter.
+type DiscrepancyFilter struct {
+	RunID  int64
+	Kind   Kind
+	Status Status
+	Change Change
+	Cursor string // from the previous page's Next
+	Limit  int    // default 50, at most 500
+}
+
+// RunFilter selects runs, newest first.
+type RunFilter struct {
+	Period time.Time // zero: every period
+	Status RunStatus
+	Cursor string
+	Limit  int // default 50, at most 200
+}
+
+// Page is one page of a keyset-paginated list.
+type Page[T any] struct {
+	Items []T
+	Next  string // empty on the last page
+}
+
+// Errors callers may test for with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+)
+
+// InvalidError reports a request that breaks a rule (HTTP 422).
+type InvalidError struct{ Field, Reason string }
+
+func (e *InvalidError) Error() string { return e.Field + ": " + e.Reason }
+
+// ConflictError reports an action the current state forbids (HTTP 409).
+type ConflictError struct{ Rule string }
+
+func (e *ConflictError) Error() string { return e.Rule }
+
+// ParseError is a file that could not be read: its header, or some of its
+// lines. The file is archived and recorded as FAILED; nothing was staged.
+type ParseError struct {
+	File  File
+	Lines []*report.LineError // the first maxLineErrors bad lines, in file order
+	Total int                 // bad lines in all
+	Cause error               // a header or I/O problem, when that is what failed
+}
+
+// maxLineErrors bounds the bad lines a ParseError (and the file's stored
+// error) lists; the count is always exact.
+const maxLineErrors = 20
+
+func (e *ParseError) Error() string {
+	if e.Cause != nil {
+		return e.Cause.Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d bad line(s)", e.File.Name, e.Total)
+	for i, l := range e.Lines {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(l.Error())
+	}
+	if e.Total > len(e.Lines) {
+		fmt.Fprintf(&b, "; … and %d more", e.Total-len(e.Lines))
+	}
+	return b.String()
+}
+
+func (e *ParseError) Unwrap() error { return e.Cause }
+
+// amountOf makes a report.Amount from nullable columns.
+func amountOf(minor *int64, ccy string) report.Amount {
+	if minor == nil || ccy == "" {
+		return report.Amount{}
+	}
+	return report.Amount{Money: money.Money{Minor: *minor, Currency: ccy}, Valid: true}
+}

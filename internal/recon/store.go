@@ -1,0 +1,927 @@
+package recon
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/payops/payops/internal/recon/report"
+)
+
+// Store holds the SQL for the recon tables (this file: files, lines, runs,
+// discrepancies, exports; store_match.go: a run's matching). Its handle is a
+// *sqlx.DB or a *sqlx.Tx.
+type Store struct{ db sqlx.ExtContext }
+
+// NewStore returns a store over db.
+func NewStore(db sqlx.ExtContext) *Store { return &Store{db: db} }
+
+// ---- report files ----
+
+const fileColumns = `id, name, kind, format, customer_id, report_date, batch_id, settlement_currency, seq, sha256,
+	size_bytes, archive_path, origin, source_path, status, error, line_count, bad_line_count, received_at`
+
+type fileRow struct {
+	ID                 int64      `db:"id"`
+	Name               string     `db:"name"`
+	Kind               string     `db:"kind"`
+	Format             string     `db:"format"`
+	CustomerID         string     `db:"customer_id"`
+	ReportDate         *time.Time `db:"report_date"`
+	BatchID            string     `db:"batch_id"`
+	SettlementCurrency string     `db:"settlement_currency"`
+	Seq                int        `db:"seq"`
+	SHA256             []byte     `db:"sha256"`
+	Size               int64      `db:"size_bytes"`
+	ArchivePath        string     `db:"archive_path"`
+	Origin             string     `db:"origin"`
+	SourcePath         string     `db:"source_path"`
+	SourceMtime        *time.Time `db:"source_mtime"`
+	Status             string     `db:"status"`
+	Error              string     `db:"error"`
+	Lines              int        `db:"line_count"`
+	BadLines           int        `db:"bad_line_count"`
+	ReceivedAt         time.Time  `db:"received_at"`
+}
+
+func (r fileRow) file() File {
+	f := File{ID: r.ID, Name: r.Name, Kind: report.Kind(r.Kind), Format: report.Format(r.Format),
+		CustomerID: r.CustomerID, BatchID: r.BatchID, SettlementCurrency: r.SettlementCurrency, Seq: r.Seq,
+		SHA256: hex.EncodeToString(r.SHA256), Size: r.Size, ArchivePath: r.ArchivePath, Origin: Origin(r.Origin),
+		SourcePath: r.SourcePath, Status: FileStatus(r.Status), Error: r.Error, Lines: r.Lines,
+		BadLines: r.BadLines, ReceivedAt: r.ReceivedAt.UTC()}
+	if r.ReportDate != nil {
+		f.ReportDate = day(*r.ReportDate)
+	}
+	return f
+}
+
+// CreateFile records an arrived file. It returns false, and no id, when a
+// file with the same SHA-256 exists already (a concurrent arrival of the
+// same content), so the caller reads that one instead.
+func (s *Store) CreateFile(ctx context.Context, f File, mtime *time.Time) (int64, bool, error) {
+	const q = `
+		INSERT INTO report_files (name, kind, format, customer_id, report_date, batch_id, settlement_currency, seq,
+			sha256, size_bytes, archive_path, origin, source_path, source_mtime, status, error, line_count,
+			bad_line_count, received_at)
+		VALUES (:name, :kind, :format, :customer_id, :report_date, :batch_id, :settlement_currency, :seq,
+			:sha256, :size_bytes, :archive_path, :origin, :source_path, :source_mtime, :status, :error, :line_count,
+			:bad_line_count, :received_at)
+		ON CONFLICT (sha256) DO NOTHING
+		RETURNING id`
+	sum, err := hex.DecodeString(f.SHA256)
+	if err != nil {
+		return 0, false, fmt.Errorf("file %s: sha256 %q: %w", f.Name, f.SHA256, err)
+	}
+	r := fileRow{Name: f.Name, Kind: string(f.Kind), Format: string(f.Format), CustomerID: f.CustomerID,
+		BatchID: f.BatchID, SettlementCurrency: f.SettlementCurrency, Seq: f.Seq, SHA256: sum, Size: f.Size,
+		ArchivePath: f.ArchivePath, Origin: string(f.Origin), SourcePath: f.SourcePath, SourceMtime: mtime,
+		Status: string(f.Status), Error: f.Error, Lines: f.Lines, BadLines: f.BadLines, ReceivedAt: f.ReceivedAt}
+	if !f.ReportDate.IsZero() {
+		d := f.ReportDate
+		r.ReportDate = &d
+	}
+	rows, err := sqlx.NamedQueryContext(ctx, s.db, q, r)
+	if err != nil {
+		return 0, false, fmt.Errorf("insert report file %s: %w", f.Name, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return 0, false, rows.Err()
+	}
+	var id int64
+	if err := rows.Scan(&id); err != nil {
+		return 0, false, fmt.Errorf("insert report file %s: %w", f.Name, err)
+	}
+	return id, true, rows.Close()
+}
+
+// FinishFile writes the outcome of reading a file.
+func (s *Store) FinishFile(ctx context.Context, f File, parse time.Duration) error {
+	const q = `UPDATE report_files SET status = $2, error = $3, line_count = $4, bad_line_count = $5,
+		report_date = $6, parse_ms = $7 WHERE id = $1`
+	var d *time.Time
+	if !f.ReportDate.IsZero() {
+		d = &f.ReportDate
+	}
+	if _, err := s.db.ExecContext(ctx, q, f.ID, string(f.Status), f.Error, f.Lines, f.BadLines, d,
+		parse.Milliseconds()); err != nil {
+		return fmt.Errorf("finish report file %d: %w", f.ID, err)
+	}
+	return nil
+}
+
+// File returns a file by id.
+func (s *Store) File(ctx context.Context, id int64) (File, error) {
+	return s.fileBy(ctx, "id = $1", id)
+}
+
+// FileByHash returns the file with this content (hex SHA-256).
+func (s *Store) FileByHash(ctx context.Context, sum []byte) (File, error) {
+	return s.fileBy(ctx, "sha256 = $1", sum)
+}
+
+func (s *Store) fileBy(ctx context.Context, where string, arg any) (File, error) {
+	var r fileRow
+	if err := sqlx.GetContext(ctx, s.db, &r, `SELECT `+fileColumns+` FROM report_files WHERE `+where, arg); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return File{}, ErrNotFound
+		}
+		return File{}, fmt.Errorf("get report file: %w", err)
+	}
+	return r.file(), nil
+}
+
+// AnalyzeLines refreshes the planner's statistics of report_lines. A
+// million fresh rows without statistics make the planner pick per-line
+// index lookups over the hash joins a run needs; ANALYZE samples a fixed
+// number of rows, so it costs the same however large the table grows.
+func (s *Store) AnalyzeLines(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `ANALYZE report_lines`); err != nil {
+		return fmt.Errorf("analyze report lines: %w", err)
+	}
+	return nil
+}
+
+// SeenSource reports whether a file at this path under the reports
+// directory, with this size and modification time, was read before; the
+// directory scan then skips it without hashing it again.
+func (s *Store) SeenSource(ctx context.Context, path string, size int64, mtime time.Time) (bool, error) {
+	const q = `SELECT EXISTS (SELECT 1 FROM report_files WHERE source_path = $1 AND size_bytes = $2 AND source_mtime = $3)`
+	var ok bool
+	if err := sqlx.GetContext(ctx, s.db, &ok, q, path, size, mtime); err != nil {
+		return false, fmt.Errorf("check source %s: %w", path, err)
+	}
+	return ok, nil
+}
+
+// copyLines is the COPY statement lib/pq recognises (the form its deprecated
+// pq.CopyIn helper builds); spelling it here keeps lib/pq's import inside
+// internal/postgres.
+const copyLines = `COPY report_lines (file_id, line_no, settlement_batch_id, customer_id, acquirer, transaction_type,
+	transaction_id, original_transaction_id, transaction_request_id, original_transaction_request_id, payment_time,
+	settlement_time, transaction_amount_minor, transaction_currency, settlement_amount_minor, settlement_currency,
+	fee_amount_minor, fee_currency, quote_currency_pair, quote_price, summary_type, count, status, card_brand, extra)
+	FROM STDIN`
+
+// RawConn is a connection whose driver connection can be reached
+// (*sqlx.Conn, *sql.Conn).
+type RawConn interface {
+	Raw(func(driverConn any) error) error
+}
+
+// copyData is the part of lib/pq's COPY statement that takes a row already
+// in COPY's text format.
+type copyData interface {
+	CopyData(ctx context.Context, line string) (driver.Result, error)
+}
+
+// CopyLines stages a file's lines with COPY. conn must be the connection of
+// the store's transaction. produce is called once and calls add per line.
+func (s *Store) CopyLines(ctx context.Context, conn RawConn, fileID int64, produce func(add func(report.Line) error) error) error {
+	err := copyIn(ctx, conn, copyLines, func(add func([]byte) error) error {
+		var buf []byte
+		return produce(func(l report.Line) error {
+			buf = appendCopyRow(buf[:0], fileID, l)
+			return add(buf)
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("copy report lines: %w", err)
+	}
+	return nil
+}
+
+// copyIn runs a COPY … FROM STDIN on conn, the connection of the current
+// transaction; produce calls add once per row, already in COPY's text
+// format.
+//
+// Rows are handed to the driver as they are: going through database/sql's
+// argument conversion costs an interface conversion per column and row,
+// which at a million lines was most of the ingest time.
+func copyIn(ctx context.Context, conn RawConn, stmt string, produce func(add func([]byte) error) error) error {
+	return conn.Raw(func(dc any) error {
+		p, ok := dc.(driver.ConnPrepareContext)
+		if !ok {
+			return errors.New("driver cannot prepare statements")
+		}
+		st, err := p.PrepareContext(ctx, stmt)
+		if err != nil {
+			return err
+		}
+		cd, ok := st.(copyData)
+		if !ok {
+			_ = st.Close()
+			return errors.New("driver has no COPY support")
+		}
+		n := 0
+		add := func(row []byte) error {
+			if n++; n%8192 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// A background context: lib/pq starts a watcher goroutine per call
+			// for a cancellable one; cancellation is checked above instead.
+			_, err := cd.CopyData(context.Background(), string(row))
+			return err
+		}
+		perr := produce(add)
+		// Closing ends the COPY (and reports its errors) whatever produce
+		// did, so the connection stays usable for the rollback.
+		cerr := st.Close()
+		if perr != nil {
+			return perr
+		}
+		return cerr
+	})
+}
+
+// appendCopyRow encodes one line as a row of COPY's text format.
+func appendCopyRow(b []byte, fileID int64, l report.Line) []byte {
+	b = strconv.AppendInt(b, fileID, 10)
+	b = append(b, '\t')
+	b = strconv.AppendInt(b, int64(l.No), 10)
+	for _, v := range []string{l.SettlementBatchID, l.CustomerID, l.Acquirer, l.TransactionType, l.TransactionID,
+		l.OriginalTransactionID, l.TransactionRequestID, l.OriginalTransactionRequestID} {
+		b = appendCopyText(append(b, '\t'), v)
+	}
+	b = appendCopyTime(append(b, '\t'), l.PaymentTime)
+	b = appendCopyTime(append(b, '\t'), l.SettlementTime)
+	for _, a := range []report.Amount{l.TransactionAmount, l.SettlementAmount, l.FeeAmount} {
+		b = append(b, '\t')
+		if a.Valid {
+			b = strconv.AppendInt(b, a.Minor, 10)
+		} else {
+			b = append(b, `\N`...)
+		}
+		b = appendCopyText(append(b, '\t'), a.Currency)
+	}
+	b = appendCopyText(append(b, '\t'), l.QuoteCurrencyPair)
+	b = append(b, '\t')
+	if l.QuotePrice == "" {
+		b = append(b, `\N`...)
+	} else {
+		b = append(b, l.QuotePrice...) // digits and a point, validated by the parser
+	}
+	b = appendCopyText(append(b, '\t'), l.SummaryType)
+	b = append(b, '\t')
+	if l.HasCount {
+		b = strconv.AppendInt(b, l.Count, 10)
+	} else {
+		b = append(b, `\N`...)
+	}
+	b = appendCopyText(append(b, '\t'), l.Status)
+	b = appendCopyText(append(b, '\t'), l.CardBrand)
+	b = append(b, '\t')
+	if len(l.Extra) == 0 {
+		return append(b, `\N`...)
+	}
+	var js []byte
+	js = append(js, '{')
+	for i, f := range l.Extra {
+		if i > 0 {
+			js = append(js, ',')
+		}
+		js = appendJSONString(js, f.Name)
+		js = append(js, ':')
+		js = appendJSONString(js, f.Value)
+	}
+	js = append(js, '}')
+	return appendCopyText(b, string(js))
+}
+
+// appendCopyText escapes a value for COPY's text format.
+func appendCopyText(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+func appendCopyTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, `\N`...)
+	}
+	return t.UTC().AppendFormat(b, "2006-01-02 15:04:05.999999999Z07:00")
+}
+
+// appendJSONString writes s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c) // the parser passes valid UTF-8 only
+		}
+	}
+	return append(b, '"')
+}
+
+// ---- runs ----
+
+const runColumns = `id, period, request, inputs, status, phase, progress, counts,
+	totals, batches, diff, timings, actor, error, created_at, started_at, finished_at`
+
+type runRow struct {
+	ID         int64      `db:"id"`
+	Period     time.Time  `db:"period"`
+	Request    []byte     `db:"request"`
+	Inputs     []byte     `db:"inputs"`
+	Status     string     `db:"status"`
+	Phase      string     `db:"phase"`
+	Progress   int        `db:"progress"`
+	Counts     []byte     `db:"counts"`
+	Totals     []byte     `db:"totals"`
+	Batches    []byte     `db:"batches"`
+	Diff       []byte     `db:"diff"`
+	Timings    []byte     `db:"timings"`
+	Actor      string     `db:"actor"`
+	Error      string     `db:"error"`
+	CreatedAt  time.Time  `db:"created_at"`
+	StartedAt  *time.Time `db:"started_at"`
+	FinishedAt *time.Time `db:"finished_at"`
+}
+
+// JSON shapes of the run's jsonb columns. The domain types carry no tags;
+// these mirror them for storage.
+type (
+	requestJSON struct {
+		Date    string  `json:"date,omitempty"`
+		FileIDs []int64 `json:"file_ids,omitempty"`
+	}
+	inputJSON struct {
+		FileID     int64  `json:"file_id"`
+		Name       string `json:"name"`
+		Kind       string `json:"kind"`
+		SHA256     string `json:"sha256"`
+		Lines      int    `json:"lines"`
+		ReportDate string `json:"report_date,omitempty"`
+	}
+	countsJSON struct {
+		Lines           map[string]int64 `json:"lines"`
+		LinesByType     map[string]int64 `json:"lines_by_type"`
+		Matched         int64            `json:"matched"`
+		RollForwardOnly int64            `json:"roll_forward_only"`
+		LedgerChecked   int64            `json:"ledger_checked"`
+		Expected        int64            `json:"expected"`
+		Discrepancies   map[string]int64 `json:"discrepancies"`
+	}
+	totalJSON struct {
+		Kind        string `json:"kind"`
+		Currency    string `json:"currency"`
+		Count       int64  `json:"count"`
+		ReportMinor int64  `json:"report_minor"`
+		OurMinor    int64  `json:"our_minor"`
+	}
+	batchJSON struct {
+		BatchID      string `json:"batch_id"`
+		Currency     string `json:"currency"`
+		Items        int64  `json:"items"`
+		Captures     int64  `json:"captures"`
+		Refunds      int64  `json:"refunds"`
+		Disputes     int64  `json:"disputes"`
+		Fees         int64  `json:"fees"`
+		Reserves     int64  `json:"reserves"`
+		Other        int64  `json:"other"`
+		Computed     int64  `json:"computed"`
+		Summary      int64  `json:"summary"`
+		HasSummary   bool   `json:"has_summary"`
+		SummaryCount int64  `json:"summary_count"`
+		Residual     int64  `json:"residual"`
+	}
+	diffJSON struct {
+		PreviousRunID int64 `json:"previous_run_id,omitempty"`
+		New           int64 `json:"new"`
+		Changed       int64 `json:"changed"`
+		Same          int64 `json:"same"`
+		Healed        int64 `json:"healed"`
+	}
+	timingsJSON struct {
+		StageMS   int64 `json:"stage_ms"`
+		MatchMS   int64 `json:"match_ms"`
+		LedgerMS  int64 `json:"ledger_ms"`
+		BatchesMS int64 `json:"batches_ms"`
+		DiffMS    int64 `json:"diff_ms"`
+		TotalMS   int64 `json:"total_ms"`
+	}
+)
+
+func (r runRow) run() (Run, error) {
+	run := Run{ID: r.ID, Period: day(r.Period), Status: RunStatus(r.Status), Phase: r.Phase, Progress: r.Progress,
+		Actor: r.Actor, Error: r.Error, CreatedAt: r.CreatedAt.UTC(), StartedAt: utc(r.StartedAt),
+		FinishedAt: utc(r.FinishedAt)}
+	var req requestJSON
+	if err := json.Unmarshal(r.Request, &req); err != nil {
+		return Run{}, fmt.Errorf("run %d request: %w", r.ID, err)
+	}
+	run.Request.FileIDs = req.FileIDs
+	if req.Date != "" {
+		run.Request.Date, _ = time.Parse(time.DateOnly, req.Date)
+	}
+	var inputs []inputJSON
+	if err := json.Unmarshal(r.Inputs, &inputs); err != nil {
+		return Run{}, fmt.Errorf("run %d inputs: %w", r.ID, err)
+	}
+	for _, in := range inputs {
+		i := Input{FileID: in.FileID, Name: in.Name, Kind: report.Kind(in.Kind), SHA256: in.SHA256, Lines: in.Lines}
+		if in.ReportDate != "" {
+			i.ReportDate, _ = time.Parse(time.DateOnly, in.ReportDate)
+		}
+		run.Inputs = append(run.Inputs, i)
+	}
+	if len(r.Counts) > 0 {
+		var c countsJSON
+		if err := json.Unmarshal(r.Counts, &c); err != nil {
+			return Run{}, fmt.Errorf("run %d counts: %w", r.ID, err)
+		}
+		run.Counts = Counts{Lines: map[report.Kind]int64{}, LinesByType: c.LinesByType, Matched: c.Matched,
+			RollForwardOnly: c.RollForwardOnly, LedgerChecked: c.LedgerChecked, Expected: c.Expected,
+			Discrepancies: map[Kind]int64{}}
+		for k, v := range c.Lines {
+			run.Counts.Lines[report.Kind(k)] = v
+		}
+		for k, v := range c.Discrepancies {
+			run.Counts.Discrepancies[Kind(k)] = v
+		}
+	}
+	if len(r.Totals) > 0 {
+		var ts []totalJSON
+		if err := json.Unmarshal(r.Totals, &ts); err != nil {
+			return Run{}, fmt.Errorf("run %d totals: %w", r.ID, err)
+		}
+		for _, t := range ts {
+			run.Totals = append(run.Totals, Total{Kind: Kind(t.Kind), Currency: t.Currency, Count: t.Count,
+				ReportMinor: t.ReportMinor, OurMinor: t.OurMinor})
+		}
+	}
+	if len(r.Batches) > 0 {
+		var bs []batchJSON
+		if err := json.Unmarshal(r.Batches, &bs); err != nil {
+			return Run{}, fmt.Errorf("run %d batches: %w", r.ID, err)
+		}
+		for _, b := range bs {
+			run.Batches = append(run.Batches, Batch(b))
+		}
+	}
+	if len(r.Diff) > 0 {
+		var d diffJSON
+		if err := json.Unmarshal(r.Diff, &d); err != nil {
+			return Run{}, fmt.Errorf("run %d diff: %w", r.ID, err)
+		}
+		run.Diff = Diff(d)
+	}
+	if len(r.Timings) > 0 {
+		var t timingsJSON
+		if err := json.Unmarshal(r.Timings, &t); err != nil {
+			return Run{}, fmt.Errorf("run %d timings: %w", r.ID, err)
+		}
+		ms := func(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
+		run.Timings = Timings{Stage: ms(t.StageMS), Match: ms(t.MatchMS), Ledger: ms(t.LedgerMS),
+			Batches: ms(t.BatchesMS), Diff: ms(t.DiffMS), Total: ms(t.TotalMS)}
+	}
+	return run, nil
+}
+
+// CreateRun records a run (QUEUED) with its inputs.
+func (s *Store) CreateRun(ctx context.Context, r Run) (int64, error) {
+	req := requestJSON{FileIDs: r.Request.FileIDs}
+	if !r.Request.Date.IsZero() {
+		req.Date = r.Request.Date.Format(time.DateOnly)
+	}
+	reqJSON, _ := json.Marshal(req)
+	ins := make([]inputJSON, len(r.Inputs))
+	ids := make([]int64, len(r.Inputs))
+	for i, in := range r.Inputs {
+		ins[i] = inputJSON{FileID: in.FileID, Name: in.Name, Kind: string(in.Kind), SHA256: in.SHA256, Lines: in.Lines}
+		if !in.ReportDate.IsZero() {
+			ins[i].ReportDate = in.ReportDate.Format(time.DateOnly)
+		}
+		ids[i] = in.FileID
+	}
+	insJSON, _ := json.Marshal(ins)
+	const q = `
+		INSERT INTO recon_runs (period, request, input_file_ids, inputs, status, actor, created_at)
+		VALUES ($1, $2, $3::bigint[], $4, $5, $6, $7)
+		RETURNING id`
+	var id int64
+	if err := sqlx.GetContext(ctx, s.db, &id, q, r.Period, reqJSON, int64Array(ids), insJSON, string(r.Status),
+		r.Actor, r.CreatedAt); err != nil {
+		return 0, fmt.Errorf("insert run: %w", err)
+	}
+	return id, nil
+}
+
+// Run returns a run by id.
+func (s *Store) Run(ctx context.Context, id int64) (Run, error) {
+	var r runRow
+	if err := sqlx.GetContext(ctx, s.db, &r, `SELECT `+runColumns+` FROM recon_runs WHERE id = $1`, id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Run{}, ErrNotFound
+		}
+		return Run{}, fmt.Errorf("get run %d: %w", id, err)
+	}
+	return r.run()
+}
+
+// ListRuns returns runs newest first, keyset-paginated by id.
+func (s *Store) ListRuns(ctx context.Context, f RunFilter) (Page[Run], error) {
+	var (
+		where []string
+		args  []any
+	)
+	if !f.Period.IsZero() {
+		args = append(args, day(f.Period))
+		where = append(where, fmt.Sprintf("period = $%d", len(args)))
+	}
+	if f.Status != "" {
+		args = append(args, string(f.Status))
+		where = append(where, fmt.Sprintf("status = $%d", len(args)))
+	}
+	if f.Cursor != "" {
+		id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return Page[Run]{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
+		}
+		args = append(args, id)
+		where = append(where, fmt.Sprintf("id < $%d", len(args)))
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	q := `SELECT ` + runColumns + ` FROM recon_runs`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit+1)
+	var rows []runRow
+	if err := sqlx.SelectContext(ctx, s.db, &rows, q, args...); err != nil {
+		return Page[Run]{}, fmt.Errorf("list runs: %w", err)
+	}
+	var page Page[Run]
+	for i, r := range rows {
+		if i == limit {
+			page.Next = encodeCursor(page.Items[limit-1].ID)
+			break
+		}
+		run, err := r.run()
+		if err != nil {
+			return Page[Run]{}, err
+		}
+		page.Items = append(page.Items, run)
+	}
+	return page, nil
+}
+
+// SetPhase records a run's progress. It runs outside the run's transaction
+// so that watchers see it while the run works.
+func (s *Store) SetPhase(ctx context.Context, id int64, status RunStatus, phase string, progress int, at *time.Time) error {
+	const q = `UPDATE recon_runs SET status = $2, phase = $3, progress = $4, started_at = COALESCE($5, started_at),
+		error = '' WHERE id = $1`
+	if _, err := s.db.ExecContext(ctx, q, id, string(status), phase, progress, at); err != nil {
+		return fmt.Errorf("set run %d phase: %w", id, err)
+	}
+	return nil
+}
+
+// FinishRun stores a run's outcome.
+func (s *Store) FinishRun(ctx context.Context, r Run) error {
+	c := countsJSON{Lines: map[string]int64{}, LinesByType: r.Counts.LinesByType, Matched: r.Counts.Matched,
+		RollForwardOnly: r.Counts.RollForwardOnly, LedgerChecked: r.Counts.LedgerChecked,
+		Expected: r.Counts.Expected, Discrepancies: map[string]int64{}}
+	for k, v := range r.Counts.Lines {
+		c.Lines[string(k)] = v
+	}
+	for k, v := range r.Counts.Discrepancies {
+		c.Discrepancies[string(k)] = v
+	}
+	totals := make([]totalJSON, len(r.Totals))
+	for i, t := range r.Totals {
+		totals[i] = totalJSON{Kind: string(t.Kind), Currency: t.Currency, Count: t.Count, ReportMinor: t.ReportMinor,
+			OurMinor: t.OurMinor}
+	}
+	batches := make([]batchJSON, len(r.Batches))
+	for i, b := range r.Batches {
+		batches[i] = batchJSON(b)
+	}
+	t := r.Timings
+	timings := timingsJSON{StageMS: t.Stage.Milliseconds(), MatchMS: t.Match.Milliseconds(),
+		LedgerMS: t.Ledger.Milliseconds(), BatchesMS: t.Batches.Milliseconds(),
+		DiffMS: t.Diff.Milliseconds(), TotalMS: t.Total.Milliseconds()}
+	cj, _ := json.Marshal(c)
+	tj, _ := json.Marshal(totals)
+	bj, _ := json.Marshal(batches)
+	dj, _ := json.Marshal(diffJSON(r.Diff))
+	mj, _ := json.Marshal(timings)
+	var prev *int64
+	if r.Diff.PreviousRunID != 0 {
+		prev = &r.Diff.PreviousRunID
+	}
+	const q = `
+		UPDATE recon_runs SET status = $2, phase = $3, progress = $4, counts = $5, totals = $6, batches = $7,
+			diff = $8, timings = $9, previous_run_id = $10, error = $11, started_at = COALESCE(started_at, $12),
+			finished_at = $13
+		WHERE id = $1`
+	if _, err := s.db.ExecContext(ctx, q, r.ID, string(r.Status), r.Phase, r.Progress, cj, tj, bj, dj, mj, prev,
+		r.Error, r.StartedAt, r.FinishedAt); err != nil {
+		return fmt.Errorf("finish run %d: %w", r.ID, err)
+	}
+	return nil
+}
+
+// FailRun marks a run FAILED with its error.
+func (s *Store) FailRun(ctx context.Context, id int64, msg string, at time.Time) error {
+	const q = `UPDATE recon_runs SET status = 'FAILED', error = $2, finished_at = $3 WHERE id = $1 AND status <> 'SUCCEEDED'`
+	if _, err := s.db.ExecContext(ctx, q, id, msg, at); err != nil {
+		return fmt.Errorf("fail run %d: %w", id, err)
+	}
+	return nil
+}
+
+// ---- discrepancies ----
+
+const discrepancyColumns = `id, run_id, kind, fingerprint, change, COALESCE(healed_by_run_id, 0) AS healed_by_run_id,
+	status, note, actor, resolved_at, report_kind, transaction_type, transaction_id, transaction_request_id,
+	original_transaction_id, settlement_batch_id, COALESCE(payment_id::text, '') AS payment_id,
+	COALESCE(ledger_transaction_id::text, '') AS ledger_transaction_id, our_amount_minor, our_currency,
+	report_amount_minor, report_currency, COALESCE(file_id, 0) AS file_id, file_name, COALESCE(line_no, 0) AS line_no,
+	details, created_at`
+
+type discrepancyRow struct {
+	ID                    int64      `db:"id"`
+	RunID                 int64      `db:"run_id"`
+	Kind                  string     `db:"kind"`
+	Fingerprint           string     `db:"fingerprint"`
+	Change                string     `db:"change"`
+	HealedByRunID         int64      `db:"healed_by_run_id"`
+	Status                string     `db:"status"`
+	Note                  string     `db:"note"`
+	Actor                 string     `db:"actor"`
+	ResolvedAt            *time.Time `db:"resolved_at"`
+	ReportKind            string     `db:"report_kind"`
+	TransactionType       string     `db:"transaction_type"`
+	TransactionID         string     `db:"transaction_id"`
+	TransactionRequestID  string     `db:"transaction_request_id"`
+	OriginalTransactionID string     `db:"original_transaction_id"`
+	SettlementBatchID     string     `db:"settlement_batch_id"`
+	PaymentID             string     `db:"payment_id"`
+	LedgerTransactionID   string     `db:"ledger_transaction_id"`
+	OurMinor              *int64     `db:"our_amount_minor"`
+	OurCurrency           string     `db:"our_currency"`
+	ReportMinor           *int64     `db:"report_amount_minor"`
+	ReportCurrency        string     `db:"report_currency"`
+	FileID                int64      `db:"file_id"`
+	FileName              string     `db:"file_name"`
+	Line                  int        `db:"line_no"`
+	Details               []byte     `db:"details"`
+	CreatedAt             time.Time  `db:"created_at"`
+}
+
+func (r discrepancyRow) discrepancy() Discrepancy {
+	return Discrepancy{ID: r.ID, RunID: r.RunID, Kind: Kind(r.Kind), Fingerprint: r.Fingerprint,
+		Change: Change(r.Change), HealedByRunID: r.HealedByRunID, Status: Status(r.Status), Note: r.Note,
+		Actor: r.Actor, ResolvedAt: utc(r.ResolvedAt), ReportKind: report.Kind(r.ReportKind),
+		TransactionType: r.TransactionType, TransactionID: r.TransactionID,
+		TransactionRequestID: r.TransactionRequestID, OriginalTransactionID: r.OriginalTransactionID,
+		SettlementBatchID: r.SettlementBatchID, PaymentID: r.PaymentID, LedgerTransactionID: r.LedgerTransactionID,
+		Ours: amountOf(r.OurMinor, r.OurCurrency), Report: amountOf(r.ReportMinor, r.ReportCurrency),
+		FileID: r.FileID, FileName: r.FileName, Line: r.Line, Details: r.Details, CreatedAt: r.CreatedAt.UTC()}
+}
+
+// Discrepancy returns one discrepancy by id.
+func (s *Store) Discrepancy(ctx context.Context, id int64) (Discrepancy, error) {
+	var r discrepancyRow
+	if err := sqlx.GetContext(ctx, s.db, &r, `SELECT `+discrepancyColumns+` FROM discrepancies WHERE id = $1`, id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Discrepancy{}, ErrNotFound
+		}
+		return Discrepancy{}, fmt.Errorf("get discrepancy %d: %w", id, err)
+	}
+	return r.discrepancy(), nil
+}
+
+// ListDiscrepancies returns a run's discrepancies in id order, keyset-paginated.
+func (s *Store) ListDiscrepancies(ctx context.Context, f DiscrepancyFilter) (Page[Discrepancy], error) {
+	args := []any{f.RunID}
+	where := []string{"run_id = $1"}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.Kind != "" {
+		add("kind = $%d", string(f.Kind))
+	}
+	if f.Status != "" {
+		add("status = $%d", string(f.Status))
+	}
+	if f.Change != "" {
+		add("change = $%d", string(f.Change))
+	}
+	if f.Cursor != "" {
+		id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return Page[Discrepancy]{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
+		}
+		add("id > $%d", id)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 500 {
+		limit = 50
+	}
+	q := `SELECT ` + discrepancyColumns + ` FROM discrepancies WHERE ` + strings.Join(where, " AND ") +
+		fmt.Sprintf(` ORDER BY id LIMIT %d`, limit+1)
+	var rows []discrepancyRow
+	if err := sqlx.SelectContext(ctx, s.db, &rows, q, args...); err != nil {
+		return Page[Discrepancy]{}, fmt.Errorf("list discrepancies: %w", err)
+	}
+	var page Page[Discrepancy]
+	for i, r := range rows {
+		if i == limit {
+			page.Next = encodeCursor(page.Items[limit-1].ID)
+			break
+		}
+		page.Items = append(page.Items, r.discrepancy())
+	}
+	return page, nil
+}
+
+// EachDiscrepancy streams a run's discrepancies of one kind in id order
+// (for exports: one row in memory at a time).
+func (s *Store) EachDiscrepancy(ctx context.Context, runID int64, kind Kind, fn func(Discrepancy) error) error {
+	rows, err := s.db.QueryxContext(ctx, `SELECT `+discrepancyColumns+` FROM discrepancies
+		WHERE run_id = $1 AND kind = $2 ORDER BY id`, runID, string(kind))
+	if err != nil {
+		return fmt.Errorf("read discrepancies: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r discrepancyRow
+		if err := rows.StructScan(&r); err != nil {
+			return fmt.Errorf("read discrepancies: %w", err)
+		}
+		if err := fn(r.discrepancy()); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// SetDiscrepancyStatus moves an OPEN discrepancy to RESOLVED or IGNORED.
+// It returns false when the discrepancy exists but is not OPEN.
+func (s *Store) SetDiscrepancyStatus(ctx context.Context, id int64, st Status, note, actor string, at time.Time) (bool, error) {
+	const q = `UPDATE discrepancies SET status = $2, note = $3, actor = $4, resolved_at = $5
+		WHERE id = $1 AND status = 'OPEN'`
+	res, err := s.db.ExecContext(ctx, q, id, string(st), note, actor, at)
+	if err != nil {
+		return false, fmt.Errorf("update discrepancy %d: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// ---- exports ----
+
+// Export is a file written for a run.
+type Export struct {
+	ID        int64
+	RunID     int64
+	Format    string // xlsx or csv
+	Kind      Kind   // the discrepancy kind of a CSV
+	Path      string
+	SHA256    string
+	Size      int64
+	CreatedAt time.Time
+}
+
+// CreateExport records an export.
+func (s *Store) CreateExport(ctx context.Context, e Export) (int64, error) {
+	sum, err := hex.DecodeString(e.SHA256)
+	if err != nil {
+		return 0, fmt.Errorf("export sha256: %w", err)
+	}
+	const q = `INSERT INTO recon_exports (run_id, format, kind, path, sha256, size_bytes, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`
+	var id int64
+	if err := sqlx.GetContext(ctx, s.db, &id, q, e.RunID, e.Format, string(e.Kind), e.Path, sum, e.Size, e.CreatedAt); err != nil {
+		return 0, fmt.Errorf("insert export: %w", err)
+	}
+	return id, nil
+}
+
+// Exports lists a run's exports, oldest first.
+func (s *Store) Exports(ctx context.Context, runID int64) ([]Export, error) {
+	type row struct {
+		ID        int64     `db:"id"`
+		RunID     int64     `db:"run_id"`
+		Format    string    `db:"format"`
+		Kind      string    `db:"kind"`
+		Path      string    `db:"path"`
+		SHA256    []byte    `db:"sha256"`
+		Size      int64     `db:"size_bytes"`
+		CreatedAt time.Time `db:"created_at"`
+	}
+	var rows []row
+	const q = `SELECT id, run_id, format, kind, path, sha256, size_bytes, created_at FROM recon_exports
+		WHERE run_id = $1 ORDER BY id`
+	if err := sqlx.SelectContext(ctx, s.db, &rows, q, runID); err != nil {
+		return nil, fmt.Errorf("list exports: %w", err)
+	}
+	out := make([]Export, len(rows))
+	for i, r := range rows {
+		out[i] = Export{ID: r.ID, RunID: r.RunID, Format: r.Format, Kind: Kind(r.Kind), Path: r.Path,
+			SHA256: hex.EncodeToString(r.SHA256), Size: r.Size, CreatedAt: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}
+
+// UnexportedRuns returns the succeeded runs of an actor that have no
+// export yet, oldest first.
+func (s *Store) UnexportedRuns(ctx context.Context, actor string) ([]int64, error) {
+	const q = `SELECT id FROM recon_runs r WHERE status = 'SUCCEEDED' AND actor = $1
+		AND NOT EXISTS (SELECT 1 FROM recon_exports e WHERE e.run_id = r.id) ORDER BY id`
+	var ids []int64
+	if err := sqlx.SelectContext(ctx, s.db, &ids, q, actor); err != nil {
+		return nil, fmt.Errorf("unexported runs: %w", err)
+	}
+	return ids, nil
+}
+
+// ---- helpers ----
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// int64Array writes ids as a PostgreSQL array literal (digits only, so no
+// quoting is needed), for a $n::bigint[] parameter.
+func int64Array(ids []int64) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// dateArray writes dates as a PostgreSQL array literal for $n::date[].
+func dateArray(ds []time.Time) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, d := range ds {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(d.Format(time.DateOnly))
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func encodeCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(id, 10)))
+}
+
+func decodeCursor(c string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, errors.New("bad cursor")
+	}
+	return n, nil
+}
