@@ -6,7 +6,7 @@ ENVFILE := .run/services.env
 # Every recipe that talks to services reads the addresses services-up chose.
 WITH_ENV := set -a; . ./$(ENVFILE); set +a;
 
-.PHONY: run test test-only lint openapi migration services-up services-down bench build clean-testdbs
+.PHONY: run test test-only lint openapi migration services-up services-down bench demo build clean-testdbs
 
 run: services-up build ## start sandbox + api + worker against local services
 	@$(WITH_ENV) scripts/run.sh
@@ -26,6 +26,9 @@ bench: services-up ## load figures of the shipped binaries and reconciliation; p
 	@$(WITH_ENV) BENCH_OUT=$(CURDIR)/.run/bench.txt RECON_BENCH_LINES=1000000 $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./e2e ./internal/recon/... > .run/bench.log 2>&1 || { tail -40 .run/bench.log; exit 1; }
 	@echo; echo "payops bench on $$(nproc) cores, $$(date -u +%Y-%m-%dT%H:%MZ)"; \
 	  printf '%-44s %-34s %-22s %s\n' "what" "figure" "target" "notes"; cat .run/bench.txt
+
+demo: ## drive a realistic day against the stack `make run` started; prints a summary
+	@$(GO) run ./cmd/demo
 
 build: ## binaries under .run/bin
 	@mkdir -p .run/bin

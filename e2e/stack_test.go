@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 	if flag.Lookup("test.bench").Value.String() == "" {
 		args = append(args, "-race")
 	}
-	build := exec.Command("go", append(args, "../cmd/api", "../cmd/worker", "../cmd/apo-sandbox")...)
+	build := exec.Command("go", append(args, "../cmd/api", "../cmd/worker", "../cmd/apo-sandbox", "../cmd/demo")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build binaries:", err)

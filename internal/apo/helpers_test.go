@@ -52,13 +52,14 @@ func loadKeys(t testing.TB) testKeys {
 
 // cardPayRequest is a full card authorisation request carrying testPAN/testCVV.
 func cardPayRequest() apo.PayRequest {
+	orderAmount := apo.NewAmount(1999, "USD")
 	return apo.PayRequest{
 		ProductCode:      apo.ProductCashierPayment,
 		PaymentRequestID: "req-1",
 		Order: &apo.Order{
 			ReferenceOrderID: "order-1",
 			OrderDescription: "Shoes",
-			OrderAmount:      apo.NewAmount(1999, "USD"),
+			OrderAmount:      &orderAmount,
 			Buyer:            &apo.Buyer{ReferenceBuyerID: "buyer-1"},
 		},
 		PaymentAmount: apo.NewAmount(1999, "USD"),

@@ -150,7 +150,7 @@ type Address struct {
 type Order struct {
 	ReferenceOrderID string    `json:"referenceOrderId,omitempty"`
 	OrderDescription string    `json:"orderDescription,omitempty"`
-	OrderAmount      Amount    `json:"orderAmount"`
+	OrderAmount      *Amount   `json:"orderAmount,omitempty"` // nil: not sent (an empty amount would be illegal)
 	Merchant         *Merchant `json:"merchant,omitempty"`
 	Goods            []Goods   `json:"goods,omitempty"`
 	Shipping         *Shipping `json:"shipping,omitempty"`

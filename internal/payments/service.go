@@ -221,7 +221,7 @@ func (s *Service) payRequest(p Payment, req CreateRequest) apo.PayRequest {
 		Order: &apo.Order{
 			ReferenceOrderID: p.ReferenceOrderID,
 			OrderDescription: firstNonEmpty(p.OrderDescription, "order "+p.ReferenceOrderID),
-			OrderAmount:      apo.NewAmount(p.Amount.Minor, p.Amount.Currency),
+			OrderAmount:      ptr(apo.NewAmount(p.Amount.Minor, p.Amount.Currency)),
 			Buyer: &apo.Buyer{ReferenceBuyerID: req.BuyerReference, BuyerEmail: req.BuyerEmail,
 				BuyerPhoneNo: req.BuyerPhone},
 		},
