@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -136,13 +137,20 @@ func startStack(t testing.TB, timeScale float64, worker bool) *Stack {
 // that is printed when the test fails.
 func (s *Stack) Start(name string, args ...string) {
 	s.t.Helper()
+	s.StartAs(name, name, nil, args...)
+}
+
+// StartAs runs binary bin as process name (its log file and Kill9 handle),
+// with extra environment variables on top of the stack's.
+func (s *Stack) StartAs(name, bin string, extraEnv []string, args ...string) {
+	s.t.Helper()
 	logPath := filepath.Join(s.dir, name+".log")
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(binDir, name), args...)
-	cmd.Env, cmd.Stdout, cmd.Stderr = s.env, f, f
+	cmd := exec.Command(filepath.Join(binDir, bin), args...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = append(slices.Clone(s.env), extraEnv...), f, f
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start %s: %v", name, err)
 	}
