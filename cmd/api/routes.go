@@ -28,6 +28,7 @@ func addRoutes(api huma.API, svc *services) {
 
 	// Disputes (disputes.go).
 	addDisputeRoutes(api, svc.log, svc.db, svc.disputes)
+	addReconRoutes(api, svc) // recon.go
 
 	// Health (health.go).
 	huma.Register(api, public(huma.Operation{

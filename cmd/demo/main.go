@@ -415,9 +415,14 @@ func newMultipart(field, name, ctype string, data []byte) (*multipartBody, error
 }
 
 type reconRun struct {
-	ID     int64          `json:"id"`
-	Status string         `json:"status"`
-	Counts map[string]int `json:"counts"`
+	ID     int64  `json:"id"`
+	Status string `json:"status"`
+	Error  string `json:"error"`
+	Counts struct {
+		Matched       int64            `json:"matched"`
+		Expected      int64            `json:"expected"`
+		Discrepancies map[string]int64 `json:"discrepancies"`
+	} `json:"counts"`
 }
 
 func (d *demo) reconcile(ctx context.Context, exports string) (reconRun, string, error) {
@@ -463,7 +468,7 @@ func (d *demo) reconcile(ctx context.Context, exports string) (reconRun, string,
 		return reconRun{}, "", err
 	}
 	deadline := time.Now().Add(2 * time.Minute)
-	for run.Status == "RUNNING" || run.Status == "PENDING" || run.Status == "" {
+	for run.Status == "RUNNING" || run.Status == "QUEUED" || run.Status == "" {
 		if time.Now().After(deadline) {
 			return run, "", fmt.Errorf("reconciliation run %d did not finish in 2 minutes", run.ID)
 		}
@@ -534,14 +539,15 @@ func (d *demo) summary(ctx context.Context, rejected, abandoned, refunds int, di
 	for _, ds := range disputes {
 		fmt.Fprintf(d.out, "  %s  %s  (payment %s)\n", ds.ID, ds.Status, ds.PaymentID)
 	}
-	fmt.Fprintf(d.out, "\nReconciliation run %d: %s\n", run.ID, run.Status)
+	fmt.Fprintf(d.out, "\nReconciliation run %d: %s %s (%d lines matched, %d expected later)\n", run.ID, run.Status, run.Error,
+		run.Counts.Matched, run.Counts.Expected)
 	var kinds []string
-	for k := range run.Counts {
+	for k := range run.Counts.Discrepancies {
 		kinds = append(kinds, k)
 	}
 	slices.Sort(kinds)
 	for _, k := range kinds {
-		fmt.Fprintf(d.out, "  %-22s %5d\n", k, run.Counts[k])
+		fmt.Fprintf(d.out, "  %-22s %5d\n", k, run.Counts.Discrepancies[k])
 	}
 	fmt.Fprintf(d.out, "\nWorkbook: %s\n", workbook)
 	fmt.Fprintf(d.out, "Open: %s/docs (API), %s/ops/queues (queues; user any, password the admin key), %s/sandbox/state\n", d.api, d.api, d.sandbox)
