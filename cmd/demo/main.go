@@ -317,7 +317,12 @@ func (d *demo) day1(ctx context.Context, n int, exports string) error {
 		}
 	}
 
-	// 5. Two chargebacks: one defended with a document, one accepted.
+	// 5. Two chargebacks: one defended with a document, one accepted. APO has
+	// no dispute inquiry, so a dropped dispute notification would be found
+	// only by the settlement report: the faults end before the disputes.
+	if _, err := d.do(ctx, "DELETE", d.sandbox+"/sandbox/faults", nil, nil, nil); err != nil {
+		return err
+	}
 	disputes, err := d.disputes(ctx, captured)
 	if err != nil {
 		return err
