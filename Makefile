@@ -29,6 +29,7 @@ bench: services-up ## load figures of the shipped binaries and reconciliation; p
 
 demo: ## drive a realistic day against the stack `make run` started; prints a summary
 	@$(GO) run ./cmd/demo
+	@scripts/render-workbook.sh
 
 build: ## binaries under .run/bin
 	@mkdir -p .run/bin
