@@ -32,7 +32,7 @@ func clientPay(rid, pan string) apo.PayRequest {
 		ProductCode:      apo.ProductCashierPayment,
 		PaymentRequestID: rid,
 		PaymentAmount:    apo.NewAmount(1000, "USD"),
-		Order: &apo.Order{ReferenceOrderID: "o-" + rid, OrderAmount: apo.NewAmount(1000, "USD"),
+		Order: &apo.Order{ReferenceOrderID: "o-" + rid, OrderAmount: &[]apo.Amount{apo.NewAmount(1000, "USD")}[0],
 			Buyer: &apo.Buyer{ReferenceBuyerID: "b"}},
 		PaymentMethod: apo.PaymentMethod{PaymentMethodType: "CARD", PaymentMethodMetaData: &apo.CardMetaData{
 			CardNo: pan, CVV: "123", ExpiryMonth: "12", ExpiryYear: "30", CardholderName: &apo.Name{FullName: "Ada L"}}},

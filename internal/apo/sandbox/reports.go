@@ -35,9 +35,11 @@ import (
 //     in it, at <day>T23:59:59Z (settlementTime).
 //   - The summary has one row per transactionType of the batch
 //     (summaryType = transactionType): count = number of item lines,
-//     transactionAmountValue = Σ settlementAmountValue (gross),
-//     feeAmountValue = Σ feeAmountValue, settlementAmountValue = gross +
-//     fees (net). All three are in settlementCurrency; transactionCurrency
+//     transactionAmountValue = settlementAmountValue = Σ settlementAmountValue
+//     of those items (gross), feeAmountValue = Σ feeAmountValue; then a last
+//     row of summaryType TOTAL: count = all item lines, transactionAmountValue
+//     = gross, feeAmountValue = all fees, settlementAmountValue = gross +
+//     fees, the batch's payout. All are in settlementCurrency; transactionCurrency
 //     and feeCurrency columns repeat it for parsers that want a currency
 //     beside every amount.
 //   - Times are ISO 8601 with offset, in UTC. Amounts are major units with
@@ -532,14 +534,23 @@ func (run *reportRun) finish() error {
 			types = append(types, t)
 		}
 		sort.Strings(types)
+		var all typeTotal
 		for _, t := range types {
 			tt := b.totals[t]
+			all.count, all.gross, all.fee, all.total = all.count+tt.count, all.gross+tt.gross, all.fee+tt.fee, all.total+tt.total
 			sum.rows = append(sum.rows, []string{
 				b.id, run.s.customerID, b.acquirer, t, strconv.FormatInt(tt.count, 10),
-				formatMajor(tt.gross, b.currency), formatMajor(tt.fee, b.currency), formatMajor(tt.total, b.currency),
+				formatMajor(tt.gross, b.currency), formatMajor(tt.fee, b.currency), formatMajor(tt.gross, b.currency),
 				b.currency, formatTime(run.settlementTime), b.currency, b.currency,
 			})
+			sum.settle = append(sum.settle, tt.gross)
 		}
+		sum.rows = append(sum.rows, []string{
+			b.id, run.s.customerID, b.acquirer, "TOTAL", strconv.FormatInt(all.count, 10),
+			formatMajor(all.gross, b.currency), formatMajor(all.fee, b.currency), formatMajor(all.total, b.currency),
+			b.currency, formatTime(run.settlementTime), b.currency, b.currency,
+		})
+		sum.settle = append(sum.settle, all.total)
 		sums = append(sums, sum)
 	}
 	run.plan.breakSummaries(run, sums)
@@ -585,6 +596,8 @@ func (run *reportRun) finish() error {
 type summaryOut struct {
 	batch *batchOut
 	rows  [][]string
+	// settle is each row's settlementAmountValue in minor units, for faults.
+	settle []int64
 }
 
 // open starts a file with its header row.

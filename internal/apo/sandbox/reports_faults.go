@@ -322,7 +322,7 @@ func (p *faultPlan) breakSummaries(run *reportRun, sums []*summaryOut) {
 			row := s.rows[idx]
 			b := s.batch
 			old := row[colSumSettle]
-			row[colSumSettle] = formatMajor(b.totals[row[colSumType]].total+p.delta(), b.currency)
+			row[colSumSettle] = formatMajor(s.settle[idx]+p.delta(), b.currency)
 			run.res.Faults = append(run.res.Faults, InjectedFault{
 				Kind: FaultBreakSummaryTotal, File: fmt.Sprintf("settlementSummary_%s_%s_000.%s", b.currency, b.id, run.format),
 				Line: idx + 2, TransactionType: row[colSumType], Column: summaryColumns[colSumSettle], Old: old, New: row[colSumSettle],

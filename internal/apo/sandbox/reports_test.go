@@ -264,12 +264,15 @@ func TestReportFiles(t *testing.T) {
 	}
 	sum := byType(files["settlementSummary_USD_2026112303USD_000.csv"])
 	if c := sum["CAPTURE"]; c.get("count") != "2" || c.get("transactionAmountValue") != "142.00" || c.get("feeAmountValue") != "-4.54" ||
-		c.get("settlementAmountValue") != "137.46" {
+		c.get("settlementAmountValue") != "142.00" {
 		t.Errorf("USD CAPTURE summary %v", c.cols)
 	}
 	kwdSum := byType(files["settlementSummary_KWD_2026112301KWD_000.csv"])
-	if c := kwdSum["SETTLEMENT_FEE"]; c.get("settlementAmountValue") != "-0.100" || c.get("count") != "1" {
+	if c := kwdSum["SETTLEMENT_FEE"]; c.get("settlementAmountValue") != "0.000" || c.get("feeAmountValue") != "-0.100" || c.get("count") != "1" {
 		t.Errorf("KWD fee summary %v", c.cols)
+	}
+	if c := kwdSum["TOTAL"]; c.get("settlementAmountValue") == "" || c.get("summaryType") != "TOTAL" {
+		t.Errorf("KWD total row %v", c.cols)
 	}
 
 	// The next day has its own file; the 23rd's does not mention it.
@@ -315,18 +318,30 @@ func checkSummary(t *testing.T, items, summary sheet) {
 		tt.gross += minorOf(t, r.get("settlementAmountValue"), ccy)
 		tt.fee += minorOf(t, r.get("feeAmountValue"), r.get("feeCurrency"))
 	}
-	if len(summary.rows) != len(want) {
-		t.Errorf("%s: %d rows for %d types", summary.name, len(summary.rows), len(want))
+	// One row per type (settlement = gross), then the TOTAL row (the payout).
+	if len(summary.rows) != len(want)+1 {
+		t.Errorf("%s: %d rows for %d types and a total", summary.name, len(summary.rows), len(want))
+	}
+	var all tot
+	for _, tt := range want {
+		all.count, all.gross, all.fee = all.count+tt.count, all.gross+tt.gross, all.fee+tt.fee
 	}
 	for _, r := range summary.rows {
 		ccy := r.get("settlementCurrency")
-		tt := want[r.get("summaryType")]
+		tt, net := want[r.get("summaryType")], false
+		if r.get("summaryType") == "TOTAL" {
+			tt, net = &all, true
+		}
 		if tt == nil {
 			t.Errorf("%s: summary of %s, which has no items", summary.name, r.get("summaryType"))
 			continue
 		}
-		gross, fee, net := minorOf(t, r.get("transactionAmountValue"), ccy), minorOf(t, r.get("feeAmountValue"), ccy), minorOf(t, r.get("settlementAmountValue"), ccy)
-		if r.get("count") != itoa(int(tt.count)) || gross != tt.gross || fee != tt.fee || net != gross+fee ||
+		gross, fee, settle := minorOf(t, r.get("transactionAmountValue"), ccy), minorOf(t, r.get("feeAmountValue"), ccy), minorOf(t, r.get("settlementAmountValue"), ccy)
+		wantSettle := gross
+		if net {
+			wantSettle = gross + fee
+		}
+		if r.get("count") != itoa(int(tt.count)) || gross != tt.gross || fee != tt.fee || settle != wantSettle ||
 			r.get("transactionCurrency") != ccy || r.get("feeCurrency") != ccy || r.get("settlementTime") == "" {
 			t.Errorf("%s %s: %v, items say count %d gross %d fee %d", summary.name, r.get("summaryType"), r.cols, tt.count, tt.gross, tt.fee)
 		}
