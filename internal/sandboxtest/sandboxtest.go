@@ -34,6 +34,8 @@ type Options struct {
 	Timeout   time.Duration    // client timeout; default 5s
 	// DisputeNotifyURL is where the sandbox sends dispute notifications.
 	DisputeNotifyURL string
+	// ReportsDir is where the sandbox writes settlement reports.
+	ReportsDir string
 }
 
 var (
@@ -77,7 +79,7 @@ func Start(t testing.TB, o Options) *Env {
 		o.Timeout = 5 * time.Second
 	}
 	sb, err := sandbox.New(sandbox.Config{ClientID: ClientID, APOPrivateKey: a, MerchantPublicKey: &m.PublicKey,
-		TimeScale: o.TimeScale, Seed: 1, Now: o.Now, DisputeNotifyURL: o.DisputeNotifyURL})
+		TimeScale: o.TimeScale, Seed: 1, Now: o.Now, DisputeNotifyURL: o.DisputeNotifyURL, ReportsDir: o.ReportsDir})
 	if err != nil {
 		t.Fatalf("sandboxtest: %v", err)
 	}
