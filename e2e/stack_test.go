@@ -117,6 +117,7 @@ func startStack(t testing.TB, timeScale float64, worker bool) *Stack {
 		"APO_PUBLIC_KEY_FILE="+filepath.Join(keys, "apo_public.pem"),
 		"RECON_REPORTS_DIR="+filepath.Join(s.dir, "reports"),
 		"RECON_EXPORT_DIR="+filepath.Join(s.dir, "exports"),
+		"RECON_ARCHIVE_DIR="+filepath.Join(s.dir, "archive"),
 		"APO_TIMEOUT=3s", "APO_INQUIRY_TIMEOUT=2s",
 	)
 	s.Start("apo-sandbox", "--addr", strings.TrimPrefix(s.Sandbox, "http://"), "--keys-dir", keys,
