@@ -111,6 +111,61 @@ func BenchmarkReconMillion(b *testing.B) {
 	fmt.Printf("recon-bench lines=%d ingest=%.2fs match=%.2fs export=%.2fs total=%.2fs lines/s=%.0f peakRSS=%dMiB floor=%.2fs ratio=%.1fx go-join-alternative(match only)=%.2fs\n",
 		lines, ingest.Seconds(), match.Seconds(), export.Seconds(), total.Seconds(), float64(lines)/total.Seconds(),
 		peak>>20, floor.Seconds(), total.Seconds()/floor.Seconds(), goJoin.Seconds())
+	benchRow(fmt.Sprintf("reconciliation of %d lines", lines),
+		fmt.Sprintf("%.1fs %.0f lines/s, peak RSS %d MiB", total.Seconds(), float64(lines)/total.Seconds(), peak>>20),
+		"< 20s, ≤ 8× floor, < 512 MiB",
+		fmt.Sprintf("ingest %.1fs match %.1fs export %.1fs; floor %.2fs → %.1f×", ingest.Seconds(), match.Seconds(), export.Seconds(),
+			floor.Seconds(), total.Seconds()/floor.Seconds()))
+}
+
+// benchRow appends a row to `make bench`'s table (BENCH_OUT), in the
+// layout of e2e's rows.
+func benchRow(what, figure, target, note string) {
+	line := fmt.Sprintf("%-44s %-34s %-22s %s\n", what, figure, target, note)
+	fmt.Print(line)
+	if out := os.Getenv("BENCH_OUT"); out != "" {
+		if f, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+			_, _ = f.WriteString(line)
+			f.Close()
+		}
+	}
+}
+
+// BenchmarkExport100k writes the workbook of a run with 100,000
+// discrepancies (make bench runs it in its own process, so the peak RSS is
+// the export's).
+func BenchmarkExport100k(b *testing.B) {
+	db := pgtest.NewDB(b)
+	ctx := context.Background()
+	var runID int64
+	if err := db.GetContext(ctx, &runID, `INSERT INTO recon_runs (period, request, input_file_ids, inputs, status, actor, created_at, finished_at, counts)
+		VALUES (current_date, '{}', '{}', '[]', 'SUCCEEDED', 'bench', now(), now(), '{}') RETURNING id`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `
+		INSERT INTO discrepancies (run_id, kind, fingerprint, content_hash, report_kind, transaction_type, transaction_id,
+			settlement_batch_id, our_amount_minor, our_currency, report_amount_minor, report_currency, file_name, line_no, details, created_at)
+		SELECT $1, (ARRAY['AMOUNT_MISMATCH','MISSING_IN_LEDGER','MISSING_IN_REPORT','DUPLICATE_IN_REPORT','CURRENCY_MISMATCH'])[1 + g % 5],
+			'fp-' || g, 'h', 'TRANSACTION_ITEMS', 'CAPTURE', 'cap-' || g, 'batch-' || (g % 50), 1000 + g, 'USD', 1001 + g, 'USD',
+			'transactionItems_20261123_000.csv', g + 1, '{"reason":"bench"}', now()
+		FROM generate_series(1, 100000) AS g`, runID); err != nil {
+		b.Fatal(err)
+	}
+	svc := NewService(db, Config{ExportDir: b.TempDir()}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	runtime.GC()
+	b.ResetTimer()
+	start := time.Now()
+	path, err := svc.Export(ctx, runID, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(start)
+	b.StopTimer()
+	st, _ := os.Stat(path)
+	peak := vmHWM(b)
+	b.ReportMetric(took.Seconds(), "s")
+	benchRow("Excel export of 100,000 discrepancy rows", fmt.Sprintf("%.2fs, peak RSS %d MiB", took.Seconds(), peak>>20),
+		"< 3s, < 150 MiB", fmt.Sprintf("workbook %d KiB (whole test process RSS)", st.Size()>>10))
 }
 
 // benchIDs are the generated ids of payment i.
