@@ -106,6 +106,20 @@ func TestPaymentLifecycleOverHTTP(t *testing.T) {
 		t.Fatalf("cancel: %d %+v", code, op)
 	}
 
+	// 3DS: the buyer authenticates on the sandbox's page; the signed
+	// PAYMENT_RESULT notification (through intake, queue and worker)
+	// authorizes the payment. A failed challenge fails it.
+	for outcome, want := range map[string]string{"success": "AUTHORIZED", "fail": "FAILED"} {
+		tds := s.pay(t, "4000000000003220", 2500, "SGD", "MANUAL")
+		if tds.Status != "REQUIRES_ACTION" || tds.NormalURL == "" {
+			t.Fatalf("3DS card: %+v", tds)
+		}
+		if code := s.Call("POST", "/sandbox/3ds/"+tds.PaymentID, map[string]any{"outcome": outcome}, nil); code != 200 {
+			t.Fatalf("3DS %s: %d", outcome, code)
+		}
+		s.waitStatus(t, tds.ID, want, 30*time.Second)
+	}
+
 	// The delayed card answers U; only the worker's inquiry chain (or a
 	// notification) can finish it.
 	late := s.pay(t, "4000000000000119", 700, "EUR", "MANUAL")
