@@ -86,11 +86,37 @@ func (s *services) usePayments(pay *payments.Service, queue *payments.Tasks) {
 	s.payments = pay
 	s.processWebhook = processInBackground(s.log, pay)
 	if queue != nil {
-		s.processWebhook = func(ctx context.Context, eventID string) {
-			if err := queue.EnqueueWebhook(context.WithoutCancel(ctx), eventID); err != nil {
-				// Stored and acknowledged: the sweeper re-queues it within a minute.
-				s.log.WarnContext(ctx, "enqueue webhook failed; the sweeper will pick it up", "event_id", eventID, "err", err)
+		s.processWebhook = enqueueInBackground(s.log, queue)
+	}
+}
+
+// enqueueBuffer bounds the stored-but-not-yet-queued notifications held in
+// memory; beyond it the sweeper's minute-late pickup is the path.
+const enqueueBuffer = 4096
+
+// enqueueInBackground hands stored notifications to the worker's queue off
+// the acknowledgement path: APO's answer waits only for the commit. A
+// bounded buffer and a few senders keep a Redis outage from piling up
+// goroutines; whatever is not queued (buffer full, Redis down, process
+// killed) is still PENDING in the database, where the sweeper finds it.
+func enqueueInBackground(log *slog.Logger, queue *payments.Tasks) webhookProcessor {
+	ids := make(chan string, enqueueBuffer)
+	for range 4 {
+		go func() {
+			for id := range ids {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				if err := queue.EnqueueWebhook(ctx, id); err != nil {
+					log.Warn("enqueue webhook failed; the sweeper will pick it up", "event_id", id, "err", err)
+				}
+				cancel()
 			}
+		}()
+	}
+	return func(ctx context.Context, eventID string) {
+		select {
+		case ids <- eventID:
+		default:
+			log.WarnContext(ctx, "webhook queue buffer full; the sweeper will pick it up", "event_id", eventID)
 		}
 	}
 }
