@@ -29,6 +29,13 @@ var binDir string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	// These tests mostly wait on processes (about 1.2 of 2 cores busy), so
+	// more of them run at once than the default of one per CPU.
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		_ = flag.Set("test.parallel", "6")
+	}
 	dir, err := os.MkdirTemp("", "payops-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -72,6 +72,14 @@ func (s *Service) applyAuth(ctx context.Context, id string, f AuthFact, d authDe
 		// APO itself; a PROCESSING capture stands for it until CAPTURE_RESULT
 		// or an inquiry says how it went.
 		if dec.Applied && dec.Status == StatusAuthorized && p.CaptureMode == CaptureAutomatic {
+			captures, err := st.ReservedMinor(ctx, p.ID, TxCapture)
+			if err != nil {
+				return err
+			}
+			if captures > 0 {
+				out = p // a capture is already known (its notification came first)
+				return nil
+			}
 			if err := st.CreateTx(ctx, Transaction{ID: uuid.Must(uuid.NewV7()).String(), PaymentID: p.ID,
 				Type: TxCapture, RequestID: "auto-" + p.PaymentRequestID, Amount: p.Amount, Status: TxProcessing,
 				IsLast: true, Reason: "automatic capture", CreatedAt: now, UpdatedAt: now}); err != nil && err != ErrDuplicate {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
@@ -41,6 +42,10 @@ func (s *Service) Sync(ctx context.Context, paymentID string) (Payment, error) {
 		Acquirer: resp.AcquirerInfo, AuthExpiry: resp.AuthExpiryTime, Payload: resp}); err != nil {
 		return Payment{}, err
 	}
+	seen := map[string]bool{}
+	for _, t := range resp.Transactions {
+		seen[t.TransactionRequestID], seen[t.TransactionID] = true, true
+	}
 	for _, t := range resp.Transactions {
 		var typ TxType
 		switch t.TransactionType {
@@ -68,7 +73,40 @@ func (s *Service) Sync(ctx context.Context, paymentID string) (Payment, error) {
 			return Payment{}, err
 		}
 	}
+	if p, err = s.resendLostCaptures(ctx, p, seen); err != nil {
+		return Payment{}, err
+	}
 	return s.syncRefunds(ctx, p)
+}
+
+// resendAfter is how old a PROCESSING capture or refund must be before an
+// inquiry that does not know it means APO never received it. It outlasts
+// the client's call timeout, so the original call is over.
+const resendAfter = 30 * time.Second
+
+// resendLostCaptures repeats captures APO does not list after resendAfter:
+// the first call failed before reaching APO (5xx, reset, timeout). The same
+// captureRequestId is sent, so if APO did get it after all, its idempotency
+// answers with that capture instead of taking the money twice.
+func (s *Service) resendLostCaptures(ctx context.Context, p Payment, seen map[string]bool) (Payment, error) {
+	txs, err := NewStore(s.db).Transactions(ctx, p.ID)
+	if err != nil {
+		return Payment{}, err
+	}
+	for _, t := range txs {
+		if t.Type != TxCapture || t.Status != TxProcessing || strings.HasPrefix(t.RequestID, "auto-") ||
+			seen[t.RequestID] || (t.APOID != "" && seen[t.APOID]) || s.now().Sub(t.CreatedAt) < resendAfter {
+			continue
+		}
+		resp, callErr := s.apo.Capture(ctx, apo.CaptureRequest{CaptureRequestID: t.RequestID, PaymentID: p.APOPaymentID,
+			CaptureAmount: apo.NewAmount(t.Amount.Minor, t.Amount.Currency), IsLastCapture: apo.FlexBool(t.IsLast)})
+		f := txFactFromCall(SourceInquiry, "capture_resent", resp.Result, callErr)
+		f.APOID = resp.CaptureID
+		if p, _, err = s.applyTx(ctx, t.ID, f, txDetails{Acquirer: resp.AcquirerInfo, Payload: resp}); err != nil {
+			return Payment{}, err
+		}
+	}
+	return p, nil
 }
 
 // syncRefunds resolves PROCESSING refunds one by one with inquiryRefund.
@@ -82,6 +120,18 @@ func (s *Service) syncRefunds(ctx context.Context, p Payment) (Payment, error) {
 			continue
 		}
 		resp, err := s.apo.InquiryRefund(ctx, apo.InquiryRefundRequest{RefundRequestID: t.RequestID, RefundID: t.APOID})
+		if apo.IsFinalFailure(err) && s.now().Sub(t.CreatedAt) >= resendAfter {
+			// APO does not know the refund: the first call never reached it.
+			// The same refundRequestId is safe to send again (idempotent).
+			rr, callErr := s.apo.Refund(ctx, apo.RefundRequest{RefundRequestID: t.RequestID, PaymentID: p.APOPaymentID,
+				RefundAmount: apo.NewAmount(t.Amount.Minor, t.Amount.Currency), RefundReason: t.Reason, RefundNotifyURL: s.notifyURL})
+			f := txFactFromCall(SourceInquiry, "refund_resent", rr.Result, callErr)
+			f.APOID = rr.RefundID
+			if p, _, err = s.applyTx(ctx, t.ID, f, txDetails{Acquirer: rr.AcquirerInfo, Payload: rr}); err != nil {
+				return Payment{}, err
+			}
+			continue
+		}
 		if err != nil {
 			continue // unknown or not found yet: the next poll asks again
 		}
@@ -106,6 +156,16 @@ func (s *Service) syncRefunds(ctx context.Context, p Payment) (Payment, error) {
 // (e.g. made in APO's dashboard) is recorded so the books see it.
 func (s *Service) applyTxByIDs(ctx context.Context, p Payment, typ TxType, requestID string, f TxFact, d txDetails) (Payment, error) {
 	st := NewStore(s.db)
+	if typ == TxCapture && f.Outcome == TxOK && p.Status.Open() {
+		// A capture succeeded, so the authorization did: its own answer may
+		// still be on the way (notifications race). Applying it first keeps
+		// the AUTHORIZATION row and the automatic-capture stand-in right.
+		var err error
+		if p, err = s.applyAuth(ctx, p.ID, AuthFact{Source: f.Source, Kind: f.Kind, Outcome: AuthSucceeded, Code: "SUCCESS",
+			Message: "implied by a successful capture"}, authDetails{Acquirer: d.Acquirer}); err != nil {
+			return Payment{}, err
+		}
+	}
 	t, err := st.GetTxByRequestID(ctx, requestID)
 	if err == nil && t.Type != typ {
 		// APO may echo the paymentRequestId on an automatic capture.
