@@ -153,7 +153,10 @@ func serve(ctx context.Context, cfg config.Config, schedules jobs.Schedules, log
 	log.Info("metrics listening", "addr", ln.Addr().String())
 
 	srv := asynq.NewServer(ropt, asynq.Config{
-		Queues:          map[string]int{"critical": 6, "default": 3, "low": 1},
+		Queues: map[string]int{"webhooks": 12, "critical": 6, "default": 3, "low": 1},
+		// Tasks wait on PostgreSQL and APO, not on the CPU: asynq's default of
+		// one per core would leave a 2-core worker mostly idle.
+		Concurrency:     20,
 		Logger:          asynqLogger{log.With("component", "asynq")},
 		ErrorHandler:    logTaskError(log),
 		ShutdownTimeout: drainTimeout,

@@ -23,6 +23,9 @@ const (
 	TypeWatchdog       = "payments:watchdog" // periodic check of authorizations (design.md §6)
 )
 
+// QueueWebhooks is the asynq queue of notification processing.
+const QueueWebhooks = "webhooks"
+
 // Enqueuer puts tasks on the queue; *asynq.Client satisfies it.
 type Enqueuer interface {
 	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
@@ -64,7 +67,9 @@ type inquirePayload struct {
 // the first is pending or retained.
 func (t *Tasks) EnqueueWebhook(ctx context.Context, eventID string) error {
 	b, _ := json.Marshal(webhookPayload{EventID: eventID})
-	task := asynq.NewTask(TypeProcessWebhook, b, asynq.TaskID("webhook:"+eventID), asynq.Queue("critical"),
+	// Webhooks have a queue of their own, weighted above the polls: a burst
+	// of notifications must not wait behind thousands of paced polls.
+	task := asynq.NewTask(TypeProcessWebhook, b, asynq.TaskID("webhook:"+eventID), asynq.Queue(QueueWebhooks),
 		asynq.MaxRetry(10), asynq.Retention(time.Hour))
 	if _, err := t.q.EnqueueContext(ctx, task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue webhook %s: %w", eventID, err)

@@ -27,7 +27,7 @@ func worker(t *testing.T, h *harness, r *redistest.Server, rps int) *payments.Ta
 	svc := payments.NewService(h.db, h.env.Client, nil, log, "http://127.0.0.1:1")
 	tasks := payments.NewTasks(svc, q, ratelimit.New(rdb, "apo:inquiry", rps), log)
 	srv := asynq.NewServer(r.Opt(), asynq.Config{Concurrency: 10, TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 200 * time.Millisecond,
-		Queues: map[string]int{"critical": 6, "default": 3, "low": 1}, ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, task *asynq.Task, err error) { t.Logf("task %s: %v", task.Type(), err) }), Logger: quietLogger{}, LogLevel: asynq.ErrorLevel})
+		Queues: map[string]int{"webhooks": 12, "critical": 6, "default": 3, "low": 1}, ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, task *asynq.Task, err error) { t.Logf("task %s: %v", task.Type(), err) }), Logger: quietLogger{}, LogLevel: asynq.ErrorLevel})
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(payments.TypeProcessWebhook, tasks.HandleProcessWebhook)
 	mux.HandleFunc(payments.TypeInquire, tasks.HandleInquire)
