@@ -655,7 +655,7 @@ func startStackOn(t *testing.T, timeScale float64, dbURL string) *Stack {
 		"APO_PUBLIC_KEY_FILE="+filepath.Join(keys, "apo_public.pem"),
 		"RECON_REPORTS_DIR="+filepath.Join(s.dir, "reports"),
 		"RECON_EXPORT_DIR="+filepath.Join(s.dir, "exports"),
-		"APO_TIMEOUT=3s", "APO_INQUIRY_TIMEOUT=2s",
+		"APO_TIMEOUT=3s", "APO_INQUIRY_TIMEOUT=2s", "PAYOPS_DB_MAX_CONNS=8",
 	)
 	s.Start("apo-sandbox", "--addr", strings.TrimPrefix(s.Sandbox, "http://"), "--keys-dir", keys,
 		"--time-scale", fmt.Sprint(timeScale), "--reports-dir", filepath.Join(s.dir, "reports"),

@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 	explicit := false
 	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
 	if !explicit {
-		_ = flag.Set("test.parallel", "6")
+		_ = flag.Set("test.parallel", "4")
 	}
 	dir, err := os.MkdirTemp("", "payops-e2e-bin")
 	if err != nil {
@@ -126,6 +126,8 @@ func startStack(t testing.TB, timeScale float64, worker bool) *Stack {
 		"RECON_EXPORT_DIR="+filepath.Join(s.dir, "exports"),
 		"RECON_ARCHIVE_DIR="+filepath.Join(s.dir, "archive"),
 		"APO_TIMEOUT=3s", "APO_INQUIRY_TIMEOUT=2s",
+		// Several stacks share the machine's PostgreSQL (100 connections).
+		"PAYOPS_DB_MAX_CONNS=8",
 	)
 	s.Start("apo-sandbox", "--addr", strings.TrimPrefix(s.Sandbox, "http://"), "--keys-dir", keys,
 		"--time-scale", fmt.Sprint(timeScale), "--reports-dir", filepath.Join(s.dir, "reports"),

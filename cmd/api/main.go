@@ -120,6 +120,7 @@ func migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	postgres.SetPool(db, cfg.DBMaxConns)
 	defer db.Close()
 	start := time.Now()
 	if err := postgres.Migrate(ctx, db.DB); err != nil {
@@ -154,6 +155,7 @@ func keysCommand(ctx context.Context, cfg config.Config, args []string, stdout i
 	if err != nil {
 		return err
 	}
+	postgres.SetPool(db, cfg.DBMaxConns)
 	defer db.Close()
 
 	var secret auth.Secret
@@ -199,6 +201,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	postgres.SetPool(db, cfg.DBMaxConns)
 	defer db.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
 	defer rdb.Close()

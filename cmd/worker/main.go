@@ -101,6 +101,7 @@ func serve(ctx context.Context, cfg config.Config, schedules jobs.Schedules, log
 	if err != nil {
 		return err
 	}
+	postgres.SetPool(db, cfg.DBMaxConns)
 	defer db.Close()
 	// Every replica migrates; postgres.Migrate's session lock makes the
 	// others wait for the one that does the work.

@@ -17,6 +17,7 @@ import (
 // defaults are design.md §3's; they point at a local stack and the sandbox.
 type Config struct {
 	DatabaseURL    string        // DATABASE_URL
+	DBMaxConns     int           // PAYOPS_DB_MAX_CONNS: connection pool size per process (default 32)
 	RedisAddr      string        // REDIS_ADDR
 	RedisDB        int           // REDIS_DB
 	HTTPAddr       string        // PAYOPS_HTTP_ADDR
@@ -63,6 +64,7 @@ func Load(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
 	c := Config{
 		DatabaseURL:    r.url("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/payops?sslmode=disable", "postgres", "postgresql"),
+		DBMaxConns:     r.intRange("PAYOPS_DB_MAX_CONNS", 32, 2, 1000),
 		RedisAddr:      r.hostport("REDIS_ADDR", "127.0.0.1:6379"),
 		RedisDB:        r.intRange("REDIS_DB", 0, 0, 15),
 		HTTPAddr:       r.hostport("PAYOPS_HTTP_ADDR", "127.0.0.1:8080"),

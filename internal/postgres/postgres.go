@@ -20,7 +20,7 @@ import (
 )
 
 // Open connects to url and checks that the server answers. The pool is
-// sized for a small service; callers may adjust it on the returned handle.
+// sized for a small service; SetPool adjusts it.
 func Open(ctx context.Context, url string) (*sqlx.DB, error) {
 	db, err := sqlx.Open("postgres", url)
 	if err != nil {
@@ -134,3 +134,9 @@ func Array(a any) interface {
 // arguments flushes. It is the fast path for bulk staging (about twice the
 // rate of batched INSERTs here).
 func CopyIn(table string, columns ...string) string { return pq.CopyIn(table, columns...) }
+
+// SetPool sizes db's connection pool: at most n open, half of them kept idle.
+func SetPool(db *sqlx.DB, n int) {
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(max(1, n/2))
+}
