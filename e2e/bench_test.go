@@ -218,7 +218,7 @@ func signedNotifications(b *testing.B, s *Stack, n int) [][2]string {
 }
 
 func BenchmarkWebhookIntake(b *testing.B) {
-	s := startStack(b, 0.001, false) // no worker: measure intake, not processing
+	s := startStack(b, 0.001, false, "") // no worker: measure intake, not processing
 	const conns = 32
 	notes := signedNotifications(b, s, 40000)
 	send := func(i int) (*http.Request, error) {
@@ -260,7 +260,7 @@ func BenchmarkWebhookIntake(b *testing.B) {
 }
 
 func BenchmarkPayRoundTrip(b *testing.B) {
-	s := startStack(b, 0.001, true)
+	s := startStack(b, 0.001, true, "")
 	body, _ := jsonBody(payBody("4111111111111111", 1000, "USD", "MANUAL"))
 	r := load(8, 10*time.Second, 50, func(int) (*http.Request, error) {
 		req, err := http.NewRequest("POST", s.API+"/v1/payments", bytes.NewReader(body))
@@ -276,7 +276,7 @@ func BenchmarkPayRoundTrip(b *testing.B) {
 }
 
 func BenchmarkListMillion(b *testing.B) {
-	s := startStack(b, 0.001, false)
+	s := startStack(b, 0.001, false, "")
 	db := sqlx.MustOpen("postgres", s.DatabaseURL)
 	defer db.Close()
 	t0 := time.Now()

@@ -18,7 +18,7 @@ func TestInquiryBudgetAcrossWorkers(t *testing.T) {
 	// Time scale 0.1: the delayed card answers SUCCESS after 3 s, so every
 	// payment needs at least one inquiry after that; notifications are off
 	// (dropped) so only polling can finish them.
-	s := startStack(t, 0.1, false)
+	s := startStack(t, 0.1, false, "")
 	s.Call("POST", "/sandbox/faults", map[string]any{"notifications": map[string]any{"drop": 1.0}}, nil)
 	budget := []string{fmt.Sprintf("APO_INQUIRY_RPS=%d", rps)}
 	s.StartAs("worker", "worker", append(budget, fmt.Sprintf("PAYOPS_WORKER_METRICS_ADDR=127.0.0.1:%d", freePort(t))))

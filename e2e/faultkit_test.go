@@ -628,45 +628,10 @@ func (s *Stack) envValue(name string) string {
 }
 
 // startStackOn is StartStack against the database at dbURL instead of a
-// fresh one on the shared server. It mirrors StartStack step for step.
+// fresh one on the shared server.
 func startStackOn(t *testing.T, timeScale float64, dbURL string) *Stack {
 	t.Helper()
-	s := &Stack{t: t, dir: t.TempDir(), procs: map[string]*proc{}}
-	redisPort := freePort(t)
-	s.RedisAddr = fmt.Sprintf("127.0.0.1:%d", redisPort)
-	s.redis = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", fmt.Sprint(redisPort), "--save", "", "--appendonly", "no", "--dir", s.dir)
-	if err := s.redis.Start(); err != nil {
-		t.Fatalf("redis-server: %v", err)
-	}
-	t.Cleanup(func() { _ = s.redis.Process.Kill(); _ = s.redis.Wait() })
-
-	apiPort, sbPort, metricsPort := freePort(t), freePort(t), freePort(t)
-	s.API = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
-	s.Sandbox = fmt.Sprintf("http://127.0.0.1:%d", sbPort)
-	keys := filepath.Join(s.dir, "keys")
-	s.env = append(os.Environ(),
-		"DATABASE_URL="+dbURL,
-		"REDIS_ADDR="+s.RedisAddr,
-		"PAYOPS_HTTP_ADDR="+strings.TrimPrefix(s.API, "http://"),
-		"PAYOPS_PUBLIC_URL="+s.API,
-		"PAYOPS_WORKER_METRICS_ADDR="+fmt.Sprintf("127.0.0.1:%d", metricsPort),
-		"APO_BASE_URL="+s.Sandbox,
-		"APO_PRIVATE_KEY_FILE="+filepath.Join(keys, "merchant_private.pem"),
-		"APO_PUBLIC_KEY_FILE="+filepath.Join(keys, "apo_public.pem"),
-		"RECON_REPORTS_DIR="+filepath.Join(s.dir, "reports"),
-		"RECON_EXPORT_DIR="+filepath.Join(s.dir, "exports"),
-		"APO_TIMEOUT=3s", "APO_INQUIRY_TIMEOUT=2s", "PAYOPS_DB_MAX_CONNS=8",
-	)
-	s.Start("apo-sandbox", "--addr", strings.TrimPrefix(s.Sandbox, "http://"), "--keys-dir", keys,
-		"--time-scale", fmt.Sprint(timeScale), "--reports-dir", filepath.Join(s.dir, "reports"),
-		"--dispute-notify-url", s.API+"/webhooks/apo", "--seed", "7")
-	s.WaitHTTP(s.Sandbox+"/sandbox/state", 200)
-	s.Run("api", "migrate")
-	s.AdminKey = strings.TrimSpace(s.Run("api", "keys", "create", "--name", "e2e-admin", "--role", "admin"))
-	s.Start("api", "serve")
-	s.Start("worker")
-	s.WaitHTTP(s.API+"/readyz", 200)
-	return s
+	return startStack(t, timeScale, true, dbURL)
 }
 
 // ---- notification bursts ----

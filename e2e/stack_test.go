@@ -94,10 +94,12 @@ func freePort(t testing.TB) int {
 // API is ready. timeScale speeds up the sandbox's delays and schedules.
 func StartStack(t testing.TB, timeScale float64) *Stack {
 	t.Helper()
-	return startStack(t, timeScale, true)
+	return startStack(t, timeScale, true, "")
 }
 
-func startStack(t testing.TB, timeScale float64, worker bool) *Stack {
+// startStack boots a stack, with or without its worker, against dbURL or,
+// when it is empty, a fresh database on the shared server.
+func startStack(t testing.TB, timeScale float64, worker bool, dbURL string) *Stack {
 	t.Helper()
 	s := &Stack{t: t, dir: t.TempDir(), procs: map[string]*proc{}}
 	redisPort := freePort(t)
@@ -112,7 +114,10 @@ func startStack(t testing.TB, timeScale float64, worker bool) *Stack {
 	s.API = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 	s.Sandbox = fmt.Sprintf("http://127.0.0.1:%d", sbPort)
 	keys := filepath.Join(s.dir, "keys")
-	s.DatabaseURL = pgtest.NewURL(t)
+	s.DatabaseURL = dbURL
+	if dbURL == "" {
+		s.DatabaseURL = pgtest.NewURL(t)
+	}
 	s.env = append(os.Environ(),
 		"DATABASE_URL="+s.DatabaseURL,
 		"REDIS_ADDR="+s.RedisAddr,

@@ -252,7 +252,11 @@ func (d *demo) day1(ctx context.Context, n int, exports string) error {
 			if i%8 == 6 {
 				outcome = "fail"
 			}
-			if _, err := d.do(ctx, "POST", d.sandbox+"/sandbox/3ds/"+py.PaymentID, map[string]any{"outcome": outcome}, nil, nil); err != nil {
+			code, err := d.do(ctx, "POST", d.sandbox+"/sandbox/3ds/"+py.PaymentID, map[string]any{"outcome": outcome}, nil, nil)
+			switch {
+			case code == http.StatusConflict:
+				abandoned++ // the buyer took too long: the challenge expired
+			case err != nil:
 				return err
 			}
 		}
