@@ -4,16 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/money"
+	"github.com/payops/payops/internal/postgres"
 )
 
 // Store holds all SQL for the disputes tables. Its handle is a *sqlx.DB or a
@@ -77,10 +76,10 @@ func (r disputeRow) dispute() Dispute {
 		PaymentRequestID: r.PaymentRequestID, CaptureID: r.CaptureID, Type: r.Type, ReasonCode: r.ReasonCode,
 		ReasonMessage: r.ReasonMessage, Source: r.Source, ARN: r.ARN,
 		Amount: money.Money{Minor: r.AmountMinor, Currency: r.Currency}, Status: Status(r.Status),
-		DisputeTime: utc(r.DisputeTime), DefenseDue: utc(r.DefenseDue), Defendable: r.Defendable,
-		AutoDefendReason: r.AutoDefendReason, JudgedResult: r.JudgedResult, JudgedTime: utc(r.JudgedTime),
-		AcceptReason: r.AcceptReason, AcceptTime: utc(r.AcceptTime), LostMinor: r.LostMinor,
-		DefenseAt: utc(r.DefenseAt), DefenseActor: r.DefenseActor, NeedsAttention: r.NeedsAttention,
+		DisputeTime: postgres.UTC(r.DisputeTime), DefenseDue: postgres.UTC(r.DefenseDue), Defendable: r.Defendable,
+		AutoDefendReason: r.AutoDefendReason, JudgedResult: r.JudgedResult, JudgedTime: postgres.UTC(r.JudgedTime),
+		AcceptReason: r.AcceptReason, AcceptTime: postgres.UTC(r.AcceptTime), LostMinor: r.LostMinor,
+		DefenseAt: postgres.UTC(r.DefenseAt), DefenseActor: r.DefenseActor, NeedsAttention: r.NeedsAttention,
 		AttentionReason: r.AttentionReason, LastNotification: r.LastNotification, AcquirerInfo: r.AcquirerInfo,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
@@ -98,12 +97,12 @@ func rowFrom(d Dispute) disputeRow {
 		ID: d.ID, APODisputeID: d.APODisputeID, PaymentID: d.PaymentID, APOPaymentID: d.APOPaymentID,
 		PaymentRequestID: d.PaymentRequestID, CaptureID: d.CaptureID, Type: d.Type, ReasonCode: d.ReasonCode,
 		ReasonMessage: d.ReasonMessage, Source: d.Source, ARN: d.ARN, AmountMinor: d.Amount.Minor,
-		Currency: d.Amount.Currency, Status: string(d.Status), DisputeTime: utc(d.DisputeTime),
-		DefenseDue: utc(d.DefenseDue), Defendable: d.Defendable, AutoDefendReason: d.AutoDefendReason,
-		JudgedResult: d.JudgedResult, JudgedTime: utc(d.JudgedTime), AcceptReason: d.AcceptReason,
-		AcceptTime: utc(d.AcceptTime), LostMinor: d.LostMinor, DefenseAt: utc(d.DefenseAt),
+		Currency: d.Amount.Currency, Status: string(d.Status), DisputeTime: postgres.UTC(d.DisputeTime),
+		DefenseDue: postgres.UTC(d.DefenseDue), Defendable: d.Defendable, AutoDefendReason: d.AutoDefendReason,
+		JudgedResult: d.JudgedResult, JudgedTime: postgres.UTC(d.JudgedTime), AcceptReason: d.AcceptReason,
+		AcceptTime: postgres.UTC(d.AcceptTime), LostMinor: d.LostMinor, DefenseAt: postgres.UTC(d.DefenseAt),
 		DefenseActor: d.DefenseActor, NeedsAttention: d.NeedsAttention, AttentionReason: d.AttentionReason,
-		LastNotification: d.LastNotification, AcquirerInfo: nullJSON(d.AcquirerInfo),
+		LastNotification: d.LastNotification, AcquirerInfo: postgres.NullJSON(d.AcquirerInfo),
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
 	}
 	if d.JudgedAmount != nil {
@@ -156,7 +155,7 @@ func (s *Store) GetByAPOID(ctx context.Context, apoID string) (Dispute, error) {
 }
 
 func (s *Store) getBy(ctx context.Context, where, arg string, lock bool) (Dispute, error) {
-	if where == "id = $1" && !isUUID(arg) {
+	if where == "id = $1" && !postgres.IsUUID(arg) {
 		return Dispute{}, ErrNotFound
 	}
 	q := `SELECT ` + disputeColumns + ` FROM disputes WHERE ` + where
@@ -235,7 +234,7 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 		add("lower(source) = lower(?)", f.Source)
 	}
 	if f.PaymentID != "" {
-		if !isUUID(f.PaymentID) {
+		if !postgres.IsUUID(f.PaymentID) {
 			return Page{}, &InvalidError{Field: "payment_id", Reason: "not a payment id"}
 		}
 		add("payment_id = ?", f.PaymentID)
@@ -357,7 +356,7 @@ func (s *Store) AddEvent(ctx context.Context, e Event, factKey string) (bool, er
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (dispute_id, fact_key) DO NOTHING`
 	res, err := s.db.ExecContext(ctx, q, e.DisputeID, string(e.Source), e.Kind, factKey, string(e.StatusBefore),
-		string(e.StatusAfter), e.Applied, e.Note, e.Actor, nullJSON(e.Payload), e.CreatedAt.UTC())
+		string(e.StatusAfter), e.Applied, e.Note, e.Actor, postgres.NullJSON(e.Payload), e.CreatedAt.UTC())
 	if err != nil {
 		return false, fmt.Errorf("add dispute event: %w", err)
 	}
@@ -415,29 +414,9 @@ func decodeCursor(c string) (time.Time, string, error) {
 		return time.Time{}, "", err
 	}
 	ts, id, ok := strings.Cut(string(b), "|")
-	if !ok || !isUUID(id) {
+	if !ok || !postgres.IsUUID(id) {
 		return time.Time{}, "", errors.New("bad cursor")
 	}
 	at, err := time.Parse(time.RFC3339Nano, ts)
 	return at, id, err
-}
-
-func isUUID(s string) bool {
-	_, err := uuid.Parse(s)
-	return err == nil && len(s) == 36
-}
-
-func utc(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-func nullJSON(b json.RawMessage) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -84,7 +83,7 @@ func (r paymentRow) payment() Payment {
 		CaptureMode: r.CaptureMode, Status: Status(r.Status),
 		CapturedMinor: r.CapturedMinor, RefundedMinor: r.RefundedMinor, DisputedMinor: r.DisputedMinor,
 		ResultCode: r.ResultCode, ResultMessage: r.ResultMessage,
-		AuthExpiry: utc(r.AuthExpiry), PaymentExpiry: utc(r.PaymentExpiry),
+		AuthExpiry: postgres.UTC(r.AuthExpiry), PaymentExpiry: postgres.UTC(r.PaymentExpiry),
 		NormalURL: r.NormalURL, RedirectURL: r.RedirectURL,
 		Card: Card{Brand: r.CardBrand, BIN: r.CardBIN, Last4: r.CardLast4, Masked: r.CardMasked,
 			Funding: r.CardFunding, IssuingCountry: r.CardIssuingCountry,
@@ -108,9 +107,9 @@ func rowFrom(p Payment) paymentRow {
 		RedirectURL: p.RedirectURL, CardBrand: p.Card.Brand, CardBIN: p.Card.BIN, CardLast4: p.Card.Last4,
 		CardMasked: p.Card.Masked, CardFunding: p.Card.Funding, CardIssuingCountry: p.Card.IssuingCountry,
 		CardExpiryMonth: p.Card.ExpiryMonth, CardExpiryYear: p.Card.ExpiryYear, CardToken: p.Card.Token,
-		ThreeDS: nullJSON(p.ThreeDS), AVSResult: p.AVSResult, CVVResult: p.CVVResult,
+		ThreeDS: postgres.NullJSON(p.ThreeDS), AVSResult: p.AVSResult, CVVResult: p.CVVResult,
 		AcquirerName: p.Acquirer.Name, AcquirerTransactionID: p.Acquirer.TransactionID,
-		AcquirerInfo: nullJSON(p.Acquirer.Info), NeedsReview: p.NeedsReview, ReviewReason: p.ReviewReason,
+		AcquirerInfo: postgres.NullJSON(p.Acquirer.Info), NeedsReview: p.NeedsReview, ReviewReason: p.ReviewReason,
 		CreatedBy: p.CreatedBy, Version: p.Version, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 }
@@ -199,7 +198,7 @@ func (s *Store) getBy(ctx context.Context, where string, arg any, lock bool) (Pa
 		q += ` FOR UPDATE`
 	}
 	if where == "id = $1" {
-		if str, ok := arg.(string); ok && !isUUID(str) {
+		if str, ok := arg.(string); ok && !postgres.IsUUID(str) {
 			return Payment{}, ErrNotFound
 		}
 	}
@@ -327,7 +326,7 @@ func decodeCursor(c string) (time.Time, string, error) {
 		return time.Time{}, "", err
 	}
 	ts, id, ok := strings.Cut(string(b), "|")
-	if !ok || !isUUID(id) {
+	if !ok || !postgres.IsUUID(id) {
 		return time.Time{}, "", errors.New("bad cursor")
 	}
 	at, err := time.Parse(time.RFC3339Nano, ts)
@@ -369,7 +368,7 @@ func (r txRow) tx() Transaction {
 		ResultCode: r.ResultCode, ResultMessage: r.ResultMessage, IsLast: r.IsLast,
 		Acquirer: Acquirer{Name: r.AcquirerName, TransactionID: r.AcquirerTransactionID, Info: r.AcquirerInfo},
 		Actor:    r.Actor, Reason: r.Reason, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
-		CompletedAt: utc(r.CompletedAt),
+		CompletedAt: postgres.UTC(r.CompletedAt),
 	}
 }
 
@@ -379,7 +378,7 @@ func txRowFrom(t Transaction) txRow {
 		AmountMinor: t.Amount.Minor, Currency: t.Amount.Currency, Status: string(t.Status),
 		ResultCode: t.ResultCode, ResultMessage: t.ResultMessage, IsLast: t.IsLast,
 		AcquirerName: t.Acquirer.Name, AcquirerTransactionID: t.Acquirer.TransactionID,
-		AcquirerInfo: nullJSON(t.Acquirer.Info), Actor: t.Actor, Reason: t.Reason,
+		AcquirerInfo: postgres.NullJSON(t.Acquirer.Info), Actor: t.Actor, Reason: t.Reason,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, CompletedAt: t.CompletedAt,
 	}
 }
@@ -416,7 +415,7 @@ func (s *Store) UpdateTx(ctx context.Context, t Transaction) error {
 
 // GetTx returns a transaction by our id.
 func (s *Store) GetTx(ctx context.Context, id string) (Transaction, error) {
-	if !isUUID(id) {
+	if !postgres.IsUUID(id) {
 		return Transaction{}, ErrNotFound
 	}
 	return s.getTxBy(ctx, "id = $1", id)
@@ -513,7 +512,7 @@ func (s *Store) AddEvent(ctx context.Context, e Event, factKey string) (bool, er
 		VALUES ($1, NULLIF($2, '')::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (payment_id, fact_key) DO NOTHING`
 	res, err := s.db.ExecContext(ctx, q, e.PaymentID, e.TransactionID, string(e.Source), e.Kind, factKey,
-		e.StatusBefore, e.StatusAfter, e.Applied, e.Note, nullJSON(e.Payload), e.CreatedAt)
+		e.StatusBefore, e.StatusAfter, e.Applied, e.Note, postgres.NullJSON(e.Payload), e.CreatedAt)
 	if err != nil {
 		return false, fmt.Errorf("add event: %w", err)
 	}
@@ -553,41 +552,6 @@ func (s *Store) Events(ctx context.Context, paymentID string) ([]Event, error) {
 }
 
 // ---- helpers ----
-
-func utc(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-// nullJSON maps an empty document to SQL NULL (jsonb rejects empty input).
-func nullJSON(b json.RawMessage) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
-				return false
-			}
-		}
-	}
-	return true
-}
 
 // ---- polling ----
 

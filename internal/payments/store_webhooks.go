@@ -13,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/postgres"
 )
 
 const webhookColumns = `id, notify_type, dedupe_key, raw_body, headers, request_uri, verdict, state, attempts,
@@ -41,7 +42,7 @@ func (r webhookRow) event() WebhookEvent {
 	return WebhookEvent{ID: r.ID, NotifyType: r.NotifyType, DedupeKey: r.DedupeKey, RawBody: r.RawBody, Headers: h,
 		RequestURI: r.RequestURI, Verdict: r.Verdict, State: WebhookState(r.State), Attempts: r.Attempts,
 		Deliveries: r.Deliveries, LastError: r.LastError, PaymentID: r.PaymentID, ReceivedAt: r.ReceivedAt.UTC(),
-		ProcessedAt: utc(r.ProcessedAt)}
+		ProcessedAt: postgres.UTC(r.ProcessedAt)}
 }
 
 // InsertWebhook stores a notification; a re-delivery of the same fact
@@ -71,7 +72,7 @@ func (s *Store) InsertWebhook(ctx context.Context, ev WebhookEvent) (WebhookEven
 
 // GetWebhook returns a stored notification.
 func (s *Store) GetWebhook(ctx context.Context, id string) (WebhookEvent, error) {
-	if !isUUID(id) {
+	if !postgres.IsUUID(id) {
 		return WebhookEvent{}, ErrNotFound
 	}
 	var r webhookRow
@@ -127,7 +128,7 @@ func (s *Store) ListWebhooks(ctx context.Context, f WebhookFilter) (Page[Webhook
 		add("state = $%d", string(f.State))
 	}
 	if f.PaymentID != "" {
-		if !isUUID(f.PaymentID) {
+		if !postgres.IsUUID(f.PaymentID) {
 			return Page[WebhookEvent]{}, &InvalidError{Field: "payment_id", Reason: "not a payment id"}
 		}
 		add("payment_id = $%d", f.PaymentID)

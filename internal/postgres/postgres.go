@@ -7,10 +7,12 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/pressly/goose/v3"
@@ -139,4 +141,28 @@ func CopyIn(table string, columns ...string) string { return pq.CopyIn(table, co
 func SetPool(db *sqlx.DB, n int) {
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(max(1, n/2))
+}
+
+// IsUUID reports whether s can be bound to a uuid column; stores check it
+// first so a malformed id is "not found", not a 22P02 error.
+func IsUUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
+}
+
+// UTC returns t in UTC, or nil: timestamptz columns scan in the session's zone.
+func UTC(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// NullJSON maps an empty document to SQL NULL (jsonb rejects empty input).
+func NullJSON(b json.RawMessage) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/payops/payops/internal/postgres"
 	"github.com/payops/payops/internal/recon/report"
 )
 
@@ -433,8 +434,8 @@ type (
 
 func (r runRow) run() (Run, error) {
 	run := Run{ID: r.ID, Period: day(r.Period), Status: RunStatus(r.Status), Phase: r.Phase, Progress: r.Progress,
-		Actor: r.Actor, Error: r.Error, CreatedAt: r.CreatedAt.UTC(), StartedAt: utc(r.StartedAt),
-		FinishedAt: utc(r.FinishedAt)}
+		Actor: r.Actor, Error: r.Error, CreatedAt: r.CreatedAt.UTC(), StartedAt: postgres.UTC(r.StartedAt),
+		FinishedAt: postgres.UTC(r.FinishedAt)}
 	var req requestJSON
 	if err := json.Unmarshal(r.Request, &req); err != nil {
 		return Run{}, fmt.Errorf("run %d request: %w", r.ID, err)
@@ -705,7 +706,7 @@ type discrepancyRow struct {
 func (r discrepancyRow) discrepancy() Discrepancy {
 	return Discrepancy{ID: r.ID, RunID: r.RunID, Kind: Kind(r.Kind), Fingerprint: r.Fingerprint,
 		Change: Change(r.Change), HealedByRunID: r.HealedByRunID, Status: Status(r.Status), Note: r.Note,
-		Actor: r.Actor, ResolvedAt: utc(r.ResolvedAt), ReportKind: report.Kind(r.ReportKind),
+		Actor: r.Actor, ResolvedAt: postgres.UTC(r.ResolvedAt), ReportKind: report.Kind(r.ReportKind),
 		TransactionType: r.TransactionType, TransactionID: r.TransactionID,
 		TransactionRequestID: r.TransactionRequestID, OriginalTransactionID: r.OriginalTransactionID,
 		SettlementBatchID: r.SettlementBatchID, PaymentID: r.PaymentID, LedgerTransactionID: r.LedgerTransactionID,
@@ -872,14 +873,6 @@ func (s *Store) UnexportedRuns(ctx context.Context, actor string) ([]int64, erro
 }
 
 // ---- helpers ----
-
-func utc(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
 
 // int64Array writes ids as a PostgreSQL array literal (digits only, so no
 // quoting is needed), for a $n::bigint[] parameter.
