@@ -6,15 +6,18 @@ ENVFILE := .run/services.env
 # Every recipe that talks to services reads the addresses services-up chose.
 WITH_ENV := set -a; . ./$(ENVFILE); set +a;
 
-.PHONY: run test test-only lint openapi migration services-up services-down bench demo build clean-testdbs
+.PHONY: run test test-only fuzz lint openapi migration services-up services-down bench demo build clean-testdbs
 
 run: services-up build ## start sandbox + api + worker against local services
 	@$(WITH_ENV) scripts/run.sh
 
-test: services-up lint test-only ## lint + every test, with the race detector
+test: services-up lint test-only fuzz ## lint + every test, with the race detector, then every fuzz target briefly
 
 test-only:
 	@$(WITH_ENV) $(GO) test -race -count=1 -timeout 25m ./...
+
+fuzz: services-up ## every fuzz target for FUZZTIME each (default 5s); a failing input is kept under testdata/fuzz
+	@$(WITH_ENV) GO=$(GO) scripts/fuzz.sh
 
 lint: ## gofmt, go vet, import rules
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)); \

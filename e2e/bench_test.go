@@ -44,9 +44,13 @@ func row(b *testing.B, what, figure, target, note string) {
 	}
 }
 
-// load sends requests from conns goroutines for d (or until n requests when
-// n > 0) at most rate per second overall (0 = as fast as possible) and
-// returns the rate achieved and the latency quantiles of successes.
+// load sends requests from conns goroutines for d (or until next says
+// io.EOF) and returns the rate achieved and the latency quantiles of
+// successes. With rate > 0 the load is open: request i is due at
+// start + i/rate whoever sends it, and its latency counts from that moment,
+// so a server that falls behind shows it in the tail instead of slowing the
+// driver down (no coordinated omission). rate 0 sends as fast as answers
+// come back.
 type loadResult struct {
 	ok, failed int
 	rate       float64
@@ -64,26 +68,25 @@ func load(conns int, d time.Duration, rate float64, next func(i int) (*http.Requ
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}, Timeout: 10 * time.Second}
 	start := time.Now()
 	deadline := start.Add(d)
-	var tick <-chan time.Time
-	if rate > 0 {
-		t := time.NewTicker(time.Duration(float64(time.Second) / rate))
-		defer t.Stop()
-		tick = t.C
-	}
 	for range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 1024)
-			for time.Now().Before(deadline) {
-				if tick != nil {
-					<-tick
+			for {
+				i := int(seq.Add(1) - 1)
+				t0 := time.Now()
+				if rate > 0 {
+					t0 = start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+					time.Sleep(time.Until(t0))
 				}
-				req, err := next(int(seq.Add(1) - 1))
+				if t0.After(deadline) {
+					break
+				}
+				req, err := next(i)
 				if err != nil {
 					break
 				}
-				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)
@@ -184,6 +187,34 @@ func commitRate(b *testing.B, url string) float64 {
 	return float64(n.Load()) / 2
 }
 
+// profileAPI takes a CPU profile of the api for the next seconds when
+// BENCH_PROFILE_DIR is set (go tool pprof <dir>/<name>-api.pprof); the
+// returned channel closes when it is written.
+func profileAPI(b *testing.B, s *Stack, name string, seconds int) <-chan struct{} {
+	done := make(chan struct{})
+	dir := os.Getenv("BENCH_PROFILE_DIR")
+	if dir == "" {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.API, seconds), nil)
+		req.Header.Set("Authorization", "Bearer "+s.AdminKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Logf("profile: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if err := os.WriteFile(filepath.Join(dir, name+"-api.pprof"), raw, 0o644); err != nil {
+			b.Logf("profile: %v", err)
+		}
+	}()
+	return done
+}
+
 // signedNotifications makes n distinct PAYMENT_RESULT notifications signed
 // with the sandbox's APO key, as APO would send them. Signing is done up
 // front (≈1 ms each) so the load run measures payops, not the signer.
@@ -219,37 +250,60 @@ func signedNotifications(b *testing.B, s *Stack, n int) [][2]string {
 
 func BenchmarkWebhookIntake(b *testing.B) {
 	s := startStack(b, 0.001, false, "") // no worker: measure intake, not processing
-	const conns = 32
-	notes := signedNotifications(b, s, 40000)
-	send := func(i int) (*http.Request, error) {
-		if i >= len(notes) {
-			return nil, io.EOF
+	const (
+		conns   = 32
+		seconds = 4
+		window  = seconds * time.Second
+		paced   = 4000                // notifications/s offered in the paced run
+		pacedN  = paced*seconds + 100 // what the paced run sends, with slack
+		maxN    = 12000 * seconds     // the max run can show at most 12,000/s
+	)
+	notes := signedNotifications(b, s, pacedN+maxN)
+	// Each run has its own notifications: a repeated one is a re-delivery,
+	// a different (cheaper) path than a new fact.
+	sender := func(notes [][2]string) func(i int) (*http.Request, error) {
+		return func(i int) (*http.Request, error) {
+			if i >= len(notes) {
+				return nil, io.EOF
+			}
+			req, err := http.NewRequest("POST", s.API+"/webhooks/apo", bytes.NewReader([]byte(notes[i][0])))
+			if err != nil {
+				return nil, err
+			}
+			req.Header["signature"] = []string{notes[i][1]}
+			req.Header["client-id"] = []string{"SANDBOX_PAYOPS"}
+			req.Header["request-time"] = []string{"2026-11-23T00:00:00Z"}
+			req.Header.Set("Content-Type", "application/json")
+			return req, nil
 		}
-		req, err := http.NewRequest("POST", s.API+"/webhooks/apo", bytes.NewReader([]byte(notes[i][0])))
-		if err != nil {
-			return nil, err
-		}
-		req.Header["signature"] = []string{notes[i][1]}
-		req.Header["client-id"] = []string{"SANDBOX_PAYOPS"}
-		req.Header["request-time"] = []string{"2026-11-23T00:00:00Z"}
-		req.Header.Set("Content-Type", "application/json")
-		return req, nil
 	}
-	max := load(conns, 5*time.Second, 0, send)
+	profiled := profileAPI(b, s, "intake", 3)
+	max := load(conns, window, 0, sender(notes[pacedN:]))
+	<-profiled
 	var stored int
 	db := sqlx.MustOpen("postgres", s.DatabaseURL)
 	_ = db.Get(&stored, `SELECT count(*) FROM webhook_events WHERE verdict = 'valid'`)
+	// The burst leaves PostgreSQL with background work (autovacuum of the
+	// table it filled, dirty buffers); the paced run measures a settled
+	// service, as production between bursts is.
+	_, _ = db.Exec(`VACUUM ANALYZE webhook_events`)
 	db.Close()
-	off := max.ok
-	at4k := load(conns, 4*time.Second, 4000, func(i int) (*http.Request, error) { return send(off + i) })
+	time.Sleep(2 * time.Second)
+	at4k := load(conns, window, paced, sender(notes[:pacedN]))
+	if sent := at4k.ok + at4k.failed; sent < paced*seconds {
+		b.Fatalf("the paced run sent %d notifications, want %d: its figures would not be %d/s", sent, paced*seconds, paced)
+	}
 	bare := bareHandlerRate(conns)
 	verify := rsaVerifyRate()
 	commits := commitRate(b, s.DatabaseURL)
 	ratio := max.rate / bare
 	b.ReportMetric(max.rate, "notifications/s")
 	b.ReportMetric(ratio, "ratio-to-bare")
-	row(b, "webhook intake, max (32 conns)", fmt.Sprintf("%.0f/s p50 %v p99 %v", max.rate, max.p50.Round(time.Microsecond), max.p99.Round(time.Microsecond)), "≥ 5000/s",
-		fmt.Sprintf("%d acknowledged, %d stored, %d failed", max.ok, stored, max.failed))
+	maxNote := fmt.Sprintf("%d acknowledged, %d stored, %d failed", max.ok, stored, max.failed)
+	if max.ok+max.failed == maxN {
+		maxNote += fmt.Sprintf("; all %d sent in under %v: a lower bound", maxN, window)
+	}
+	row(b, "webhook intake, max (32 conns)", fmt.Sprintf("%.0f/s p50 %v p99 %v", max.rate, max.p50.Round(time.Microsecond), max.p99.Round(time.Microsecond)), "≥ 5000/s", maxNote)
 	row(b, "webhook intake at 4000/s offered", fmt.Sprintf("%.0f/s p50 %v p99 %v", at4k.rate, at4k.p50.Round(time.Microsecond), at4k.p99.Round(time.Microsecond)), "p99 < 50ms", fmt.Sprintf("%d failed", at4k.failed))
 	row(b, "  floor: bare net/http handler", fmt.Sprintf("%.0f/s", bare), "", fmt.Sprintf("intake/bare = %.2f (goal ≥ 0.35)", ratio))
 	row(b, "  floor: RSA-2048 verify, 2 cores", fmt.Sprintf("%.0f/s", verify), "", "")

@@ -289,6 +289,7 @@ func checkRoles(t *testing.T, s *Stack, paymentID string) {
 		{"accept dispute", "POST", "/v1/disputes/" + unknown + "/accept", nil, permOperate},
 		{"dispute evidence template", "GET", "/v1/disputes/" + unknown + "/evidence-template", nil, permOperate},
 		{"queue UI", "GET", "/ops/queues/", nil, permAdmin},
+		{"profiler", "GET", "/debug/pprof/goroutine?debug=1", nil, permAdmin},
 	}
 	routes = append(routes, reconRoutes(t, s, unknown)...)
 

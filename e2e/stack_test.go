@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -80,14 +82,38 @@ type Stack struct {
 	DatabaseURL string
 }
 
+// Ports for the stacks' processes come from below Linux's ephemeral range
+// (32768-60999), each handed out once per test binary. A port the kernel
+// picked (":0") and we closed again can be picked again at once, for
+// another stack's listener or a client connection's source port, and a
+// process that then fails to bind leaves its address answered by someone
+// else's: an api once talked to another stack's sandbox.
+var ports struct {
+	sync.Mutex
+	next int
+}
+
+const portsFrom, portsTo = 20000, 32000
+
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports.Lock()
+	defer ports.Unlock()
+	if ports.next == 0 {
+		ports.next = portsFrom + rand.IntN(portsTo-portsFrom) // apart from an earlier run's lingering sockets
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	for range portsTo - portsFrom {
+		p := ports.next
+		if ports.next++; ports.next == portsTo {
+			ports.next = portsFrom
+		}
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatalf("no free port in %d-%d", portsFrom, portsTo)
+	return 0
 }
 
 // StartStack boots everything against a fresh database and waits until the
@@ -145,7 +171,25 @@ func startStack(t testing.TB, timeScale float64, worker bool, dbURL string) *Sta
 		s.Start("worker")
 	}
 	s.WaitHTTP(s.API+"/readyz", 200)
+	// An address answered is not proof that our process answered it.
+	for name, p := range s.procs {
+		if !running(p.cmd.Process.Pid) {
+			t.Fatalf("%s exited during start-up:\n%s", name, tail([]byte(s.Logs(name)), 2000))
+		}
+	}
 	return s
+}
+
+// running reports whether pid is a live process (not exited, not a zombie
+// waiting to be reaped).
+func running(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which is in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
 }
 
 // Start runs a binary in the background; its output goes to a log file
@@ -310,9 +354,10 @@ func TestStackBoots(t *testing.T) {
 	if code := s.Call("GET", "/v1/api-keys", nil, nil, "Authorization", "Bearer pk_nope"); code != 401 {
 		t.Fatalf("bad key: %d", code)
 	}
-	if lines(s.Logs("worker"), `"worker started"`) != 1 {
-		t.Fatalf("worker did not start:\n%s", tail([]byte(s.Logs("worker")), 2000))
-	}
+	// The stack waits for the api; the worker may still be starting.
+	waitFor(t, 30*time.Second, "the worker to log that it started", func() (bool, string) {
+		return lines(s.Logs("worker"), `"worker started"`) == 1, tail([]byte(s.Logs("worker")), 2000)
+	})
 }
 
 func jsonBody(v any) ([]byte, error) { return json.Marshal(v) }

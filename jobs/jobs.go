@@ -22,6 +22,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/payops/payops/internal/disputes"
+	"github.com/payops/payops/internal/idempotency"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/recon"
 	"github.com/payops/payops/internal/schedlock"
@@ -52,6 +53,9 @@ type Schedules struct {
 	// with a leading seconds field), in the scheduler's zone (RECON_TZ).
 	// Default DefaultRecon.
 	Recon string
+	// IdempotencyPurge is when expired idempotency keys are deleted.
+	// Default DefaultIdempotencyPurge, hourly.
+	IdempotencyPurge string
 }
 
 // DefaultRecon is design.md's 02:30 every night.
@@ -59,6 +63,10 @@ const DefaultRecon = "0 30 2 * * *"
 
 // DefaultDeadlines checks dispute deadlines at minute 5 of every hour.
 const DefaultDeadlines = "0 5 * * * *"
+
+// DefaultIdempotencyPurge deletes expired idempotency keys at minute 45 of
+// every hour, away from the other hourly and nightly jobs.
+const DefaultIdempotencyPurge = "0 45 * * * *"
 
 // DefaultWatchdog runs the payments watchdog every 5 minutes.
 const DefaultWatchdog = "15 */5 * * * *"
@@ -71,11 +79,12 @@ const DefaultHeartbeat = "0 * * * * *"
 
 // Job names, kebab case; the scheduler's locker keys on them.
 const (
-	HeartbeatJob = "worker-heartbeat"
-	SweepJob     = "payments-sweep"
-	WatchdogJob  = "payments-watchdog"
-	DeadlinesJob = "dispute-deadlines"
-	ReconJob     = "recon-nightly"
+	HeartbeatJob        = "worker-heartbeat"
+	SweepJob            = "payments-sweep"
+	WatchdogJob         = "payments-watchdog"
+	DeadlinesJob        = "dispute-deadlines"
+	ReconJob            = "recon-nightly"
+	IdempotencyPurgeJob = "idempotency-purge"
 )
 
 // Register adds every job to s. q receives the tasks the jobs enqueue; log
@@ -133,6 +142,19 @@ func Register(s gocron.Scheduler, q Enqueuer, cfg Schedules, log *slog.Logger) e
 	)
 	if err != nil {
 		return fmt.Errorf("register job %s (%q): %w", DeadlinesJob, cfg.Deadlines, err)
+	}
+	if cfg.IdempotencyPurge == "" {
+		cfg.IdempotencyPurge = DefaultIdempotencyPurge
+	}
+	_, err = s.NewJob(
+		gocron.CronJob(cfg.IdempotencyPurge, true),
+		gocron.NewTask(func(ctx context.Context) error {
+			return enqueue(ctx, q, idempotency.NewPurgeTask(schedlock.Tick(time.Now())))
+		}),
+		options(IdempotencyPurgeJob, log)...,
+	)
+	if err != nil {
+		return fmt.Errorf("register job %s (%q): %w", IdempotencyPurgeJob, cfg.IdempotencyPurge, err)
 	}
 	if cfg.Recon == "" {
 		cfg.Recon = DefaultRecon

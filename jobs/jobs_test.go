@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -82,7 +83,7 @@ func TestRegister(t *testing.T) {
 		names = append(names, j.Name())
 	}
 	slices.Sort(names) // gocron lists jobs in no set order
-	want := []string{jobs.DeadlinesJob, jobs.SweepJob, jobs.WatchdogJob, jobs.ReconJob, jobs.HeartbeatJob}
+	want := []string{jobs.DeadlinesJob, jobs.IdempotencyPurgeJob, jobs.SweepJob, jobs.WatchdogJob, jobs.ReconJob, jobs.HeartbeatJob}
 	if !slices.Equal(names, want) {
 		t.Fatalf("jobs: got %v, want %v", names, want)
 	}
@@ -94,6 +95,15 @@ func TestRegister(t *testing.T) {
 	defer func() { _ = s2.Shutdown() }()
 	if err := jobs.Register(s2, &recorder{}, jobs.Schedules{Heartbeat: "every minute"}, discard); err == nil {
 		t.Fatal("Register accepted a bad heartbeat spec")
+	}
+	s3, err := gocron.NewScheduler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s3.Shutdown() }()
+	err = jobs.Register(s3, &recorder{}, jobs.Schedules{IdempotencyPurge: "hourly"}, discard)
+	if err == nil || !strings.Contains(err.Error(), jobs.IdempotencyPurgeJob) {
+		t.Fatalf("bad purge spec: got %v, want an error naming %s", err, jobs.IdempotencyPurgeJob)
 	}
 }
 
@@ -172,26 +182,13 @@ func TestEnqueueHeartbeatTwiceIsNoOp(t *testing.T) {
 	}
 
 	// Process it; the retained completed task still blocks the id.
-	srv := asynq.NewServer(r.Opt(), asynq.Config{Queues: map[string]int{"low": 1}, Logger: quietAsynq{}})
+	srv := asynq.NewServer(r.Opt(), asynq.Config{Queues: map[string]int{"low": 1}, Logger: redistest.QuietAsynq{}})
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(jobs.TypeHeartbeat, func(context.Context, *asynq.Task) error { return nil })
 	if err := srv.Start(mux); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		info, err = in.GetQueueInfo("low")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.Completed == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("heartbeat not processed: %+v", info)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	redistest.WaitCompleted(t, in, "low", 1) // the heartbeat processed
 	srv.Shutdown()
 	if err := jobs.EnqueueHeartbeat(ctx, c, tick); err != nil {
 		t.Fatalf("enqueue after processing: %v", err)
@@ -273,15 +270,6 @@ func (l countingLocker) Lock(ctx context.Context, job string) (gocron.Lock, erro
 	}
 	return lk, err
 }
-
-// quietAsynq keeps asynq's own log lines out of the test output.
-type quietAsynq struct{}
-
-func (quietAsynq) Debug(...any) {}
-func (quietAsynq) Info(...any)  {}
-func (quietAsynq) Warn(...any)  {}
-func (quietAsynq) Error(...any) {}
-func (quietAsynq) Fatal(...any) {}
 
 // TestNightlyReconOncePerNight: both replicas' schedulers (and a rerun the
 // same night) enqueue the nightly reconciliation of one day once.

@@ -22,6 +22,7 @@ import (
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/httpx"
 	"github.com/payops/payops/internal/idempotency"
+	"github.com/payops/payops/internal/idempotency/httpguard"
 )
 
 // Audit actions of this resource.
@@ -48,7 +49,7 @@ func addDisputeRoutes(api huma.API, log *slog.Logger, db *sqlx.DB, d *disputes.S
 	api.OpenAPI().Tags = append(api.OpenAPI().Tags, &huma.Tag{Name: "Disputes",
 		Description: "Chargebacks and other card disputes APO notifies: their deadlines, the payment facts a " +
 			"defence needs, and accepting or defending them through APO."})
-	idem := idempotency.NewGuard(api, idempotency.NewStore(db), log, idempotencyScope)
+	idem := httpguard.New(api, idempotency.NewStore(db), log, idempotencyScope)
 	audits := audit.NewStore(db)
 
 	huma.Register(api, needs(auth.NeedRead, huma.Operation{
@@ -460,10 +461,22 @@ func uploadedFile(contentType string, body []byte) (name, partType string, doc [
 			return "", "", nil, huma.Error422UnprocessableEntity("unreadable multipart body",
 				&huma.ErrorDetail{Location: "body.file", Message: rerr.Error()})
 		}
-		return p.FileName(), p.Header.Get("Content-Type"), doc, nil
+		// The name and type are only recorded (audit), but as text: the
+		// client's bytes may be anything.
+		return asText(p.FileName(), 255), asText(p.Header.Get("Content-Type"), 255), doc, nil
 	}
 	return "", "", nil, huma.Error422UnprocessableEntity("the file field is missing",
 		&huma.ErrorDetail{Location: "body.file", Message: "required"})
+}
+
+// asText makes s storable text of at most n bytes: invalid UTF-8 becomes
+// U+FFFD and NUL is dropped (PostgreSQL refuses both).
+func asText(s string, n int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "")
+	}
+	return s
 }
 
 func defendDispute(log *slog.Logger, audits *audit.Store, d *disputes.Service) func(context.Context, *DefendDisputeInput) (*DisputeOutput, error) {

@@ -26,7 +26,7 @@ import (
 	"github.com/payops/payops/internal/auth"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/httpx"
-	"github.com/payops/payops/internal/idempotency"
+	"github.com/payops/payops/internal/idempotency/httpguard"
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
@@ -410,7 +410,7 @@ func TestDisputeRoutesSpec(t *testing.T) {
 				t.Errorf("%s declares no permission", path)
 			}
 			if op.Method == http.MethodPost {
-				if guarded, _ := op.Metadata[idempotency.MetadataKey].(bool); !guarded {
+				if guarded, _ := op.Metadata[httpguard.MetadataKey].(bool); !guarded {
 					t.Errorf("%s is not guarded by Idempotency-Key", path)
 				}
 			}

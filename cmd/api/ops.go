@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -12,14 +13,18 @@ import (
 )
 
 // mountOps adds the operator endpoints that are not part of the JSON API:
-// /metrics for Prometheus and the asynq queue UI at /ops/queues (admin
-// only). Both sit beside Huma on the same mux.
+// /metrics for Prometheus, the asynq queue UI at /ops/queues and Go's
+// profiler at /debug/pprof/ (both admin only: a profile shows request data
+// in flight). They sit beside Huma on the same mux.
 func mountOps(mux *http.ServeMux, svc *services) {
 	mux.Handle("GET /metrics", promhttp.Handler())
 	if svc.queueUI != nil {
 		mux.Handle("/ops/queues/", adminOnly(svc, svc.queueUI))
 		mux.Handle("/ops/queues", http.RedirectHandler("/ops/queues/", http.StatusMovedPermanently))
 	}
+	mux.Handle("GET /debug/pprof/", adminOnly(svc, http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /debug/pprof/profile", adminOnly(svc, http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /debug/pprof/trace", adminOnly(svc, http.HandlerFunc(pprof.Trace)))
 }
 
 // adminOnly guards a plain handler with an admin API key, taken from
@@ -40,11 +45,11 @@ func adminOnly(svc *services, next http.Handler) http.Handler {
 			httpx.WriteProblem(w, http.StatusUnauthorized, "an admin API key is required")
 			return
 		case err != nil:
-			svc.log.ErrorContext(r.Context(), "authenticate queue UI request", "err", err)
+			svc.log.ErrorContext(r.Context(), "authenticate ops request", "err", err, "path", r.URL.Path)
 			httpx.WriteProblem(w, http.StatusInternalServerError, "internal error")
 			return
 		case !auth.Allows(actor.Role, auth.NeedAdmin):
-			httpx.WriteProblem(w, http.StatusForbidden, "the queue UI needs the admin role")
+			httpx.WriteProblem(w, http.StatusForbidden, "this page needs the admin role")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), actor)))

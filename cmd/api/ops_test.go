@@ -59,4 +59,14 @@ func TestOpsEndpoints(t *testing.T) {
 	if resp, body := get("/ops/queues/api/queues", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+admin) }); resp.StatusCode != 200 || !strings.Contains(body, "queues") {
 		t.Fatalf("queue UI API as admin: %d %s", resp.StatusCode, body)
 	}
+	// The profiler: admin only, like the queue UI.
+	if resp, _ := get("/debug/pprof/heap", nil); resp.StatusCode != 401 {
+		t.Fatalf("pprof without a key: %d", resp.StatusCode)
+	}
+	if resp, _ := get("/debug/pprof/goroutine?debug=1", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+viewer) }); resp.StatusCode != 403 {
+		t.Fatalf("pprof with a viewer key: %d", resp.StatusCode)
+	}
+	if resp, body := get("/debug/pprof/goroutine?debug=1", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+admin) }); resp.StatusCode != 200 || !strings.Contains(body, "goroutine profile") {
+		t.Fatalf("pprof as admin: %d", resp.StatusCode)
+	}
 }

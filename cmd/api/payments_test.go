@@ -25,7 +25,7 @@ import (
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
-	"github.com/payops/payops/internal/idempotency"
+	"github.com/payops/payops/internal/idempotency/httpguard"
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/postgres"
@@ -510,7 +510,7 @@ func TestIdempotencyKeyReplaysPayments(t *testing.T) {
 	}
 	again, againBody := e.call(t, http.MethodPost, "/v1/payments", e.checkout, body, "Idempotency-Key: order-77-try")
 	if again.StatusCode != http.StatusCreated || !bytes.Equal(againBody, firstBody) ||
-		again.Header.Get(idempotency.ReplayedHeader) != "true" || again.Header.Get("Content-Type") != first.Header.Get("Content-Type") {
+		again.Header.Get(httpguard.ReplayedHeader) != "true" || again.Header.Get("Content-Type") != first.Header.Get("Content-Type") {
 		t.Fatalf("replay: %d %v %s\nfirst: %s", again.StatusCode, again.Header, againBody, firstBody)
 	}
 	if n, calls := e.count(t, "payments"), e.count(t, "apo_calls"); n != 1 || calls != 1 {
@@ -528,7 +528,7 @@ func TestIdempotencyKeyReplaysPayments(t *testing.T) {
 	// Another API key's identical key is its own.
 	_, checkout2 := mustCreateKey(t, e.db, "checkout-app", auth.RoleCheckout)
 	resp, b = e.call(t, http.MethodPost, "/v1/payments", checkout2, body, "Idempotency-Key: order-77-try")
-	if resp.StatusCode != http.StatusCreated || resp.Header.Get(idempotency.ReplayedHeader) != "" {
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get(httpguard.ReplayedHeader) != "" {
 		t.Fatalf("other key: %d %s", resp.StatusCode, b)
 	}
 	// A refused request is replayed as refused, without reaching APO.
@@ -603,7 +603,7 @@ func TestEveryPostHonoursIdempotencyKey(t *testing.T) {
 		if op == nil {
 			continue
 		}
-		guarded, _ := op.Metadata[idempotency.MetadataKey].(bool)
+		guarded, _ := op.Metadata[httpguard.MetadataKey].(bool)
 		isPublic, _ := op.Metadata[metaPublic].(bool)
 		exempt := op.OperationID == "create-api-key" || isPublic
 		if guarded == exempt {

@@ -24,7 +24,7 @@ import (
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
 	"github.com/payops/payops/internal/httpx"
-	"github.com/payops/payops/internal/idempotency"
+	"github.com/payops/payops/internal/idempotency/httpguard"
 	"github.com/payops/payops/internal/recon"
 	"github.com/payops/payops/internal/recon/report"
 )
@@ -78,7 +78,7 @@ func addReconRoutes(api huma.API, svc *services) {
 		Description: "APO's transaction and settlement reports matched against the payments ledger: report " +
 			"uploads, runs with their counts, totals and batch roll-forward, the discrepancies they find with " +
 			"their owner workflow, and Excel/CSV exports for finance."})
-	idem := idempotency.NewGuard(api, svc.idempotency, svc.log, idempotencyScope)
+	idem := httpguard.New(api, svc.idempotency, svc.log, idempotencyScope)
 	h := reconAPI{api: api, log: svc.log, db: svc.db, audits: svc.audit, recon: svc.recon, enqueue: svc.enqueueRun}
 
 	upload := idem.Wrap(huma.Operation{

@@ -31,7 +31,7 @@ import (
 
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
-	"github.com/payops/payops/internal/idempotency"
+	"github.com/payops/payops/internal/idempotency/httpguard"
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
@@ -176,7 +176,7 @@ func (e *reconEnv) uploadForm(t *testing.T, key, idemKey, ct string, body []byte
 	t.Helper()
 	hdr := http.Header{"Content-Type": {ct}}
 	if idemKey != "" {
-		hdr.Set(idempotency.Header, idemKey)
+		hdr.Set(httpguard.Header, idemKey)
 	}
 	return e.call(t, http.MethodPost, "/v1/recon/reports", key, hdr, bytes.NewReader(body))
 }
@@ -384,8 +384,8 @@ func TestReconUploadReports(t *testing.T) {
 		t.Fatalf("uploaded file %+v", f)
 	}
 	resp, again := e.uploadForm(t, e.finance, "upload-1", ct, form)
-	if resp.StatusCode != http.StatusCreated || resp.Header.Get(idempotency.ReplayedHeader) != "true" || !bytes.Equal(again, b) {
-		t.Fatalf("replay: %d %q %s", resp.StatusCode, resp.Header.Get(idempotency.ReplayedHeader), again)
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get(httpguard.ReplayedHeader) != "true" || !bytes.Equal(again, b) {
+		t.Fatalf("replay: %d %q %s", resp.StatusCode, resp.Header.Get(httpguard.ReplayedHeader), again)
 	}
 	if dup := e.uploadOK(t, reportPart{name, content}); !dup.Duplicate || dup.ID != f.ID || dup.SHA256 != f.SHA256 {
 		t.Fatalf("re-upload %+v, want duplicate of %d", dup, f.ID)
@@ -776,7 +776,7 @@ func TestReconRoutesSpec(t *testing.T) {
 			if !ok {
 				t.Errorf("%s %s declares no permission", method, path)
 			}
-			guarded, _ := op.Metadata[idempotency.MetadataKey].(bool)
+			guarded, _ := op.Metadata[httpguard.MetadataKey].(bool)
 			if method != http.MethodGet && (!guarded || need != auth.NeedFinance) {
 				t.Errorf("%s %s: guarded=%v need=%s", method, path, guarded, need)
 			}

@@ -6,7 +6,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/payops/payops/internal/auth"
-	"github.com/payops/payops/internal/idempotency"
+	"github.com/payops/payops/internal/idempotency/httpguard"
 )
 
 // addRoutes registers every operation. Reading this function tells you the
@@ -24,7 +24,7 @@ func addRoutes(api huma.API, svc *services) {
 	}
 	// Every POST but create-api-key honours Idempotency-Key (that one would
 	// have to keep the new key to replay it).
-	idem := idempotency.NewGuard(api, svc.idempotency, svc.log, idempotencyScope)
+	idem := httpguard.New(api, svc.idempotency, svc.log, idempotencyScope)
 
 	// Disputes (disputes.go).
 	addDisputeRoutes(api, svc.log, svc.db, svc.disputes)

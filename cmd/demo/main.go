@@ -44,6 +44,7 @@ type demo struct {
 	out               io.Writer
 	http              *http.Client
 	day               string // order-id prefix: a re-run is a new day of orders, not a mess
+	started           time.Time
 	rng               *rand.Rand
 }
 
@@ -63,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	d := &demo{api: strings.TrimRight(*api, "/"), sandbox: strings.TrimRight(*sb, "/"), key: strings.TrimSpace(lines[len(lines)-1]),
-		out: out, http: &http.Client{Timeout: 30 * time.Second}, day: time.Now().UTC().Format("0102-150405"),
+		out: out, http: &http.Client{Timeout: 30 * time.Second}, day: time.Now().UTC().Format("0102-150405"), started: time.Now().UTC(),
 		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))}
 	if code, _ := d.do(ctx, "GET", d.api+"/readyz", nil, nil, nil); code != 200 {
 		return fmt.Errorf("the API at %s is not ready (is `make run` running?)", d.api)
@@ -121,20 +122,41 @@ func (d *demo) do(ctx context.Context, method, url string, body any, out any, hd
 	return resp.StatusCode, nil
 }
 
-// progress prints a counter on one line.
+// progress prints a counter: rewritten in place on a terminal; elsewhere
+// (a log, a pipe) a line at each quarter, so the output stays readable.
 type progress struct {
 	out   io.Writer
+	tty   bool
 	label string
 	total int
 	done  atomic.Int64
 }
 
+func newProgress(out io.Writer, label string, total int) *progress {
+	return &progress{out: out, tty: isTerminal(out), label: label, total: total}
+}
+
 func (p *progress) tick() {
-	n := p.done.Add(1)
-	fmt.Fprintf(p.out, "\r  %-34s %4d/%d", p.label, n, p.total)
-	if int(n) == p.total {
-		fmt.Fprintln(p.out)
+	n := int(p.done.Add(1))
+	if p.tty {
+		fmt.Fprintf(p.out, "\r  %-34s %4d/%d", p.label, n, p.total)
+		if n == p.total {
+			fmt.Fprintln(p.out)
+		}
+		return
 	}
+	if n == p.total || n%max(1, p.total/4) == 0 {
+		fmt.Fprintf(p.out, "  %-34s %4d/%d\n", p.label, n, p.total)
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 type payment struct {
@@ -193,7 +215,7 @@ func (d *demo) day1(ctx context.Context, n int, exports string) error {
 	pays := make([]payment, n)
 	rejected := 0
 	var mu sync.Mutex
-	p := &progress{out: d.out, label: "authorizing payments", total: n}
+	p := newProgress(d.out, "authorizing payments", n)
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range 8 {
@@ -241,7 +263,7 @@ func (d *demo) day1(ctx context.Context, n int, exports string) error {
 			challenged = append(challenged, py)
 		}
 	}
-	p = &progress{out: d.out, label: "buyers at the 3DS page", total: len(challenged)}
+	p = newProgress(d.out, "buyers at the 3DS page", len(challenged))
 	abandoned := 0
 	for i, py := range challenged {
 		switch {
@@ -284,7 +306,7 @@ func (d *demo) day1(ctx context.Context, n int, exports string) error {
 	fmt.Fprintln(d.out, " done")
 
 	// 4. Ops: capture (fully or partly), cancel, refund.
-	p = &progress{out: d.out, label: "ops: capture, cancel, refund", total: len(pays)}
+	p = newProgress(d.out, "ops: capture, cancel, refund", len(pays))
 	var captured []payment
 	for i, py := range pays {
 		p.tick()
@@ -442,14 +464,21 @@ func (d *demo) reconcile(ctx context.Context, exports string) (reconRun, string,
 			Path string `json:"path"`
 		} `json:"files"`
 		Faults []struct {
-			Type string `json:"type"`
+			Kind            string `json:"kind"`
+			File            string `json:"file"`
+			Line            int    `json:"line"`
+			TransactionID   string `json:"transactionId"`
+			TransactionType string `json:"transactionType"`
 		} `json:"faults"`
 	}
 	faults := map[string]any{"dropLines": 1, "changeAmounts": 1, "duplicateLines": 1, "unknownTransactions": 1}
 	if _, err := d.do(ctx, "POST", d.sandbox+"/sandbox/reports", map[string]any{"date": today.Format("20060102"), "faults": faults}, &rep, nil); err != nil {
 		return reconRun{}, "", err
 	}
-	fmt.Fprintf(d.out, "  APO reports written: %d files, %d discrepancies injected\n", len(rep.Files), len(rep.Faults))
+	fmt.Fprintf(d.out, "  APO reports written: %d files, %d discrepancies injected:\n", len(rep.Files), len(rep.Faults))
+	for _, f := range rep.Faults {
+		fmt.Fprintf(d.out, "    %-20s %s:%d  %s %s\n", f.Kind, f.File, f.Line, f.TransactionType, f.TransactionID)
+	}
 	var ids []int64
 	for _, f := range rep.Files {
 		data, err := os.ReadFile(f.Path)
@@ -511,6 +540,38 @@ func (d *demo) reconcile(ctx context.Context, exports string) (reconRun, string,
 	return run, path, nil
 }
 
+// missingFromEarlierRuns counts the run's MISSING_IN_REPORT discrepancies
+// about transactions completed before this demo started.
+func (d *demo) missingFromEarlierRuns(ctx context.Context, runID int64) (int, error) {
+	n, cursor := 0, ""
+	for {
+		var page struct {
+			Items []struct {
+				Details struct {
+					CompletedAt time.Time `json:"completed_at"`
+				} `json:"details"`
+			} `json:"items"`
+			NextCursor string `json:"next_cursor"`
+		}
+		url := fmt.Sprintf("%s/v1/recon/runs/%d/discrepancies?kind=MISSING_IN_REPORT&limit=200", d.api, runID)
+		if cursor != "" {
+			url += "&cursor=" + cursor
+		}
+		if _, err := d.do(ctx, "GET", url, nil, &page, nil); err != nil {
+			return 0, err
+		}
+		for _, it := range page.Items {
+			if !it.Details.CompletedAt.IsZero() && it.Details.CompletedAt.Before(d.started) {
+				n++
+			}
+		}
+		if page.NextCursor == "" {
+			return n, nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
 func (d *demo) summary(ctx context.Context, rejected, abandoned, refunds int, disputes []dispute, run reconRun, workbook string) error {
 	counts := map[string]int{}
 	cursor := ""
@@ -557,6 +618,16 @@ func (d *demo) summary(ctx context.Context, rejected, abandoned, refunds int, di
 	slices.Sort(kinds)
 	for _, k := range kinds {
 		fmt.Fprintf(d.out, "  %-22s %5d\n", k, run.Counts.Discrepancies[k])
+	}
+	if run.Counts.Discrepancies["MISSING_IN_REPORT"] > 0 {
+		earlier, err := d.missingFromEarlierRuns(ctx, run.ID)
+		if err != nil {
+			return err
+		}
+		if earlier > 0 {
+			fmt.Fprintf(d.out, "  (%d of the MISSING_IN_REPORT are transactions of an earlier run today, made with a sandbox\n"+
+				"   that has restarted since: this one never saw them, so its reports cannot hold them)\n", earlier)
+		}
 	}
 	fmt.Fprintf(d.out, "\nWorkbook: %s\n", workbook)
 	fmt.Fprintf(d.out, "Open: %s/docs (API), %s/ops/queues (queues; user any, password the admin key), %s/sandbox/state\n", d.api, d.api, d.sandbox)

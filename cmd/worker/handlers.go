@@ -12,6 +12,7 @@ import (
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/config"
 	"github.com/payops/payops/internal/disputes"
+	"github.com/payops/payops/internal/idempotency"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/ratelimit"
 	"github.com/payops/payops/internal/recon"
@@ -68,5 +69,7 @@ func registerHandlers(mux *asynq.ServeMux, d deps) error {
 	rs := recon.NewService(d.db, recon.ConfigFrom(d.cfg), d.log)
 	mux.HandleFunc(recon.TypeNightly, rs.HandleNightlyTask)
 	mux.HandleFunc(recon.TypeRun, rs.HandleRunTask)
+
+	mux.HandleFunc(idempotency.TypePurge, idempotency.NewPurger(d.db, d.cfg.IdempotencyTTL, d.log).HandlePurgeTask)
 	return nil
 }

@@ -25,13 +25,14 @@ var dependencyUp = promauto.NewGaugeVec(prometheus.GaugeOpts{
 // probe watches one dependency. It logs an outage once, "<name>
 // unreachable", when the dependency stops answering, and "<name> recovered"
 // when it answers again, instead of one line per failed check. The
-// connection pools reconnect by themselves, so nothing else is needed for
-// the worker to recover.
+// connection pools reconnect by themselves; recovered, when set, is told
+// when the dependency is back, for work the outage left undone.
 type probe struct {
-	name string
-	ping func(context.Context) error
-	log  *slog.Logger
-	now  func() time.Time
+	name      string
+	ping      func(context.Context) error
+	log       *slog.Logger
+	now       func() time.Time
+	recovered func(ctx context.Context, at time.Time)
 
 	up        atomic.Bool // read by /healthz
 	downSince time.Time   // only touched by the goroutine running check
@@ -75,11 +76,15 @@ func (p *probe) check(ctx context.Context) {
 		dependencyUp.WithLabelValues(p.name).Set(0)
 		p.log.Error(p.name+" unreachable", "dependency", p.name, "err", err)
 	case err == nil && !p.downSince.IsZero():
+		at := p.now()
 		p.log.Info(p.name+" recovered", "dependency", p.name,
-			"down_ms", p.now().Sub(p.downSince).Milliseconds())
+			"down_ms", at.Sub(p.downSince).Milliseconds())
 		p.downSince = time.Time{}
 		p.up.Store(true)
 		dependencyUp.WithLabelValues(p.name).Set(1)
+		if p.recovered != nil {
+			p.recovered(ctx, at)
+		}
 	}
 }
 

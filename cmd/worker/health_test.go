@@ -90,6 +90,8 @@ func TestProbeLogsOneLinePerOutageAndRecovery(t *testing.T) {
 	p := newProbe("postgres", s.ping, slog.New(slog.NewJSONHandler(&buf, nil)))
 	clock := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	p.now = func() time.Time { return clock }
+	var recoveries []time.Time
+	p.recovered = func(_ context.Context, at time.Time) { recoveries = append(recoveries, at) }
 
 	wantUp := []bool{true, false, false, false, true, true}
 	for i, want := range wantUp {
@@ -111,6 +113,10 @@ func TestProbeLogsOneLinePerOutageAndRecovery(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), `"down_ms":15000`) {
 		t.Errorf("recovery line does not say how long the outage lasted:\n%s", buf.String())
+	}
+	// Told once, at the check that found the dependency back (the 5th).
+	if want := time.Date(2026, 11, 23, 10, 0, 25, 0, time.UTC); len(recoveries) != 1 || !recoveries[0].Equal(want) {
+		t.Errorf("recovered called with %v, want once with %v", recoveries, want)
 	}
 }
 

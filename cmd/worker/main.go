@@ -86,8 +86,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return fmt.Errorf("config: PAYOPS_LOG_LEVEL=%q: %w", cfg.LogLevel, err)
 	}
-	// RECON_SCHEDULE is a 5-field cron; the scheduler's specs carry seconds.
-	return serve(ctx, cfg, jobs.Schedules{Heartbeat: *heartbeat, Recon: "0 " + cfg.ReconSchedule}, logging.New(stdout, level))
+	return serve(ctx, cfg, schedules(cfg, *heartbeat), logging.New(stdout, level))
+}
+
+// schedules are the scheduler's specs: RECON_SCHEDULE is a 5-field cron
+// (config checks that) and the scheduler's specs carry seconds.
+func schedules(cfg config.Config, heartbeat string) jobs.Schedules {
+	return jobs.Schedules{Heartbeat: heartbeat, Recon: "0 " + cfg.ReconSchedule}
 }
 
 // serve starts everything, waits for ctx and stops everything in reverse
@@ -116,10 +121,9 @@ func serve(ctx context.Context, cfg config.Config, schedules jobs.Schedules, log
 	defer queue.Close()
 	name := workerName()
 
-	probes := []*probe{
-		newProbe("postgres", db.PingContext, log),
-		newProbe("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, log),
-	}
+	redisProbe := newProbe("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, log)
+	redisProbe.recovered = requeueAfterOutage(queue, log)
+	probes := []*probe{newProbe("postgres", db.PingContext, log), redisProbe}
 	probeCtx, stopProbes := context.WithCancel(context.Background())
 	done := make(chan struct{}, len(probes))
 	for _, p := range probes {
@@ -199,6 +203,23 @@ func serve(ctx context.Context, cfg config.Config, schedules jobs.Schedules, log
 	<-ctx.Done()
 	log.Info("worker stopping")
 	return nil
+}
+
+// requeueAfterOutage asks for a sweep of the notifications stored before
+// Redis came back: what the api stored during the outage was never queued,
+// and Redis may have come back empty. Without it they would wait for the
+// minute sweeper, a minute after they are a minute old. If the enqueue
+// fails too, that sweeper is still there.
+func requeueAfterOutage(queue *asynq.Client, log *slog.Logger) func(context.Context, time.Time) {
+	return func(ctx context.Context, at time.Time) {
+		ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+		defer cancel()
+		if _, err := queue.EnqueueContext(ctx, payments.NewRecoverySweepTask(at)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			log.Warn("could not ask for a sweep after the redis outage; the minute sweeper will do it", "err", err)
+			return
+		}
+		log.Info("asked for a sweep of notifications stored during the redis outage")
+	}
 }
 
 // workerName identifies this replica in locks and heartbeats.

@@ -15,12 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-co-op/gocron/v2"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/config"
 	"github.com/payops/payops/internal/postgres/pgtest"
 	"github.com/payops/payops/internal/redistest"
+	"github.com/payops/payops/jobs"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -163,6 +166,8 @@ func TestRunRejectsBadInput(t *testing.T) {
 		{"bad metrics address", nil, map[string]string{"PAYOPS_WORKER_METRICS_ADDR": "9091"}, "PAYOPS_WORKER_METRICS_ADDR"},
 		{"unknown flag", []string{"-nope"}, nil, "usage"},
 		{"stray argument", []string{"serve"}, nil, "usage"},
+		{"cron descriptor", nil, map[string]string{"RECON_SCHEDULE": "@daily"}, "RECON_SCHEDULE"},
+		{"cron with a zone", nil, map[string]string{"RECON_SCHEDULE": "CRON_TZ=UTC 30 2 * * *"}, "RECON_SCHEDULE"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -261,4 +266,31 @@ func TestRedisLoggerGoesToDebug(t *testing.T) {
 	if len(ls) != 1 || ls[0].Level != "DEBUG" || ls[0].Msg != "pool: failed to dial after 5 attempts" {
 		t.Fatalf("got %+v, want one debug line", ls)
 	}
+}
+
+// TestReconScheduleRegisters: whatever RECON_SCHEDULE config accepts, the
+// scheduler accepts too, so a start never fails on a value config passed.
+func TestReconScheduleRegisters(t *testing.T) {
+	for _, v := range []string{"30 2 * * *", "*/15 1-3 * * 1-5", "0 4 1,15 * *", "5 0 * JAN-MAR MON"} {
+		cfg, err := config.Load(env(map[string]string{"RECON_SCHEDULE": v}))
+		if err != nil {
+			t.Fatalf("RECON_SCHEDULE=%q: %v", v, err)
+		}
+		s, err := gocron.NewScheduler()
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = jobs.Register(s, unusedQueue{}, schedules(cfg, jobs.DefaultHeartbeat), slog.New(slog.DiscardHandler))
+		_ = s.Shutdown()
+		if err != nil {
+			t.Errorf("RECON_SCHEDULE=%q passed config but not the scheduler: %v", v, err)
+		}
+	}
+}
+
+// unusedQueue stands in for the queue where no job fires during a test.
+type unusedQueue struct{}
+
+func (unusedQueue) EnqueueContext(context.Context, *asynq.Task, ...asynq.Option) (*asynq.TaskInfo, error) {
+	return nil, errors.New("no job should fire in this test")
 }

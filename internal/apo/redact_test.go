@@ -55,14 +55,24 @@ func TestFmtNeverPrintsCard(t *testing.T) {
 	}
 }
 
+// dropTime removes the time attribute from log lines scanned for a CVV.
+func dropTime(_ []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
+}
+
 func TestSlogNeverLogsCard(t *testing.T) {
 	req := cardPayRequest()
 	for _, handler := range []string{"json", "text"} {
 		t.Run(handler, func(t *testing.T) {
 			var buf bytes.Buffer
-			var h slog.Handler = slog.NewJSONHandler(&buf, nil)
+			// No timestamps: their digits could hold the CVV by chance.
+			opts := &slog.HandlerOptions{ReplaceAttr: dropTime}
+			var h slog.Handler = slog.NewJSONHandler(&buf, opts)
 			if handler == "text" {
-				h = slog.NewTextHandler(&buf, nil)
+				h = slog.NewTextHandler(&buf, opts)
 			}
 			log := slog.New(h)
 			log.Info("pay", "req", req)

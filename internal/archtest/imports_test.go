@@ -19,6 +19,7 @@ type pkg struct {
 	ImportPath string
 	Dir        string
 	Imports    []string
+	Deps       []string // transitive
 	GoFiles    []string
 }
 
@@ -112,7 +113,7 @@ func TestQueueStaysInTasks(t *testing.T) {
 	fset := token.NewFileSet()
 	for _, p := range listPackages(t) {
 		from := local(p.ImportPath)
-		if from != "internal/payments" && from != "internal/recon" && from != "internal/disputes" {
+		if from != "internal/payments" && from != "internal/recon" && from != "internal/disputes" && from != "internal/idempotency" {
 			continue
 		}
 		for _, f := range p.GoFiles {
@@ -124,6 +125,24 @@ func TestQueueStaysInTasks(t *testing.T) {
 				if strings.Contains(imp.Path.Value, "hibiken/asynq") && f != "tasks.go" {
 					t.Errorf("%s/%s imports asynq; keep queue code in tasks.go", from, f)
 				}
+			}
+		}
+	}
+}
+
+// TestWorkerDoesNotLinkHuma: the worker and its jobs stay free of the HTTP
+// framework even through a dependency (style.md §2.2 forbids the import; a
+// package that brings Huma along would break the rule just the same).
+func TestWorkerDoesNotLinkHuma(t *testing.T) {
+	for _, p := range listPackages(t) {
+		from := local(p.ImportPath)
+		if from != "cmd/worker" && from != "jobs" {
+			continue
+		}
+		for _, d := range p.Deps {
+			if strings.HasPrefix(d, "github.com/danielgtaylor/huma") {
+				t.Errorf("%s depends on %s (through an import); the worker must not link Huma", from, d)
+				break
 			}
 		}
 	}

@@ -95,7 +95,13 @@ func ParseCursor(s string) (Cursor, error) {
 	if err1 != nil || err2 != nil || n <= 0 {
 		return Cursor{}, ErrBadCursor
 	}
-	return Cursor{CreatedAt: time.UnixMicro(micros).UTC(), ID: n}, nil
+	// Cursors we make hold real row times; one outside years 1-9999 is
+	// forged, and PostgreSQL would refuse it as out of range.
+	at := time.UnixMicro(micros).UTC()
+	if at.Year() < 1 || at.Year() > 9999 {
+		return Cursor{}, ErrBadCursor
+	}
+	return Cursor{CreatedAt: at, ID: n}, nil
 }
 
 // InvalidError reports an Entry that cannot be recorded.

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -184,7 +185,8 @@ func TestParseCursor(t *testing.T) {
 	if got, err := ParseCursor(""); err != nil || !got.IsZero() {
 		t.Fatalf(`ParseCursor("") = %v, %v`, got, err)
 	}
-	for _, bad := range []string{"!!", "bm9kb3Q", "MTIzLjA", "YS5i"} { // "nodot", "123.0", "a.b"
+	outOfRange := base64.RawURLEncoding.EncodeToString([]byte("-9223372036854775808.1")) // found by FuzzListQuery
+	for _, bad := range []string{"!!", "bm9kb3Q", "MTIzLjA", "YS5i", outOfRange} {       // "nodot", "123.0", "a.b"
 		if _, err := ParseCursor(bad); !errors.Is(err, ErrBadCursor) {
 			t.Errorf("ParseCursor(%q): err %v, want ErrBadCursor", bad, err)
 		}

@@ -41,9 +41,10 @@ type Config struct {
 	ExportDir      string        // RECON_EXPORT_DIR
 	ReconSchedule  string        // RECON_SCHEDULE (cron, 5 fields)
 	ReconTZ        *time.Location
-	WorkerMetrics  string // PAYOPS_WORKER_METRICS_ADDR: worker's /metrics listener (default 127.0.0.1:9091)
-	AlertURL       string // ALERT_WEBHOOK_URL: optional outbound alerts (deadlines, needs_review); empty = log only
-	AlertSecret    string // ALERT_WEBHOOK_SECRET: HMAC-SHA256 key of the alerts; required with ALERT_WEBHOOK_URL
+	WorkerMetrics  string        // PAYOPS_WORKER_METRICS_ADDR: worker's /metrics listener (default 127.0.0.1:9091)
+	AlertURL       string        // ALERT_WEBHOOK_URL: optional outbound alerts (deadlines, needs_review); empty = log only
+	AlertSecret    string        // ALERT_WEBHOOK_SECRET: HMAC-SHA256 key of the alerts; required with ALERT_WEBHOOK_URL
+	IdempotencyTTL time.Duration // IDEMPOTENCY_KEY_TTL: keys older than this are deleted (default 24h as Stripe; at least 1h)
 }
 
 // Error names the variable that is wrong.
@@ -89,6 +90,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ReconTZ:        r.location("RECON_TZ", "UTC"),
 		WorkerMetrics:  r.hostport("PAYOPS_WORKER_METRICS_ADDR", "127.0.0.1:9091"),
 		AlertSecret:    r.nonEmpty("ALERT_WEBHOOK_SECRET", ""),
+		IdempotencyTTL: r.durationAtLeast("IDEMPOTENCY_KEY_TTL", 24*time.Hour, time.Hour),
 	}
 	if r.get("RECON_SFTP_ADDR", "") != "" {
 		c.SFTPAddr = r.hostport("RECON_SFTP_ADDR", "")
@@ -171,6 +173,27 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
+func (r *reader) durationAtLeast(name string, def, lo time.Duration) time.Duration {
+	v := r.get(name, def.String())
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo {
+		r.fail(name, v, "want a duration of at least "+shortDuration(lo)+" such as "+shortDuration(def))
+	}
+	return d
+}
+
+// shortDuration prints 1h rather than time.Duration's 1h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 func (r *reader) oneOf(name, def string, allowed ...string) string {
 	v := r.get(name, def)
 	for _, a := range allowed {
@@ -182,10 +205,15 @@ func (r *reader) oneOf(name, def string, allowed ...string) string {
 	return v
 }
 
+// fiveFields is a standard crontab line and nothing else: no @descriptors
+// and no CRON_TZ= prefix (RECON_TZ sets the zone), which ParseStandard
+// accepts but the worker's seconds-first scheduler spec cannot carry.
+var fiveFields = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
+
 func (r *reader) cron(name, def string) string {
 	v := r.get(name, def)
-	if _, err := cron.ParseStandard(v); err != nil {
-		r.fail(name, v, "not a 5-field cron expression")
+	if _, err := fiveFields.Parse(v); err != nil || len(strings.Fields(v)) != 5 {
+		r.fail(name, v, "want a 5-field cron expression: minute hour day-of-month month day-of-week")
 	}
 	return v
 }

@@ -15,22 +15,24 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.HTTPAddr != "127.0.0.1:8080" || c.APOClientID != "SANDBOX_PAYOPS" || c.InquiryRPS != 20 ||
-		c.ReconSchedule != "30 2 * * *" || c.ReconTZ != time.UTC || c.APOTimeout != 10*time.Second {
+		c.ReconSchedule != "30 2 * * *" || c.ReconTZ != time.UTC || c.APOTimeout != 10*time.Second ||
+		c.IdempotencyTTL != 24*time.Hour {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }
 
 func TestBadValueNamesVariable(t *testing.T) {
 	cases := map[string]string{
-		"DATABASE_URL":     "mysql://x@y/z",
-		"REDIS_ADDR":       "nohost",
-		"REDIS_DB":         "16",
-		"APO_INQUIRY_RPS":  "0",
-		"APO_TIMEOUT":      "-1s",
-		"RECON_SCHEDULE":   "every night",
-		"RECON_TZ":         "Mars/Olympus",
-		"PAYOPS_LOG_LEVEL": "loud",
-		"APO_BASE_URL":     "ftp://x",
+		"DATABASE_URL":        "mysql://x@y/z",
+		"REDIS_ADDR":          "nohost",
+		"REDIS_DB":            "16",
+		"APO_INQUIRY_RPS":     "0",
+		"APO_TIMEOUT":         "-1s",
+		"RECON_SCHEDULE":      "every night",
+		"RECON_TZ":            "Mars/Olympus",
+		"PAYOPS_LOG_LEVEL":    "loud",
+		"APO_BASE_URL":        "ftp://x",
+		"IDEMPOTENCY_KEY_TTL": "59m",
 	}
 	for name, val := range cases {
 		_, err := Load(env(map[string]string{name: val}))
@@ -41,6 +43,39 @@ func TestBadValueNamesVariable(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error spans lines: %q", name, err)
+		}
+	}
+}
+
+func TestReconSchedule(t *testing.T) {
+	for _, v := range []string{"30 2 * * *", "*/15 1-3 * * 1-5", "0 4 1 * *"} {
+		if c, err := Load(env(map[string]string{"RECON_SCHEDULE": v})); err != nil || c.ReconSchedule != v {
+			t.Errorf("RECON_SCHEDULE=%q: got %q %v", v, c.ReconSchedule, err)
+		}
+	}
+	// Each of these parses as a standard cron elsewhere but is not five
+	// fields the worker can put after its seconds field.
+	for _, v := range []string{"@daily", "@every 1h", "CRON_TZ=Asia/Tokyo 30 2 * * *", "TZ=UTC 30 2 * * *", "0 30 2 * * *", "30 2 * *"} {
+		_, err := Load(env(map[string]string{"RECON_SCHEDULE": v}))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Var != "RECON_SCHEDULE" {
+			t.Errorf("RECON_SCHEDULE=%q: got %v, want a config error naming it", v, err)
+		}
+	}
+}
+
+func TestIdempotencyTTL(t *testing.T) {
+	for v, want := range map[string]time.Duration{"1h": time.Hour, "72h": 72 * time.Hour, " 36h30m ": 36*time.Hour + 30*time.Minute} {
+		c, err := Load(env(map[string]string{"IDEMPOTENCY_KEY_TTL": v}))
+		if err != nil || c.IdempotencyTTL != want {
+			t.Errorf("IDEMPOTENCY_KEY_TTL=%q: got %v %v, want %v", v, c.IdempotencyTTL, err, want)
+		}
+	}
+	for _, v := range []string{"59m59s", "0", "-24h", "1d", "24"} {
+		_, err := Load(env(map[string]string{"IDEMPOTENCY_KEY_TTL": v}))
+		want := `config: IDEMPOTENCY_KEY_TTL="` + v + `": want a duration of at least 1h such as 24h`
+		if err == nil || err.Error() != want {
+			t.Errorf("IDEMPOTENCY_KEY_TTL=%q: got %v, want %s", v, err, want)
 		}
 	}
 }

@@ -62,7 +62,6 @@ func newClock(t time.Time) *clock {
 func (c *clock) Now() int64                      { return c.ns.Load() }
 func (c *clock) time() time.Time                 { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *clock) advance(d time.Duration)         { c.ns.Add(int64(d)) }
-func (c *clock) set(t time.Time)                 { c.ns.Store(t.UnixNano()) }
 func (c *clock) after(d time.Duration) time.Time { return c.time().Add(d) }
 
 type harness struct {

@@ -10,8 +10,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -107,6 +111,45 @@ func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
 		)
 	})
 }
+
+// TextQuery refuses, with a 400 problem, a query string that is malformed
+// or carries a value that is not text: invalid UTF-8 or a NUL byte would
+// reach PostgreSQL, which rejects both, and the client would see a 500 for
+// its own bad input. The offending value is not echoed back.
+func TextQuery(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			WriteProblem(w, http.StatusBadRequest, "malformed query string")
+			return
+		}
+		for name, values := range q {
+			if !isText(name) {
+				WriteProblem(w, http.StatusBadRequest, "a query parameter name is not UTF-8 text")
+				return
+			}
+			for _, v := range values {
+				if !isText(v) {
+					// Only a name shaped like ours is echoed: anything else
+					// the client sent stays out of the answer.
+					what := "a query parameter"
+					if len(name) <= 64 && strings.Trim(name, "abcdefghijklmnopqrstuvwxyz_") == "" {
+						what = "query parameter " + strconv.Quote(name)
+					}
+					WriteProblem(w, http.StatusBadRequest, what+" is not UTF-8 text")
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func isText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // Recover turns a panicking handler into a logged error with its stack and
 // a bare 500 problem document, so one bad request cannot take the process

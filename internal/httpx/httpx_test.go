@@ -115,3 +115,44 @@ func TestRecoverAfterHeadersAborts(t *testing.T) {
 	}()
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
 }
+
+func TestTextQuery(t *testing.T) {
+	t.Parallel()
+	reached := 0
+	h := TextQuery(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached++ }))
+	for _, tc := range []struct {
+		query string
+		want  int
+	}{
+		{"", http.StatusOK},
+		{"status=AUTHORIZED&acquirer=ADYEN", http.StatusOK},
+		{"reference_order_id=%E6%B3%A8%E6%96%87", http.StatusOK}, // 注文
+		{"reference_order_id=%00", http.StatusBadRequest},
+		{"acquirer=%FF%FE", http.StatusBadRequest},
+		{"%C3=x", http.StatusBadRequest},
+		{"actor=%zz", http.StatusBadRequest},
+		{"a=1;b=2", http.StatusBadRequest},
+	} {
+		before := reached
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/payments?"+tc.query, nil))
+		if rec.Code != tc.want {
+			t.Errorf("%q: status %d, want %d", tc.query, rec.Code, tc.want)
+		}
+		if passed := reached > before; passed != (tc.want == http.StatusOK) {
+			t.Errorf("%q: handler reached = %v", tc.query, passed)
+		}
+		if tc.want != http.StatusOK && rec.Header().Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%q: content type %q, want a problem document", tc.query, rec.Header().Get("Content-Type"))
+		}
+	}
+	// A parameter name is named in the answer only when it looks like ours.
+	for query, echoed := range map[string]bool{"acquirer=%FF": true, "4111111111111111=%FF": false} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/payments?"+query, nil))
+		name, _, _ := strings.Cut(query, "=")
+		if got := strings.Contains(rec.Body.String(), name); got != echoed {
+			t.Errorf("%q: name echoed = %v, want %v: %s", query, got, echoed, rec.Body.String())
+		}
+	}
+}

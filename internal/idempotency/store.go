@@ -24,6 +24,12 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
+// DefaultStaleAfter is how long an unfinished request may hold its key
+// before a retry may take it over. It is far longer than any request can
+// run (APO calls time out after seconds), so only a request whose process
+// died is ever taken over.
+const DefaultStaleAfter = 10 * time.Minute
+
 // Store holds all SQL for idempotency_keys. Its handle is a *sqlx.DB or a
 // *sqlx.Tx.
 type Store struct{ db sqlx.ExtContext }
@@ -193,6 +199,41 @@ func (s *Store) Abandon(ctx context.Context, held Record) error {
 		return ErrNotInProgress
 	}
 	return nil
+}
+
+// Purge deletes the keys created before cutoff and returns how many it
+// deleted. It deletes up to batch rows per statement, each statement its own
+// transaction when the store is over a *sqlx.DB, so a large backlog neither
+// holds one long transaction nor locks many rows at once; it stops at the
+// first batch that comes back short. An in-progress key is only ever
+// deleted when it is older than cutoff, and the caller picks cutoff far
+// enough back that only a request whose process died can still hold it.
+func (s *Store) Purge(ctx context.Context, cutoff time.Time, batch int) (int64, error) {
+	// The outer created_at check is evaluated again on a row that changed
+	// under the statement: a stale claim taken over meanwhile (Begin gives
+	// it a new created_at) is kept.
+	const q = `
+		DELETE FROM idempotency_keys
+		WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE created_at < $1 LIMIT $2)
+		  AND created_at < $1`
+	if batch < 1 {
+		return 0, fmt.Errorf("purge idempotency keys: batch %d", batch)
+	}
+	var total int64
+	for {
+		res, err := s.db.ExecContext(ctx, q, cutoff, batch)
+		if err != nil {
+			return total, fmt.Errorf("purge idempotency keys: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("purge idempotency keys: %w", err)
+		}
+		total += n
+		if n < int64(batch) {
+			return total, nil
+		}
+	}
 }
 
 // nullable maps an empty document to SQL NULL (jsonb rejects empty input).

@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -93,5 +95,59 @@ func TestStaleClaimIsTakenOver(t *testing.T) {
 	}
 	if _, err := s.Get(ctx, "scope", "k"); !errors.Is(err, sql.ErrNoRows) {
 		t.Fatalf("after abandon: %v", err)
+	}
+}
+
+// TestPurge: keys created before the cutoff go, finished or not, in batches;
+// younger keys, in progress or not, stay.
+func TestPurge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	s := idempotency.NewStore(db)
+	cutoff := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	begin := func(key string, at time.Time, done bool) {
+		t.Helper()
+		held, started, err := s.Begin(ctx, "scope", key, []byte("h"), at, at.Add(-time.Minute))
+		if err != nil || !started {
+			t.Fatalf("begin %s: %v %v", key, started, err)
+		}
+		if done {
+			if err := s.Complete(ctx, held, 201, idempotency.Response{ContentType: "application/json", Body: []byte(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range 5 {
+		begin("old-done-"+strconv.Itoa(i), cutoff.Add(-time.Duration(i+1)*time.Hour), true)
+	}
+	begin("old-dead", cutoff.Add(-time.Second), false) // a claim whose request died
+	begin("at-cutoff", cutoff, true)
+	begin("young-running", cutoff.Add(time.Minute), false)
+	begin("young-done", cutoff.Add(time.Hour), true)
+
+	if _, err := s.Purge(ctx, cutoff, 0); err == nil {
+		t.Fatal("Purge with batch 0: no error")
+	}
+	n, err := s.Purge(ctx, cutoff, 2) // 6 old keys: batches of 2, 2, 2 and an empty one
+	if err != nil || n != 6 {
+		t.Fatalf("purge: deleted %d, %v; want 6", n, err)
+	}
+	var left []string
+	if err := db.Select(&left, `SELECT key FROM idempotency_keys ORDER BY key`); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"at-cutoff", "young-done", "young-running"}; !slices.Equal(left, want) {
+		t.Fatalf("left %v, want %v", left, want)
+	}
+	if rec, err := s.Get(ctx, "scope", "young-running"); err != nil || !rec.InProgress() {
+		t.Fatalf("young in-progress key: %+v %v", rec, err)
+	}
+	if n, err := s.Purge(ctx, cutoff, 2); err != nil || n != 0 {
+		t.Fatalf("second purge: deleted %d, %v; want 0", n, err)
+	}
+	// A key purged is a new key again.
+	if _, started, err := s.Begin(ctx, "scope", "old-done-0", []byte("h"), cutoff, cutoff.Add(-time.Minute)); err != nil || !started {
+		t.Fatalf("begin after purge: %v %v", started, err)
 	}
 }

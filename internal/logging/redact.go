@@ -63,6 +63,17 @@ func IsSensitiveKey(key string) bool {
 //     "4111 11** **** 1111"), and a card number is found even when other
 //     digit groups surround it. A run of more than 19 digits with no
 //     separator is an identifier, not a card number, and is left alone.
+//   - A canonical UUID (8-4-4-4-12 hex digits in any case, not part of a
+//     longer run of hex digits) is an identifier too: request ids such as
+//     "pay-01937a2e-8c4f-7d31-b0e2-5f6a7b8c9d0e" are kept. Its hyphens
+//     separate digit groups instead of joining them, and a digit run inside
+//     it is never a card number on its own. So one number never spans two
+//     groups of a UUID, and as a group holds at most 12 characters, the most
+//     a UUID can hide is a 12-digit run that is its whole last group; a 13
+//     to 19 digit number never fits, and neither does one typed with spaces.
+//     Only the digit run at either end of a UUID can still join a number
+//     written right next to it, so a card number glued to a UUID is judged
+//     as without the exemption ("4111 1111 1111-1111abcd-…" is masked).
 //   - The value after a sensitive key in key=value or key: value form
 //     ("cvv=123&cardNo=…", `cvv: 123`, "Security Code: 123", a truncated
 //     JSON fragment) becomes [REDACTED].
@@ -278,13 +289,15 @@ func maskPANs(s string) string {
 		return s
 	}
 	var out []byte // a copy of s, made on the first change
-	var groupsBuf [24]span
+	var groupsBuf [24]group
+	uuid := span{-1, -1} // the last canonical UUID found
 	for i := 0; i < len(s); {
 		if !isDigit(s[i]) {
 			i++
 			continue
 		}
-		// Collect a sequence of digit groups joined by single spaces or dashes.
+		// Collect a sequence of digit groups joined by single spaces or
+		// dashes, but not by the hyphens inside a UUID.
 		groups := groupsBuf[:0]
 		j := i
 		for {
@@ -292,7 +305,16 @@ func maskPANs(s string) string {
 			for j < len(s) && isDigit(s[j]) {
 				j++
 			}
-			groups = append(groups, span{start, j})
+			inUUID := start >= uuid.start && start < uuid.end
+			if !inUUID {
+				if u := uuidAround(s, start, j); u >= 0 {
+					uuid, inUUID = span{u, u + uuidLen}, true
+				}
+			}
+			groups = append(groups, group{span{start, j}, inUUID})
+			if inUUID && j < uuid.end {
+				break // s[j] is inside the UUID: a hex letter or one of its hyphens
+			}
 			if j+1 < len(s) && (s[j] == ' ' || s[j] == '-') && isDigit(s[j+1]) {
 				j++
 				continue
@@ -311,11 +333,75 @@ func maskPANs(s string) string {
 // span is a half-open byte range of a string.
 type span struct{ start, end int }
 
+// group is a run of digits; inUUID marks one inside a canonical UUID.
+type group struct {
+	span
+	inUUID bool
+}
+
+// uuidLen is the length of a canonical UUID: 8-4-4-4-12 hex digits.
+const uuidLen = 36
+
+// uuidAround returns where the canonical UUID holding the digit run
+// s[start:end] begins, or -1 if the run is not inside one. The run's hex
+// group (its digits widened by the hex letters around them) is 8, 4 or 12
+// long, which tells where the UUID could begin.
+func uuidAround(s string, start, end int) int {
+	// Most digit runs are set off by spaces or punctuation: rule them out
+	// before looking around.
+	if end-start > 12 || (start == 0 || !isUUIDByte(s[start-1])) && (end == len(s) || !isUUIDByte(s[end])) {
+		return -1
+	}
+	g, e := start, end
+	for g > 0 && e-g <= 12 && isHex(s[g-1]) {
+		g--
+	}
+	for e < len(s) && e-g <= 12 && isHex(s[e]) {
+		e++
+	}
+	hyphenBefore, hyphenAfter := g > 0 && s[g-1] == '-', e < len(s) && s[e] == '-'
+	switch {
+	case e-g == 8 && hyphenAfter:
+		if uuidAt(s, g) {
+			return g
+		}
+	case e-g == 4 && hyphenBefore && hyphenAfter: // the second, third or fourth group
+		for _, off := range [...]int{9, 14, 19} {
+			if uuidAt(s, g-off) {
+				return g - off
+			}
+		}
+	case e-g == 12 && hyphenBefore:
+		if uuidAt(s, g-24) {
+			return g - 24
+		}
+	}
+	return -1
+}
+
+// uuidAt reports whether a canonical UUID begins at s[u] and is not part of
+// a longer run of hex digits.
+func uuidAt(s string, u int) bool {
+	if u < 0 || u+uuidLen > len(s) || u > 0 && isHex(s[u-1]) || u+uuidLen < len(s) && isHex(s[u+uuidLen]) {
+		return false
+	}
+	if s[u+8] != '-' || s[u+13] != '-' || s[u+18] != '-' || s[u+23] != '-' {
+		return false
+	}
+	for k := range uuidLen {
+		if c := s[u+k]; !isHex(c) && k != 8 && k != 13 && k != 18 && k != 23 {
+			return false
+		}
+	}
+	return true
+}
+
 // maskSequence finds every run of whole consecutive groups that is a card
 // number and masks it in out (copying s into out first if out is nil).
 // Overlapping finds are merged and masked as one stretch, which still shows
-// no more of any card number than its first six and last four digits.
-func maskSequence(s string, groups []span, out []byte) []byte {
+// no more of any card number than its first six and last four digits. A
+// single group inside a UUID is part of an identifier, not a number.
+func maskSequence(s string, groups []group, out []byte) []byte {
 	regionStart, regionEnd := -1, -1
 	flush := func() {
 		if regionStart < 0 {
@@ -337,7 +423,7 @@ func maskSequence(s string, groups []span, out []byte) []byte {
 			if n > maxPAN {
 				break
 			}
-			if n < minPAN || !luhn(s[groups[a].start:groups[b].end]) {
+			if n < minPAN || b == a && groups[a].inUUID || !luhn(s[groups[a].start:groups[b].end]) {
 				continue
 			}
 			start, end := groups[a].start, groups[b].end
@@ -398,6 +484,11 @@ func luhn(s string) bool {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func isHex(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+// isUUIDByte reports whether c can sit beside a digit run inside a UUID.
+func isUUIDByte(c byte) bool { return c == '-' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
 
 func isKeyChar(c byte) bool {
 	return isDigit(c) || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '-'

@@ -2,6 +2,7 @@ package logging
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -71,6 +72,60 @@ func TestRedact(t *testing.T) {
 		if got := Redact(tt.in); got != tt.want {
 			t.Errorf("Redact(%q)\n got %q\nwant %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// A canonical UUID is an identifier: no digit run in it is masked, however
+// its digit groups happen to add up. Anything short of the whole shape is
+// redacted as text.
+func TestRedactUUIDs(t *testing.T) {
+	pan := "4111111111111111"
+	// Every all-digit stretch of these ids is Luhn-valid, so without the
+	// exemption each would be partly masked.
+	u16 := pan[:8] + "-" + pan[8:12] + "-" + pan[12:] + "-8abc-0123456789ab" // 8+4+4 digits make pan
+	last12 := "0190a6b2-1234-7abc-8def-" + luhnComplete("41111111111")       // a 12-digit card number as the last group
+	inside := "abcd4111-1111-1111-1111-1111abcdef01"                         // 4111-1111-1111-1111 spread over groups
+	tests := []struct{ name, in, want string }{
+		// Kept: the whole UUID shape is there.
+		{"bare", u16, u16},
+		{"upper case", strings.ToUpper(u16), strings.ToUpper(u16)},
+		{"request id", "pay-" + u16, "pay-" + u16},
+		{"last group", last12, last12},
+		{"dash-grouped digits inside", inside, inside},
+		{"in a sentence", "retry " + u16 + " (pay-" + last12 + ")", "retry " + u16 + " (pay-" + last12 + ")"},
+		{"next to each other", u16 + "/" + last12, u16 + "/" + last12},
+		{"uuidv7", "01937a2e-8c4f-7d31-b0e2-5f6a7b8c9d0e", "01937a2e-8c4f-7d31-b0e2-5f6a7b8c9d0e"},
+		// Masked: a card number beside a UUID, or a UUID-like shape that is not one.
+		{"pan then uuid", pan + "-" + u16, "411111******1111-" + u16},
+		{"uuid then pan", u16 + "-" + pan, u16 + "-411111******1111"},
+		{"uuid then spaced pan", u16 + " 4111 1111 1111 1111", u16 + " 4111 11** **** 1111"},
+		{"pan glued before a uuid's letters", pan + "abcdef01-1234-7abc-8def-0123456789ab", "411111******1111abcdef01-1234-7abc-8def-0123456789ab"},
+		{"pan glued after a uuid's letters", "0190a6b2-1234-7abc-8def-0123456789ab" + pan, "0190a6b2-1234-7abc-8def-0123456789ab411111******1111"},
+		// The first or last digit run of a UUID still joins a number typed beside it.
+		{"pan ending in a uuid", "4111 1111 1111-1111abcd-1234-7abc-8def-0123456789ab", "4111 11** ****-1111abcd-1234-7abc-8def-0123456789ab"},
+		{"pan starting in a uuid", "0190a6b2-1234-7abc-8def-abcdefab4111 1111 1111 1111", "0190a6b2-1234-7abc-8def-abcdefab4111 11** **** 1111"},
+		{"inside a longer hex run", "f" + u16, "f411111**-****-1111-8abc-0123456789ab"},
+		{"followed by hex", u16 + "f", "411111**-****-1111-8abc-0123456789abf"},
+		{"four groups only", pan[:8] + "-" + pan[8:12] + "-" + pan[12:] + "-8abc", "411111**-****-1111-8abc"},
+		{"4-4-4-4-12", "4111-1111-1111-1111-0123456789ab", "4111-11**-****-1111-0123456789ab"},
+		{"not hex", pan[:8] + "-" + pan[8:12] + "-" + pan[12:] + "-8abc-0123456789ag", "411111**-****-1111-8abc-0123456789ag"},
+		{"missing hyphen", pan[:8] + pan[8:12] + "-" + pan[12:] + "-8abc-0123456789ab", "411111******-1111-8abc-0123456789ab"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Redact(tt.in); got != tt.want {
+				t.Errorf("Redact(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRedactJSONKeepsUUIDs(t *testing.T) {
+	id := "41111111-1111-1111-8abc-0123456789ab"
+	in := `{"paymentRequestId":"pay-` + id + `","` + id + `":1,"note":"card 4111111111111111","cardNo":"4111111111111111"}`
+	want := `{"paymentRequestId":"pay-` + id + `","` + id + `":1,"note":"card 411111******1111","cardNo":"[REDACTED]"}`
+	if got := RedactJSON([]byte(in)); string(got) != want {
+		t.Errorf("RedactJSON\n got %s\nwant %s", got, want)
 	}
 }
 
@@ -186,21 +241,93 @@ func FuzzRedactJSON(f *testing.F) {
 	})
 }
 
-// FuzzRedact: whatever text precedes a typed card number, its middle digits
-// never survive.
-func FuzzRedact(f *testing.F) {
-	for _, s := range []string{"", "cvv=", "12", "1-", "x 9", `{"a":"`, "0", "4111 1111 1111"} {
-		f.Add(s)
+// canonicalUUID is the fuzz oracle's own idea of a UUID, independent of the
+// scanner: 8-4-4-4-12 hex digits.
+var canonicalUUID = regexp.MustCompile(`^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$`)
+
+// insideUUID reports whether s[from:to] lies inside one canonical UUID that is
+// not part of a longer run of hex digits.
+func insideUUID(s string, from, to int) bool {
+	hex := func(i int) bool {
+		return i >= 0 && i < len(s) && strings.IndexByte("0123456789abcdefABCDEF", s[i]) >= 0
 	}
+	for u := max(0, to-36); u <= from && u+36 <= len(s); u++ {
+		if canonicalUUID.MatchString(s[u:u+36]) && !hex(u-1) && !hex(u+36) {
+			return true
+		}
+	}
+	return false
+}
+
+// FuzzRedact: whatever text surrounds a typed card number, its middle digits
+// never survive, except where the number sits inside a canonical UUID. Typed
+// with spaces or as one run of 16 digits it never can (a UUID has no spaces,
+// and its groups hold at most 12 characters), so only the dash-grouped form
+// may ever be let through, and only where the oracle finds a UUID around it.
+func FuzzRedact(f *testing.F) {
+	for _, s := range []string{"", "cvv=", "12", "1-", "x 9", `{"a":"`, "0", "4111 1111 1111", "pay-", "abcd", "0190a6b2-", "0190a6b2-1234-"} {
+		f.Add(s, "", uint8(0))
+		f.Add(s, "-8abc-0123456789ab", uint8(1))
+		f.Add(s, "abcdef01", uint8(2))
+	}
+	f.Add("abcd", "-0123456789ab", uint8(1)) // the whole number inside a UUID: kept
 	pan := luhnComplete("453201511283036")
-	planted := " " + pan[:4] + " " + pan[4:8] + " " + pan[8:12] + " " + pan[12:] + " "
+	typed := []string{
+		" " + pan[:4] + " " + pan[4:8] + " " + pan[8:12] + " " + pan[12:] + " ",
+		pan[:4] + "-" + pan[4:8] + "-" + pan[8:12] + "-" + pan[12:],
+		pan,
+	}
+	middle := pan[6:12]
 	strip := strings.NewReplacer(" ", "", "-", "")
-	f.Fuzz(func(t *testing.T, s string) {
-		if strings.Contains(strip.Replace(s), pan[6:12]) {
+	f.Fuzz(func(t *testing.T, before, after string, form uint8) {
+		form %= uint8(len(typed))
+		if strings.Contains(strip.Replace(before), middle) || strings.Contains(strip.Replace(after), middle) {
 			return // the text itself brings those digits
 		}
-		if got := Redact(s + planted); strings.Contains(strip.Replace(got), pan[6:12]) {
-			t.Fatalf("Redact(%q) = %q shows %s", s+planted, got, pan[6:12])
+		in := before + typed[form] + after
+		if form == 0 {
+			if got := Redact(in); strings.Contains(strip.Replace(got), middle) {
+				t.Fatalf("Redact(%q) = %q shows %s", in, got, middle)
+			}
 		}
+		// maskPANs keeps the text's length, so the middle digits can be
+		// checked where they were. Digits glued on either side make another,
+		// longer number, which is judged as such.
+		if form > 0 && (before != "" && isDigit(before[len(before)-1]) || after != "" && isDigit(after[0])) {
+			return
+		}
+		from, to := -1, 0 // in[from:to] holds the 7th to the 12th digit
+		for i, k := len(before), 0; k < 12; i++ {
+			if isDigit(in[i]) {
+				if k == 6 {
+					from = i
+				}
+				k, to = k+1, i+1
+			}
+		}
+		got := maskPANs(in)
+		if !strings.ContainsAny(got[from:to], "0123456789") || form == 1 && insideUUID(in, from, to) {
+			return
+		}
+		t.Fatalf("maskPANs(%q) = %q shows %s", in, got, got[from:to])
 	})
+}
+
+// BenchmarkRedact measures Redact on the texts it sees most: a log message
+// carrying UUIDv7 ids, a webhook body, a line with no digits to speak of, and
+// one holding a card number.
+func BenchmarkRedact(b *testing.B) {
+	for _, bc := range []struct{ name, in string }{
+		{"uuids", "payment 01937a2e-8c4f-7d31-b0e2-5f6a7b8c9d0e charged: request pay-01937a2e-8c4f-7d31-b0e2-5f6a7b8c9d0e, capture 01937a2f-1234-7567-8901-234567890123 at 2024-11-23 10:30:00"},
+		{"webhook", `{"notifyType":"PAYMENT_RESULT","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"},"paymentRequestId":"pay-01937a2e-8c4f-7d31-b0e2-5f6a7b8c9d0e","paymentId":"202411231940108001001884C0212345678","paymentAmount":{"currency":"USD","value":"4200"},"paymentCreateTime":"2024-11-23T10:30:00-08:00","paymentTime":"2024-11-23T10:30:01-08:00"}`},
+		{"plain", "apo: result U PAYMENT_IN_PROCESS for pay_01J9Z8"},
+		{"card", "card 4111 1111 1111 1111 declined for order 1700000000000"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Redact(bc.in)
+			}
+		})
+	}
 }

@@ -196,7 +196,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Payment, error
 	if err != nil {
 		return Payment{}, err
 	}
-	if p.Status.Open() {
+	// An automatic capture's stand-in is open too: if its CAPTURE_RESULT
+	// never arrives, the chain's inquiries find the capture.
+	if p.Status.Open() || p.CaptureMode == CaptureAutomatic && p.Status == StatusAuthorized {
 		s.schedulePoll(ctx, p.ID)
 	}
 	return p, nil

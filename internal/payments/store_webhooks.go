@@ -166,14 +166,28 @@ func (s *Store) ListWebhooks(ctx context.Context, f WebhookFilter) (Page[Webhook
 	return page, nil
 }
 
-// PendingWebhooks returns valid events not processed yet, oldest first.
-func (s *Store) PendingWebhooks(ctx context.Context, before time.Time, limit int) ([]string, error) {
-	var ids []string
-	const q = `SELECT id FROM webhook_events WHERE state = 'PENDING' AND received_at < $1 ORDER BY received_at LIMIT $2`
-	if err := sqlx.SelectContext(ctx, s.db, &ids, q, before, limit); err != nil {
+// PendingWebhook is a stored notification not processed yet, as the
+// sweeper pages through them.
+type PendingWebhook struct {
+	ID         string    `db:"id"`
+	ReceivedAt time.Time `db:"received_at"`
+}
+
+// PendingWebhooks returns events not processed yet that were received
+// before before, oldest first, starting after the page's last row (zero:
+// from the start).
+func (s *Store) PendingWebhooks(ctx context.Context, before time.Time, after PendingWebhook, limit int) ([]PendingWebhook, error) {
+	var page []PendingWebhook
+	const q = `SELECT id, received_at FROM webhook_events
+		WHERE state = 'PENDING' AND received_at < $1 AND (received_at, id) > ($2, $3)
+		ORDER BY received_at, id LIMIT $4`
+	if after.ID == "" {
+		after.ID = "00000000-0000-0000-0000-000000000000"
+	}
+	if err := sqlx.SelectContext(ctx, s.db, &page, q, before, after.ReceivedAt, after.ID, limit); err != nil {
 		return nil, fmt.Errorf("pending webhooks: %w", err)
 	}
-	return ids, nil
+	return page, nil
 }
 
 // CallRecorder persists every APO call in apo_calls; *apo.Client calls it.

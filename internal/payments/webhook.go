@@ -283,9 +283,3 @@ func (s *Service) Replay(ctx context.Context, eventID string) (WebhookEvent, err
 func (s *Service) ListWebhooks(ctx context.Context, f WebhookFilter) (Page[WebhookEvent], error) {
 	return NewStore(s.db).ListWebhooks(ctx, f)
 }
-
-// PendingWebhooks returns ids of valid events still unprocessed, received
-// before the given time: the sweeper re-enqueues them.
-func (s *Service) PendingWebhooks(ctx context.Context, before time.Time, limit int) ([]string, error) {
-	return NewStore(s.db).PendingWebhooks(ctx, before, limit)
-}

@@ -9,9 +9,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 )
@@ -176,6 +180,14 @@ func TestExportWorkbookAndCSV(t *testing.T) {
 		if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != e.SHA256 || int64(len(b)) != e.Size {
 			t.Errorf("%s: recorded hash/size do not match the file", e.Path)
 		}
+		if e.Format == "csv" {
+			// The file (written in the workbook's pass) and the download
+			// (a pass of its own) agree byte for byte.
+			var dl bytes.Buffer
+			if err := sc.svc.WriteCSV(ctx, run.ID, e.Kind, &dl); err != nil || !bytes.Equal(dl.Bytes(), b) {
+				t.Errorf("%s: download differs from the exported file (%v)", e.Kind, err)
+			}
+		}
 		if e.Kind != FXMismatch {
 			continue
 		}
@@ -248,5 +260,59 @@ func TestExportNeutralisesFormulas(t *testing.T) {
 		if !strings.HasPrefix(r[5], "'") || !strings.HasPrefix(r[6], "'") {
 			t.Errorf("csv record %v is not neutralised", r)
 		}
+	}
+}
+
+// TestTightGCFollowsLiveHeap: while a workbook is built the memory limit
+// stays above the live heap by the headroom however large the sheets grow
+// (no collection storm), a lower limit set by the operator is kept, and the
+// limit is the operator's again afterwards. Not parallel: the limit is the
+// whole process's.
+func TestTightGCFollowsLiveHeap(t *testing.T) {
+	const operator = int64(1) << 40
+	prev := debug.SetMemoryLimit(operator)
+	defer debug.SetMemoryLimit(prev)
+
+	release := tightGC()
+	if got := debug.SetMemoryLimit(-1); got >= operator || got < gcBudget {
+		t.Errorf("limit at the start of a build = %d, want at least the budget %d", got, gcBudget)
+	}
+	// Sheet buffers far beyond the budget: the limit must follow them.
+	var sheets [][]byte
+	for range 8 {
+		sheets = append(sheets, make([]byte, 16<<20))
+	}
+	runtime.GC()
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		metrics.Read(live)
+		if debug.SetMemoryLimit(-1) >= int64(live[0].Value.Uint64())+gcHeadroom {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("limit %d never rose above the live heap %d + headroom", debug.SetMemoryLimit(-1), live[0].Value.Uint64())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	release()
+	runtime.KeepAlive(sheets)
+	if got := debug.SetMemoryLimit(-1); got != operator {
+		t.Errorf("limit after the build = %d, want the operator's %d", got, operator)
+	}
+
+	// An operator's limit below the build's budget is not raised.
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	low := int64(m.Sys) + 16<<20
+	debug.SetMemoryLimit(low)
+	release = tightGC()
+	got := debug.SetMemoryLimit(-1)
+	release()
+	if got != low {
+		t.Errorf("limit during a build = %d, want the operator's lower %d", got, low)
+	}
+	if got := debug.SetMemoryLimit(-1); got != low {
+		t.Errorf("limit after the build = %d, want %d", got, low)
 	}
 }

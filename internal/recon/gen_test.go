@@ -104,18 +104,6 @@ func buildLedger(days []time.Time, perDay int) *ledger {
 // same ledger has the same ids (and fingerprints compare across them).
 func detUUID(name string) string { return uuid.NewSHA1(uuid.NameSpaceOID, []byte(name)).String() }
 
-// find returns the first transaction of type typ matching pred.
-func (lg *ledger) find(typ string, pred func(p *genPayment, t *genTx) bool) *genTx {
-	for _, p := range lg.pays {
-		for _, t := range p.txs {
-			if t.typ == typ && pred(p, t) {
-				return t
-			}
-		}
-	}
-	return nil
-}
-
 // seedLedger writes the ledger into payments and payment_transactions with
 // COPY (the generator stands in for the payments package here, as the
 // benchmark needs a million rows fast).

@@ -23,7 +23,7 @@ type Kind string
 // Discrepancy kinds (design.md §8).
 const (
 	MissingInLedger    Kind = "MISSING_IN_LEDGER"    // a report line we have no record of
-	MissingInReport    Kind = "MISSING_IN_REPORT"    // our successful capture/refund, overdue, absent from the reports
+	MissingInReport    Kind = "MISSING_IN_REPORT"    // our successful transaction absent from its day's transaction details, or a capture/refund overdue in settlement
 	AmountMismatch     Kind = "AMOUNT_MISMATCH"      // same transaction, different amount
 	CurrencyMismatch   Kind = "CURRENCY_MISMATCH"    // same transaction, different currency
 	StatusMismatch     Kind = "STATUS_MISMATCH"      // report says success where we say failed (or unknown), or the reverse

@@ -286,9 +286,10 @@ func (s *Service) reconcile(ctx context.Context, conn RawConn, tx *sqlx.Tx, run 
 	return st.FinishRun(ctx, *run)
 }
 
-// ledgerChecks finds our SUCCEEDED captures and refunds that the run's
-// reports should hold and do not: for transaction items, those completed on
-// the items' day; for settlement items, those due on the settlement date by
+// ledgerChecks finds our SUCCEEDED transactions that the run's reports
+// should hold and do not: for transaction items, every authorization,
+// capture, refund and cancel completed on the items' day; for settlement
+// items, the captures and refunds due on the settlement date by
 // the calendar (settled in any settlement file from their completion up to
 // that date). Those not yet due and not yet settled are counted as
 // expected.
@@ -302,8 +303,11 @@ func (s *Service) ledgerChecks(ctx context.Context, st *Store, m *matcher, tdDat
 		misses = map[uuid16][]miss{}
 	)
 	check := func(kind report.Kind, completed []time.Time, due time.Time) error {
-		sd := kind == report.SettlementItems
-		return st.streamCompleted(ctx, completed, func(id uuid16) error {
+		sd, types := kind == report.SettlementItems, transactionTypes
+		if sd {
+			types = settledTypes
+		}
+		return st.streamCompleted(ctx, types, completed, func(id uuid16) error {
 			counts.LedgerChecked++
 			if !m.present(sd, id) {
 				if len(misses[id]) == 0 {
@@ -323,7 +327,7 @@ func (s *Service) ledgerChecks(ctx context.Context, st *Store, m *matcher, tdDat
 		if err := check(report.SettlementItems, s.cal.DueOn(d), d); err != nil {
 			return nil, err
 		}
-		if err := st.streamCompleted(ctx, s.cal.NotYetDue(d), func(id uuid16) error {
+		if err := st.streamCompleted(ctx, settledTypes, s.cal.NotYetDue(d), func(id uuid16) error {
 			if !m.present(true, id) {
 				counts.Expected++
 			}

@@ -50,7 +50,7 @@ func TestSandboxReportsReconcile(t *testing.T) {
 		}
 	}
 	res, err := env.Sandbox.WriteReports(sandbox.ReportRequest{Date: time.Now().UTC().Format("20060102"), Faults: &sandbox.ReportFaults{Seed: 3,
-		ChangeAmounts: sandbox.FaultCount{Count: 1}, DuplicateLines: sandbox.FaultCount{Count: 1},
+		DropLines: sandbox.FaultCount{Count: 2}, ChangeAmounts: sandbox.FaultCount{Count: 1}, DuplicateLines: sandbox.FaultCount{Count: 1},
 		UnknownTransactions: sandbox.FaultCount{Count: 1}, ChangeCurrency: sandbox.FaultCount{Count: 1}, BreakSummaryTotal: 1}})
 	if err != nil {
 		t.Fatalf("write reports: %v", err)
@@ -77,7 +77,7 @@ func TestSandboxReportsReconcile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]recon.Kind{sandbox.FaultChangeAmount: recon.AmountMismatch, sandbox.FaultDuplicateLine: recon.DuplicateInReport,
+	want := map[string]recon.Kind{sandbox.FaultDropLine: recon.MissingInReport, sandbox.FaultChangeAmount: recon.AmountMismatch, sandbox.FaultDuplicateLine: recon.DuplicateInReport,
 		sandbox.FaultUnknownTransaction: recon.MissingInLedger, sandbox.FaultChangeCurrency: recon.CurrencyMismatch,
 		sandbox.FaultBreakSummaryTotal: recon.BatchTotalMismatch}
 	var wantKinds, gotKinds []string

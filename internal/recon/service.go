@@ -85,11 +85,6 @@ func (s *Service) ListRuns(ctx context.Context, f RunFilter) (Page[Run], error) 
 	return NewStore(s.db).ListRuns(ctx, f)
 }
 
-// GetFile returns an archived file's record.
-func (s *Service) GetFile(ctx context.Context, id int64) (File, error) {
-	return NewStore(s.db).File(ctx, id)
-}
-
 // ListDiscrepancies returns a run's discrepancies in id order. The run must
 // exist (ErrNotFound otherwise), so an unknown run is not an empty list.
 func (s *Service) ListDiscrepancies(ctx context.Context, f DiscrepancyFilter) (Page[Discrepancy], error) {

@@ -122,11 +122,6 @@ func (s *Store) FinishFile(ctx context.Context, f File, parse time.Duration) err
 	return nil
 }
 
-// File returns a file by id.
-func (s *Store) File(ctx context.Context, id int64) (File, error) {
-	return s.fileBy(ctx, "id = $1", id)
-}
-
 // FileByHash returns the file with this content (hex SHA-256).
 func (s *Store) FileByHash(ctx context.Context, sum []byte) (File, error) {
 	return s.fileBy(ctx, "sha256 = $1", sum)

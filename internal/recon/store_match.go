@@ -12,6 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/money"
+	"github.com/payops/payops/internal/postgres"
 	"github.com/payops/payops/internal/recon/report"
 )
 
@@ -504,20 +505,28 @@ func (s *Store) cancelsOfPayments(ctx context.Context, apoIDs, requestIDs []stri
 	return out, rows.Err()
 }
 
-// streamCompleted streams the ids of our SUCCEEDED captures and refunds
-// completed on the given UTC dates: what the reports of those dates must
-// hold.
-func (s *Store) streamCompleted(ctx context.Context, dates []time.Time, fn func(uuid16) error) error {
+// Ledger transaction types a report must hold: transaction details list
+// every successful transaction of their day, settlement details the money
+// movements only.
+var (
+	transactionTypes = []string{"AUTHORIZATION", "CAPTURE", "REFUND", "CANCEL"}
+	settledTypes     = []string{"CAPTURE", "REFUND"}
+)
+
+// streamCompleted streams the ids of our SUCCEEDED transactions of the
+// given types completed on the given UTC dates: what the reports of those
+// dates must hold.
+func (s *Store) streamCompleted(ctx context.Context, types []string, dates []time.Time, fn func(uuid16) error) error {
 	if len(dates) == 0 {
 		return nil
 	}
 	from, to := dates[0], dates[len(dates)-1].AddDate(0, 0, 1)
 	const q = `
 		SELECT t.id FROM payment_transactions t
-		WHERE t.type IN ('CAPTURE', 'REFUND') AND t.status = 'SUCCEEDED'
+		WHERE t.type = ANY($4::text[]) AND t.status = 'SUCCEEDED'
 		  AND t.completed_at >= $1 AND t.completed_at < $2
 		  AND (t.completed_at AT TIME ZONE 'UTC')::date = ANY($3::date[])`
-	rows, err := s.db.QueryContext(ctx, q, from, to, dateArray(dates))
+	rows, err := s.db.QueryContext(ctx, q, from, to, dateArray(dates), postgres.Array(types))
 	if err != nil {
 		return fmt.Errorf("completed transactions: %w", err)
 	}

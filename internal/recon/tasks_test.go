@@ -132,12 +132,12 @@ func TestRunTask(t *testing.T) {
 	}
 	r, err := svc.GetRun(ctx, queued.ID)
 	if err != nil || r.Status != RunSucceeded || r.Counts.Discrepancies[MissingInLedger] != 1 ||
-		r.Counts.Discrepancies[MissingInReport] != 4 { // 3 captures and a refund
+		r.Counts.Discrepancies[MissingInReport] != 7 { // 3 authorizations, 3 captures and a refund
 		t.Fatalf("run = %+v %v", r, err)
 	}
 	page, _ := svc.ListDiscrepancies(ctx, DiscrepancyFilter{RunID: r.ID})
-	if len(page.Items) != 5 {
-		t.Errorf("discrepancies = %d, want 5 (no duplicates from the second delivery)", len(page.Items))
+	if len(page.Items) != 8 {
+		t.Errorf("discrepancies = %d, want 8 (no duplicates from the second delivery)", len(page.Items))
 	}
 	unknown, _ := NewRunTask(987654)
 	if err := svc.HandleRunTask(ctx, unknown); !errors.Is(err, asynq.SkipRetry) {

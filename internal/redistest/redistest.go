@@ -63,3 +63,33 @@ func (s *Server) Opt() asynq.RedisClientOpt {
 func (s *Server) Client() *redis.Client {
 	return redis.NewClient(&redis.Options{Network: "unix", Addr: s.Socket})
 }
+
+// WaitCompleted waits up to 10 s until queue holds n completed (retained)
+// tasks, and fails the test otherwise.
+func WaitCompleted(t testing.TB, in *asynq.Inspector, queue string, n int) *asynq.QueueInfo {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := in.GetQueueInfo(queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Completed == n {
+			return info
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue %s: %d completed tasks, want %d: %+v", queue, info.Completed, n, info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// QuietAsynq is an asynq.Logger that keeps asynq's own log lines out of the
+// test output.
+type QuietAsynq struct{}
+
+func (QuietAsynq) Debug(...any) {}
+func (QuietAsynq) Info(...any)  {}
+func (QuietAsynq) Warn(...any)  {}
+func (QuietAsynq) Error(...any) {}
+func (QuietAsynq) Fatal(...any) {}

@@ -6,6 +6,7 @@ package sandboxtest
 import (
 	"crypto/rsa"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -94,4 +95,39 @@ func Start(t testing.TB, o Options) *Env {
 		t.Fatalf("sandboxtest: client: %v", err)
 	}
 	return &Env{URL: srv.URL, Sandbox: sb, Client: c, MerchantKey: m, APOKey: a}
+}
+
+// ArrivalJitter is how much later than the budget's grant a call may reach
+// the sandbox on a loaded machine (scheduling, connecting, signing).
+const ArrivalJitter = 300 * time.Millisecond
+
+// CheckBudget fails the test if the sandbox's arrival times hold more calls
+// than a budget of rps a second (plus one burst) could have let go, over
+// windows of one and ten seconds. A window of arrivals of length w holds
+// what was granted in up to w + ArrivalJitter, since a call held up lands
+// closer to the next ones: at most rps × (w + ArrivalJitter) + 1. Twice the
+// budget (two workers each spending all of it) is well above that.
+func CheckBudget(t testing.TB, arrivals []time.Time, rps int) {
+	t.Helper()
+	times := slices.Clone(arrivals)
+	slices.SortFunc(times, time.Time.Compare)
+	for _, w := range []time.Duration{time.Second, 10 * time.Second} {
+		most, from := 0, time.Time{}
+		for i, start := range times {
+			in := 0
+			for _, u := range times[i:] {
+				if u.Sub(start) >= w {
+					break
+				}
+				in++
+			}
+			if in > most {
+				most, from = in, start
+			}
+		}
+		if allowed := int(float64(rps)*(w+ArrivalJitter).Seconds()) + 1; most > allowed {
+			t.Fatalf("%d calls in %v from %s; a budget of %d/s (+1 burst) allows %d with %v of arrival jitter",
+				most, w, from.Format(time.StampMilli), rps, allowed, ArrivalJitter)
+		}
+	}
 }

@@ -104,10 +104,6 @@ func newReader(file string, n Name, src source, xlsx bool) (*Reader, error) {
 	return rd, nil
 }
 
-// Header returns the header names as written in the file (BOM and
-// surrounding spaces removed).
-func (r *Reader) Header() []string { return r.header }
-
 // Close releases the reader's resources (temporary files of a workbook).
 func (r *Reader) Close() error { return r.src.close() }
 

@@ -1,4 +1,7 @@
-package idempotency
+// Package httpguard is the Huma middleware that honours Idempotency-Key on
+// the admin API, over the key store of package idempotency. It is apart from
+// the store so that the worker, which purges keys, does not link Huma.
+package httpguard
 
 import (
 	"bytes"
@@ -14,6 +17,8 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/payops/payops/internal/idempotency"
 )
 
 // Header is the request header that carries the key.
@@ -25,12 +30,6 @@ const ReplayedHeader = "Idempotent-Replayed"
 
 // MaxKeyLength bounds a key; longer ones are refused with 422.
 const MaxKeyLength = 255
-
-// DefaultStaleAfter is how long an unfinished request may hold its key
-// before a retry may take it over. It is far longer than any request can
-// run (APO calls time out after seconds), so only a request whose process
-// died is ever taken over.
-const DefaultStaleAfter = 10 * time.Minute
 
 // MetadataKey marks, in huma.Operation.Metadata, an operation wrapped by a
 // Guard; tests use it to check that every POST is covered.
@@ -57,7 +56,7 @@ type ScopeFunc func(ctx huma.Context) (scope string, ok bool)
 // else a client needs in response headers.
 type Guard struct {
 	api        huma.API
-	store      *Store
+	store      *idempotency.Store
 	log        *slog.Logger
 	scope      ScopeFunc
 	now        func() time.Time
@@ -66,12 +65,9 @@ type Guard struct {
 
 // NewGuard returns a Guard writing problems through api and keys to store.
 // store may be nil where handlers never run (printing the spec).
-func NewGuard(api huma.API, store *Store, log *slog.Logger, scope ScopeFunc) *Guard {
-	return &Guard{api: api, store: store, log: log, scope: scope, now: time.Now, staleAfter: DefaultStaleAfter}
+func New(api huma.API, store *idempotency.Store, log *slog.Logger, scope ScopeFunc) *Guard {
+	return &Guard{api: api, store: store, log: log, scope: scope, now: time.Now, staleAfter: idempotency.DefaultStaleAfter}
 }
-
-// SetClock replaces the clock (tests).
-func (g *Guard) SetClock(now func() time.Time) { g.now = now }
 
 // Wrap returns op guarded by g: the middleware runs after the API-wide
 // middleware (so the caller is authenticated), the header is documented,
@@ -95,6 +91,17 @@ func (g *Guard) Wrap(op huma.Operation) huma.Operation {
 	return op
 }
 
+// visibleASCII: keys are stored as text and echoed in logs; bytes outside
+// printable ASCII (a header may carry any) are refused, not stored.
+func visibleASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 func ptr[T any](v T) *T { return &v }
 
 func (g *Guard) middleware(ctx huma.Context, next func(huma.Context)) {
@@ -106,6 +113,11 @@ func (g *Guard) middleware(ctx huma.Context, next func(huma.Context)) {
 	if len(key) > MaxKeyLength {
 		_ = huma.WriteErr(g.api, ctx, http.StatusUnprocessableEntity, "invalid "+Header, &huma.ErrorDetail{
 			Location: "header." + Header, Message: "at most " + strconv.Itoa(MaxKeyLength) + " characters"})
+		return
+	}
+	if !visibleASCII(key) {
+		_ = huma.WriteErr(g.api, ctx, http.StatusUnprocessableEntity, "invalid "+Header, &huma.ErrorDetail{
+			Location: "header." + Header, Message: "visible ASCII characters only (a UUID is a good key)"})
 		return
 	}
 	scope, ok := g.scope(ctx)
@@ -167,7 +179,7 @@ func (g *Guard) middleware(ctx huma.Context, next func(huma.Context)) {
 		}
 		return
 	}
-	if err := g.store.Complete(bg, rec, status, Response{ContentType: rc.contentType, Body: rc.buf.Bytes()}); err != nil {
+	if err := g.store.Complete(bg, rec, status, idempotency.Response{ContentType: rc.contentType, Body: rc.buf.Bytes()}); err != nil {
 		// The client has its answer; a retry with this key will find the
 		// row in progress until it goes stale. Loud, because that is rare.
 		g.log.ErrorContext(bg, "idempotency key completion failed", "err", err, "operation", op.OperationID)
@@ -175,7 +187,7 @@ func (g *Guard) middleware(ctx huma.Context, next func(huma.Context)) {
 }
 
 // answerExisting replays a finished request or refuses the key.
-func (g *Guard) answerExisting(ctx huma.Context, rec Record, hash []byte) {
+func (g *Guard) answerExisting(ctx huma.Context, rec idempotency.Record, hash []byte) {
 	switch {
 	case !bytes.Equal(rec.RequestHash, hash):
 		_ = huma.WriteErr(g.api, ctx, http.StatusConflict,

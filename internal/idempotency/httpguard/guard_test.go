@@ -1,4 +1,4 @@
-package idempotency_test
+package httpguard_test
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/idempotency"
+	"github.com/payops/payops/internal/idempotency/httpguard"
 	"github.com/payops/payops/internal/postgres/pgtest"
 )
 
@@ -66,7 +67,7 @@ func newHarness(t *testing.T) *harness {
 		c := ctx.Header("X-Caller")
 		return c + " " + ctx.Operation().OperationID, c != ""
 	}
-	g := idempotency.NewGuard(api, h.store, slog.New(slog.DiscardHandler), scope)
+	g := httpguard.New(api, h.store, slog.New(slog.DiscardHandler), scope)
 	huma.Register(api, g.Wrap(huma.Operation{
 		OperationID: "echo", Method: http.MethodPost, Path: "/things/{id}", DefaultStatus: http.StatusCreated,
 	}), func(ctx context.Context, in *echoInput) (*echoOutput, error) {
@@ -91,7 +92,7 @@ func newHarness(t *testing.T) *harness {
 func (h *harness) post(path, caller, key, body string) *http.Response {
 	args := []any{"X-Caller: " + caller, "Content-Type: application/json"}
 	if key != "" {
-		args = append(args, idempotency.Header+": "+key)
+		args = append(args, httpguard.Header+": "+key)
 	}
 	if body != "" {
 		args = append(args, strings.NewReader(body))
@@ -113,7 +114,7 @@ func TestReplayReturnsTheFirstAnswer(t *testing.T) {
 	h := newHarness(t)
 	first := h.post("/things/a", "alice", "k1", `{"note":"x"}`)
 	firstBody := readAll(t, first)
-	if first.StatusCode != http.StatusCreated || first.Header.Get(idempotency.ReplayedHeader) != "" {
+	if first.StatusCode != http.StatusCreated || first.Header.Get(httpguard.ReplayedHeader) != "" {
 		t.Fatalf("first: %d %v %s", first.StatusCode, first.Header, firstBody)
 	}
 	for range 2 {
@@ -121,7 +122,7 @@ func TestReplayReturnsTheFirstAnswer(t *testing.T) {
 		if body := readAll(t, again); again.StatusCode != http.StatusCreated || body != firstBody {
 			t.Fatalf("replay: got %d %q, want 201 %q", again.StatusCode, body, firstBody)
 		}
-		if again.Header.Get(idempotency.ReplayedHeader) != "true" || again.Header.Get("Content-Type") != first.Header.Get("Content-Type") {
+		if again.Header.Get(httpguard.ReplayedHeader) != "true" || again.Header.Get("Content-Type") != first.Header.Get("Content-Type") {
 			t.Fatalf("replay headers %v", again.Header)
 		}
 	}
@@ -133,7 +134,7 @@ func TestReplayReturnsTheFirstAnswer(t *testing.T) {
 	// its own.
 	h.post("/things/a", "alice", "", `{"note":"x"}`)
 	h.post("/things/a", "alice", "", `{"note":"x"}`)
-	if r := h.post("/things/a", "bob", "k1", `{"note":"x"}`); r.StatusCode != http.StatusCreated || r.Header.Get(idempotency.ReplayedHeader) != "" {
+	if r := h.post("/things/a", "bob", "k1", `{"note":"x"}`); r.StatusCode != http.StatusCreated || r.Header.Get(httpguard.ReplayedHeader) != "" {
 		t.Fatalf("other caller's key: %d %v", r.StatusCode, r.Header)
 	}
 	if n := h.calls.Load(); n != 4 {
@@ -165,11 +166,17 @@ func TestKeyReusedForAnotherRequestIsAConflict(t *testing.T) {
 func TestBadKeyIsRefusedBeforeTheHandler(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	r := h.post("/things/a", "alice", strings.Repeat("k", idempotency.MaxKeyLength+1), `{}`)
+	r := h.post("/things/a", "alice", strings.Repeat("k", httpguard.MaxKeyLength+1), `{}`)
 	if body := readAll(t, r); r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "header.Idempotency-Key") {
 		t.Fatalf("long key: %d %s", r.StatusCode, body)
 	}
-	if r := h.post("/things/a", "alice", strings.Repeat("k", idempotency.MaxKeyLength), `{}`); r.StatusCode != http.StatusCreated {
+	for _, key := range []string{"caf\xe9-1", "key\x7f", "k\xff\xfe"} {
+		r := h.post("/things/a", "alice", key, `{}`)
+		if body := readAll(t, r); r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "visible ASCII") {
+			t.Fatalf("key %q: %d %s", key, r.StatusCode, body)
+		}
+	}
+	if r := h.post("/things/a", "alice", strings.Repeat("k", httpguard.MaxKeyLength), `{}`); r.StatusCode != http.StatusCreated {
 		t.Fatalf("key of the maximum length: %d", r.StatusCode)
 	}
 	if n := h.calls.Load(); n != 1 {
@@ -204,7 +211,7 @@ func TestRefusalsAreReplayedButServerErrorsReleaseTheKey(t *testing.T) {
 	if _, err := h.store.Get(context.Background(), "alice echo", "k2"); !errors.Is(err, sql.ErrNoRows) {
 		t.Fatalf("key kept after a 5xx: %v", err)
 	}
-	if r := h.post("/things/flaky", "alice", "k2", `{}`); r.StatusCode != http.StatusCreated || r.Header.Get(idempotency.ReplayedHeader) != "" {
+	if r := h.post("/things/flaky", "alice", "k2", `{}`); r.StatusCode != http.StatusCreated || r.Header.Get(httpguard.ReplayedHeader) != "" {
 		t.Fatalf("retry after 5xx: %d %v", r.StatusCode, r.Header)
 	}
 	if n := h.calls.Load(); n != 3 {
@@ -242,7 +249,7 @@ func TestKeyInFlightIsAConflict(t *testing.T) {
 	if code := <-done; code != http.StatusCreated {
 		t.Fatalf("first: %d", code)
 	}
-	if r := h.post("/things/a", "alice", "k1", `{}`); r.StatusCode != http.StatusCreated || r.Header.Get(idempotency.ReplayedHeader) != "true" {
+	if r := h.post("/things/a", "alice", "k1", `{}`); r.StatusCode != http.StatusCreated || r.Header.Get(httpguard.ReplayedHeader) != "true" {
 		t.Fatalf("after the first finished: %d %v", r.StatusCode, r.Header)
 	}
 	if n := h.calls.Load(); n != 1 {
@@ -267,7 +274,7 @@ func TestPanicReleasesTheKey(t *testing.T) {
 		}()
 		h.post("/things/a", "alice", "k1", `{}`)
 	}()
-	if r := h.post("/things/a", "alice", "k1", `{}`); r.StatusCode != http.StatusCreated || r.Header.Get(idempotency.ReplayedHeader) != "" {
+	if r := h.post("/things/a", "alice", "k1", `{}`); r.StatusCode != http.StatusCreated || r.Header.Get(httpguard.ReplayedHeader) != "" {
 		t.Fatalf("retry after panic: %d %v", r.StatusCode, r.Header)
 	}
 }
@@ -300,7 +307,7 @@ func TestMultipartBodies(t *testing.T) {
 	_ = w.Close()
 	var first string
 	for i := range 2 {
-		r := h.api.Post("/uploads", "X-Caller: alice", idempotency.Header+": up-1",
+		r := h.api.Post("/uploads", "X-Caller: alice", httpguard.Header+": up-1",
 			"Content-Type: "+w.FormDataContentType(), bytes.NewReader(body.Bytes())).Result()
 		got := readAll(t, r)
 		if r.StatusCode != http.StatusOK || !strings.Contains(got, `"note":"evidence"`) || !strings.Contains(got, "proof.pdf:20000") {
@@ -308,7 +315,7 @@ func TestMultipartBodies(t *testing.T) {
 		}
 		if i == 0 {
 			first = got
-		} else if got != first || r.Header.Get(idempotency.ReplayedHeader) != "true" {
+		} else if got != first || r.Header.Get(httpguard.ReplayedHeader) != "true" {
 			t.Fatalf("replayed upload: %s, want %s", got, first)
 		}
 	}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of the module (e2e/ excepted) for FUZZTIME each
+# (default 5s). go test fuzzes one target of one package per run, so each
+# gets its own. Database-backed targets need the services env loaded
+# (make fuzz does that). A failing input is kept where go test writes it,
+# testdata/fuzz/<Target>/, and named; on success nothing new is left there.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+FUZZTIME="${FUZZTIME:-5s}"
+GO="${GO:-go}"
+
+# "dir Target" lines, e.g. "internal/money FuzzParseMajor".
+targets=$(grep -rHoE --include='*_test.go' --exclude-dir={e2e,testdata,vendor,.git,.run} '^func Fuzz[A-Za-z0-9_]*\(' . |
+  while IFS= read -r hit; do # ./internal/money/money_test.go:func FuzzParseMajor(
+    name=${hit##*:func }
+    echo "$(dirname "${hit%%:*}") ${name%(}"
+  done | sed 's#^\./##' | sort -u)
+if [ -z "$targets" ]; then
+  echo "fuzz: no fuzz targets found" >&2
+  exit 1
+fi
+
+failed=()
+start=$SECONDS
+while read -r dir name; do
+  corpus="$dir/testdata/fuzz/$name"
+  before=$(find "$corpus" -type f 2>/dev/null | sort)
+  t0=$SECONDS
+  out=$("$GO" test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" "./$dir" 2>&1 </dev/null)
+  rc=$?
+  # A target grep found but go test did not (a build tag) fuzzed nothing.
+  if [ $rc -eq 0 ] && grep -q 'no fuzz tests to fuzz' <<<"$out"; then
+    out+=$'\nfuzz: go test did not find the target (build tags?)'
+    rc=1
+  fi
+  new=$(comm -13 <(echo "$before") <(find "$corpus" -type f 2>/dev/null | sort))
+  if [ $rc -eq 0 ]; then
+    echo "ok    $name ./$dir ($((SECONDS - t0))s)"
+    # Only failures belong in the committed corpus.
+    [ -n "$new" ] && xargs rm -f <<<"$new"
+    continue
+  fi
+  echo "FAIL  $name ./$dir ($((SECONDS - t0))s)"
+  tail -n 40 <<<"$out" | sed 's/^/      /'
+  [ -n "$new" ] && echo "      failing input kept: $new"
+  failed+=("$name (./$dir)")
+done <<<"$targets"
+
+echo "fuzz: $(wc -l <<<"$targets") targets, ${FUZZTIME} each, $((SECONDS - start))s"
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'fuzz: FAILED %s\n' "${failed[@]}" >&2
+  exit 1
+fi
