@@ -14,10 +14,14 @@ import (
 const fakeGo = `#!/usr/bin/env bash
 echo call >> "$CALLS"
 n=$(wc -l < "$CALLS")
-race() { printf -- '--- FAIL: FuzzA (5.01s)\n    context deadline exceeded\nFAIL\nexit status 1\nFAIL\texample/pkg\t5.0s\n'; exit 1; }
+race() { printf -- "--- FAIL: FuzzA (5.01s)\n$1    context deadline exceeded\nFAIL\nexit status 1\nFAIL\texample/pkg\t5.0s\n"; exit 1; }
 case "$MODE" in
   pass) echo ok ;;
   race-then-pass) [ "$n" = 1 ] && race; echo ok ;;
+  # The target's own log lines come first when it logged (pgtestdb does).
+  race-after-log-then-pass) [ "$n" = 1 ] && race '    a_test.go:7: testdbconf: postgres://x\n'; echo ok ;;
+  # A target that fails on a deadline of its own has more to say.
+  own-deadline) printf -- '--- FAIL: FuzzA (5.01s)\n    context deadline exceeded\n    a_test.go:9: query: context deadline exceeded\nFAIL\n'; exit 1 ;;
   race-always) race ;;
   crasher)
     mkdir -p pkg/testdata/fuzz/FuzzA && echo 'go test fuzz v1' > pkg/testdata/fuzz/FuzzA/0123abcd
@@ -75,7 +79,9 @@ func TestFuzzScriptRetriesOnlyTheCoordinatorRace(t *testing.T) {
 	}{
 		{"pass", 0, 1, "ok    FuzzA ./pkg"},
 		{"race-then-pass", 0, 2, "retry FuzzA ./pkg"},
-		{"race-always", 1, 2, "fuzz: FAILED FuzzA (./pkg)"},
+		{"race-after-log-then-pass", 0, 2, "retry FuzzA ./pkg"},
+		{"race-always", 1, 3, "fuzz: FAILED FuzzA (./pkg)"},
+		{"own-deadline", 1, 1, "fuzz: FAILED FuzzA (./pkg)"},
 		{"crasher", 1, 1, "failing input kept: pkg/testdata/fuzz/FuzzA/0123abcd"},
 		{"crasher-at-deadline", 1, 1, "failing input kept: pkg/testdata/fuzz/FuzzA/0123abcd"},
 	}
