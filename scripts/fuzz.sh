@@ -20,6 +20,11 @@ if [ -z "$targets" ]; then
   exit 1
 fi
 
+# fuzz_target DIR NAME: one fuzzing run of one target, all output on stdout.
+fuzz_target() {
+  "$GO" test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" "./$1" 2>&1 </dev/null
+}
+
 # coordinator_race OUT CORPUS BEFORE: the run failed only because of the
 # coordinator's deadline race: no new input appeared in CORPUS, one target
 # failed, and its report (the target's own log lines, if any, then the
@@ -38,7 +43,7 @@ while read -r dir name; do
   corpus="$dir/testdata/fuzz/$name"
   before=$(find "$corpus" -type f 2>/dev/null | sort)
   t0=$SECONDS
-  out=$("$GO" test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" "./$dir" 2>&1 </dev/null)
+  out=$(fuzz_target "$dir" "$name")
   rc=$?
   # Go up to 1.26 can fail a target at the -fuzztime boundary with a bare
   # "context deadline exceeded" having found nothing: its coordinator reads
@@ -50,7 +55,7 @@ while read -r dir name; do
   while [ $rc -ne 0 ] && [ $retries -lt 2 ] && coordinator_race "$out" "$corpus" "$before"; do
     retries=$((retries + 1))
     echo "retry $name ./$dir: go test reported the fuzztime deadline and wrote no input (go.dev/issue/75804)"
-    out=$("$GO" test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" "./$dir" 2>&1 </dev/null)
+    out=$(fuzz_target "$dir" "$name")
     rc=$?
   done
   # A target grep found but go test did not (a build tag) fuzzed nothing.
