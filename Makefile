@@ -6,12 +6,12 @@ ENVFILE := .run/services.env
 # Every recipe that talks to services reads the addresses services-up chose.
 WITH_ENV := set -a; . ./$(ENVFILE); set +a;
 
-.PHONY: run test test-only fuzz lint openapi migration services-up services-down bench demo build clean-testdbs
+.PHONY: run test test-only fuzz lint openapi migration services-up services-down browser bench demo build clean-testdbs
 
 run: services-up build ## start sandbox + api + worker against local services
 	@$(WITH_ENV) scripts/run.sh
 
-test: services-up lint test-only fuzz ## lint + every test, with the race detector, then every fuzz target briefly
+test: services-up browser lint test-only fuzz ## lint + every test, with the race detector, then every fuzz target briefly
 
 test-only:
 	@$(WITH_ENV) $(GO) test -race -count=1 -timeout 25m ./...
@@ -49,6 +49,9 @@ migration: ## make migration name=add_refunds
 
 services-up: ## PostgreSQL + Redis: reuse reachable ones, else start private ones under .run/
 	@scripts/services.sh up
+
+browser: ## Debian's Chromium for the page tests (apt-get, once)
+	@scripts/services.sh browser
 
 services-down: ## stop what services-up started
 	@scripts/services.sh down

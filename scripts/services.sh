@@ -4,6 +4,7 @@
 #         otherwise start private servers under .run/ on non-default ports, installing the
 #         Debian packages when the binaries are missing. Writes .run/services.env.
 #   down: stop only what `up` started (by PID file).
+#   browser: install Debian's Chromium when missing (`make test` runs it; page tests need it).
 # Idempotent. Also makes sure the tools the tests call (redis-server, pg_dump) are on the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -129,8 +130,15 @@ down() {
   rm -f "$ENVFILE"
 }
 
+# browser: Debian's Chromium, which the page tests drive headless. Installed here,
+# before the tests start, so that no test spends its own time limit on apt-get.
+browser() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
+}
+
 case "${1:-up}" in
   up) up ;;
   down) down ;;
-  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+  browser) browser ;;
+  *) echo "usage: $0 up|down|browser" >&2; exit 2 ;;
 esac
