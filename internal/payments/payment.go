@@ -33,6 +33,18 @@ var Statuses = []Status{StatusProcessing, StatusRequiresAction, StatusAuthorized
 // Open reports whether the authorization outcome is still unknown.
 func (s Status) Open() bool { return s == StatusProcessing || s == StatusRequiresAction }
 
+// ResultNotReceived is the result code of a payment closed FAILED because
+// APO kept answering ORDER_NOT_EXIST for its paymentRequestId long after any
+// pay could still be in flight: the pay never reached APO and no money moved.
+// The card data to resend it is not kept (by design), so the buyer pays again.
+const ResultNotReceived = "NOT_RECEIVED_BY_APO"
+
+// NotReceived reports whether the payment was closed because APO never
+// received its pay. A later success from APO still authorizes it.
+func (p Payment) NotReceived() bool {
+	return p.Status == StatusFailed && p.ResultCode == ResultNotReceived
+}
+
 // Capture modes.
 const (
 	CaptureManual    = "MANUAL"
