@@ -111,7 +111,8 @@ type Payment struct {
 	Status           Status
 	CapturedMinor    int64
 	RefundedMinor    int64
-	DisputedMinor    int64
+	DisputedMinor    int64 // under dispute: its unresolved disputes (open, defended, undefended past due)
+	DisputeLostMinor int64 // lost to disputes: accepted, or judged against us
 	ResultCode       string
 	ResultMessage    string
 	AuthExpiry       *time.Time
