@@ -267,7 +267,8 @@ type Payment struct {
 	Amount           Money         `json:"amount" doc:"Authorized amount"`
 	CapturedAmount   Money         `json:"captured_amount"`
 	RefundedAmount   Money         `json:"refunded_amount"`
-	DisputedAmount   Money         `json:"disputed_amount" doc:"Lost to disputes"`
+	DisputedAmount   Money         `json:"disputed_amount" doc:"Under dispute: the payment's unresolved disputes (open, defended, or past their defence due time), capped at what was captured"`
+	DisputeLost      Money         `json:"dispute_lost_amount" doc:"Lost to disputes: accepted, or judged against us (capped at what was captured); refunds are held to captured minus this"`
 	Card             CardFacts     `json:"card"`
 	Acquirer         *AcquirerBody `json:"acquirer,omitempty"`
 	AuthExpiryTime   *time.Time    `json:"auth_expiry_time,omitempty" doc:"When the authorization lapses if not captured"`
@@ -286,6 +287,7 @@ func paymentBody(p payments.Payment) Payment {
 		Result: ResultBody{Code: p.ResultCode, Message: p.ResultMessage},
 		Amount: moneyBody(p.Amount), CapturedAmount: Money{Value: p.CapturedMinor, Currency: ccy},
 		RefundedAmount: Money{Value: p.RefundedMinor, Currency: ccy}, DisputedAmount: Money{Value: p.DisputedMinor, Currency: ccy},
+		DisputeLost: Money{Value: p.DisputeLostMinor, Currency: ccy},
 		Card: CardFacts{Brand: p.Card.Brand, BIN: p.Card.BIN, Last4: p.Card.Last4, Masked: p.Card.Masked,
 			Funding: p.Card.Funding, IssuingCountry: p.Card.IssuingCountry, ExpiryMonth: p.Card.ExpiryMonth,
 			ExpiryYear: p.Card.ExpiryYear, Token: p.Card.Token},

@@ -31,6 +31,7 @@ func wireDomains(svc *services, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	}
 	ropt := asynq.RedisClientOpt{Addr: cfg.RedisAddr, DB: cfg.RedisDB}
 	pay := payments.NewService(db, client, nil, log, cfg.PublicURL)
+	pay.SetPayTimeout(cfg.APOTimeout)
 	// Polls of unknown outcomes and webhook processing go to the worker; the
 	// shared inquiry budget is the worker's concern, so none is set here.
 	queue := payments.NewTasks(pay, asynq.NewClient(ropt), nil, log)

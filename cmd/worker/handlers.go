@@ -50,6 +50,7 @@ func registerHandlers(mux *asynq.ServeMux, d deps) error {
 		return err
 	}
 	pay := payments.NewService(d.db, client, nil, d.log, d.cfg.PublicURL)
+	pay.SetPayTimeout(d.cfg.APOTimeout)
 	// Every worker's inquiries share one budget (APO_INQUIRY_RPS).
 	pt := payments.NewTasks(pay, d.queue, ratelimit.New(d.rdb, "apo:inquiry", d.cfg.InquiryRPS), d.log)
 	mux.HandleFunc(payments.TypeProcessWebhook, pt.HandleProcessWebhook)

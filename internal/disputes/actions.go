@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/payments"
 )
 
 // MaxEvidenceBytes is the largest defence document we accept: APO takes at
@@ -117,7 +118,8 @@ func (s *Service) Accept(ctx context.Context, id, reason, actor string) (Dispute
 		return Dispute{}, err
 	}
 	if d.PaymentID != "" {
-		if err := s.syncLost(ctx, d.PaymentID); err != nil {
+		if err := s.syncPayment(ctx, d, payments.DisputeUpdate{DisputeID: d.APODisputeID, Source: payments.SourceAdmin,
+			Kind: "accept", FactKey: "accept", Note: fmt.Sprintf("accepted by %s: %s", actor, reason)}); err != nil {
 			// APO has the acceptance; the next notification about this
 			// dispute retries the payment update.
 			s.log.ErrorContext(ctx, "accepted dispute not yet reflected on the payment", "dispute_id", d.ID,
@@ -170,7 +172,7 @@ func (s *Service) Defend(ctx context.Context, id string, doc []byte, contentType
 		DisputeID: d.APODisputeID, DisputeEvidence: base64.StdEncoding.EncodeToString(doc)})
 	payload, _ := json.Marshal(map[string]any{"content_type": ct, "size": len(doc), "sha256": info.SHA256,
 		"result_code": resp.Result.ResultCode, "dispute_resolution_time": resp.DisputeResolutionTime})
-	return s.finishAction(ctx, id, "defense", actor, fmt.Sprintf("%s, %d bytes", ct, len(doc)), payload, callErr,
+	d, err = s.finishAction(ctx, id, "defense", actor, fmt.Sprintf("%s, %d bytes", ct, len(doc)), payload, callErr,
 		resp.Result, func(d *Dispute) bool {
 			if d.Status != StatusOpen && d.Status != StatusExpiredUndefended && d.Status != StatusDefenseSupplied {
 				return false
@@ -196,6 +198,16 @@ func (s *Service) Defend(ctx context.Context, id string, doc []byte, contentType
 			}
 			return nil
 		})
+	if err == nil && d.PaymentID != "" && d.Status == StatusDefenseSupplied {
+		if err := s.syncPayment(ctx, d, payments.DisputeUpdate{DisputeID: d.APODisputeID, Source: payments.SourceAdmin,
+			Kind: "defense", FactKey: "defense|" + info.SHA256,
+			Note: fmt.Sprintf("defence sent by %s: %s, %d bytes", actor, ct, len(doc))}); err != nil {
+			// The defence is with APO; only the payment's timeline entry is late.
+			s.log.ErrorContext(ctx, "defence not yet on the payment's timeline", "dispute_id", d.ID,
+				"payment_id", d.PaymentID, "err", err)
+		}
+	}
+	return d, err
 }
 
 // finishAction records the outcome of an accept or a defence under the

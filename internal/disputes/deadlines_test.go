@@ -144,8 +144,8 @@ func TestDeadlineWatchdog(t *testing.T) {
 	}
 	// APO's later word still applies: the expired dispute is lost.
 	h.deliver(t, judged("2026DUE0001", p, disputes.JudgedAcceptByMerchant, 1500))
-	if d = h.byAPOID(t, "2026DUE0001"); d.Status != disputes.StatusLost || h.payment(t, p.ID).DisputedMinor != 1500 {
-		t.Fatalf("after judgement of an expired dispute: %s, disputed %d", d.Status, h.payment(t, p.ID).DisputedMinor)
+	if d = h.byAPOID(t, "2026DUE0001"); d.Status != disputes.StatusLost || h.payment(t, p.ID).DisputeLostMinor != 1500 {
+		t.Fatalf("after judgement of an expired dispute: %s, disputed %d", d.Status, h.payment(t, p.ID).DisputeLostMinor)
 	}
 	rcv.mu.Lock()
 	first := rcv.bodies[0]

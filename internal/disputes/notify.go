@@ -12,6 +12,7 @@ import (
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/money"
+	"github.com/payops/payops/internal/payments"
 )
 
 // fact is what one dispute notification tells us, parsed and checked.
@@ -173,9 +174,23 @@ func (s *Service) HandleDisputeNotification(ctx context.Context, n *apo.DisputeN
 		if d.PaymentID == "" {
 			changed = addAttention(&d, attentionNoPayment) || changed
 		}
+		if !found && d.PaymentID != "" {
+			// Linked by an earlier notification; this one does not name it.
+			if pay, err = s.pay.Get(ctx, d.PaymentID); err != nil {
+				return fmt.Errorf("payment %s: %w", d.PaymentID, err)
+			}
+			found = true
+		}
 		if found && d.Amount.Currency != "" && d.Amount.Currency != pay.Amount.Currency {
 			changed = addAttention(&d, fmt.Sprintf("dispute currency %s differs from the payment's %s",
 				d.Amount.Currency, pay.Amount.Currency)) || changed
+		}
+		if found {
+			// An amount the payment cannot have lost (more than it captured)
+			// is kept as APO sent it, and a person must look.
+			if why := impossibleAmount(d, pay); why != "" {
+				changed = addAttention(&d, why) || changed
+			}
 		}
 		switch d.Type {
 		case "", TypeChargeback, TypeRetrievalRequest, TypeComplianceRequest:
@@ -224,12 +239,21 @@ func (s *Service) HandleDisputeNotification(ctx context.Context, n *apo.DisputeN
 	if f.Kind == apo.DisputeDefenseDueAlert && !dup {
 		log.WarnContext(ctx, "APO warns the dispute defence is due soon", "defense_due_time", d.DefenseDue)
 	}
-	if d.PaymentID != "" {
-		// Also on a replay: the first delivery may have committed the
-		// dispute and then failed to reach payments.
-		return s.syncLost(ctx, d.PaymentID)
+	if d.PaymentID == "" {
+		return nil
 	}
-	return nil
+	// Also on a replay: the first delivery may have committed the dispute
+	// and then failed to reach payments.
+	u := payments.DisputeUpdate{DisputeID: d.APODisputeID, Source: payments.SourceNotification,
+		Kind: firstNonEmpty(f.Kind, "UNKNOWN"), FactKey: f.key(), Payload: payload,
+		Note: fmt.Sprintf("%s: the dispute is %s", firstNonEmpty(f.Kind, "UNKNOWN"), d.Status)}
+	if d.Amount.Currency != "" {
+		u.Note += ", amount " + d.Amount.String()
+	}
+	if ch.note != "" {
+		u.Note += " (" + ch.note + ")"
+	}
+	return s.syncPayment(ctx, d, u)
 }
 
 // enrich fills the dispute's fields the notification knows and the

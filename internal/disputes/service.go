@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/postgres"
 )
@@ -29,9 +30,10 @@ type Payments interface {
 	Get(ctx context.Context, id string) (payments.Payment, error)
 	GetDetail(ctx context.Context, id string) (payments.Detail, error)
 	List(ctx context.Context, f payments.Filter) (payments.Page[payments.Payment], error)
-	// SetDisputed sets the total a payment lost to disputes, so its refunds
-	// stay within captured − lost.
-	SetDisputed(ctx context.Context, paymentID string, lostMinor int64, note string) error
+	// ApplyDispute records a dispute change on its payment: the totals under
+	// dispute and lost (refunds stay within captured − lost), the payment's
+	// timeline entry, and a review flag for an impossible dispute.
+	ApplyDispute(ctx context.Context, paymentID string, u payments.DisputeUpdate) error
 }
 
 // Service runs disputes. It is safe for concurrent use.
@@ -112,15 +114,18 @@ func (s *Service) findPayment(ctx context.Context, requestID, apoID string) (pay
 	return payments.Payment{}, false, nil
 }
 
-// syncLost tells payments what the payment has lost to disputes: the sum
-// over its accepted and lost disputes, capped at what was captured. It
-// runs after every dispute change (and on replays), and setting the same
-// total again changes nothing, so a failure here is healed by the next
-// delivery of the notification. Runs for one payment are serialized by an
-// advisory lock: each starts after its own dispute change committed, so
-// the last one to run sees every change and writes the full sum, never a
-// stale smaller one.
-func (s *Service) syncLost(ctx context.Context, paymentID string) error {
+// syncPayment tells payments about a change to one of a payment's
+// disputes: what is under dispute (its unresolved disputes) and what was
+// lost (accepted and lost ones), each summed over all its disputes, with
+// the change for the payment's timeline. It runs after every dispute
+// change (and on replays), and the same totals and fact again change
+// nothing, so a failure here is healed by the next delivery of the
+// notification. Runs for one payment are serialized by an advisory lock:
+// each starts after its own dispute change committed, so the last one to
+// run sees every change and writes the full sums, never stale smaller ones.
+// A dispute whose amounts the payment cannot hold also flags the payment.
+func (s *Service) syncPayment(ctx context.Context, d Dispute, u payments.DisputeUpdate) error {
+	paymentID := d.PaymentID
 	return s.inTx(ctx, func(st *Store) error {
 		if err := st.LockLost(ctx, paymentID); err != nil {
 			return err
@@ -129,22 +134,36 @@ func (s *Service) syncLost(ctx context.Context, paymentID string) error {
 		if err != nil {
 			return fmt.Errorf("payment %s: %w", paymentID, err)
 		}
-		total, err := st.LostTotal(ctx, paymentID, p.Amount.Currency)
-		if err != nil {
+		if u.LostMinor, err = st.LostTotal(ctx, paymentID, p.Amount.Currency); err != nil {
 			return err
 		}
-		total = min(total, p.CapturedMinor)
-		if total == p.DisputedMinor {
-			return nil
+		if u.OpenMinor, err = st.OpenTotal(ctx, paymentID, p.Amount.Currency); err != nil {
+			return err
 		}
-		note := fmt.Sprintf("accepted or lost disputes total %d %s", total, p.Amount.Currency)
-		if err := s.pay.SetDisputed(ctx, paymentID, total, note); err != nil {
-			return fmt.Errorf("set disputed amount of payment %s: %w", paymentID, err)
+		if why := impossibleAmount(d, p); why != "" {
+			u.Review = fmt.Sprintf("dispute %s: %s", d.APODisputeID, why)
 		}
-		s.log.InfoContext(ctx, "payment disputed amount updated", "payment_id", paymentID,
-			"disputed_minor", total, "currency", p.Amount.Currency)
+		if err := s.pay.ApplyDispute(ctx, paymentID, u); err != nil {
+			return fmt.Errorf("record dispute %s on payment %s: %w", u.DisputeID, paymentID, err)
+		}
 		return nil
 	})
+}
+
+// impossibleAmount says why the dispute's amounts cannot be right for the
+// payment (more than it captured), or "" when they can. A currency
+// mismatch is flagged on its own (see HandleDisputeNotification).
+func impossibleAmount(d Dispute, p payments.Payment) string {
+	captured := money.Money{Minor: p.CapturedMinor, Currency: p.Amount.Currency}
+	for _, a := range []struct {
+		what string
+		m    *money.Money
+	}{{"disputed amount", &d.Amount}, {"judged amount", d.JudgedAmount}} {
+		if a.m != nil && a.m.Currency == p.Amount.Currency && a.m.Minor > p.CapturedMinor {
+			return fmt.Sprintf("%s %s exceeds what the payment captured (%s)", a.what, a.m, captured)
+		}
+	}
+	return ""
 }
 
 // inTx runs fn on a store inside one transaction.

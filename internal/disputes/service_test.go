@@ -84,7 +84,7 @@ func TestDefendThenJudged(t *testing.T) {
 				t.Fatalf("after DISPUTE_JUDGED: status %s lost %d judged %q %v, want %s %d",
 					d.Status, d.LostMinor, d.JudgedResult, d.JudgedTime, tc.want, tc.lost)
 			}
-			if got := h.payment(t, p.ID).DisputedMinor; got != tc.lost {
+			if got := h.payment(t, p.ID).DisputeLostMinor; got != tc.lost {
 				t.Fatalf("payment disputed_minor %d, want %d", got, tc.lost)
 			}
 			var conflict *payments.ConflictError
@@ -132,7 +132,7 @@ func TestAcceptThenJudged(t *testing.T) {
 	if err != nil || d.Status != disputes.StatusAccepted || d.AcceptReason != "MERCHANT_ACCEPTED" || d.AcceptTime == nil || d.LostMinor != 2500 {
 		t.Fatalf("accept: %v %+v", err, d)
 	}
-	if got := h.payment(t, p.ID).DisputedMinor; got != 2500 {
+	if got := h.payment(t, p.ID).DisputeLostMinor; got != 2500 {
 		t.Fatalf("disputed_minor after accept %d, want 2500", got)
 	}
 	if again, err := h.svc.Accept(ctx, d.ID, "again", "op-carol"); err != nil || again.Status != disputes.StatusAccepted {
@@ -152,7 +152,7 @@ func TestAcceptThenJudged(t *testing.T) {
 	if d.Status != disputes.StatusLost || d.LostMinor != 2000 {
 		t.Fatalf("after judgement: %s lost %d", d.Status, d.LostMinor)
 	}
-	if got := h.payment(t, p.ID).DisputedMinor; got != 2000 {
+	if got := h.payment(t, p.ID).DisputeLostMinor; got != 2000 {
 		t.Fatalf("disputed_minor after judgement %d, want 2000", got)
 	}
 	var conflict *payments.ConflictError
@@ -289,7 +289,7 @@ func TestNotificationsInAnyOrder(t *testing.T) {
 		t.Fatalf("%d disputes, want %d", n, len(perms))
 	}
 	// Every one of them lost 300: the payment's total is capped at captured.
-	if got := h.payment(t, p.ID).DisputedMinor; got != 1200 {
+	if got := h.payment(t, p.ID).DisputeLostMinor; got != 1200 {
 		t.Fatalf("disputed_minor %d, want the captured 1200 (cap)", got)
 	}
 }
@@ -321,7 +321,7 @@ func TestJudgedBeforeCreated(t *testing.T) {
 	if d.Status != disputes.StatusLost || d.LostMinor != 800 || d.PaymentID != p.ID || d.DefenseDue != nil || d.Amount.Currency != "" {
 		t.Fatalf("from the judgement alone: %+v", d)
 	}
-	if got := h.payment(t, p.ID).DisputedMinor; got != 800 {
+	if got := h.payment(t, p.ID).DisputeLostMinor; got != 800 {
 		t.Fatalf("disputed_minor %d, want 800", got)
 	}
 	h.deliver(t, created(did, p, h.clock.after(10*24*time.Hour)))
@@ -519,7 +519,7 @@ func TestConcurrentLossesAddUp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := h.payment(t, p.ID).DisputedMinor; got != n*100 {
+	if got := h.payment(t, p.ID).DisputeLostMinor; got != n*100 {
 		t.Fatalf("disputed_minor %d, want %d", got, n*100)
 	}
 }

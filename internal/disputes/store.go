@@ -288,12 +288,26 @@ func (s *Store) LockLost(ctx context.Context, paymentID string) error {
 func (s *Store) LostTotal(ctx context.Context, paymentID, currency string) (int64, error) {
 	// A dispute first seen through its judgement may know only the judged
 	// amount's currency.
-	const q = `SELECT COALESCE(sum(lost_minor), 0) FROM disputes
+	// sum() of bigint is numeric: clamped, so absurd amounts cannot overflow.
+	const q = `SELECT LEAST(COALESCE(sum(lost_minor), 0), 9223372036854775807)::bigint FROM disputes
 		WHERE payment_id = $1 AND status IN ('ACCEPTED', 'LOST')
 		  AND (currency = $2 OR (currency = '' AND judged_currency = $2))`
 	var n int64
 	if err := sqlx.GetContext(ctx, s.db, &n, q, paymentID, currency); err != nil {
 		return 0, fmt.Errorf("sum lost disputes of payment %s: %w", paymentID, err)
+	}
+	return n, nil
+}
+
+// OpenTotal sums the amounts of a payment's unresolved disputes in
+// currency: what is under dispute (OPEN, DEFENSE_SUPPLIED,
+// EXPIRED_UNDEFENDED).
+func (s *Store) OpenTotal(ctx context.Context, paymentID, currency string) (int64, error) {
+	const q = `SELECT LEAST(COALESCE(sum(amount_minor), 0), 9223372036854775807)::bigint FROM disputes
+		WHERE payment_id = $1 AND status IN ('OPEN', 'DEFENSE_SUPPLIED', 'EXPIRED_UNDEFENDED') AND currency = $2`
+	var n int64
+	if err := sqlx.GetContext(ctx, s.db, &n, q, paymentID, currency); err != nil {
+		return 0, fmt.Errorf("sum open disputes of payment %s: %w", paymentID, err)
 	}
 	return n, nil
 }

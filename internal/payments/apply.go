@@ -31,71 +31,74 @@ type authDetails struct {
 func (s *Service) applyAuth(ctx context.Context, id string, f AuthFact, d authDetails) (Payment, error) {
 	var out Payment
 	err := postgres.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		st := NewStore(tx)
-		p, err := st.Lock(ctx, id)
-		if err != nil {
-			return err
-		}
-		now := s.now().UTC()
-		dec := DecideAuth(p, f, now)
-		before := p.Status
-		if d.APOPaymentID != "" && p.APOPaymentID == "" {
-			p.APOPaymentID = d.APOPaymentID
-		}
-		enrich(&p, d)
-		if dec.Applied || (p.Status.Open() && f.Code != "") {
-			// While the outcome is open, the latest answer is worth showing.
-			p.ResultCode, p.ResultMessage = f.Code, f.Message
-		}
-		if dec.Applied {
-			p.Status = dec.Status
-			if dec.Status == StatusRequiresAction && d.NormalURL != "" {
-				p.NormalURL = d.NormalURL
-			}
-			if err := s.settleAuthTx(ctx, st, p, dec.Status, f, d.Acquirer, now); err != nil {
-				return err
-			}
-		}
-		if dec.Review != "" {
-			p.NeedsReview, p.ReviewReason = true, dec.Review
-		}
-		p.UpdatedAt = now
-		if p, err = st.Update(ctx, p); err != nil {
-			return err
-		}
-		ev := Event{PaymentID: p.ID, Source: f.Source, Kind: f.Kind, StatusBefore: string(before),
-			StatusAfter: string(p.Status), Applied: dec.Applied, Note: dec.Note, Payload: redacted(d.Payload), CreatedAt: now}
-		if _, err := st.AddEvent(ctx, ev, fmt.Sprintf("%s|%s|auth|%s|%s", f.Source, f.Kind, f.Outcome, f.Code)); err != nil {
-			return err
-		}
-		// An automatic-capture payment that just authorized will be captured by
-		// APO itself; a PROCESSING capture stands for it until CAPTURE_RESULT
-		// or an inquiry says how it went.
-		if dec.Applied && dec.Status == StatusAuthorized && p.CaptureMode == CaptureAutomatic {
-			captures, err := st.ReservedMinor(ctx, p.ID, TxCapture)
-			if err != nil {
-				return err
-			}
-			if captures > 0 {
-				out = p // a capture is already known (its notification came first)
-				return nil
-			}
-			if err := st.CreateTx(ctx, Transaction{ID: uuid.Must(uuid.NewV7()).String(), PaymentID: p.ID,
-				Type: TxCapture, RequestID: "auto-" + p.PaymentRequestID, Amount: p.Amount, Status: TxProcessing,
-				IsLast: true, Reason: "automatic capture", CreatedAt: now, UpdatedAt: now}); err != nil && err != ErrDuplicate {
-				return err
-			}
-		}
-		out = p
-		return nil
+		var err error
+		out, err = s.applyAuthIn(ctx, NewStore(tx), id, f, d)
+		return err
 	})
+	if err != nil {
+		return Payment{}, err
+	}
+	return out, nil
+}
+
+// applyAuthIn is applyAuth inside the caller's transaction, so one
+// notification or inquiry answer is applied whole or not at all.
+func (s *Service) applyAuthIn(ctx context.Context, st *Store, id string, f AuthFact, d authDetails) (Payment, error) {
+	p, err := st.Lock(ctx, id)
 	if err != nil {
 		return Payment{}, fmt.Errorf("apply %s %s to payment %s: %w", f.Source, f.Kind, id, err)
 	}
-	if out.NeedsReview && f.Outcome != AuthUnknown {
-		s.log.WarnContext(ctx, "payment needs review", "payment_id", id, "reason", out.ReviewReason)
+	now := s.now().UTC()
+	dec := DecideAuth(p, f, now)
+	before := p.Status
+	if d.APOPaymentID != "" && p.APOPaymentID == "" {
+		p.APOPaymentID = d.APOPaymentID
 	}
-	return out, nil
+	enrich(&p, d)
+	if dec.Applied || (p.Status.Open() && f.Code != "") {
+		// While the outcome is open, the latest answer is worth showing.
+		p.ResultCode, p.ResultMessage = f.Code, f.Message
+	}
+	if dec.Applied {
+		p.Status = dec.Status
+		if dec.Status == StatusRequiresAction && d.NormalURL != "" {
+			p.NormalURL = d.NormalURL
+		}
+		if err := s.settleAuthTx(ctx, st, p, dec.Status, f, d.Acquirer, now); err != nil {
+			return Payment{}, err
+		}
+	}
+	if dec.Review != "" {
+		p.NeedsReview, p.ReviewReason = true, dec.Review
+		s.log.WarnContext(ctx, "payment needs review", "payment_id", id, "reason", dec.Review)
+	}
+	p.UpdatedAt = now
+	if p, err = st.Update(ctx, p); err != nil {
+		return Payment{}, err
+	}
+	ev := Event{PaymentID: p.ID, Source: f.Source, Kind: f.Kind, StatusBefore: string(before),
+		StatusAfter: string(p.Status), Applied: dec.Applied, Note: dec.Note, Payload: redacted(d.Payload), CreatedAt: now}
+	if _, err := st.AddEvent(ctx, ev, fmt.Sprintf("%s|%s|auth|%s|%s", f.Source, f.Kind, f.Outcome, f.Code)); err != nil {
+		return Payment{}, err
+	}
+	// An automatic-capture payment that just authorized will be captured by
+	// APO itself; a PROCESSING capture stands for it until CAPTURE_RESULT
+	// or an inquiry says how it went.
+	if dec.Applied && dec.Status == StatusAuthorized && p.CaptureMode == CaptureAutomatic {
+		captures, err := st.ReservedMinor(ctx, p.ID, TxCapture)
+		if err != nil {
+			return Payment{}, err
+		}
+		if captures > 0 {
+			return p, nil // a capture is already known (its notification came first)
+		}
+		if err := st.CreateTx(ctx, Transaction{ID: uuid.Must(uuid.NewV7()).String(), PaymentID: p.ID,
+			Type: TxCapture, RequestID: "auto-" + p.PaymentRequestID, Amount: p.Amount, Status: TxProcessing,
+			IsLast: true, Reason: "automatic capture", CreatedAt: now, UpdatedAt: now}); err != nil && err != ErrDuplicate {
+			return Payment{}, err
+		}
+	}
+	return p, nil
 }
 
 // settleAuthTx mirrors the authorization outcome on its AUTHORIZATION row.
@@ -159,8 +162,12 @@ func setAcquirer(a *Acquirer, info *apo.AcquirerInfo) {
 
 // txDetails are what a capture/refund/cancel answer says beside its outcome.
 type txDetails struct {
-	Acquirer *apo.AcquirerInfo
-	Payload  any
+	Acquirer     *apo.AcquirerInfo
+	APOPaymentID string // APO's paymentId, when the source names it
+	Payload      any
+	// Review, when set, flags the payment for review even if the fact
+	// applies cleanly (a capture we never requested).
+	Review string
 }
 
 // applyTx records a fact about a transaction and applies it, moving the
@@ -171,62 +178,108 @@ func (s *Service) applyTx(ctx context.Context, txID string, f TxFact, d txDetail
 		outT Transaction
 	)
 	err := postgres.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		st := NewStore(tx)
-		t, err := st.GetTx(ctx, txID)
-		if err != nil {
-			return err
-		}
-		p, err := st.Lock(ctx, t.PaymentID)
-		if err != nil {
-			return err
-		}
-		if t, err = st.GetTx(ctx, txID); err != nil { // re-read under the lock
-			return err
-		}
-		now := s.now().UTC()
-		dec := DecideTx(t, f)
-		before := p.Status
-		if dec.Applied {
-			t.Status = dec.Status
-			t.ResultCode, t.ResultMessage = f.Code, f.Message
-			if f.APOID != "" {
-				t.APOID = f.APOID
-			}
-			setAcquirer(&t.Acquirer, d.Acquirer)
-			t.UpdatedAt, t.CompletedAt = now, &now
-			if err := st.UpdateTx(ctx, t); err != nil {
-				return err
-			}
-			if dec.Status == TxSucceeded {
-				settle(&p, t)
-			}
-		} else if f.APOID != "" && t.APOID == "" {
-			t.APOID = f.APOID
-			t.UpdatedAt = now
-			if err := st.UpdateTx(ctx, t); err != nil {
-				return err
-			}
-		}
-		if dec.Review != "" {
-			p.NeedsReview, p.ReviewReason = true, dec.Review
-		}
-		p.UpdatedAt = now
-		if p, err = st.Update(ctx, p); err != nil {
-			return err
-		}
-		ev := Event{PaymentID: p.ID, TransactionID: t.ID, Source: f.Source, Kind: f.Kind,
-			StatusBefore: string(before), StatusAfter: string(p.Status), Applied: dec.Applied,
-			Note: fmt.Sprintf("%s %s: %s", t.Type, t.RequestID, dec.Note), Payload: redacted(d.Payload), CreatedAt: now}
-		if _, err := st.AddEvent(ctx, ev, fmt.Sprintf("%s|%s|%s|%s|%s", f.Source, f.Kind, t.RequestID, f.Outcome, f.Code)); err != nil {
-			return err
-		}
-		outP, outT = p, t
-		return nil
+		var err error
+		outP, outT, err = s.applyTxIn(ctx, NewStore(tx), txID, f, d)
+		return err
 	})
 	if err != nil {
-		return Payment{}, Transaction{}, fmt.Errorf("apply %s %s to transaction %s: %w", f.Source, f.Kind, txID, err)
+		return Payment{}, Transaction{}, err
 	}
 	return outP, outT, nil
+}
+
+// applyTxIn is applyTx inside the caller's transaction. A success the
+// payment's amounts cannot hold (captured above authorized, refunded above
+// captured) is impossible: it is recorded and flagged, never applied.
+func (s *Service) applyTxIn(ctx context.Context, st *Store, txID string, f TxFact, d txDetails) (Payment, Transaction, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("apply %s %s to transaction %s: %w", f.Source, f.Kind, txID, err)
+	}
+	t, err := st.GetTx(ctx, txID)
+	if err != nil {
+		return Payment{}, Transaction{}, wrap(err)
+	}
+	p, err := st.Lock(ctx, t.PaymentID)
+	if err != nil {
+		return Payment{}, Transaction{}, wrap(err)
+	}
+	if t, err = st.GetTx(ctx, txID); err != nil { // re-read under the lock
+		return Payment{}, Transaction{}, wrap(err)
+	}
+	now := s.now().UTC()
+	dec := DecideTx(t, f)
+	if dec.Applied && dec.Status == TxSucceeded {
+		if why := impossible(p, t.Type, t.Amount); why != "" {
+			dec = TxDecision{Status: t.Status, Note: "impossible: " + why + "; not applied",
+				Review: fmt.Sprintf("%s %s said %s %s of %s succeeded, but %s", f.Source, f.Kind, t.Type, t.RequestID, t.Amount, why)}
+		}
+	}
+	before := p.Status
+	if dec.Applied {
+		t.Status = dec.Status
+		t.ResultCode, t.ResultMessage = f.Code, f.Message
+		if f.APOID != "" {
+			t.APOID = f.APOID
+		}
+		setAcquirer(&t.Acquirer, d.Acquirer)
+		t.UpdatedAt, t.CompletedAt = now, &now
+		if err := st.UpdateTx(ctx, t); err != nil {
+			return Payment{}, Transaction{}, wrap(err)
+		}
+		if dec.Status == TxSucceeded {
+			settle(&p, t)
+		}
+	} else if f.APOID != "" && t.APOID == "" {
+		t.APOID = f.APOID
+		t.UpdatedAt = now
+		if err := st.UpdateTx(ctx, t); err != nil {
+			return Payment{}, Transaction{}, wrap(err)
+		}
+	}
+	review := dec.Review
+	if review == "" && dec.Applied && f.Outcome == TxOK {
+		review = d.Review
+	}
+	if review != "" {
+		p.NeedsReview, p.ReviewReason = true, review
+	}
+	p.UpdatedAt = now
+	if p, err = st.Update(ctx, p); err != nil {
+		return Payment{}, Transaction{}, wrap(err)
+	}
+	ev := Event{PaymentID: p.ID, TransactionID: t.ID, Source: f.Source, Kind: f.Kind,
+		StatusBefore: string(before), StatusAfter: string(p.Status), Applied: dec.Applied,
+		Note: fmt.Sprintf("%s %s: %s", t.Type, t.RequestID, dec.Note), Payload: redacted(d.Payload), CreatedAt: now}
+	if _, err := st.AddEvent(ctx, ev, fmt.Sprintf("%s|%s|%s|%s|%s", f.Source, f.Kind, t.RequestID, f.Outcome, f.Code)); err != nil {
+		return Payment{}, Transaction{}, wrap(err)
+	}
+	if review != "" {
+		s.log.WarnContext(ctx, "payment needs review", "payment_id", p.ID, "reason", review)
+	}
+	return p, t, nil
+}
+
+// impossible says why a succeeded transaction of this type and amount
+// cannot fit the payment's amounts, or "" when it fits. Subtraction keeps
+// the comparison free of overflow.
+func impossible(p Payment, typ TxType, amt money.Money) string {
+	if (typ == TxCapture || typ == TxRefund) && amt.Currency != p.Amount.Currency {
+		return fmt.Sprintf("its currency %s is not the payment's %s", amt.Currency, p.Amount.Currency)
+	}
+	switch typ {
+	case TxCapture:
+		if amt.Minor > p.Amount.Minor-p.CapturedMinor {
+			return fmt.Sprintf("only %s of the %s authorized is left to capture",
+				money.Money{Minor: p.Amount.Minor - p.CapturedMinor, Currency: p.Amount.Currency}, p.Amount)
+		}
+	case TxRefund:
+		if amt.Minor > p.CapturedMinor-p.RefundedMinor {
+			return fmt.Sprintf("only %s of the %s captured is left to refund",
+				money.Money{Minor: p.CapturedMinor - p.RefundedMinor, Currency: p.Amount.Currency},
+				money.Money{Minor: p.CapturedMinor, Currency: p.Amount.Currency})
+		}
+	}
+	return ""
 }
 
 // settle moves the payment's amounts and status for a succeeded transaction.
@@ -267,15 +320,24 @@ func redacted(v any) json.RawMessage {
 	return logging.RedactJSON(b)
 }
 
-// amountOf converts an APO amount; nil when absent or unreadable, so a
-// missing amount never reads as a mismatch.
-func amountOf(a apo.Amount) *money.Money {
-	if a.Value == "" || a.Currency == "" {
-		return nil
+// readAmount converts an amount a source must state. A missing or
+// unreadable one comes back as a problem, never as a pass: on a final
+// answer it makes the answer a conflict for review (DecideAuth, DecideTx).
+func readAmount(field string, a apo.Amount) (*money.Money, string) {
+	if a.Value == "" && a.Currency == "" {
+		return nil, field + " missing"
 	}
 	m, err := money.ParseMinor(a.Value, a.Currency)
 	if err != nil {
-		return nil
+		return nil, fmt.Sprintf("%s unreadable (value %q, currency %q)", field,
+			truncate(logging.Redact(a.Value), 32), truncate(logging.Redact(a.Currency), 8))
 	}
-	return &m
+	return &m, ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

@@ -2,6 +2,7 @@ package payments
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -154,11 +155,11 @@ func (s *Service) Refund(ctx context.Context, paymentID string, req RefundReques
 		if err != nil {
 			return Transaction{}, err
 		}
-		left := p.CapturedMinor - p.DisputedMinor - reserved
+		left := p.CapturedMinor - p.DisputeLostMinor - reserved
 		if req.Amount > left {
 			return Transaction{}, conflictf("refund of %s exceeds what is refundable: %s captured, %s refunded or pending, %s lost to disputes",
 				money.Money{Minor: req.Amount, Currency: p.Amount.Currency}, money.Money{Minor: p.CapturedMinor, Currency: p.Amount.Currency},
-				money.Money{Minor: reserved, Currency: p.Amount.Currency}, money.Money{Minor: p.DisputedMinor, Currency: p.Amount.Currency})
+				money.Money{Minor: reserved, Currency: p.Amount.Currency}, money.Money{Minor: p.DisputeLostMinor, Currency: p.Amount.Currency})
 		}
 		return Transaction{Type: TxRefund, Amount: money.Money{Minor: req.Amount, Currency: p.Amount.Currency},
 			Actor: req.Actor, Reason: req.Reason}, nil
@@ -247,13 +248,29 @@ func (s *Service) Resolve(ctx context.Context, paymentID string, r Review) (Paym
 	return out, err
 }
 
-// SetDisputed records the total a payment has lost to disputes (judged
-// against us), so refunds are held to captured − lost. Disputes calls it
-// with the sum over the payment's lost disputes; setting the same total
-// again changes nothing.
-func (s *Service) SetDisputed(ctx context.Context, paymentID string, lostMinor int64, note string) error {
-	if lostMinor < 0 {
-		return &InvalidError{Field: "lost", Reason: "must not be negative"}
+// DisputeUpdate is what the disputes package tells a payment after one of
+// its disputes changed: the payment's dispute totals, recomputed over all
+// its disputes, and the change itself for the payment's timeline.
+type DisputeUpdate struct {
+	OpenMinor int64  // under dispute: the payment's unresolved disputes, in its currency
+	LostMinor int64  // lost: its accepted and lost disputes, in its currency
+	DisputeID string // APO's disputeId
+	Source    Source // SourceNotification, or SourceAdmin for an accept or a defence
+	Kind      string // what happened: the notification type, accept, defense
+	FactKey   string // names the fact, so a replay adds no second timeline entry; "" adds none
+	Note      string
+	Payload   json.RawMessage // redacted
+	Review    string          // non-empty: flag the payment for review with this reason
+}
+
+// ApplyDispute records a dispute change on its payment, in one transaction
+// under the payment's row lock: the dispute totals (each capped at what was
+// captured; refunds are held to captured − lost), the timeline entry, and a
+// review flag when the dispute is impossible for this payment. A replay
+// (same totals, same fact) changes nothing.
+func (s *Service) ApplyDispute(ctx context.Context, paymentID string, u DisputeUpdate) error {
+	if u.OpenMinor < 0 || u.LostMinor < 0 {
+		return &InvalidError{Field: "dispute totals", Reason: "must not be negative"}
 	}
 	return postgres.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		st := NewStore(tx)
@@ -261,28 +278,47 @@ func (s *Service) SetDisputed(ctx context.Context, paymentID string, lostMinor i
 		if err != nil {
 			return err
 		}
-		lostMinor = min(lostMinor, p.CapturedMinor)
-		if p.DisputedMinor == lostMinor {
-			return nil
-		}
 		now := s.now().UTC()
-		before := p.DisputedMinor
-		p.DisputedMinor, p.UpdatedAt = lostMinor, now
-		if p.RefundedMinor+p.DisputedMinor > p.CapturedMinor {
+		ccy := p.Amount.Currency
+		open, lost := min(u.OpenMinor, p.CapturedMinor), min(u.LostMinor, p.CapturedMinor)
+		note := u.Note
+		if open != p.DisputedMinor || lost != p.DisputeLostMinor {
+			note = strings.TrimPrefix(fmt.Sprintf("%s; under dispute %s → %s, lost %s → %s", note,
+				money.Money{Minor: p.DisputedMinor, Currency: ccy}, money.Money{Minor: open, Currency: ccy},
+				money.Money{Minor: p.DisputeLostMinor, Currency: ccy}, money.Money{Minor: lost, Currency: ccy}), "; ")
+		}
+		added := false
+		if u.FactKey != "" {
+			src := u.Source
+			if src == "" {
+				src = SourceNotification
+			}
+			if added, err = st.AddEvent(ctx, Event{PaymentID: p.ID, Source: src, Kind: "dispute:" + u.Kind,
+				StatusBefore: string(p.Status), StatusAfter: string(p.Status), Applied: true,
+				Note: fmt.Sprintf("dispute %s: %s", u.DisputeID, note), Payload: redacted(u.Payload), CreatedAt: now},
+				"dispute|"+u.DisputeID+"|"+u.FactKey); err != nil {
+				return err
+			}
+		}
+		lostChanged := lost != p.DisputeLostMinor
+		changed := lostChanged || open != p.DisputedMinor
+		p.DisputedMinor, p.DisputeLostMinor = open, lost
+		if lostChanged && p.RefundedMinor+lost > p.CapturedMinor {
 			// Refunded before the dispute was lost: the buyer got the money twice.
 			p.NeedsReview = true
 			p.ReviewReason = fmt.Sprintf("refunds (%s) plus lost disputes (%s) exceed captured (%s)",
-				money.Money{Minor: p.RefundedMinor, Currency: p.Amount.Currency},
-				money.Money{Minor: lostMinor, Currency: p.Amount.Currency},
-				money.Money{Minor: p.CapturedMinor, Currency: p.Amount.Currency})
+				money.Money{Minor: p.RefundedMinor, Currency: ccy}, money.Money{Minor: lost, Currency: ccy},
+				money.Money{Minor: p.CapturedMinor, Currency: ccy})
 		}
-		if _, err := st.Update(ctx, p); err != nil {
-			return err
+		if u.Review != "" && added {
+			p.NeedsReview, p.ReviewReason, changed = true, u.Review, true
+			s.log.WarnContext(ctx, "payment needs review", "payment_id", p.ID, "reason", u.Review)
 		}
-		_, err = st.AddEvent(ctx, Event{PaymentID: p.ID, Source: SourceNotification, Kind: "dispute_lost",
-			StatusBefore: string(p.Status), StatusAfter: string(p.Status), Applied: true,
-			Note: fmt.Sprintf("lost to disputes: %d → %d minor units; %s", before, lostMinor, note), CreatedAt: now},
-			fmt.Sprintf("dispute|lost|%d", lostMinor))
+		if !changed {
+			return nil
+		}
+		p.UpdatedAt = now
+		_, err = st.Update(ctx, p)
 		return err
 	})
 }

@@ -33,6 +33,18 @@ var Statuses = []Status{StatusProcessing, StatusRequiresAction, StatusAuthorized
 // Open reports whether the authorization outcome is still unknown.
 func (s Status) Open() bool { return s == StatusProcessing || s == StatusRequiresAction }
 
+// ResultNotReceived is the result code of a payment closed FAILED because
+// APO kept answering ORDER_NOT_EXIST for its paymentRequestId long after any
+// pay could still be in flight: the pay never reached APO and no money moved.
+// The card data to resend it is not kept (by design), so the buyer pays again.
+const ResultNotReceived = "NOT_RECEIVED_BY_APO"
+
+// NotReceived reports whether the payment was closed because APO never
+// received its pay. A later success from APO still authorizes it.
+func (p Payment) NotReceived() bool {
+	return p.Status == StatusFailed && p.ResultCode == ResultNotReceived
+}
+
 // Capture modes.
 const (
 	CaptureManual    = "MANUAL"
@@ -99,7 +111,8 @@ type Payment struct {
 	Status           Status
 	CapturedMinor    int64
 	RefundedMinor    int64
-	DisputedMinor    int64
+	DisputedMinor    int64 // under dispute: its unresolved disputes (open, defended, undefended past due)
+	DisputeLostMinor int64 // lost to disputes: accepted, or judged against us
 	ResultCode       string
 	ResultMessage    string
 	AuthExpiry       *time.Time

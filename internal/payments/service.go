@@ -40,7 +40,10 @@ type Service struct {
 	intake    *batcher
 	log       *slog.Logger
 	notifyURL string
-	now       func() time.Time
+	// payTimeout bounds one pay call (APO_TIMEOUT): after it, plus a
+	// margin, APO's ORDER_NOT_EXIST means the pay never reached it.
+	payTimeout time.Duration
+	now        func() time.Time
 }
 
 // Poller schedules the paced inquiries that resolve unknown outcomes. The
@@ -54,11 +57,20 @@ type Poller interface {
 // (PAYOPS_PUBLIC_URL).
 func NewService(db *sqlx.DB, provider Provider, polls Poller, log *slog.Logger, publicURL string) *Service {
 	return &Service{db: db, apo: provider, polls: polls, log: log, intake: newBatcher(db),
-		notifyURL: strings.TrimRight(publicURL, "/") + "/webhooks/apo", now: time.Now}
+		notifyURL: strings.TrimRight(publicURL, "/") + "/webhooks/apo", payTimeout: apo.DefaultTimeout, now: time.Now}
 }
 
 // SetClock replaces the clock (tests).
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// SetPayTimeout tells the service the APO client's timeout of a pay call
+// (APO_TIMEOUT; default apo.DefaultTimeout), which bounds how long a pay can
+// be in flight.
+func (s *Service) SetPayTimeout(d time.Duration) {
+	if d > 0 {
+		s.payTimeout = d
+	}
+}
 
 // CreateRequest is what checkout sends to authorize a payment.
 type CreateRequest struct {

@@ -264,11 +264,18 @@ func TestLostDisputeLimitsRefunds(t *testing.T) {
 	if _, _, err := h.svc.Capture(ctx, p.ID, payments.CaptureRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.svc.SetDisputed(ctx, p.ID, 700, "dispute D-1 lost"); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.svc.SetDisputed(ctx, p.ID, 700, "dispute D-1 lost"); err != nil { // replay: no change
-		t.Fatal(err)
+	// An open dispute is under dispute, not lost: refunds are not held by it.
+	open := payments.DisputeUpdate{OpenMinor: 700, DisputeID: "D-1", Kind: "DISPUTE_CREATED", FactKey: "created"}
+	lost := payments.DisputeUpdate{LostMinor: 700, DisputeID: "D-1", Kind: "DISPUTE_JUDGED", FactKey: "judged"}
+	for _, u := range []payments.DisputeUpdate{open, lost, lost} { // the last is a replay: no change
+		if err := h.svc.ApplyDispute(ctx, p.ID, u); err != nil {
+			t.Fatal(err)
+		}
+		if u.OpenMinor > 0 {
+			if got, _ := h.svc.Get(ctx, p.ID); got.DisputedMinor != 700 || got.DisputeLostMinor != 0 {
+				t.Fatalf("open dispute: disputed %d lost %d", got.DisputedMinor, got.DisputeLostMinor)
+			}
+		}
 	}
 	_, _, err := h.svc.Refund(ctx, p.ID, payments.RefundRequest{Amount: 301, Reason: "goodwill"})
 	var ce *payments.ConflictError
@@ -279,13 +286,13 @@ func TestLostDisputeLimitsRefunds(t *testing.T) {
 		t.Fatalf("refund within captured − lost: %v", err)
 	}
 	d, _ := h.svc.GetDetail(ctx, p.ID)
-	lost := 0
+	entries := 0
 	for _, e := range d.Events {
-		if e.Kind == "dispute_lost" {
-			lost++
+		if strings.HasPrefix(e.Kind, "dispute:") {
+			entries++
 		}
 	}
-	if d.Payment.DisputedMinor != 700 || lost != 1 {
-		t.Fatalf("disputed %d with %d timeline entries", d.Payment.DisputedMinor, lost)
+	if d.Payment.DisputedMinor != 0 || d.Payment.DisputeLostMinor != 700 || entries != 2 {
+		t.Fatalf("disputed %d lost %d with %d timeline entries", d.Payment.DisputedMinor, d.Payment.DisputeLostMinor, entries)
 	}
 }

@@ -26,14 +26,17 @@ func (o AuthOutcome) String() string {
 
 // AuthFact is one answer about the authorization, from any source.
 type AuthFact struct {
-	Source       Source
-	Kind         string // "pay", "inquiryPayment", "PAYMENT_RESULT"
-	Outcome      AuthOutcome
-	Code         string
-	Message      string
-	Amount       *money.Money // as the source reported it, nil when absent
-	APOPaymentID string
-	NormalURL    string
+	Source  Source
+	Kind    string // "pay", "inquiryPayment", "PAYMENT_RESULT"
+	Outcome AuthOutcome
+	Code    string
+	Message string
+	Amount  *money.Money // as the source reported it, nil when absent
+	// AmountProblem says why a source that must state the amount did not
+	// (missing, unreadable); a final answer with a problem is a conflict.
+	AmountProblem string
+	APOPaymentID  string
+	NormalURL     string
 }
 
 // Decision is what applying a fact does to a payment.
@@ -52,10 +55,14 @@ func DecideAuth(p Payment, f AuthFact, now time.Time) Decision {
 	keep := func(note string) Decision { return Decision{Status: p.Status, Note: note} }
 	conflict := func(what string) Decision {
 		d := keep("conflicting final answer: " + what)
-		d.Review = fmt.Sprintf("%s %s said %s (%s) but the payment is %s", f.Source, f.Kind, f.Outcome, f.Code, p.Status)
+		d.Review = fmt.Sprintf("%s %s said %s (%s) but the payment is %s: %s", f.Source, f.Kind, f.Outcome, f.Code, p.Status, what)
 		return d
 	}
-	if f.Amount != nil && (f.Outcome == AuthSucceeded || f.Outcome == AuthFailed) && *f.Amount != p.Amount {
+	final := f.Outcome == AuthSucceeded || f.Outcome == AuthFailed
+	if final && f.AmountProblem != "" {
+		return conflict(f.AmountProblem)
+	}
+	if f.Amount != nil && final && *f.Amount != p.Amount {
 		return conflict(fmt.Sprintf("amount %s differs from %s", f.Amount, p.Amount))
 	}
 	switch f.Outcome {
@@ -70,6 +77,12 @@ func DecideAuth(p Payment, f AuthFact, now time.Time) Decision {
 		switch {
 		case p.Status.Open():
 			return Decision{Status: StatusAuthorized, Applied: true, Note: "authorized"}
+		case p.NotReceived():
+			// We closed it as never received, but APO took the money: the
+			// success wins (forward-only) and a person must look.
+			d := Decision{Status: StatusAuthorized, Applied: true, Note: "authorized after being closed as " + ResultNotReceived}
+			d.Review = fmt.Sprintf("%s %s said SUCCESS after the payment was closed as %s: money moved; check the order", f.Source, f.Kind, ResultNotReceived)
+			return d
 		case p.Status == StatusFailed:
 			return conflict("success after failure")
 		default:
@@ -119,7 +132,9 @@ type TxFact struct {
 	Code    string
 	Message string
 	Amount  *money.Money
-	APOID   string
+	// AmountProblem: see AuthFact.AmountProblem.
+	AmountProblem string
+	APOID         string
 }
 
 // TxDecision is what applying a fact does to a transaction.
@@ -135,8 +150,11 @@ func DecideTx(t Transaction, f TxFact) TxDecision {
 	keep := func(note string) TxDecision { return TxDecision{Status: t.Status, Note: note} }
 	conflict := func(what string) TxDecision {
 		d := keep("conflicting final answer: " + what)
-		d.Review = fmt.Sprintf("%s %s said %s (%s) for %s %s but it is %s", f.Source, f.Kind, f.Outcome, f.Code, t.Type, t.RequestID, t.Status)
+		d.Review = fmt.Sprintf("%s %s said %s (%s) for %s %s but it is %s: %s", f.Source, f.Kind, f.Outcome, f.Code, t.Type, t.RequestID, t.Status, what)
 		return d
+	}
+	if f.AmountProblem != "" && f.Outcome != TxUnknown {
+		return conflict(f.AmountProblem)
 	}
 	if f.Amount != nil && f.Outcome == TxOK && *f.Amount != t.Amount {
 		return conflict(fmt.Sprintf("amount %s differs from %s", f.Amount, t.Amount))

@@ -91,3 +91,36 @@ func TestDecideTx(t *testing.T) {
 		}
 	}
 }
+
+func TestDecideAmountProblemsAndLateSuccess(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	p := Payment{Amount: money.Money{Minor: 1000, Currency: "USD"}, Status: StatusRequiresAction}
+	if d := DecideAuth(p, AuthFact{Outcome: AuthSucceeded, AmountProblem: "paymentAmount missing"}, now); d.Applied || d.Review == "" {
+		t.Errorf("success without amount: %+v", d)
+	}
+	if d := DecideAuth(p, AuthFact{Outcome: AuthUnknown, AmountProblem: "paymentAmount missing"}, now); d.Applied || d.Review != "" {
+		t.Errorf("non-final answer without amount: %+v", d)
+	}
+	closed := Payment{Amount: p.Amount, Status: StatusFailed, ResultCode: ResultNotReceived}
+	if d := DecideAuth(closed, AuthFact{Outcome: AuthSucceeded}, now); !d.Applied || d.Status != StatusAuthorized || d.Review == "" {
+		t.Errorf("success after NOT_RECEIVED_BY_APO: %+v", d)
+	}
+	tx := Transaction{Type: TxCapture, Amount: money.Money{Minor: 300, Currency: "USD"}, Status: TxProcessing}
+	if d := DecideTx(tx, TxFact{Outcome: TxOK, AmountProblem: "captureAmount missing"}); d.Applied || d.Review == "" {
+		t.Errorf("capture success without amount: %+v", d)
+	}
+	usd := func(n int64) money.Money { return money.Money{Minor: n, Currency: "USD"} }
+	auth := Payment{Amount: usd(1000), CapturedMinor: 800, RefundedMinor: 700}
+	for _, c := range []struct {
+		typ  TxType
+		amt  money.Money
+		fits bool
+	}{
+		{TxCapture, usd(200), true}, {TxCapture, usd(201), false}, {TxCapture, money.Money{Minor: 1, Currency: "EUR"}, false},
+		{TxRefund, usd(100), true}, {TxRefund, usd(101), false}, {TxCancel, usd(5000), true},
+	} {
+		if got := impossible(auth, c.typ, c.amt) == ""; got != c.fits {
+			t.Errorf("%s %s fits=%v, want %v", c.typ, c.amt, got, c.fits)
+		}
+	}
+}

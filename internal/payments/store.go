@@ -24,7 +24,7 @@ func NewStore(db sqlx.ExtContext) *Store { return &Store{db: db} }
 
 const paymentColumns = `id, payment_request_id, COALESCE(apo_payment_id, '') AS apo_payment_id, reference_order_id,
 	order_description, buyer_reference, buyer_email, amount_minor, currency, capture_mode, status,
-	captured_minor, refunded_minor, disputed_minor, result_code, result_message, auth_expiry_time,
+	captured_minor, refunded_minor, disputed_minor, dispute_lost_minor, result_code, result_message, auth_expiry_time,
 	payment_expiry_time, normal_url, redirect_url, card_brand, card_bin, card_last4, card_masked,
 	card_funding, card_issuing_country, card_expiry_month, card_expiry_year, card_token,
 	three_ds_result, avs_result, cvv_result, acquirer_name, acquirer_transaction_id, acquirer_info,
@@ -45,6 +45,7 @@ type paymentRow struct {
 	CapturedMinor         int64      `db:"captured_minor"`
 	RefundedMinor         int64      `db:"refunded_minor"`
 	DisputedMinor         int64      `db:"disputed_minor"`
+	DisputeLostMinor      int64      `db:"dispute_lost_minor"`
 	ResultCode            string     `db:"result_code"`
 	ResultMessage         string     `db:"result_message"`
 	AuthExpiry            *time.Time `db:"auth_expiry_time"`
@@ -82,7 +83,8 @@ func (r paymentRow) payment() Payment {
 		Amount:      money.Money{Minor: r.AmountMinor, Currency: r.Currency},
 		CaptureMode: r.CaptureMode, Status: Status(r.Status),
 		CapturedMinor: r.CapturedMinor, RefundedMinor: r.RefundedMinor, DisputedMinor: r.DisputedMinor,
-		ResultCode: r.ResultCode, ResultMessage: r.ResultMessage,
+		DisputeLostMinor: r.DisputeLostMinor,
+		ResultCode:       r.ResultCode, ResultMessage: r.ResultMessage,
 		AuthExpiry: postgres.UTC(r.AuthExpiry), PaymentExpiry: postgres.UTC(r.PaymentExpiry),
 		NormalURL: r.NormalURL, RedirectURL: r.RedirectURL,
 		Card: Card{Brand: r.CardBrand, BIN: r.CardBIN, Last4: r.CardLast4, Masked: r.CardMasked,
@@ -102,7 +104,7 @@ func rowFrom(p Payment) paymentRow {
 		BuyerReference: p.BuyerReference, BuyerEmail: p.BuyerEmail,
 		AmountMinor: p.Amount.Minor, Currency: p.Amount.Currency, CaptureMode: p.CaptureMode,
 		Status: string(p.Status), CapturedMinor: p.CapturedMinor, RefundedMinor: p.RefundedMinor,
-		DisputedMinor: p.DisputedMinor, ResultCode: p.ResultCode, ResultMessage: p.ResultMessage,
+		DisputedMinor: p.DisputedMinor, DisputeLostMinor: p.DisputeLostMinor, ResultCode: p.ResultCode, ResultMessage: p.ResultMessage,
 		AuthExpiry: p.AuthExpiry, PaymentExpiry: p.PaymentExpiry, NormalURL: p.NormalURL,
 		RedirectURL: p.RedirectURL, CardBrand: p.Card.Brand, CardBIN: p.Card.BIN, CardLast4: p.Card.Last4,
 		CardMasked: p.Card.Masked, CardFunding: p.Card.Funding, CardIssuingCountry: p.Card.IssuingCountry,
@@ -147,6 +149,7 @@ func (s *Store) Update(ctx context.Context, p Payment) (Payment, error) {
 	const q = `
 		UPDATE payments SET apo_payment_id = NULLIF(:apo_payment_id, ''), status = :status,
 			captured_minor = :captured_minor, refunded_minor = :refunded_minor, disputed_minor = :disputed_minor,
+			dispute_lost_minor = :dispute_lost_minor,
 			result_code = :result_code, result_message = :result_message, auth_expiry_time = :auth_expiry_time,
 			payment_expiry_time = :payment_expiry_time, normal_url = :normal_url, card_brand = :card_brand,
 			card_bin = :card_bin, card_last4 = :card_last4, card_masked = :card_masked, card_funding = :card_funding,

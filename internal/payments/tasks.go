@@ -111,16 +111,16 @@ func (t *Tasks) HandleProcessWebhook(ctx context.Context, task *asynq.Task) erro
 	}
 	if p.EventID != "" {
 		err := t.svc.Process(ctx, p.EventID)
-		if errors.Is(err, ErrNotFound) {
-			// The event exists (it is what the task names), so a missing payment
-			// is the notification's problem: keep it FAILED for replay, stop retrying.
+		if errors.Is(err, ErrNotFound) && !errors.Is(err, errNotYetKnown) {
+			// Its payment stayed unknown past unknownPaymentPatience: the
+			// notification's problem. It stays FAILED for replay; stop retrying.
 			return fmt.Errorf("process webhook %s: %v: %w", p.EventID, err, asynq.SkipRetry)
 		}
-		return err
+		return err // errNotYetKnown: asynq retries with its backoff
 	}
 	for _, id := range p.EventIDs {
 		err := t.svc.Process(ctx, id)
-		if err == nil || errors.Is(err, ErrNotFound) {
+		if err == nil || (errors.Is(err, ErrNotFound) && !errors.Is(err, errNotYetKnown)) {
 			continue // a NotFound event stays FAILED for replay, as above
 		}
 		if ctx.Err() != nil {

@@ -157,19 +157,33 @@ func (s *Service) Process(ctx context.Context, eventID string) error {
 	switch {
 	case errors.Is(perr, errNoHandler):
 		state, msg = WebhookIgnored, perr.Error()
+	case errors.Is(perr, ErrNotFound) && s.now().Sub(ev.ReceivedAt) < unknownPaymentPatience:
+		// The notification may have overtaken what tells us of its payment
+		// or transaction: stay PENDING (the sweeper keeps it alive) and let
+		// the queue retry with backoff.
+		state, msg = WebhookPending, "waiting for its payment to be known: "+perr.Error()
+		perr = fmt.Errorf("%w: %w", errNotYetKnown, perr)
 	case perr != nil:
 		state, msg = WebhookFailed, perr.Error()
 	}
 	if err := st.MarkWebhook(ctx, eventID, state, msg, paymentID, s.now().UTC()); err != nil {
 		return err
 	}
-	if state == WebhookFailed {
+	if state == WebhookFailed || state == WebhookPending {
 		return perr
 	}
 	return nil
 }
 
-var errNoHandler = errors.New("no handler for this notification")
+// unknownPaymentPatience is how long a notification about a payment or
+// transaction we do not know is retried before it is left FAILED for an
+// operator: longer than a reply can take to be stored behind it.
+const unknownPaymentPatience = 5 * time.Minute
+
+var (
+	errNoHandler   = errors.New("no handler for this notification")
+	errNotYetKnown = errors.New("not known yet; retrying")
+)
 
 func (s *Service) apply(ctx context.Context, raw []byte) (string, error) {
 	n, err := apo.DecodeNotification(raw)
@@ -188,7 +202,8 @@ func (s *Service) apply(ctx context.Context, raw []byte) (string, error) {
 			return "", err
 		}
 		f := AuthFact{Source: SourceNotification, Kind: pn.NotifyType, Code: pn.Result.ResultCode,
-			Message: pn.Result.ResultMessage, Amount: amountOf(pn.PaymentAmount)}
+			Message: pn.Result.ResultMessage}
+		f.Amount, f.AmountProblem = readAmount("paymentAmount", pn.PaymentAmount)
 		switch pn.Result.ResultStatus {
 		case "S":
 			f.Outcome = AuthSucceeded
@@ -200,17 +215,22 @@ func (s *Service) apply(ctx context.Context, raw []byte) (string, error) {
 		return p.ID, err
 	case apo.KindCapture:
 		cn := n.Capture
-		p, err := s.findPayment(ctx, st, "", cn.PaymentID)
+		p, err := s.findCapturePayment(ctx, st, cn.CaptureRequestID, cn.PaymentID)
 		if err != nil {
 			return "", err
 		}
 		f := TxFact{Source: SourceNotification, Kind: apo.NotifyCaptureResult, Code: cn.Result.ResultCode,
-			Message: cn.Result.ResultMessage, APOID: cn.CaptureID, Amount: amountOf(cn.CaptureAmount), Outcome: txOutcome(cn.Result.ResultStatus)}
-		_, err = s.applyTxByIDs(ctx, p, TxCapture, cn.CaptureRequestID, f, txDetails{Acquirer: cn.AcquirerInfo, Payload: json.RawMessage(raw)})
+			Message: cn.Result.ResultMessage, APOID: cn.CaptureID, Outcome: txOutcome(cn.Result.ResultStatus)}
+		f.Amount, f.AmountProblem = readAmount("captureAmount", cn.CaptureAmount)
+		_, err = s.applyTxByIDs(ctx, p, TxCapture, cn.CaptureRequestID, f,
+			txDetails{Acquirer: cn.AcquirerInfo, APOPaymentID: cn.PaymentID, Payload: json.RawMessage(raw)})
 		return p.ID, err
 	case apo.KindRefund:
 		rn := n.Refund
 		t, err := st.GetTxByRequestID(ctx, rn.RefundRequestID)
+		if err == nil && t.Type != TxRefund {
+			err = ErrNotFound
+		}
 		if errors.Is(err, ErrNotFound) {
 			t, err = st.GetTxByAPOID(ctx, TxRefund, rn.RefundID)
 		}
@@ -218,7 +238,8 @@ func (s *Service) apply(ctx context.Context, raw []byte) (string, error) {
 			return "", fmt.Errorf("refund %s: %w", rn.RefundRequestID, err)
 		}
 		f := TxFact{Source: SourceNotification, Kind: apo.NotifyRefundResult, Code: rn.Result.ResultCode,
-			Message: rn.Result.ResultMessage, APOID: rn.RefundID, Amount: amountOf(rn.RefundAmount)}
+			Message: rn.Result.ResultMessage, APOID: rn.RefundID}
+		f.Amount, f.AmountProblem = readAmount("refundAmount", rn.RefundAmount)
 		switch {
 		case rn.RefundStatus == apo.StatusSuccess || (rn.RefundStatus == "" && rn.Result.ResultStatus == "S"):
 			f.Outcome = TxOK
@@ -260,6 +281,23 @@ func (s *Service) findPayment(ctx context.Context, st *Store, requestID, apoID s
 		}
 	}
 	return Payment{}, fmt.Errorf("payment (request %q, apo %q): %w", requestID, apoID, ErrNotFound)
+}
+
+// findCapturePayment finds the payment a CAPTURE_RESULT is about: by the
+// capture we sent under its captureRequestId, then by our paymentRequestId
+// (an automatic capture's captureRequestId is the pay's), then by APO's
+// paymentId. The first two work before the pay's reply is stored.
+func (s *Service) findCapturePayment(ctx context.Context, st *Store, captureRequestID, apoID string) (Payment, error) {
+	if captureRequestID != "" {
+		t, err := st.GetTxByRequestID(ctx, captureRequestID)
+		switch {
+		case err == nil:
+			return st.Get(ctx, t.PaymentID)
+		case !errors.Is(err, ErrNotFound):
+			return Payment{}, err
+		}
+	}
+	return s.findPayment(ctx, st, captureRequestID, apoID)
 }
 
 // Replay re-runs processing of a stored event (operator action).
