@@ -57,7 +57,7 @@ var totalSummaryTypes = map[string]bool{"": true, "TOTAL": true, "NET": true, "S
 // §9), so by default each batch is read the way its lines add up to its
 // summary.
 const (
-	ConventionAuto  = "auto"  // try gross, then net
+	ConventionAuto  = "auto"  // each batch read the first way (gross, net; signs by type, as written) that adds up
 	ConventionGross = "gross" // settlementAmountValue before fees; the fees are in feeAmountValue
 	ConventionNet   = "net"   // settlementAmountValue after the line's fee; feeAmountValue says what was taken
 )
