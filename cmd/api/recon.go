@@ -307,6 +307,7 @@ type ReconBatch struct {
 	HasSummary   bool   `json:"has_summary"`
 	SummaryCount int64  `json:"summary_count,omitempty"`
 	Residual     int64  `json:"residual" doc:"summary − computed"`
+	Convention   string `json:"convention,omitempty" example:"gross" doc:"How the items' amounts were read: gross (fees deducted from settlementAmountValue) or net (already deducted), with ', signs as written' when the file's signs were taken as they are rather than by transaction type (RECON_AMOUNT_CONVENTION); absent when no reading adds up to the summary"`
 }
 
 // ReconDiff compares a run with the previous run of its period.
@@ -385,7 +386,7 @@ func reconRunBody(r recon.Run) ReconRun {
 		b.Batches[i] = ReconBatch{BatchID: x.BatchID, Currency: x.Currency, Items: x.Items, Captures: x.Captures,
 			Refunds: x.Refunds, Disputes: x.Disputes, Fees: x.Fees, Reserves: x.Reserves, Other: x.Other,
 			Computed: x.Computed, Summary: x.Summary, HasSummary: x.HasSummary, SummaryCount: x.SummaryCount,
-			Residual: x.Residual}
+			Residual: x.Residual, Convention: x.Convention}
 	}
 	return b
 }

@@ -34,7 +34,7 @@ func main() {
 type options struct {
 	addr, clientID, apoPrivateKey, merchantPublicKey, keysDir string
 	reportsDir, disputeNotifyURL, customerID, publicURL       string
-	settlementCurrency                                        string
+	settlementCurrency, reportGeneration                      string
 	timeScale                                                 float64
 	seed                                                      int64
 	dailyReports                                              bool
@@ -72,6 +72,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	fs.Float64Var(&o.timeScale, "time-scale", timeScale, "multiplier of the sandbox's own delays, e.g. 0.001 in tests (env SANDBOX_TIME_SCALE)")
 	fs.StringVar(&o.reportsDir, "reports-dir", env("SANDBOX_REPORTS_DIR", ".run/reports"), "where report files are written, as <dir>/<customerId>/<yyyyMMdd>/ (env SANDBOX_REPORTS_DIR)")
 	fs.BoolVar(&o.dailyReports, "daily-reports", daily, "write the previous day's reports every day at 01:00 UTC (env SANDBOX_DAILY_REPORTS)")
+	fs.StringVar(&o.reportGeneration, "report-generation", env("SANDBOX_REPORT_GENERATION", sandbox.GenerationAPO), "report files' generation when a request names none: apo (the APO / earlier Antom columns) or newest (PSP, ARN, transactionId = paymentId, +08:00 times) (env SANDBOX_REPORT_GENERATION)")
 	fs.StringVar(&o.settlementCurrency, "settlement-currency", env("SANDBOX_SETTLEMENT_CURRENCY", ""), "currency every acquirer settles in; empty: each transaction's own (env SANDBOX_SETTLEMENT_CURRENCY)")
 	fs.StringVar(&o.disputeNotifyURL, "dispute-notify-url", env("SANDBOX_DISPUTE_NOTIFY_URL", ""), "where dispute notifications are sent; empty: none (env SANDBOX_DISPUTE_NOTIFY_URL)")
 	fs.StringVar(&o.customerID, "customer-id", env("SANDBOX_CUSTOMER_ID", ""), "merchant customer id at APO (env SANDBOX_CUSTOMER_ID)")
@@ -88,6 +89,9 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	}
 	if o.dailyReports && o.reportsDir == "" {
 		return o, errors.New("--reports-dir: needed by --daily-reports")
+	}
+	if o.reportGeneration != sandbox.GenerationAPO && o.reportGeneration != sandbox.GenerationNewest {
+		return o, fmt.Errorf("--report-generation: %q is not %s or %s", o.reportGeneration, sandbox.GenerationAPO, sandbox.GenerationNewest)
 	}
 	if o.settlementCurrency != "" && !sandbox.KnownCurrency(o.settlementCurrency) {
 		return o, fmt.Errorf("--settlement-currency: %q is not an ISO 4217 code the sandbox knows", o.settlementCurrency)
@@ -135,6 +139,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		DisputeNotifyURL:   o.disputeNotifyURL,
 		ReportsDir:         o.reportsDir,
 		DailyReports:       o.dailyReports,
+		ReportGeneration:   o.reportGeneration,
 		SettlementCurrency: o.settlementCurrency,
 	})
 	if err != nil {
@@ -151,6 +156,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		slog.Float64("time_scale", o.timeScale),
 		slog.String("reports_dir", o.reportsDir),
 		slog.Bool("daily_reports", o.dailyReports),
+		slog.String("report_generation", o.reportGeneration),
 		slog.String("settlement_currency", o.settlementCurrency),
 		slog.String("dispute_notify_url", o.disputeNotifyURL),
 	)

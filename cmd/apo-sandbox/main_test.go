@@ -243,16 +243,17 @@ func TestParseOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.addr != "127.0.0.1:9999" || o.timeScale != 0.5 || o.clientID != "SANDBOX_X" || o.keysDir != ".run/keys" || o.reportsDir != ".run/reports" ||
-		!o.dailyReports || o.settlementCurrency != "" {
+		!o.dailyReports || o.settlementCurrency != "" || o.reportGeneration != "apo" {
 		t.Errorf("options from env: %+v", o)
 	}
-	env["SANDBOX_DAILY_REPORTS"], env["SANDBOX_SETTLEMENT_CURRENCY"] = "false", "EUR"
-	if o, err = parseOptions(nil, func(k string) string { return env[k] }, io.Discard); err != nil || o.dailyReports || o.settlementCurrency != "EUR" {
+	env["SANDBOX_DAILY_REPORTS"], env["SANDBOX_SETTLEMENT_CURRENCY"], env["SANDBOX_REPORT_GENERATION"] = "false", "EUR", "newest"
+	if o, err = parseOptions(nil, func(k string) string { return env[k] }, io.Discard); err != nil || o.dailyReports || o.settlementCurrency != "EUR" ||
+		o.reportGeneration != "newest" {
 		t.Errorf("report options from env: %+v %v", o, err)
 	}
-	if o, err = parseOptions([]string{"--daily-reports=true", "--settlement-currency", "JPY", "--reports-dir", "/tmp/r", "--dispute-notify-url", "http://127.0.0.1:1/d"},
-		func(k string) string { return env[k] }, io.Discard); err != nil || !o.dailyReports || o.settlementCurrency != "JPY" || o.reportsDir != "/tmp/r" ||
-		o.disputeNotifyURL != "http://127.0.0.1:1/d" {
+	if o, err = parseOptions([]string{"--daily-reports=true", "--settlement-currency", "JPY", "--reports-dir", "/tmp/r", "--dispute-notify-url", "http://127.0.0.1:1/d",
+		"--report-generation", "apo"}, func(k string) string { return env[k] }, io.Discard); err != nil || !o.dailyReports || o.settlementCurrency != "JPY" ||
+		o.reportsDir != "/tmp/r" || o.disputeNotifyURL != "http://127.0.0.1:1/d" || o.reportGeneration != "apo" {
 		t.Errorf("report flags: %+v %v", o, err)
 	}
 	o, err = parseOptions([]string{"--addr", ":1", "--time-scale", "2"}, func(k string) string { return env[k] }, io.Discard)
@@ -273,6 +274,7 @@ func TestParseOptions(t *testing.T) {
 		"bad env daily":      {nil, map[string]string{"SANDBOX_DAILY_REPORTS": "sometimes"}, "SANDBOX_DAILY_REPORTS"},
 		"daily without dir":  {[]string{"--reports-dir", ""}, nil, "--reports-dir"},
 		"bad currency":       {[]string{"--settlement-currency", "XYZ"}, nil, "--settlement-currency"},
+		"bad generation":     {[]string{"--report-generation", "B"}, nil, "--report-generation"},
 		"extra argument":     {[]string{"serve"}, nil, "serve"},
 	} {
 		_, err := parseOptions(c.args, func(k string) string { return c.env[k] }, io.Discard)
@@ -360,7 +362,7 @@ func TestRunWiresNotificationsAndReports(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--keys-dir", filepath.Join(dir, "keys"), "--seed", "3",
-			"--reports-dir", filepath.Join(dir, "reports"), "--daily-reports=false", "--settlement-currency", "EUR",
+			"--reports-dir", filepath.Join(dir, "reports"), "--daily-reports=false", "--settlement-currency", "EUR", "--report-generation", "newest",
 			"--dispute-notify-url", receiver.URL + "/disputes", "--customer-id", "C42"}, noEnv, &out)
 	}()
 	base := listeningURL(t, &out, done)
@@ -390,8 +392,9 @@ func TestRunWiresNotificationsAndReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rep struct {
-		Dir   string `json:"dir"`
-		Files []struct {
+		Dir        string `json:"dir"`
+		Generation string `json:"generation"`
+		Files      []struct {
 			Name string `json:"name"`
 		} `json:"files"`
 	}
@@ -399,7 +402,7 @@ func TestRunWiresNotificationsAndReports(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if !strings.HasPrefix(rep.Dir, filepath.Join(dir, "reports", "C42")) || len(rep.Files) != 3 ||
+	if !strings.HasPrefix(rep.Dir, filepath.Join(dir, "reports", "C42")) || len(rep.Files) != 3 || rep.Generation != "newest" ||
 		!strings.HasPrefix(rep.Files[1].Name, "settlementItems_EUR_") {
 		t.Errorf("reports: %+v", rep)
 	}

@@ -4,7 +4,9 @@
 // automatic captures, partial refunds, cancels, two disputes (one defended,
 // one accepted) with notification faults on; then the day's reports with a
 // handful of injected discrepancies, a reconciliation run and its workbook.
-// It prints a short summary of what the API reports. `make demo` runs it
+// The reports are in APO's newest generation on odd days of the year and in
+// the earlier one on even days, so both are seen as the demo runs day after
+// day. It prints a short summary of what the API reports. `make demo` runs it
 // against the stack `make run` started.
 package main
 
@@ -19,6 +21,7 @@ import (
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -46,6 +49,7 @@ type demo struct {
 	day               string // order-id prefix: a re-run is a new day of orders, not a mess
 	started           time.Time
 	rng               *rand.Rand
+	generation        string // of the reports the sandbox writes
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
@@ -55,8 +59,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	keyFile := fs.String("key-file", ".run/admin.key", "file holding an admin API key (last line)")
 	n := fs.Int("payments", 300, "how many payments to make")
 	exports := fs.String("exports", or(getenv("RECON_EXPORT_DIR"), ".run/exports"), "where to save the workbook")
+	generation := fs.String("report-generation", "", "APO report generation, apo or newest; default: newest on odd days of the year, apo on even ones")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *generation == "" {
+		*generation = reportGeneration(time.Now().UTC())
+	}
+	if *generation != "apo" && *generation != "newest" {
+		return fmt.Errorf("-report-generation: %q is not apo or newest", *generation)
 	}
 	b, err := os.ReadFile(*keyFile)
 	if err != nil {
@@ -65,11 +76,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	d := &demo{api: strings.TrimRight(*api, "/"), sandbox: strings.TrimRight(*sb, "/"), key: strings.TrimSpace(lines[len(lines)-1]),
 		out: out, http: &http.Client{Timeout: 30 * time.Second}, day: time.Now().UTC().Format("0102-150405"), started: time.Now().UTC(),
-		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))}
+		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7)), generation: *generation}
 	if code, _ := d.do(ctx, "GET", d.api+"/readyz", nil, nil, nil); code != 200 {
 		return fmt.Errorf("the API at %s is not ready (is `make run` running?)", d.api)
 	}
 	return d.day1(ctx, *n, *exports)
+}
+
+// reportGeneration is the report generation of a day: APO's newest on odd
+// days of the year, the earlier one on even days.
+func reportGeneration(day time.Time) string {
+	if day.YearDay()%2 == 1 {
+		return "newest"
+	}
+	return "apo"
 }
 
 func or(v, def string) string {
@@ -362,6 +382,28 @@ func (d *demo) day1(ctx context.Context, n int, exports string) error {
 	return d.summary(ctx, rejected, abandoned, refunds, disputes, run, workbook)
 }
 
+// disputeNote describes a dispute for the summary: its reason, amount and
+// payment, and what the demo did with it.
+func disputeNote(ds dispute, handled []dispute) string {
+	var b strings.Builder
+	if ds.ReasonCode != "" {
+		fmt.Fprintf(&b, "reason %s, ", ds.ReasonCode)
+	}
+	if ds.Amount != nil {
+		fmt.Fprintf(&b, "%d %s (minor units), ", ds.Amount.Value, ds.Amount.Currency)
+	}
+	fmt.Fprintf(&b, "payment %s", ds.PaymentID)
+	switch {
+	case len(handled) > 0 && ds.ID == handled[0].ID:
+		b.WriteString("; defended with a document")
+	case len(handled) > 1 && ds.ID == handled[1].ID:
+		b.WriteString("; accepted")
+	default:
+		b.WriteString("; opened by the dispute test card at its first capture")
+	}
+	return b.String()
+}
+
 // isAbandoned says whether the demo left this buyer at the 3DS page.
 func isAbandoned(challenged []payment, id string) bool {
 	for i, p := range challenged {
@@ -373,9 +415,49 @@ func isAbandoned(challenged []payment, id string) bool {
 }
 
 type dispute struct {
-	ID        string `json:"id"`
-	Status    string `json:"status"`
-	PaymentID string `json:"payment_id"`
+	ID         string `json:"id"`
+	Status     string `json:"status"`
+	PaymentID  string `json:"payment_id"`
+	ReasonCode string `json:"reason_code"`
+	Amount     *struct {
+		Value    int64  `json:"value"`
+		Currency string `json:"currency"`
+	} `json:"amount"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// disputesSince lists every dispute payops recorded since the demo began,
+// oldest first: the two the demo opens and those the dispute test card
+// opens by itself at its first capture.
+func (d *demo) disputesSince(ctx context.Context) ([]dispute, error) {
+	var out []dispute
+	cursor := ""
+	for {
+		var page struct {
+			Items      []dispute `json:"items"`
+			NextCursor string    `json:"next_cursor"`
+		}
+		u := d.api + "/v1/disputes?limit=200"
+		if cursor != "" {
+			u += "&cursor=" + url.QueryEscape(cursor)
+		}
+		if _, err := d.do(ctx, "GET", u, nil, &page, nil); err != nil {
+			return nil, err
+		}
+		older := false
+		for _, it := range page.Items { // newest first
+			if it.CreatedAt.Before(d.started) {
+				older = true
+				break
+			}
+			out = append(out, it)
+		}
+		if older || page.NextCursor == "" {
+			slices.Reverse(out)
+			return out, nil
+		}
+		cursor = page.NextCursor
+	}
 }
 
 func (d *demo) disputes(ctx context.Context, captured []payment) ([]dispute, error) {
@@ -472,10 +554,11 @@ func (d *demo) reconcile(ctx context.Context, exports string) (reconRun, string,
 		} `json:"faults"`
 	}
 	faults := map[string]any{"dropLines": 1, "changeAmounts": 1, "duplicateLines": 1, "unknownTransactions": 1}
-	if _, err := d.do(ctx, "POST", d.sandbox+"/sandbox/reports", map[string]any{"date": today.Format("20060102"), "faults": faults}, &rep, nil); err != nil {
+	if _, err := d.do(ctx, "POST", d.sandbox+"/sandbox/reports", map[string]any{"date": today.Format("20060102"), "generation": d.generation,
+		"faults": faults}, &rep, nil); err != nil {
 		return reconRun{}, "", err
 	}
-	fmt.Fprintf(d.out, "  APO reports written: %d files, %d discrepancies injected:\n", len(rep.Files), len(rep.Faults))
+	fmt.Fprintf(d.out, "  APO reports written (%s generation): %d files, %d discrepancies injected:\n", d.generation, len(rep.Files), len(rep.Faults))
 	for _, f := range rep.Faults {
 		fmt.Fprintf(d.out, "    %-20s %s:%d  %s %s\n", f.Kind, f.File, f.Line, f.TransactionType, f.TransactionID)
 	}
@@ -605,9 +688,13 @@ func (d *demo) summary(ctx context.Context, rejected, abandoned, refunds int, di
 		fmt.Fprintf(d.out, "  %-16s %5d\n", s, counts[s])
 	}
 	fmt.Fprintf(d.out, "  refused at the door (bad card number): %d; 3DS abandoned: %d; refunds made: %d\n", rejected, abandoned, refunds)
-	fmt.Fprintln(d.out, "\nDisputes:")
-	for _, ds := range disputes {
-		fmt.Fprintf(d.out, "  %s  %s  (payment %s)\n", ds.ID, ds.Status, ds.PaymentID)
+	all, err := d.disputesSince(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "\nDisputes (%d):\n", len(all))
+	for _, ds := range all {
+		fmt.Fprintf(d.out, "  %s  %-18s %s\n", ds.ID, ds.Status, disputeNote(ds, disputes))
 	}
 	fmt.Fprintf(d.out, "\nReconciliation run %d: %s %s (%d lines matched, %d expected later)\n", run.ID, run.Status, run.Error,
 		run.Counts.Matched, run.Counts.Expected)

@@ -33,6 +33,7 @@ type Config struct {
 	ReportsDir     string        // RECON_REPORTS_DIR
 	ArchiveDir     string        // RECON_ARCHIVE_DIR: every arrived report kept whole, by SHA-256
 	SettleDays     int           // RECON_SETTLEMENT_DAYS: T+N working days before a capture is overdue in reports
+	ReconAmounts   string        // RECON_AMOUNT_CONVENTION: auto, gross or net (settlement amounts before or after fees)
 	SFTPAddr       string        // RECON_SFTP_ADDR: host:port of APO's SFTP; empty = no puller
 	SFTPUser       string        // RECON_SFTP_USER
 	SFTPPassword   string        // RECON_SFTP_PASSWORD
@@ -82,6 +83,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ExportDir:      r.nonEmpty("RECON_EXPORT_DIR", ".run/exports"),
 		ArchiveDir:     r.nonEmpty("RECON_ARCHIVE_DIR", ".run/archive"),
 		SettleDays:     r.intRange("RECON_SETTLEMENT_DAYS", 2, 0, 30),
+		ReconAmounts:   r.oneOf("RECON_AMOUNT_CONVENTION", "auto", "auto", "gross", "net"),
 		SFTPUser:       r.nonEmpty("RECON_SFTP_USER", ""),
 		SFTPPassword:   r.nonEmpty("RECON_SFTP_PASSWORD", ""),
 		SFTPKnownHosts: r.nonEmpty("RECON_SFTP_KNOWN_HOSTS", ""),

@@ -98,3 +98,19 @@ func TestPasswordNotEchoed(t *testing.T) {
 		t.Fatalf("got %v, want an error without the password", err)
 	}
 }
+
+func TestReconAmountConvention(t *testing.T) {
+	if c, err := Load(env(nil)); err != nil || c.ReconAmounts != "auto" {
+		t.Fatalf("default: %q %v", c.ReconAmounts, err)
+	}
+	for _, v := range []string{"gross", "net"} {
+		if c, err := Load(env(map[string]string{"RECON_AMOUNT_CONVENTION": v})); err != nil || c.ReconAmounts != v {
+			t.Errorf("%s: got %q %v", v, c.ReconAmounts, err)
+		}
+	}
+	_, err := Load(env(map[string]string{"RECON_AMOUNT_CONVENTION": "both"}))
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Var != "RECON_AMOUNT_CONVENTION" {
+		t.Fatalf("got %v, want a config error naming RECON_AMOUNT_CONVENTION", err)
+	}
+}

@@ -51,15 +51,111 @@ func classify(txType string) (class, int64) {
 // totalSummaryTypes name the summary line that carries a batch's payout.
 var totalSummaryTypes = map[string]bool{"": true, "TOTAL": true, "NET": true, "SETTLEMENT": true}
 
+// Amount conventions a deployment may fix (RECON_AMOUNT_CONVENTION). APO
+// documents neither whether settlementAmountValue is before or after the
+// line's fee nor how refunds and fees are signed (apo-reference.md §6.2,
+// §9), so by default each batch is read the way its lines add up to its
+// summary.
+const (
+	ConventionAuto  = "auto"  // each batch read the first way (gross, net; signs by type, as written) that adds up
+	ConventionGross = "gross" // settlementAmountValue before fees; the fees are in feeAmountValue
+	ConventionNet   = "net"   // settlementAmountValue after the line's fee; feeAmountValue says what was taken
+)
+
+// convention is one reading of a batch's amounts.
+type convention struct {
+	// net: settlementAmountValue is each line's net, its fee already
+	// deducted; only a line with no settlement amount (a fee-only line)
+	// takes its feeAmountValue off the payout. Otherwise every line's fee
+	// is deducted from the gross settlement amounts.
+	net bool
+	// written: amounts count with the sign the file gives them. Otherwise
+	// magnitudes count, in the direction the transaction type gives
+	// (classify), which reads refunds and fees written either way.
+	written bool
+}
+
+func (c convention) String() string {
+	s := ConventionGross
+	if c.net {
+		s = ConventionNet
+	}
+	if c.written {
+		s += ", signs as written"
+	}
+	return s
+}
+
+// conventions lists the readings a setting allows, in order of preference:
+// signs by type come first, as they read both sign styles; signs as written
+// explain what they cannot, a line whose sign goes against its type (a
+// capture whose fee exceeds it, written net).
+func conventions(setting string) []convention {
+	switch setting {
+	case ConventionGross:
+		return []convention{{}, {written: true}}
+	case ConventionNet:
+		return []convention{{net: true}, {net: true, written: true}}
+	}
+	return []convention{{}, {net: true}, {written: true}, {net: true, written: true}}
+}
+
 type batchKey struct{ id, ccy string }
 
+// typeAmount is what one transaction type's items move under c, signed by
+// their effect on the payout, and the fees deducted with them (positive).
+func typeAmount(s batchTypeSum, c convention) (cl class, amount, fees int64) {
+	cl, dir := classify(s.TransactionType)
+	switch {
+	case cl == classNone:
+	case c.written || cl == classOther:
+		amount = s.Signed
+	default:
+		amount = dir * s.Magnitude
+	}
+	fees = s.Fees
+	if c.net {
+		fees = s.FeeOnly
+	}
+	return cl, amount, fees
+}
+
+// rollUp fills b's roll-forward from its items read under c.
+func rollUp(b *Batch, types map[string]batchTypeSum, c convention) {
+	b.Captures, b.Refunds, b.Disputes, b.Fees, b.Reserves, b.Other = 0, 0, 0, 0, 0, 0
+	for _, s := range types {
+		cl, amount, fees := typeAmount(s, c)
+		b.Fees -= fees
+		switch cl {
+		case classCapture:
+			b.Captures += amount
+		case classRefund:
+			b.Refunds += amount
+		case classDispute:
+			b.Disputes += amount
+		case classFee:
+			b.Fees += amount
+		case classReserve:
+			b.Reserves += amount
+		case classOther:
+			b.Other += amount
+		}
+	}
+	b.Computed = b.Captures + b.Refunds + b.Disputes + b.Fees + b.Reserves + b.Other
+	b.Convention = c.String()
+}
+
 // rollForward builds each batch's roll-forward from its items and checks it
-// against the summary: gross captures − refunds − disputes − fees ±
-// reserves (± other) must equal the summary's settlement amount, and the
-// summary's count the number of items. A per-type summary line (e.g.
-// RESERVE_WITHHOLDING) must equal the magnitude and count of that type's
-// items. Every difference is a BATCH_TOTAL_MISMATCH with the numbers.
-func rollForward(sums []batchTypeSum, summaries []summaryLine) ([]Batch, []Discrepancy) {
+// against the summary: captures − refunds − disputes − fees ± reserves
+// (± other) must equal the summary's settlement amount, and the summary's
+// count the number of items. The amounts are read under each convention
+// the setting allows until one adds up; a batch no convention explains is
+// one BATCH_TOTAL_MISMATCH naming what each gave. A batch without a total
+// is read the way most batches of the run were. A per-type summary line
+// (e.g. RESERVE_WITHHOLDING) must equal the magnitude, gross or net, and
+// count of that type's items.
+func rollForward(sums []batchTypeSum, summaries []summaryLine, setting string) ([]Batch, []Discrepancy) {
+	tried := conventions(setting)
 	batches := map[batchKey]*Batch{}
 	byType := map[batchKey]map[string]batchTypeSum{}
 	get := func(k batchKey) *Batch {
@@ -73,25 +169,8 @@ func rollForward(sums []batchTypeSum, summaries []summaryLine) ([]Batch, []Discr
 	}
 	for _, s := range sums {
 		k := batchKey{s.BatchID, s.Currency}
-		b := get(k)
+		get(k).Items += s.Lines
 		byType[k][s.TransactionType] = s
-		b.Items += s.Lines
-		b.Fees -= s.Fees
-		cl, sign := classify(s.TransactionType)
-		switch cl {
-		case classCapture:
-			b.Captures += sign * s.Magnitude
-		case classRefund:
-			b.Refunds += sign * s.Magnitude
-		case classDispute:
-			b.Disputes += sign * s.Magnitude
-		case classFee:
-			b.Fees += sign * s.Magnitude
-		case classReserve:
-			b.Reserves += sign * s.Magnitude
-		case classOther:
-			b.Other += s.Signed
-		}
 	}
 	var out []Discrepancy
 	type typeCheck struct {
@@ -107,6 +186,7 @@ func rollForward(sums []batchTypeSum, summaries []summaryLine) ([]Batch, []Discr
 			if b.HasSummary {
 				// Two totals for one batch cannot both be right: the
 				// first is checked, each later one reported.
+				rollUp(b, byType[k], tried[0])
 				d := batchDiscrepancy(*b, l, "summary has more than one total line", nil)
 				d.Fingerprint += "|extra-total|" + l.FileName + "|" + strconv.Itoa(l.LineNo)
 				out = append(out, d)
@@ -122,25 +202,63 @@ func rollForward(sums []batchTypeSum, summaries []summaryLine) ([]Batch, []Discr
 		}
 		perType = append(perType, typeCheck{l, k})
 	}
+	// Each batch with a total takes the first convention under which its
+	// items add up to it.
+	fits := map[batchKey][]convention{}
+	used := map[convention]int{}
 	for k, b := range batches {
-		b.Computed = b.Captures + b.Refunds + b.Disputes + b.Fees + b.Reserves + b.Other
 		if !b.HasSummary {
 			continue
 		}
+		for _, c := range tried {
+			rollUp(b, byType[k], c)
+			if b.Computed == b.Summary {
+				fits[k] = []convention{c}
+				used[c]++
+				break
+			}
+		}
+	}
+	usual := tried[0]
+	for _, c := range tried {
+		if used[c] > used[usual] {
+			usual = c
+		}
+	}
+	for k, b := range batches {
+		if !b.HasSummary {
+			rollUp(b, byType[k], usual)
+			fits[k] = []convention{usual}
+			continue
+		}
+		var reasons []string
+		extra := map[string]any{}
+		if fits[k] == nil {
+			// Shown under the run's usual reading; each reading tried is
+			// named with what it gave.
+			fits[k] = tried
+			gave := map[string]string{}
+			var names []string
+			for _, c := range tried {
+				rollUp(b, byType[k], c)
+				gave[c.String()] = money.FormatMajor(money.Money{Minor: b.Computed, Currency: b.Currency})
+				names = append(names, c.String())
+			}
+			rollUp(b, byType[k], usual)
+			b.Convention = ""
+			extra["conventions_tried"] = gave
+			reasons = append(reasons, "items add up to the summary under none of the conventions tried ("+
+				strings.Join(names, "; ")+")")
+		}
 		b.Residual = b.Summary - b.Computed
-		var foreign int64
-		for _, s := range byType[k] {
-			foreign += s.ForeignFees
-		}
-		reasons := []string{}
-		if b.Residual != 0 {
-			reasons = append(reasons, "items do not add up to the summary")
-		}
 		if b.SummaryCount >= 0 && b.SummaryCount != b.Items {
 			reasons = append(reasons, "summary count differs from the number of items")
 		}
 		if len(reasons) > 0 {
-			extra := map[string]any{}
+			var foreign int64
+			for _, s := range byType[k] {
+				foreign += s.ForeignFees
+			}
 			if foreign > 0 {
 				extra["fees_in_other_currencies"] = foreign
 			}
@@ -149,11 +267,8 @@ func rollForward(sums []batchTypeSum, summaries []summaryLine) ([]Batch, []Discr
 	}
 	for _, c := range perType {
 		s := byType[c.key][c.line.SummaryType]
-		got := c.line.Minor
-		if got < 0 {
-			got = -got
-		}
-		if got == s.Magnitude && (c.line.Count == nil || *c.line.Count == s.Lines) {
+		got := abs(c.line.Minor)
+		if typeLineFits(s, got, fits[c.key]) && (c.line.Count == nil || *c.line.Count == s.Lines) {
 			continue
 		}
 		b := *batches[c.key]
@@ -179,6 +294,19 @@ func rollForward(sums []batchTypeSum, summaries []summaryLine) ([]Batch, []Discr
 	return list, out
 }
 
+// typeLineFits reports whether a per-type summary amount (a magnitude)
+// is its items' amount, before or after their fees, under one of cs: a
+// summary may give each type gross or net whatever its total does.
+func typeLineFits(s batchTypeSum, got int64, cs []convention) bool {
+	for _, c := range cs {
+		_, amount, fees := typeAmount(s, c)
+		if got == abs(amount) || got == abs(amount-fees) {
+			return true
+		}
+	}
+	return false
+}
+
 // batchDiscrepancy reports a batch whose summary does not match its items.
 func batchDiscrepancy(b Batch, l summaryLine, reason string, extra map[string]any) Discrepancy {
 	m := func(minor int64) string { return money.FormatMajor(money.Money{Minor: minor, Currency: b.Currency}) }
@@ -187,6 +315,9 @@ func batchDiscrepancy(b Batch, l summaryLine, reason string, extra map[string]an
 		"computed": m(b.Computed), "summary": m(b.Summary), "residual": m(b.Summary - b.Computed)}
 	if b.SummaryCount >= 0 {
 		details["summary_count"] = b.SummaryCount
+	}
+	if b.Convention != "" {
+		details["convention"] = b.Convention
 	}
 	for k, v := range extra {
 		details[k] = v

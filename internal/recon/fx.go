@@ -16,7 +16,8 @@ import (
 // transaction amount converted at the line's quote, in exact rational
 // arithmetic (math/big; no floats). Rounding to the settlement currency's
 // minor unit may go either way, so the amount passes when its magnitude is
-// the floor or the ceiling of the exact conversion.
+// the floor or the ceiling of the exact conversion, before or after the
+// line's fee.
 //
 // The quote pair says the direction: "EUR/USD" 1.0845 means one EUR costs
 // 1.0845 USD, so EUR amounts are multiplied and USD amounts divided. An
@@ -68,9 +69,15 @@ func checkFX(l fxLine) (Discrepancy, bool) {
 	if !exact.IsInt() {
 		ceil.Add(ceil, big.NewInt(1))
 	}
-	got := new(big.Int).Abs(big.NewInt(l.SettleMinor))
-	if got.Cmp(floor) == 0 || got.Cmp(ceil) == 0 {
-		return Discrepancy{}, false
+	// The settlement amount may be written net of the line's fee (see
+	// rollForward's conventions): the gross is then the net plus the fee
+	// taken (a capture) or less the fee added (a refund).
+	for _, fee := range []int64{0, abs(l.FeeMinor), -abs(l.FeeMinor)} {
+		got := new(big.Int).Abs(big.NewInt(l.SettleMinor))
+		got.Add(got, big.NewInt(fee))
+		if got.Cmp(floor) == 0 || got.Cmp(ceil) == 0 {
+			return Discrepancy{}, false
+		}
 	}
 	// Ours is the conversion rounded half up: what we expected to be paid.
 	half := new(big.Rat).Add(exact, big.NewRat(1, 2))

@@ -64,6 +64,7 @@ type batchTypeSum struct {
 	Magnitude       int64 // Σ|settlement amount|
 	Signed          int64 // Σ settlement amount as written
 	Fees            int64 // Σ|fee| in the settlement currency
+	FeeOnly         int64 // the part of Fees on lines with no settlement amount (fee-only lines)
 	ForeignFees     int64 // lines whose fee is in another currency
 }
 
@@ -199,7 +200,11 @@ func (m *matcher) registerIDs(r *itemRow, fi fileInfo) {
 }
 
 func (m *matcher) sumBatch(r *itemRow) {
-	k := [3]string{r.SettlementBatchID, r.Settle.Currency, r.TransactionType}
+	ccy := r.Settle.Currency
+	if !r.Settle.Valid && r.Fee.Valid {
+		ccy = r.Fee.Currency // a fee-only line
+	}
+	k := [3]string{r.SettlementBatchID, ccy, r.TransactionType}
 	b := m.batches[k]
 	if b == nil {
 		b = &batchTypeSum{BatchID: k[0], Currency: k[1], TransactionType: k[2]}
@@ -211,8 +216,11 @@ func (m *matcher) sumBatch(r *itemRow) {
 		b.Signed += r.Settle.Minor
 	}
 	if r.Fee.Valid && r.Fee.Minor != 0 {
-		if r.Fee.Currency == r.Settle.Currency {
+		if r.Fee.Currency == ccy {
 			b.Fees += abs(r.Fee.Minor)
+			if !r.Settle.Valid || r.Settle.Minor == 0 {
+				b.FeeOnly += abs(r.Fee.Minor)
+			}
 		} else {
 			b.ForeignFees++
 		}
@@ -539,6 +547,9 @@ func fxOf(r *itemRow, fi fileInfo) fxLine {
 		OriginalTransactionID: r.OriginalTransactionID, SettlementBatchID: r.SettlementBatchID,
 		TxnMinor: r.Txn.Minor, TxnCurrency: r.Txn.Currency, SettleMinor: r.Settle.Minor,
 		SettleCurrency: r.Settle.Currency, QuotePair: r.QuotePair, QuotePrice: r.QuotePrice}
+	if r.Fee.Valid && r.Fee.Currency == r.Settle.Currency {
+		l.FeeMinor = r.Fee.Minor
+	}
 	if r.Tx.Valid {
 		l.PaymentID, l.TxID = r.Tx.PaymentID.String(), r.Tx.ID.String()
 	}
@@ -562,6 +573,7 @@ type fxLine struct {
 	TxnCurrency           string
 	SettleMinor           int64
 	SettleCurrency        string
+	FeeMinor              int64 // the line's fee, when in the settlement currency
 	QuotePair             string
 	QuotePrice            string
 }

@@ -181,6 +181,10 @@ type Batch struct {
 	HasSummary   bool
 	SummaryCount int64 // the summary's count, when it gives one
 	Residual     int64 // Summary − Computed
+	// Convention is how the items' amounts were read (gross or net, signs
+	// by type or as written: see rollForward); empty when no reading adds
+	// up to the summary.
+	Convention string
 }
 
 // Diff compares a run with the previous run of its period.

@@ -238,7 +238,7 @@ func (s *Service) reconcile(ctx context.Context, conn RawConn, tx *sqlx.Tx, run 
 		}
 	}
 	var breaks []Discrepancy
-	run.Batches, breaks = rollForward(m.batchSums(), lines)
+	run.Batches, breaks = rollForward(m.batchSums(), lines, s.cfg.AmountConvention)
 	found = append(found, breaks...)
 	if err := st.InsertDiscrepancies(ctx, run.ID, found, now); err != nil {
 		return err

@@ -19,10 +19,24 @@ import (
 
 // TestSandboxReportsReconcile is the contract between the two sides that
 // read and write APO's report format: a day made through payments against
-// the sandbox, written by the sandbox with faults in its transaction
-// details, is reconciled to exactly the injected truth.
+// the sandbox, written by the sandbox in each report generation with faults
+// in its transaction details, is reconciled to exactly the injected truth.
 func TestSandboxReportsReconcile(t *testing.T) {
 	t.Parallel()
+	for _, generation := range []string{sandbox.GenerationAPO, sandbox.GenerationNewest} {
+		t.Run(generation, func(t *testing.T) {
+			t.Parallel()
+			reconcileSandboxDay(t, generation, &sandbox.ReportFaults{Seed: 3,
+				DropLines: sandbox.FaultCount{Count: 2}, ChangeAmounts: sandbox.FaultCount{Count: 1}, DuplicateLines: sandbox.FaultCount{Count: 1},
+				UnknownTransactions: sandbox.FaultCount{Count: 1}, ChangeCurrency: sandbox.FaultCount{Count: 1}, BreakSummaryTotal: 1})
+		})
+	}
+}
+
+// reconcileSandboxDay makes the day, has the sandbox write it in generation
+// with faults, and requires the run to find exactly one discrepancy of the
+// right kind per injected fault.
+func reconcileSandboxDay(t *testing.T, generation string, faults *sandbox.ReportFaults) {
 	ctx := context.Background()
 	db := pgtest.NewDB(t)
 	dir := t.TempDir()
@@ -49,11 +63,12 @@ func TestSandboxReportsReconcile(t *testing.T) {
 			}
 		}
 	}
-	res, err := env.Sandbox.WriteReports(sandbox.ReportRequest{Date: time.Now().UTC().Format("20060102"), Faults: &sandbox.ReportFaults{Seed: 3,
-		DropLines: sandbox.FaultCount{Count: 2}, ChangeAmounts: sandbox.FaultCount{Count: 1}, DuplicateLines: sandbox.FaultCount{Count: 1},
-		UnknownTransactions: sandbox.FaultCount{Count: 1}, ChangeCurrency: sandbox.FaultCount{Count: 1}, BreakSummaryTotal: 1}})
+	res, err := env.Sandbox.WriteReports(sandbox.ReportRequest{Date: time.Now().UTC().Format("20060102"), Generation: generation, Faults: faults})
 	if err != nil {
 		t.Fatalf("write reports: %v", err)
+	}
+	if res.Generation != generation {
+		t.Fatalf("the sandbox wrote generation %q, asked for %q", res.Generation, generation)
 	}
 	rs := recon.NewService(db, recon.Config{ReportsDir: dir, ArchiveDir: t.TempDir(), ExportDir: t.TempDir()}, log)
 	var ids []int64
@@ -90,6 +105,17 @@ func TestSandboxReportsReconcile(t *testing.T) {
 	slices.Sort(wantKinds)
 	slices.Sort(gotKinds)
 	if !slices.Equal(wantKinds, gotKinds) {
+		for _, f := range res.Faults {
+			t.Logf("injected %s %s:%d %s %s %s", f.Kind, f.File, f.Line, f.TransactionType, f.TransactionID, f.TransactionRequestID)
+		}
+		for _, d := range page.Items {
+			t.Logf("found %s %s:%d %s %s %s %s", d.Kind, d.FileName, d.Line, d.TransactionType, d.TransactionID, d.TransactionRequestID, d.Details)
+		}
 		t.Fatalf("injected %v, found %v", wantKinds, gotKinds)
+	}
+	for _, b := range run.Batches {
+		if b.Residual != 0 && b.Convention != "" {
+			t.Errorf("batch %+v read as %q leaves a residual", b, b.Convention)
+		}
 	}
 }

@@ -31,6 +31,11 @@ type Config struct {
 	Holidays []time.Time
 	// SFTP, when set, is pulled by Nightly before the directory scan.
 	SFTP *SFTPConfig
+	// AmountConvention is how settlement files write amounts
+	// (RECON_AMOUNT_CONVENTION): ConventionGross, ConventionNet, or
+	// ConventionAuto to read each batch the way its items add up to its
+	// summary. Default auto.
+	AmountConvention string
 }
 
 // Defaults of Config.
@@ -64,6 +69,9 @@ func NewService(db *sqlx.DB, cfg Config, log *slog.Logger) *Service {
 	}
 	if cfg.SettlementDays <= 0 {
 		cfg.SettlementDays = DefaultSettlementDays
+	}
+	if cfg.AmountConvention == "" {
+		cfg.AmountConvention = ConventionAuto
 	}
 	cal := Calendar{Days: cfg.SettlementDays, Holidays: map[time.Time]bool{}}
 	for _, h := range cfg.Holidays {

@@ -409,6 +409,7 @@ type (
 		HasSummary   bool   `json:"has_summary"`
 		SummaryCount int64  `json:"summary_count"`
 		Residual     int64  `json:"residual"`
+		Convention   string `json:"convention,omitempty"`
 	}
 	diffJSON struct {
 		PreviousRunID int64 `json:"previous_run_id,omitempty"`

@@ -7,13 +7,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Report files follow apo-reference.md §6 (generation A). What the
+// Report files follow apo-reference.md §6, in either generation of §6.2:
+// GenerationAPO (A, the default) or GenerationNewest (B). What the
 // reference leaves open, the sandbox settles as follows:
 //
 //   - Sign convention (UNCONFIRMED per the reference): amounts carry the
@@ -32,7 +34,7 @@ import (
 //     feeAmountValue = minus the acquirer's fixed batch fee.
 //   - Batches: one per acquirer and settlement currency and day; the day's
 //     CAPTURE, REFUND, chargeback DISPUTE and DISPUTE_REVERSAL lines settle
-//     in it, at <day>T23:59:59Z (settlementTime).
+//     in it, at <day>T23:59:59Z (settlementTime / settlementInitiatedDate).
 //   - The summary has one row per transactionType of the batch
 //     (summaryType = transactionType): count = number of item lines,
 //     transactionAmountValue = settlementAmountValue = Σ settlementAmountValue
@@ -42,42 +44,75 @@ import (
 //     fees, the batch's payout. All are in settlementCurrency; transactionCurrency
 //     and feeCurrency columns repeat it for parsers that want a currency
 //     beside every amount.
-//   - Times are ISO 8601 with offset, in UTC. Amounts are major units with
-//     exactly the currency's decimals (JPY "1339", USD "42.00", KWD
+//   - Times are ISO 8601 with offset: in UTC in the APO generation, at
+//     +08:00 (Antom's own zone) in the newest. Amounts are major units
+//     with exactly the currency's decimals (JPY "1339", USD "42.00", KWD
 //     "1.234").
+//   - Ids (§6.3): in the APO generation a capture's transactionId is its
+//     captureId and a refund's its refundId, with the payment's id in
+//     originalTransactionId. The newest generation has no
+//     originalTransactionId: transactionId is the paymentId for every
+//     transaction type (a dispute's too; the batch fee line keeps its own
+//     id), and a capture or refund is told apart by its own request id in
+//     transactionRequestId (captureRequestId, refundRequestId), the
+//     payment's request id being in originalTransactionRequestId in both
+//     generations.
 
-// reportColumns are the columns of transactionItems and settlementItems
-// files, in order.
-var reportColumns = []string{
-	"settlementBatchId", "customerId", "acquirer", "acquirerReferenceNo", "referenceMerchantId",
-	"transactionType", "transactionId", "originalTransactionId", "transactionRequestId",
-	"originalTransactionRequestId", "paymentMethodType", "paymentTime", "settlementTime",
-	"transactionAmountValue", "transactionCurrency", "settlementAmountValue", "settlementCurrency",
-	"quoteCurrencyPair", "quotePrice", "feeAmountValue", "feeCurrency", "cardBrand", "issuingCountry",
-	"funding", "status",
-}
-
-// summaryColumns are the columns of settlementSummary files, in order.
-var summaryColumns = []string{
-	"settlementBatchId", "customerId", "acquirer", "summaryType", "count", "transactionAmountValue",
-	"feeAmountValue", "settlementAmountValue", "settlementCurrency", "settlementTime",
-	"transactionCurrency", "feeCurrency",
-}
-
-// Column indexes used when faults edit a record.
+// Report generations (apo-reference.md §6.2).
 const (
-	colTxType      = 5
-	colTxID        = 6
-	colOrigTxID    = 7
-	colTxReqID     = 8
-	colOrigTxReqID = 9
-	colTxAmount    = 13
-	colTxCurrency  = 14
-	colSettle      = 15
-	colAcqRef      = 3
-	colSumType     = 3
-	colSumSettle   = 7
+	GenerationAPO    = "apo"    // A: APO / earlier Antom
+	GenerationNewest = "newest" // B: newest Antom (PSP, ARN, transaction*Time)
 )
+
+// layout is the columns of one generation's files, in order.
+type layout struct {
+	items   []string // transactionItems and settlementItems
+	summary []string // settlementSummary
+}
+
+var layouts = map[string]layout{
+	GenerationAPO: {
+		items: []string{
+			"settlementBatchId", "customerId", "acquirer", "acquirerReferenceNo", "referenceMerchantId",
+			"transactionType", "transactionId", "originalTransactionId", "transactionRequestId",
+			"originalTransactionRequestId", "paymentMethodType", "paymentTime", "settlementTime",
+			"transactionAmountValue", "transactionCurrency", "settlementAmountValue", "settlementCurrency",
+			"quoteCurrencyPair", "quotePrice", "feeAmountValue", "feeCurrency", "cardBrand", "issuingCountry",
+			"funding", "status",
+		},
+		summary: []string{
+			"settlementBatchId", "customerId", "acquirer", "summaryType", "count", "transactionAmountValue",
+			"feeAmountValue", "settlementAmountValue", "settlementCurrency", "settlementTime",
+			"transactionCurrency", "feeCurrency",
+		},
+	},
+	// §6.2 B in the order listed; summaryType and count belong to the
+	// summary only. cardBrand, issuingCountry and funding are kept from the
+	// APO generation.
+	GenerationNewest: {
+		items: []string{
+			"settlementBatchId", "customerId", "PSP", "ARN", "referenceMerchantId", "referenceStoreId",
+			"transactionType", "transactionId", "transactionRequestId", "originalTransactionRequestId",
+			"referenceTransactionId", "orderDescription", "paymentMethodType", "wallet", "status",
+			"transactionCreationTime", "transactionUpdateTime", "transactionCompletionTime",
+			"settlementInitiatedDate", "productCode", "transactionAmountValue", "transactionCurrency",
+			"convertedTransactionAmountValue", "convertedCurrency", "settlementAmountValue", "settlementCurrency",
+			"quoteCurrencyPair", "quotePrice", "feeAmountValue", "feeCurrency", "cardBrand", "issuingCountry",
+			"funding",
+		},
+		summary: []string{
+			"settlementBatchId", "customerId", "PSP", "summaryType", "count", "settlementInitiatedDate",
+			"transactionAmountValue", "transactionCurrency", "settlementAmountValue", "settlementCurrency",
+			"feeAmountValue", "feeCurrency",
+		},
+	},
+}
+
+// col is the index of a column in cols, or -1.
+func col(cols []string, name string) int { return slices.Index(cols, name) }
+
+// newestZone is the offset of the newest generation's times.
+var newestZone = time.FixedZone("+08:00", 8*60*60)
 
 // endMarker is the trailer line of every report file.
 const endMarker = "<END>"
@@ -112,13 +147,20 @@ var defaultAcquirerSettings = map[string]AcquirerSettings{
 
 // reportSettings is the validated report part of Config.
 type reportSettings struct {
-	dir       string
-	acquirers map[string]AcquirerSettings
-	fx        map[string]quote // configured quotes; read-only after New
+	dir        string
+	generation string // default of ReportRequest.Generation
+	acquirers  map[string]AcquirerSettings
+	fx         map[string]quote // configured quotes; read-only after New
 }
 
 func newReportSettings(cfg Config) (reportSettings, error) {
-	rs := reportSettings{dir: cfg.ReportsDir, acquirers: map[string]AcquirerSettings{}, fx: map[string]quote{}}
+	rs := reportSettings{dir: cfg.ReportsDir, generation: cfg.ReportGeneration, acquirers: map[string]AcquirerSettings{}, fx: map[string]quote{}}
+	if rs.generation == "" {
+		rs.generation = GenerationAPO
+	}
+	if _, ok := layouts[rs.generation]; !ok {
+		return rs, fmt.Errorf("sandbox: ReportGeneration %q is not %s or %s", cfg.ReportGeneration, GenerationAPO, GenerationNewest)
+	}
 	known := func(ccy string) bool { _, ok := currencyExponent(ccy); return ok }
 	if cfg.SettlementCurrency != "" && !known(cfg.SettlementCurrency) {
 		return rs, fmt.Errorf("sandbox: SettlementCurrency %q is not a known ISO 4217 code", cfg.SettlementCurrency)
@@ -204,7 +246,8 @@ type line struct {
 	batchID, acquirer, acqRef, refMerchant string
 	txType, txID, origTxID, txReqID        string
 	origTxReqID                            string
-	paymentTime                            time.Time
+	paymentID                              string // the payment the line belongs to; "" for the batch fee
+	createdAt, paymentTime                 time.Time
 	amount                                 money
 	settled                                bool
 	settle, fee                            money // settlement currency; only when settled
@@ -212,25 +255,102 @@ type line struct {
 	brand, country, funding, status        string
 }
 
-// record renders l as a report row.
-func (l *line) record(customerID string, settlementTime time.Time) []string {
-	rec := []string{
-		l.batchID, customerID, l.acquirer, l.acqRef, l.refMerchant,
-		l.txType, l.txID, l.origTxID, l.txReqID, l.origTxReqID, "CARD",
-		formatTime(l.paymentTime), "",
-		formatMajor(l.amount.Value, l.amount.Currency), l.amount.Currency,
-		"", "", l.quotePair, l.quotePrice, "", "",
-		l.brand, l.country, l.funding, l.status,
+// fileTxID is the line's transactionId as the generation writes it.
+func (l *line) fileTxID(generation string) string {
+	if generation == GenerationNewest && l.paymentID != "" {
+		return l.paymentID
 	}
-	if l.settled {
-		rec[12] = formatTime(settlementTime)
-		rec[15], rec[16] = formatMajor(l.settle.Value, l.settle.Currency), l.settle.Currency
-		rec[19], rec[20] = formatMajor(l.fee.Value, l.fee.Currency), l.fee.Currency
-	}
-	if l.txType == "SETTLEMENT_FEE" {
-		rec[10] = ""
+	return l.txID
+}
+
+// record renders l as a row of run's item files.
+func (l *line) record(run *reportRun) []string {
+	cols := run.layout.items
+	rec := make([]string, len(cols))
+	for i, c := range cols {
+		rec[i] = l.value(c, run)
 	}
 	return rec
+}
+
+// value is l's cell in column c.
+func (l *line) value(c string, run *reportRun) string {
+	switch c {
+	case "settlementBatchId":
+		return l.batchID
+	case "customerId":
+		return run.s.customerID
+	case "acquirer", "PSP":
+		return l.acquirer
+	case "acquirerReferenceNo", "ARN":
+		return l.acqRef
+	case "referenceMerchantId":
+		return l.refMerchant
+	case "transactionType":
+		return l.txType
+	case "transactionId":
+		return l.fileTxID(run.generation)
+	case "originalTransactionId":
+		return l.origTxID
+	case "transactionRequestId":
+		return l.txReqID
+	case "originalTransactionRequestId":
+		return l.origTxReqID
+	case "paymentMethodType":
+		if l.txType == "SETTLEMENT_FEE" {
+			return ""
+		}
+		return "CARD"
+	case "paymentTime", "transactionUpdateTime", "transactionCompletionTime":
+		return run.time(l.paymentTime)
+	case "transactionCreationTime":
+		return run.time(l.createdAt)
+	case "settlementTime", "settlementInitiatedDate":
+		if l.settled {
+			return run.time(run.settlementTime)
+		}
+	case "transactionAmountValue":
+		return formatMajor(l.amount.Value, l.amount.Currency)
+	case "transactionCurrency":
+		return l.amount.Currency
+	case "convertedTransactionAmountValue":
+		if l.settled && l.quotePair != "" {
+			return formatMajor(l.settle.Value, l.settle.Currency)
+		}
+	case "convertedCurrency":
+		if l.settled && l.quotePair != "" {
+			return l.settle.Currency
+		}
+	case "settlementAmountValue":
+		if l.settled {
+			return formatMajor(l.settle.Value, l.settle.Currency)
+		}
+	case "settlementCurrency":
+		if l.settled {
+			return l.settle.Currency
+		}
+	case "quoteCurrencyPair":
+		return l.quotePair
+	case "quotePrice":
+		return l.quotePrice
+	case "feeAmountValue":
+		if l.settled {
+			return formatMajor(l.fee.Value, l.fee.Currency)
+		}
+	case "feeCurrency":
+		if l.settled {
+			return l.fee.Currency
+		}
+	case "cardBrand":
+		return l.brand
+	case "issuingCountry":
+		return l.country
+	case "funding":
+		return l.funding
+	case "status":
+		return l.status
+	}
+	return ""
 }
 
 // batchKey names a settlement batch: one per acquirer and currency a day.
@@ -256,7 +376,7 @@ func batchID(day string, acq, ccy string) string {
 func (s *Server) render(e dayEntry, day string, quotes map[string]quote) (line, error) {
 	p := e.p
 	l := line{
-		acquirer: p.Card.Acquirer, refMerchant: p.ReferenceMerchID,
+		acquirer: p.Card.Acquirer, refMerchant: p.ReferenceMerchID, paymentID: p.ID,
 		brand: p.Card.Brand, country: p.Card.IssuingCountry, funding: p.Card.Funding, status: statusSuccess,
 	}
 	switch e.kind {
@@ -288,6 +408,10 @@ func (s *Server) render(e dayEntry, day string, quotes map[string]quote) (line, 
 	case entryReversal:
 		l.txType, l.txID, l.origTxID, l.origTxReqID = "DISPUTE_REVERSAL", e.d.ID, p.ID, p.RequestID
 		l.paymentTime, l.acqRef, l.amount = e.d.ReversalTime, e.d.ARN, *e.d.Reversal
+	}
+	l.createdAt = l.paymentTime
+	if e.kind == entryPayment {
+		l.createdAt = p.CreateTime
 	}
 	if !e.settles() {
 		return l, nil
@@ -323,6 +447,9 @@ type ReportRequest struct {
 	Date string `json:"date"`
 	// Format is "csv" (default) or "xlsx".
 	Format string `json:"format,omitempty"`
+	// Generation is "apo" or "newest" (apo-reference.md §6.2); default
+	// Config.ReportGeneration.
+	Generation string `json:"generation,omitempty"`
 	// Faults, when set, damages the files in known ways.
 	Faults *ReportFaults `json:"faults,omitempty"`
 }
@@ -341,11 +468,12 @@ type ReportFile struct {
 // ReportResult says what a report run wrote and which faults it injected,
 // so a test knows the truth behind every damaged line.
 type ReportResult struct {
-	Date   string          `json:"date"`
-	Dir    string          `json:"dir"`
-	Format string          `json:"format"`
-	Files  []ReportFile    `json:"files"`
-	Faults []InjectedFault `json:"faults"`
+	Date       string          `json:"date"`
+	Dir        string          `json:"dir"`
+	Format     string          `json:"format"`
+	Generation string          `json:"generation"`
+	Files      []ReportFile    `json:"files"`
+	Faults     []InjectedFault `json:"faults"`
 }
 
 // reportChunk is how many entries are rendered per hold of the state
@@ -373,6 +501,14 @@ func (s *Server) WriteReports(req ReportRequest) (*ReportResult, error) {
 	if format != "csv" && format != "xlsx" {
 		return nil, fmt.Errorf("sandbox: reports: format %q is not csv or xlsx: %w", format, ErrInvalid)
 	}
+	generation := req.Generation
+	if generation == "" {
+		generation = s.reports.generation
+	}
+	lay, ok := layouts[generation]
+	if !ok {
+		return nil, fmt.Errorf("sandbox: reports: generation %q is not %s or %s: %w", generation, GenerationAPO, GenerationNewest, ErrInvalid)
+	}
 	faults := ReportFaults{}
 	if req.Faults != nil {
 		faults = *req.Faults
@@ -387,11 +523,12 @@ func (s *Server) WriteReports(req ReportRequest) (*ReportResult, error) {
 		return nil, fmt.Errorf("sandbox: reports: %w", err)
 	}
 	run := &reportRun{
-		s: s, day: req.Date, dir: dir, format: format,
+		s: s, day: req.Date, dir: dir, format: format, generation: generation, layout: lay,
 		settlementTime: day.Add(24*time.Hour - time.Second),
 		batches:        map[string]*batchOut{},
 		quotes:         map[string]quote{},
-		res:            &ReportResult{Date: req.Date, Dir: dir, Format: format, Files: []ReportFile{}, Faults: []InjectedFault{}},
+		res: &ReportResult{Date: req.Date, Dir: dir, Format: format, Generation: generation, Files: []ReportFile{},
+			Faults: []InjectedFault{}},
 	}
 	defer run.cleanup()
 	if err := run.write(faults); err != nil {
@@ -405,6 +542,8 @@ type reportRun struct {
 	s              *Server
 	day, dir       string
 	format         string
+	generation     string
+	layout         layout
 	settlementTime time.Time
 	td             *fileOut
 	batches        map[string]*batchOut
@@ -413,6 +552,14 @@ type reportRun struct {
 	res            *ReportResult
 	outs           []*fileOut // closed files, renamed at the end
 	temps          []string   // temporary files to remove if the run fails
+}
+
+// time formats t in the generation's zone.
+func (run *reportRun) time(t time.Time) string {
+	if run.generation == GenerationNewest && !t.IsZero() {
+		return t.In(newestZone).Format(timeLayout)
+	}
+	return formatTime(t)
 }
 
 // batchOut is one settlement batch being written, with the true totals
@@ -455,7 +602,7 @@ func (run *reportRun) write(faults ReportFaults) error {
 	s.mu.Unlock()
 
 	run.plan = newFaultPlan(faults, s.seed, run.day, n, settled)
-	td, err := run.open(KindTransactionItems, fmt.Sprintf("transactionItems_%s_000", run.day), reportColumns)
+	td, err := run.open(KindTransactionItems, fmt.Sprintf("transactionItems_%s_000", run.day), run.layout.items)
 	if err != nil {
 		return err
 	}
@@ -495,7 +642,7 @@ func (run *reportRun) item(l *line) error {
 	}
 	b := run.batches[l.batchID]
 	if b == nil {
-		out, err := run.open(KindSettlementItems, fmt.Sprintf("settlementItems_%s_%s_000", l.settle.Currency, l.batchID), reportColumns)
+		out, err := run.open(KindSettlementItems, fmt.Sprintf("settlementItems_%s_%s_000", l.settle.Currency, l.batchID), run.layout.items)
 		if err != nil {
 			return err
 		}
@@ -521,11 +668,11 @@ func (run *reportRun) finish() error {
 		fee := run.s.reports.acquirers[b.acquirer].BatchFeeMinor
 		b.feeLine = line{
 			batchID: b.id, acquirer: b.acquirer, txType: "SETTLEMENT_FEE", txID: b.id + "FEE",
-			paymentTime: run.settlementTime, amount: money{Currency: b.currency}, settled: true,
+			createdAt: run.settlementTime, paymentTime: run.settlementTime, amount: money{Currency: b.currency}, settled: true,
 			settle: money{Currency: b.currency}, fee: money{Value: -fee, Currency: b.currency}, status: statusSuccess,
 		}
 		b.add(&b.feeLine)
-		if err := b.out.write(b.feeLine.record(run.s.customerID, run.settlementTime)); err != nil {
+		if err := b.out.write(b.feeLine.record(run)); err != nil {
 			return err
 		}
 		sum := &summaryOut{batch: b}
@@ -538,18 +685,10 @@ func (run *reportRun) finish() error {
 		for _, t := range types {
 			tt := b.totals[t]
 			all.count, all.gross, all.fee, all.total = all.count+tt.count, all.gross+tt.gross, all.fee+tt.fee, all.total+tt.total
-			sum.rows = append(sum.rows, []string{
-				b.id, run.s.customerID, b.acquirer, t, strconv.FormatInt(tt.count, 10),
-				formatMajor(tt.gross, b.currency), formatMajor(tt.fee, b.currency), formatMajor(tt.gross, b.currency),
-				b.currency, formatTime(run.settlementTime), b.currency, b.currency,
-			})
+			sum.rows = append(sum.rows, run.summaryRow(b, t, tt.count, tt.gross, tt.fee, tt.gross))
 			sum.settle = append(sum.settle, tt.gross)
 		}
-		sum.rows = append(sum.rows, []string{
-			b.id, run.s.customerID, b.acquirer, "TOTAL", strconv.FormatInt(all.count, 10),
-			formatMajor(all.gross, b.currency), formatMajor(all.fee, b.currency), formatMajor(all.total, b.currency),
-			b.currency, formatTime(run.settlementTime), b.currency, b.currency,
-		})
+		sum.rows = append(sum.rows, run.summaryRow(b, "TOTAL", all.count, all.gross, all.fee, all.total))
 		sum.settle = append(sum.settle, all.total)
 		sums = append(sums, sum)
 	}
@@ -568,7 +707,7 @@ func (run *reportRun) finish() error {
 	}
 	for i, sum := range sums {
 		b := sum.batch
-		out, err := run.open(KindSettlementSummary, fmt.Sprintf("settlementSummary_%s_%s_000", b.currency, b.id), summaryColumns)
+		out, err := run.open(KindSettlementSummary, fmt.Sprintf("settlementSummary_%s_%s_000", b.currency, b.id), run.layout.summary)
 		if err != nil {
 			return err
 		}
@@ -590,6 +729,37 @@ func (run *reportRun) finish() error {
 	}
 	run.temps = nil
 	return nil
+}
+
+// summaryRow renders one summary row of batch b.
+func (run *reportRun) summaryRow(b *batchOut, summaryType string, count, gross, fee, settle int64) []string {
+	cols := run.layout.summary
+	rec := make([]string, len(cols))
+	for i, c := range cols {
+		switch c {
+		case "settlementBatchId":
+			rec[i] = b.id
+		case "customerId":
+			rec[i] = run.s.customerID
+		case "acquirer", "PSP":
+			rec[i] = b.acquirer
+		case "summaryType":
+			rec[i] = summaryType
+		case "count":
+			rec[i] = strconv.FormatInt(count, 10)
+		case "transactionAmountValue":
+			rec[i] = formatMajor(gross, b.currency)
+		case "feeAmountValue":
+			rec[i] = formatMajor(fee, b.currency)
+		case "settlementAmountValue":
+			rec[i] = formatMajor(settle, b.currency)
+		case "settlementCurrency", "transactionCurrency", "feeCurrency":
+			rec[i] = b.currency
+		case "settlementTime", "settlementInitiatedDate":
+			rec[i] = run.time(run.settlementTime)
+		}
+	}
+	return rec
 }
 
 // summaryOut is the rows of one batch's summary.

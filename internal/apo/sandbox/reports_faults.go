@@ -90,13 +90,17 @@ type InjectedFault struct {
 	// Line is the physical line (the row in .xlsx) the fault is on, the
 	// header being line 1. For dropLine it is where the line would have
 	// been; for duplicateLine the second copy; 0 for omitTrailer.
-	Line            int    `json:"line,omitempty"`
-	TransactionID   string `json:"transactionId,omitempty"`
-	TransactionType string `json:"transactionType,omitempty"` // for breakSummaryTotal, the summaryType
-	Column          string `json:"column,omitempty"`
-	Old             string `json:"old,omitempty"`
-	New             string `json:"new,omitempty"`
-	Detail          string `json:"detail,omitempty"`
+	Line int `json:"line,omitempty"`
+	// TransactionID and TransactionRequestID are the line's, as the file
+	// writes them (in the newest generation a capture's transactionId is
+	// its payment's id and its request id tells it apart).
+	TransactionID        string `json:"transactionId,omitempty"`
+	TransactionRequestID string `json:"transactionRequestId,omitempty"`
+	TransactionType      string `json:"transactionType,omitempty"` // for breakSummaryTotal, the summaryType
+	Column               string `json:"column,omitempty"`
+	Old                  string `json:"old,omitempty"`
+	New                  string `json:"new,omitempty"`
+	Detail               string `json:"detail,omitempty"`
 }
 
 func (f ReportFaults) validate() error {
@@ -214,9 +218,11 @@ func (p *faultPlan) delta() int64 {
 func (p *faultPlan) apply(run *reportRun, out *fileOut, kind string, l *line) error {
 	i := p.next[kind]
 	p.next[kind]++
-	rec := l.record(run.s.customerID, run.settlementTime)
+	rec := l.record(run)
+	items := run.layout.items
 	fk := p.at[kind][i]
-	f := InjectedFault{Kind: fk, File: out.name, TransactionID: l.txID, TransactionType: l.txType}
+	f := InjectedFault{Kind: fk, File: out.name, TransactionID: l.fileTxID(run.generation),
+		TransactionRequestID: l.txReqID, TransactionType: l.txType}
 	switch fk {
 	case "":
 		return out.write(rec)
@@ -224,13 +230,13 @@ func (p *faultPlan) apply(run *reportRun, out *fileOut, kind string, l *line) er
 		f.Line = out.lines + 1
 		f.Detail = "line left out"
 	case FaultChangeAmount:
-		col, amt := colTxAmount, l.amount
+		c, amt := col(items, "transactionAmountValue"), l.amount
 		if kind == KindSettlementItems {
-			col, amt = colSettle, l.settle
+			c, amt = col(items, "settlementAmountValue"), l.settle
 		}
-		f.Column, f.Old = reportColumns[col], rec[col]
-		rec[col] = formatMajor(amt.Value+p.delta(), amt.Currency)
-		f.New = rec[col]
+		f.Column, f.Old = items[c], rec[c]
+		rec[c] = formatMajor(amt.Value+p.delta(), amt.Currency)
+		f.New = rec[c]
 		if err := out.write(rec); err != nil {
 			return err
 		}
@@ -245,19 +251,21 @@ func (p *faultPlan) apply(run *reportRun, out *fileOut, kind string, l *line) er
 		f.Line = out.lines
 		f.Detail = "same as line " + strconv.Itoa(out.lines-1)
 	case FaultUnknownTransaction:
-		fake := p.unknownRecord(rec, l, kind)
+		fake := p.unknownRecord(run, rec, l, kind)
 		if err := out.write(fake); err != nil {
 			return err
 		}
-		f.Line, f.TransactionID, f.TransactionType = out.lines, fake[colTxID], fake[colTxType]
-		f.Detail = "a transaction the sandbox never made, inserted before " + l.txID
+		f.Line, f.TransactionType = out.lines, fake[col(items, "transactionType")]
+		f.TransactionID, f.TransactionRequestID = fake[col(items, "transactionId")], fake[col(items, "transactionRequestId")]
+		f.Detail = "a transaction the sandbox never made, inserted before " + l.fileTxID(run.generation) + " " + l.txReqID
 		if err := out.write(rec); err != nil {
 			return err
 		}
 	case FaultChangeCurrency:
-		f.Column, f.Old = reportColumns[colTxCurrency], rec[colTxCurrency]
-		rec[colTxCurrency] = siblingCurrency(rec[colTxCurrency])
-		f.New = rec[colTxCurrency]
+		c := col(items, "transactionCurrency")
+		f.Column, f.Old = items[c], rec[c]
+		rec[c] = siblingCurrency(rec[c])
+		f.New = rec[c]
 		if err := out.write(rec); err != nil {
 			return err
 		}
@@ -269,27 +277,44 @@ func (p *faultPlan) apply(run *reportRun, out *fileOut, kind string, l *line) er
 
 // unknownRecord makes a CAPTURE line like rec with ids nobody issued and
 // an amount of its own, in the currency the line settles in.
-func (p *faultPlan) unknownRecord(rec []string, l *line, kind string) []string {
+func (p *faultPlan) unknownRecord(run *reportRun, rec []string, l *line, kind string) []string {
 	fake := slices.Clone(rec)
+	set := func(name, v string) {
+		if i := col(run.layout.items, name); i >= 0 {
+			fake[i] = v
+		}
+	}
 	digits := randString(p.rng, "0123456789", 12)
 	ccy := l.amount.Currency
 	if kind == KindSettlementItems {
 		ccy = l.settle.Currency
 	}
 	amt := int64(100 + p.rng.IntN(99900))
-	fake[colTxType] = "CAPTURE"
-	fake[colTxID] = "2099010112019" + digits
-	fake[colOrigTxID] = "2099010111019" + digits
-	fake[colTxReqID] = "unknown-" + digits
-	fake[colOrigTxReqID] = "unknown-pay-" + digits
-	fake[colAcqRef] = "UNKNOWN" + digits
-	fake[colTxAmount], fake[colTxCurrency] = formatMajor(amt, ccy), ccy
-	fake[17], fake[18] = "", "" // no quote: the line is in its settlement currency
-	if kind == KindSettlementItems || l.settled {
-		fake[colSettle], fake[16] = formatMajor(amt, ccy), ccy
-		fake[19], fake[20] = formatMajor(0, ccy), ccy
+	set("transactionType", "CAPTURE")
+	if run.generation == GenerationNewest {
+		set("transactionId", "2099010111019"+digits) // a payment's id, as this generation names captures
+	} else {
+		set("transactionId", "2099010112019"+digits)
+		set("originalTransactionId", "2099010111019"+digits)
 	}
-	fake[24] = statusSuccess
+	set("transactionRequestId", "unknown-"+digits)
+	set("originalTransactionRequestId", "unknown-pay-"+digits)
+	set("acquirerReferenceNo", "UNKNOWN"+digits)
+	set("ARN", "UNKNOWN"+digits)
+	set("transactionAmountValue", formatMajor(amt, ccy))
+	set("transactionCurrency", ccy)
+	// No quote: the line is in its settlement currency.
+	set("quoteCurrencyPair", "")
+	set("quotePrice", "")
+	set("convertedTransactionAmountValue", "")
+	set("convertedCurrency", "")
+	if kind == KindSettlementItems || l.settled {
+		set("settlementAmountValue", formatMajor(amt, ccy))
+		set("settlementCurrency", ccy)
+		set("feeAmountValue", formatMajor(0, ccy))
+		set("feeCurrency", ccy)
+	}
+	set("status", statusSuccess)
 	return fake
 }
 
@@ -321,11 +346,12 @@ func (p *faultPlan) breakSummaries(run *reportRun, sums []*summaryOut) {
 			}
 			row := s.rows[idx]
 			b := s.batch
-			old := row[colSumSettle]
-			row[colSumSettle] = formatMajor(s.settle[idx]+p.delta(), b.currency)
+			settle, typ := col(run.layout.summary, "settlementAmountValue"), col(run.layout.summary, "summaryType")
+			old := row[settle]
+			row[settle] = formatMajor(s.settle[idx]+p.delta(), b.currency)
 			run.res.Faults = append(run.res.Faults, InjectedFault{
 				Kind: FaultBreakSummaryTotal, File: fmt.Sprintf("settlementSummary_%s_%s_000.%s", b.currency, b.id, run.format),
-				Line: idx + 2, TransactionType: row[colSumType], Column: summaryColumns[colSumSettle], Old: old, New: row[colSumSettle],
+				Line: idx + 2, TransactionType: row[typ], Column: run.layout.summary[settle], Old: old, New: row[settle],
 			})
 			break
 		}

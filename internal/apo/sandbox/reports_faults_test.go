@@ -13,11 +13,12 @@ import (
 // for line, and every reported line holds what the report says.
 func TestReportFaultsParseBackToTruth(t *testing.T) {
 	rounds := []struct {
-		name   string
-		format string
-		faults ReportFaults
+		name       string
+		format     string
+		generation string
+		faults     ReportFaults
 	}{
-		{"items", "csv", ReportFaults{
+		{"items", "csv", "", ReportFaults{
 			DropLines:           FaultCount{Count: 2, Report: KindSettlementItems},
 			ChangeAmounts:       FaultCount{Count: 2},
 			DuplicateLines:      FaultCount{Count: 1, Report: KindSettlementItems},
@@ -26,7 +27,7 @@ func TestReportFaultsParseBackToTruth(t *testing.T) {
 			BreakSummaryTotal:   2,
 			OmitTrailer:         []string{KindTransactionItems, KindSettlementSummary},
 		}},
-		{"the other way round", "csv", ReportFaults{
+		{"the other way round", "csv", "", ReportFaults{
 			Seed:                77,
 			DropLines:           FaultCount{Count: 3},
 			ChangeAmounts:       FaultCount{Count: 2, Report: KindSettlementItems},
@@ -35,7 +36,7 @@ func TestReportFaultsParseBackToTruth(t *testing.T) {
 			ChangeCurrency:      FaultCount{Count: 2},
 			OmitTrailer:         []string{KindSettlementItems},
 		}},
-		{"xlsx", "xlsx", ReportFaults{
+		{"xlsx", "xlsx", "", ReportFaults{
 			DropLines:           FaultCount{Count: 1},
 			ChangeAmounts:       FaultCount{Count: 1, Report: KindSettlementItems},
 			DuplicateLines:      FaultCount{Count: 1},
@@ -43,6 +44,16 @@ func TestReportFaultsParseBackToTruth(t *testing.T) {
 			ChangeCurrency:      FaultCount{Count: 1},
 			BreakSummaryTotal:   1,
 			OmitTrailer:         []string{KindTransactionItems},
+		}},
+		{"newest generation", "csv", GenerationNewest, ReportFaults{
+			Seed:                5,
+			DropLines:           FaultCount{Count: 1, Report: KindSettlementItems},
+			ChangeAmounts:       FaultCount{Count: 2},
+			DuplicateLines:      FaultCount{Count: 1},
+			UnknownTransactions: FaultCount{Count: 1, Report: KindSettlementItems},
+			ChangeCurrency:      FaultCount{Count: 1, Report: KindSettlementItems},
+			BreakSummaryTotal:   2,
+			OmitTrailer:         []string{KindSettlementSummary},
 		}},
 	}
 	e := reportEnv(t, func(c *Config) { c.SettlementCurrency = "USD" })
@@ -53,12 +64,12 @@ func TestReportFaultsParseBackToTruth(t *testing.T) {
 	}
 	for _, round := range rounds {
 		t.Run(round.name, func(t *testing.T) {
-			cleanRes, err := e.srv.WriteReports(ReportRequest{Date: "20261123", Format: round.format})
+			cleanRes, err := e.srv.WriteReports(ReportRequest{Date: "20261123", Format: round.format, Generation: round.generation})
 			if err != nil {
 				t.Fatal(err)
 			}
 			clean := readAll(t, cleanRes)
-			dirtyRes, err := e.srv.WriteReports(ReportRequest{Date: "20261123", Format: round.format, Faults: &round.faults})
+			dirtyRes, err := e.srv.WriteReports(ReportRequest{Date: "20261123", Format: round.format, Generation: round.generation, Faults: &round.faults})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,7 +152,8 @@ func undo(t *testing.T, c, d sheet, faults []InjectedFault, known map[string]boo
 			continue
 		}
 		r := d.rows[i]
-		if !summary && (r.get("transactionId") != f.TransactionID || r.get("transactionType") != f.TransactionType) {
+		if !summary && (r.get("transactionId") != f.TransactionID || r.get("transactionType") != f.TransactionType ||
+			r.get("transactionRequestId") != f.TransactionRequestID) {
 			t.Errorf("%s line %d is %s, the fault says %s/%s", d.name, f.Line, r.key(), f.TransactionType, f.TransactionID)
 		}
 		switch f.Kind {

@@ -165,9 +165,9 @@ func TestReportFiles(t *testing.T) {
 		if !s.trailer {
 			t.Errorf("%s has no <END>", s.name)
 		}
-		cols := reportColumns
+		cols := layouts[GenerationAPO].items
 		if strings.HasPrefix(s.name, "settlementSummary") {
-			cols = summaryColumns
+			cols = layouts[GenerationAPO].summary
 		}
 		if !slices.Equal(s.header, cols) {
 			t.Errorf("%s header %v", s.name, s.header)
@@ -296,6 +296,105 @@ func TestReportFiles(t *testing.T) {
 	}
 }
 
+// TestReportNewestGeneration: the newest generation (§6.2 B, §6.3) writes
+// the same lines as the APO generation in its own columns: PSP and ARN,
+// transactionId = the paymentId for every transaction type with a
+// capture's or refund's own request id in transactionRequestId, and times
+// at +08:00.
+func TestReportNewestGeneration(t *testing.T) {
+	e := reportEnv(t)
+	ids := reportDay(t, e)
+	apoRes, err := e.srv.WriteReports(ReportRequest{Date: "20261123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apo := readAll(t, apoRes) // before the same names are written again
+	newRes, err := e.srv.WriteReports(ReportRequest{Date: "20261123", Generation: GenerationNewest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if apoRes.Generation != GenerationAPO || newRes.Generation != GenerationNewest {
+		t.Fatalf("generations %q, %q", apoRes.Generation, newRes.Generation)
+	}
+	newest := readAll(t, newRes)
+	if len(apo) != len(newest) {
+		t.Fatalf("%d files, the APO generation has %d", len(newest), len(apo))
+	}
+	sameInstant := func(newV, apoV string) bool {
+		if newV == "" || apoV == "" {
+			return newV == apoV
+		}
+		a, errA := time.Parse(time.RFC3339, apoV)
+		n, errN := time.Parse(time.RFC3339, newV)
+		return errA == nil && errN == nil && a.Equal(n) && strings.HasSuffix(newV, "+08:00")
+	}
+	for name, n := range newest {
+		a, ok := apo[name]
+		if !ok {
+			t.Fatalf("%s is not a file of the APO generation", name)
+		}
+		cols := layouts[GenerationNewest].items
+		if strings.HasPrefix(name, "settlementSummary") {
+			cols = layouts[GenerationNewest].summary
+			checkSummary(t, newest[strings.Replace(name, "settlementSummary", "settlementItems", 1)], n)
+		}
+		if !slices.Equal(n.header, cols) || !n.trailer || len(n.rows) != len(a.rows) {
+			t.Fatalf("%s: header %v, trailer %v, %d rows (APO generation: %d)", name, n.header, n.trailer, len(n.rows), len(a.rows))
+		}
+		for i, nr := range n.rows {
+			ar := a.rows[i]
+			for _, c := range []string{"settlementBatchId", "customerId", "referenceMerchantId", "transactionType",
+				"transactionRequestId", "originalTransactionRequestId", "status", "transactionAmountValue",
+				"transactionCurrency", "settlementAmountValue", "settlementCurrency", "feeAmountValue", "feeCurrency",
+				"summaryType", "count", "cardBrand"} {
+				if nr.get(c) != ar.get(c) {
+					t.Errorf("%s line %d: %s %q, the APO generation writes %q", name, nr.line, c, nr.get(c), ar.get(c))
+				}
+			}
+			if nr.get("PSP") != ar.get("acquirer") || nr.get("ARN") != ar.get("acquirerReferenceNo") {
+				t.Errorf("%s line %d: PSP %q ARN %q, want %q %q", name, nr.line, nr.get("PSP"), nr.get("ARN"), ar.get("acquirer"), ar.get("acquirerReferenceNo"))
+			}
+			wantID := ar.get("originalTransactionId") // the payment, for captures, refunds and disputes
+			if wantID == "" {
+				wantID = ar.get("transactionId")
+			}
+			if nr.get("transactionId") != wantID {
+				t.Errorf("%s line %d: transactionId %q, want the payment's %q", name, nr.line, nr.get("transactionId"), wantID)
+			}
+			if !sameInstant(nr.get("transactionCompletionTime"), ar.get("paymentTime")) ||
+				!sameInstant(nr.get("transactionUpdateTime"), ar.get("paymentTime")) ||
+				!sameInstant(nr.get("settlementInitiatedDate"), ar.get("settlementTime")) ||
+				(nr.get("transactionType") != "" && nr.get("transactionCreationTime") == "") {
+				t.Errorf("%s line %d: times %v, APO generation %v", name, nr.line, nr.cols, ar.cols)
+			}
+		}
+	}
+	td := newest["transactionItems_20261123_000.csv"]
+	var capture, refund sheetRow
+	for _, r := range td.rows {
+		switch r.get("transactionRequestId") {
+		case "jpy-cap":
+			capture = r
+		case "jpy-ref":
+			refund = r
+		}
+	}
+	if capture.get("transactionType") != "CAPTURE" || capture.get("transactionId") != ids["jpy"] || capture.get("originalTransactionRequestId") != "jpy" ||
+		refund.get("transactionType") != "REFUND" || refund.get("transactionId") != ids["jpy"] || refund.get("originalTransactionRequestId") != "jpy" {
+		t.Errorf("capture %v\nrefund %v", capture.cols, refund.cols)
+	}
+	if got := capture.get("settlementInitiatedDate"); got != "2026-11-24T07:59:59+08:00" {
+		t.Errorf("settlementInitiatedDate %q", got)
+	}
+
+	// The default generation is the configured one.
+	e2 := reportEnv(t, func(c *Config) { c.ReportGeneration = GenerationNewest })
+	res, err := e2.srv.WriteReports(ReportRequest{Date: "20261123"})
+	if err != nil || res.Generation != GenerationNewest {
+		t.Fatalf("configured newest: %+v %v", res, err)
+	}
+}
+
 func byType(s sheet) map[string]sheetRow {
 	m := map[string]sheetRow{}
 	for _, r := range s.rows {
@@ -344,7 +443,7 @@ func checkSummary(t *testing.T, items, summary sheet) {
 			wantSettle = gross + fee
 		}
 		if r.get("count") != itoa(int(tt.count)) || gross != tt.gross || fee != tt.fee || settle != wantSettle ||
-			r.get("transactionCurrency") != ccy || r.get("feeCurrency") != ccy || r.get("settlementTime") == "" {
+			r.get("transactionCurrency") != ccy || r.get("feeCurrency") != ccy || r.get("settlementTime")+r.get("settlementInitiatedDate") == "" {
 			t.Errorf("%s %s: %v, items say count %d gross %d fee %d", summary.name, r.get("summaryType"), r.cols, tt.count, tt.gross, tt.fee)
 		}
 	}
@@ -434,6 +533,7 @@ func TestReportConfigErrors(t *testing.T) {
 		"price":               func(c *Config) { c.FXRates = map[string]string{"JPY/USD": "-1"} },
 		"daily without dir":   func(c *Config) { c.DailyReports = true },
 		"dispute url":         func(c *Config) { c.DisputeNotifyURL = "ftp://x" },
+		"report generation":   func(c *Config) { c.ReportGeneration = "B" },
 	} {
 		cfg := base
 		mod(&cfg)
@@ -457,6 +557,7 @@ func TestReportsEndpoint(t *testing.T) {
 	for body, want := range map[string]int{
 		`{"date":"2026-11-23"}`:                              http.StatusUnprocessableEntity,
 		`{"date":"20261123","format":"pdf"}`:                 http.StatusUnprocessableEntity,
+		`{"date":"20261123","generation":"A"}`:               http.StatusUnprocessableEntity,
 		`{"date":"20261123","faults":{"dropLines":-1}}`:      http.StatusUnprocessableEntity,
 		`{"date":"20261123","faults":{"omitTrailer":["x"]}}`: http.StatusUnprocessableEntity,
 		`{"date":"20261123","faults":{"nope":1}}`:            http.StatusBadRequest,
@@ -464,6 +565,9 @@ func TestReportsEndpoint(t *testing.T) {
 		if status, m := postJSON(t, e.ts.URL+"/sandbox/reports", []byte(body)); status != want {
 			t.Errorf("%s: %d %v, want %d", body, status, m, want)
 		}
+	}
+	if status, m := postJSON(t, e.ts.URL+"/sandbox/reports", obj{"date": "20261123", "generation": "newest"}); status != 200 || m["generation"] != "newest" {
+		t.Errorf("newest generation: %d %v", status, m)
 	}
 	noDir := newEnv(t)
 	if status, _ := postJSON(t, noDir.ts.URL+"/sandbox/reports", obj{"date": "20261123"}); status != http.StatusConflict {

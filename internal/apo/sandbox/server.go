@@ -79,6 +79,10 @@ type Config struct {
 	// DailyReports writes the previous day's reports every day at 01:00
 	// UTC (by Now). Needs ReportsDir. Default off.
 	DailyReports bool
+	// ReportGeneration is the generation of the report files written when
+	// a request names none (the daily tick too): GenerationAPO (default)
+	// or GenerationNewest.
+	ReportGeneration string
 	// SettlementCurrency is the currency every acquirer settles in, unless
 	// Acquirers says otherwise. Empty: each transaction settles in its own
 	// currency.
