@@ -16,6 +16,7 @@ import (
 
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/money"
+	"github.com/payops/payops/internal/pan"
 	"github.com/payops/payops/internal/postgres"
 )
 
@@ -124,7 +125,7 @@ func (r *CreateRequest) validate(now time.Time) error {
 	}
 	if c.Number != "" {
 		c.Number = normalizePAN(c.Number)
-		if !allDigits(c.Number) || len(c.Number) < 12 || len(c.Number) > 19 || !luhn(c.Number) {
+		if !allDigits(c.Number) || len(c.Number) < pan.MinLen || len(c.Number) > pan.MaxLen || !pan.Luhn(c.Number) {
 			return &InvalidError{Field: "card.number", Reason: "not a valid card number"}
 		}
 		if c.CVV != "" && (!allDigits(c.CVV) || len(c.CVV) < 3 || len(c.CVV) > 4) {
@@ -156,6 +157,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Payment, error
 	if err := req.validate(now); err != nil {
 		return Payment{}, err
 	}
+	req.maskFreeText()
 	id := uuid.Must(uuid.NewV7()).String()
 	p := Payment{
 		ID: id, PaymentRequestID: "pay-" + id, ReferenceOrderID: req.ReferenceOrderID,
