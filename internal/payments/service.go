@@ -30,6 +30,7 @@ type Provider interface {
 	Refund(ctx context.Context, req apo.RefundRequest) (apo.RefundResponse, error)
 	InquiryRefund(ctx context.Context, req apo.InquiryRefundRequest) (apo.InquiryRefundResponse, error)
 	VerifyNotification(method, requestURI string, headers http.Header, rawBody []byte) error
+	ClientID() string
 }
 
 // Service runs the payment lifecycle. It is safe for concurrent use.
@@ -39,6 +40,7 @@ type Service struct {
 	polls     Poller
 	disputes  DisputeSink
 	intake    *batcher
+	refusals  RefusalGate // nil: every refused notification is stored
 	log       *slog.Logger
 	notifyURL string
 	now       func() time.Time
