@@ -263,3 +263,19 @@ func TestWebhookClientIDAndRequestTime(t *testing.T) {
 		t.Fatalf("no log lines for the refusals:\n%s", logs)
 	}
 }
+
+// TestSourceKey: the refusal budget is per IPv4 address and per IPv6 /64,
+// which one host can fill with addresses.
+func TestSourceKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"198.51.100.7:4431":          "198.51.100.7",
+		"[::ffff:198.51.100.7]:4431": "198.51.100.7",
+		"[2001:db8:1:2:3:4:5:6]:443": "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff::1]:80":  "2001:db8:1:2::/64",
+		"not an address":             "not an address",
+	} {
+		if got := sourceKey(in); got != want {
+			t.Errorf("sourceKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -54,7 +54,7 @@ var (
 // has webhookRefusalBurst of them stored, then one more per
 // webhookRefusalEvery; the rest are answered 429 and only counted
 // (payops_webhook_refusals_total{kept="limited"}). At 4 KiB each that keeps
-// one address under 6 MiB a day.
+// one address to about 6 MiB a day.
 const (
 	webhookRefusalBurst = 10
 	webhookRefusalEvery = time.Minute
