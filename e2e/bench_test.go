@@ -215,6 +215,10 @@ func profileAPI(b *testing.B, s *Stack, name string, seconds int) <-chan struct{
 	return done
 }
 
+// benchRequestTime is the request-time the benchmark's notifications are
+// signed with: now, since payops refuses request-times over 48 h old.
+var benchRequestTime = time.Now().UTC().Format(time.RFC3339)
+
 // signedNotifications makes n distinct PAYMENT_RESULT notifications signed
 // with the sandbox's APO key, as APO would send them. Signing is done up
 // front (≈1 ms each) so the load run measures payops, not the signer.
@@ -236,7 +240,7 @@ func signedNotifications(b *testing.B, s *Stack, n int) [][2]string {
 			for i := w; i < n; i += 2 {
 				body := fmt.Sprintf(`{"notifyType":"PAYMENT_RESULT","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"},`+
 					`"paymentRequestId":"bench-%d","paymentId":"2026bench%09d","paymentAmount":{"currency":"USD","value":"1000"}}`, i, i)
-				sig, err := apo.Sign(key, "POST", "/webhooks/apo", "SANDBOX_PAYOPS", "2026-11-23T00:00:00Z", []byte(body))
+				sig, err := apo.Sign(key, "POST", "/webhooks/apo", "SANDBOX_PAYOPS", benchRequestTime, []byte(body))
 				if err != nil {
 					panic(err)
 				}
@@ -272,7 +276,7 @@ func BenchmarkWebhookIntake(b *testing.B) {
 			}
 			req.Header["signature"] = []string{notes[i][1]}
 			req.Header["client-id"] = []string{"SANDBOX_PAYOPS"}
-			req.Header["request-time"] = []string{"2026-11-23T00:00:00Z"}
+			req.Header["request-time"] = []string{benchRequestTime}
 			req.Header.Set("Content-Type", "application/json")
 			return req, nil
 		}

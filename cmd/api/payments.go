@@ -237,7 +237,7 @@ type CardFacts struct {
 	IssuingCountry string `json:"issuing_country,omitempty" example:"US"`
 	ExpiryMonth    string `json:"expiry_month,omitempty" example:"12"`
 	ExpiryYear     string `json:"expiry_year,omitempty" example:"30"`
-	Token          string `json:"token,omitempty" doc:"Card token for later payments, when APO issued one"`
+	Token          string `json:"token,omitempty" doc:"Card token for later payments, when APO issued one with the authorization. It pays with the card, so it is a credential: only the create-payment answer carries it, to the checkout key that made the payment; no read shows it."`
 }
 
 // AcquirerBody is the acquirer that moved the money, as APO reported it.
@@ -279,6 +279,8 @@ type Payment struct {
 	UpdatedAt        time.Time     `json:"updated_at"`
 }
 
+// paymentBody shows a payment to any role: never its card token (see
+// CardFacts.Token).
 func paymentBody(p payments.Payment) Payment {
 	ccy := p.Amount.Currency
 	return Payment{
@@ -290,7 +292,7 @@ func paymentBody(p payments.Payment) Payment {
 		DisputeLost: Money{Value: p.DisputeLostMinor, Currency: ccy},
 		Card: CardFacts{Brand: p.Card.Brand, BIN: p.Card.BIN, Last4: p.Card.Last4, Masked: p.Card.Masked,
 			Funding: p.Card.Funding, IssuingCountry: p.Card.IssuingCountry, ExpiryMonth: p.Card.ExpiryMonth,
-			ExpiryYear: p.Card.ExpiryYear, Token: p.Card.Token},
+			ExpiryYear: p.Card.ExpiryYear},
 		Acquirer: acquirerBody(p.Acquirer), AuthExpiryTime: p.AuthExpiry, NeedsReview: p.NeedsReview,
 		ReviewReason: p.ReviewReason, CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
@@ -433,7 +435,9 @@ func createPayment(log *slog.Logger, store *audit.Store, pay paymentService) fun
 			outcome = audit.OutcomeFailed // declined by APO
 		}
 		recordAudit(ctx, log, store, actionPaymentCreate, paymentTarget(p.ID), newCreatePaymentAudit(in.Body, &p), outcome)
-		return &PaymentOutput{Body: paymentBody(p)}, nil
+		out := &PaymentOutput{Body: paymentBody(p)}
+		out.Body.Card.Token = p.Card.Token // the one answer that carries it: to the key that pays with it
+		return out, nil
 	}
 }
 

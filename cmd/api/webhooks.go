@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/payops/payops/internal/httpx"
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/ratelimit"
 )
 
 // Audit actions of this resource.
@@ -25,10 +28,11 @@ const actionWebhookReplay = "webhook-event.replay"
 
 func webhookTarget(id string) string { return "webhook-event:" + id }
 
-// Limits of the webhook intake. APO's notifications are a few kilobytes;
-// anything near the limit is not one.
+// Limits of the webhook intake. APO's notifications are a few kilobytes
+// (a dispute's, the largest, under 4 KiB); 256 KiB leaves ample room and
+// bounds what a valid notification can make us store.
 const (
-	maxWebhookBody     = 1 << 20
+	maxWebhookBody     = 256 << 10
 	webhookReadTimeout = 10 * time.Second
 	// webhookProcessTimeout bounds background processing of one event; the
 	// sweeper retries whatever does not finish.
@@ -39,10 +43,57 @@ const (
 // anything short of a stored event gets an F result and is sent again.
 var (
 	webhookBadSignature = WebhookReply{Result: APOResult{ResultCode: "SIGNATURE_INVALID", ResultStatus: "F", ResultMessage: "signature invalid"}}
+	webhookNotOurClient = WebhookReply{Result: APOResult{ResultCode: "CLIENT_INVALID", ResultStatus: "F", ResultMessage: "client-id is not this merchant's"}}
+	webhookBadTime      = WebhookReply{Result: APOResult{ResultCode: "PARAM_ILLEGAL", ResultStatus: "F", ResultMessage: "request-time outside the accepted window"}}
+	webhookTooMany      = WebhookReply{Result: APOResult{ResultCode: "REQUEST_TRAFFIC_EXCEED_LIMIT", ResultStatus: "F", ResultMessage: "too many refused notifications from this address"}}
 	webhookNotStored    = WebhookReply{Result: APOResult{ResultCode: "PROCESS_FAIL", ResultStatus: "F", ResultMessage: "notification not stored, send it again"}}
 )
 
-// webhookSignatureFailures counts notifications refused for their signature:
+// Budget of refused notifications stored per source address: a sender
+// whose notifications keep failing (a wrong key at APO's side, or a prober)
+// has webhookRefusalBurst of them stored, then one more per
+// webhookRefusalEvery; the rest are answered 429 and only counted
+// (payops_webhook_refusals_total{kept="limited"}). At 4 KiB each that keeps
+// one address to about 6 MiB a day.
+const (
+	webhookRefusalBurst = 10
+	webhookRefusalEvery = time.Minute
+	// webhookGateTimeout bounds the Redis call behind the budget; past it
+	// the refusal is not stored.
+	webhookGateTimeout = 500 * time.Millisecond
+)
+
+// refusalGate stores refused notifications within a budget per source
+// address, shared through Redis by every api process. IPv6 addresses are
+// budgeted by their /64, which one host can fill.
+func refusalGate(l *ratelimit.PerKey) payments.RefusalGate {
+	return func(ctx context.Context) (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, webhookGateTimeout)
+		defer cancel()
+		return l.Allow(ctx, sourceKey(httpx.RemoteAddrFromContext(ctx)))
+	}
+}
+
+// sourceKey is the budget key of a peer address (host:port): the IPv4
+// address, or the /64 of an IPv6 one.
+func sourceKey(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if addr.Is4() || addr.Is4In6() {
+		return addr.Unmap().String()
+	}
+	p, _ := addr.Prefix(64)
+	return p.String()
+}
+
+// webhookSignatureFailures counts notifications refused for their signature
+// (payops_webhook_refusals_total counts every refusal by reason):
 // a burst means a key rotation went wrong, or someone is probing the
 // endpoint.
 var webhookSignatureFailures = promauto.NewCounter(prometheus.CounterOpts{
@@ -123,20 +174,39 @@ func mustJSON(v any) []byte {
 }
 
 // receiveWebhook stores a notification and only then acknowledges it: an
-// event answered with success is in the database (design.md §10). A bad
-// signature is refused with 401, stored for forensics by the service, and
-// changes nothing else.
+// event answered with success is in the database (design.md §10). A
+// notification that fails the checks (signature, client id, request-time)
+// is refused with 401 and changes nothing; the service keeps a bounded
+// record of it unless its sender is over its budget of refusals, which is
+// answered 429 and only counted.
 func receiveWebhook(log *slog.Logger, pay paymentService, process webhookProcessor) func(context.Context, *WebhookInput) (*WebhookOutput, error) {
-	badSignature, notStored := mustJSON(webhookBadSignature), mustJSON(webhookNotStored)
+	notStored, tooMany := mustJSON(webhookNotStored), mustJSON(webhookTooMany)
+	refusals := map[payments.RefuseReason]struct {
+		msg   string
+		reply []byte
+	}{
+		payments.RefuseSignature:   {"webhook signature invalid", mustJSON(webhookBadSignature)},
+		payments.RefuseClientID:    {"webhook for another client id", mustJSON(webhookNotOurClient)},
+		payments.RefuseRequestTime: {"webhook request-time outside the window", mustJSON(webhookBadTime)},
+	}
 	return func(ctx context.Context, in *WebhookInput) (*WebhookOutput, error) {
 		// Storing must finish once started, whether or not APO waits.
 		ev, first, err := pay.Intake(context.WithoutCancel(ctx), in.method, in.requestURI, in.header, in.RawBody)
+		var refused *payments.RefusedError
 		switch {
-		case errors.Is(err, payments.ErrBadSignature):
-			webhookSignatureFailures.Inc()
-			log.WarnContext(ctx, "webhook signature invalid", "event_id", ev.ID, "client_id", in.header.Get("Client-Id"),
-				"remote_addr", httpx.RemoteAddrFromContext(ctx), "request_id", httpx.RequestIDFromContext(ctx))
-			return webhookOutput(http.StatusUnauthorized, badSignature), nil
+		case errors.As(err, &refused):
+			if refused.Reason == payments.RefuseSignature {
+				webhookSignatureFailures.Inc()
+			}
+			if refused.Limited {
+				// No log line either: a flood would flood the log.
+				return webhookOutput(http.StatusTooManyRequests, tooMany), nil
+			}
+			r := refusals[refused.Reason]
+			log.WarnContext(ctx, r.msg, "detail", refused.Detail, "event_id", ev.ID, "stored", refused.Stored,
+				"gate_err", refused.GateErr, "remote_addr", httpx.RemoteAddrFromContext(ctx),
+				"request_id", httpx.RequestIDFromContext(ctx))
+			return webhookOutput(http.StatusUnauthorized, r.reply), nil
 		case err != nil:
 			log.ErrorContext(ctx, "webhook not stored", "err", err, "request_id", httpx.RequestIDFromContext(ctx))
 			return webhookOutput(http.StatusInternalServerError, notStored), nil
@@ -162,9 +232,15 @@ func webhookResponses(api huma.API) map[string]*huma.Response {
 	return map[string]*huma.Response{
 		"200": {Description: "Stored. The body is exactly " + "`" + apo.NotificationAck + "`, which stops APO's resends.",
 			Content: content(reply, "application/json")},
-		"401": {Description: "Signature invalid (result F, SIGNATURE_INVALID). Nothing changed.",
+		"401": {Description: "Refused (result F), nothing changed: `SIGNATURE_INVALID` (the signature does not verify " +
+			"with APO's key), `CLIENT_INVALID` (signed for another client id than ours), `PARAM_ILLEGAL` (request-time " +
+			"unreadable, more than 48 h old, or more than 1 h ahead: a replay, not one of APO's resends). The first 4 KiB " +
+			"of the body, its size and SHA-256 are kept (`GET /v1/webhook-events?verdict=invalid`).",
 			Content: content(reply, "application/json")},
-		"413": {Description: "Body over 1 MiB.", Content: content(problem, "application/problem+json")},
+		"413": {Description: "Body over 256 KiB.", Content: content(problem, "application/problem+json")},
+		"429": {Description: "Refused as for 401, from an address over its budget of refused notifications (10, " +
+			"then one a minute): counted, not stored (result F, REQUEST_TRAFFIC_EXCEED_LIMIT).",
+			Content: content(reply, "application/json")},
 		"500": {Description: "Not stored (result F): APO sends it again.", Content: content(reply, "application/json")},
 	}
 }
@@ -181,19 +257,24 @@ type WebhookEvent struct {
 	PaymentID   string              `json:"payment_id,omitempty" format:"uuid" doc:"payops' id of the payment it concerns"`
 	RequestURI  string              `json:"request_uri" example:"/webhooks/apo"`
 	Headers     map[string][]string `json:"headers,omitempty" doc:"The headers that prove the notification (signature, client-id, request-time …)"`
-	Body        json.RawMessage     `json:"body,omitempty" doc:"The notification as received, redacted"`
-	BodyText    string              `json:"body_text,omitempty" doc:"The body, redacted, when it is not JSON"`
+	Body        json.RawMessage     `json:"body,omitempty" doc:"The notification as received, redacted (card numbers masked, card tokens withheld)"`
+	BodyText    string              `json:"body_text,omitempty" doc:"The body, redacted, when it is not JSON (or is the cut prefix of a refused one)"`
+	BodySize    int                 `json:"body_size,omitempty" doc:"Refused notifications: the size in bytes of the body received, of which only the first 4 KiB are kept"`
+	BodySHA256  string              `json:"body_sha256,omitempty" doc:"Refused notifications: SHA-256 (hex) of the whole body received"`
 	ReceivedAt  time.Time           `json:"received_at"`
 	ProcessedAt *time.Time          `json:"processed_at,omitempty"`
 }
 
 // webhookEventBody shows an event. Notifications carry masked card data
 // only, but the body is redacted anyway: it arrived from outside, and an
-// invalid one may hold anything.
+// invalid one may hold anything. A valid one may carry the card token APO
+// issued (paymentResultInfo.cardToken), a credential no read role may see:
+// the redaction withholds it.
 func webhookEventBody(e payments.WebhookEvent) WebhookEvent {
 	out := WebhookEvent{ID: e.ID, NotifyType: e.NotifyType, Verdict: e.Verdict, State: string(e.State),
 		Attempts: e.Attempts, Deliveries: e.Deliveries, LastError: logging.Redact(e.LastError), PaymentID: e.PaymentID,
-		RequestURI: e.RequestURI, Headers: e.Headers, ReceivedAt: e.ReceivedAt, ProcessedAt: e.ProcessedAt}
+		RequestURI: logging.Redact(e.RequestURI), Headers: e.Headers, ReceivedAt: e.ReceivedAt, ProcessedAt: e.ProcessedAt,
+		BodySize: e.BodySize, BodySHA256: e.BodySHA256}
 	if json.Valid(e.RawBody) {
 		out.Body = logging.RedactJSON(e.RawBody)
 	} else {

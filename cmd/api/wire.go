@@ -9,11 +9,13 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
 	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/config"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/ratelimit"
 	"github.com/payops/payops/internal/recon"
 )
 
@@ -32,6 +34,8 @@ func wireDomains(svc *services, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	ropt := asynq.RedisClientOpt{Addr: cfg.RedisAddr, DB: cfg.RedisDB}
 	pay := payments.NewService(db, client, nil, log, cfg.PublicURL)
 	pay.SetPayTimeout(cfg.APOTimeout)
+	pay.SetRefusalGate(refusalGate(ratelimit.NewPerKey(redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB}),
+		"payops:webhook-refusals:", 1, webhookRefusalEvery, webhookRefusalBurst)))
 	// Polls of unknown outcomes and webhook processing go to the worker; the
 	// shared inquiry budget is the worker's concern, so none is set here.
 	queue := payments.NewTasks(pay, asynq.NewClient(ropt), nil, log)

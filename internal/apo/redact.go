@@ -6,49 +6,40 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/payops/payops/internal/pan"
 )
 
 // MaskPAN keeps what PCI DSS allows us to show of a card number, the first
-// six and last four characters, and replaces the rest with '*'. Strings of
-// ten characters or fewer are masked entirely. Masking a masked number
-// returns it unchanged.
-func MaskPAN(pan string) string {
-	r := []rune(pan)
-	if len(r) <= 10 {
-		return strings.Repeat("*", len(r))
-	}
-	return string(r[:6]) + strings.Repeat("*", len(r)-10) + string(r[len(r)-4:])
-}
+// six and last four characters, and replaces the rest with '*' (pan.Mask).
+// Masking a masked number returns it unchanged.
+func MaskPAN(number string) string { return pan.Mask(number) }
 
-// panLike matches 12–19 digits, optionally grouped by single spaces or
-// dashes: anything that could be a card number in free text.
-var panLike = regexp.MustCompile(`\d(?:[ -]?\d){11,18}`)
-
-// scrubPANs masks every card-number-like digit run in free text.
-func scrubPANs(s string) string {
-	return panLike.ReplaceAllStringFunc(s, func(m string) string {
-		return MaskPAN(strings.NewReplacer(" ", "", "-", "").Replace(m))
-	})
-}
+// scrubPANs masks the card numbers in free text with the policy every text
+// payops keeps goes through (pan.MaskText).
+func scrubPANs(s string) string { return pan.MaskText(s) }
 
 // Keys whose values RedactedJSON replaces, compared case-insensitively.
 var (
-	panKeys      = map[string]bool{"cardno": true}
-	secretKeys   = map[string]bool{"cvv": true, "cvv2": true, "cvc": true, "cvc2": true, "securitycode": true, "cardpassworddigest": true}
+	panKeys    = map[string]bool{"cardno": true}
+	secretKeys = map[string]bool{"cvv": true, "cvv2": true, "cvc": true, "cvc2": true, "securitycode": true, "cardpassworddigest": true}
+	// A card token pays with the card it stands for: a credential, kept out
+	// of call logs like the CVV.
+	tokenKeys    = map[string]bool{"cardtoken": true, "acquirercardtoken": true, "paymentmethodid": true}
 	documentKeys = map[string]bool{"disputeevidence": true}
 )
 
 // RedactedJSON returns a copy of an APO JSON body that is safe to store or
-// log: every "cardNo" is masked with MaskPAN, every CVV-like field becomes
-// "***", card-number-like digit runs in free-text fields (…Message, …Msg,
-// …Reason, …Description) are masked, and base64 dispute documents ("disputeEvidence") are replaced by a
-// note of their length so call logs stay small. Keys are re-ordered
-// (encoding/json sorts object keys); numbers are kept exactly. A body that is
-// not JSON becomes a JSON object {"unparsedBody": "..."} holding its first
-// 2 KiB with card-number-like digit runs masked.
+// log: every "cardNo" is masked with MaskPAN, every CVV-like field and card
+// token (cardToken, paymentMethodId) becomes "***", card numbers in
+// free-text fields (see isFreeText) are masked by pan.MaskText, and base64
+// dispute documents ("disputeEvidence") are replaced by a note of their
+// length so call logs stay small. Keys are re-ordered (encoding/json sorts
+// object keys); numbers are kept exactly. A body that is not JSON becomes a
+// JSON object {"unparsedBody": "..."} holding its first 2 KiB with card
+// numbers masked.
 func RedactedJSON(body []byte) []byte {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -72,7 +63,7 @@ func redactValue(v any) any {
 			switch {
 			case panKeys[lk] && isString:
 				t[k] = MaskPAN(s)
-			case (panKeys[lk] || secretKeys[lk]) && val != nil:
+			case (panKeys[lk] || secretKeys[lk] || tokenKeys[lk]) && val != nil:
 				t[k] = "***"
 			case isFreeText(lk) && isString:
 				t[k] = scrubPANs(s)
@@ -92,16 +83,28 @@ func redactValue(v any) any {
 	return v
 }
 
-// isFreeText reports keys holding prose (resultMessage, disputeReasonMsg,
-// refundReason, acquirerReasonDescription …), where a gateway or a person
-// might echo a card number. Ids are left alone: APO ids are long digit runs.
+// isFreeText reports keys holding what a person typed or a gateway wrote
+// (resultMessage, disputeReasonMsg, refundReason, orderDescription,
+// referenceBuyerId, buyerEmail, the cardholder's names, userAgent …), where a
+// card number may be echoed. Ids we or APO generate are left alone.
 func isFreeText(lowerKey string) bool {
+	if freeTextKeys[lowerKey] {
+		return true
+	}
 	for _, suffix := range []string{"message", "msg", "reason", "reasonraw", "description"} {
 		if strings.HasSuffix(lowerKey, suffix) {
 			return true
 		}
 	}
 	return false
+}
+
+// freeTextKeys are free-text fields of APO's bodies whose names the suffixes
+// of isFreeText do not catch. buyerPhoneNo is not one: phone numbers run to
+// 15 digits and one in ten would pass the Luhn check.
+var freeTextKeys = map[string]bool{
+	"referencebuyerid": true, "buyeremail": true, "buyername": true, "firstname": true, "middlename": true,
+	"lastname": true, "fullname": true, "cardholdername": true, "useragent": true, "goodsname": true,
 }
 
 // mustJSON encodes values built from decoded JSON, which cannot fail.

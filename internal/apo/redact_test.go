@@ -156,10 +156,15 @@ func TestRedactedJSON(t *testing.T) {
 		"non-string secrets":          {`{"cvv":737,"cardNo":4242424242424242,"errorMessage":{"cardNo":"4242424242424242"}}`, `{"cardNo":"***","cvv":"***","errorMessage":{"cardNo":"424242******4242"}}`},
 		"already masked":              {`{"cardNo":"555555******4444"}`, `{"cardNo":"555555******4444"}`},
 		"evidence elided":             {`{"disputeEvidence":"SGVsbG8="}`, `{"disputeEvidence":"[8 base64 characters omitted]"}`},
-		"free text scrubbed":          {`{"result":{"resultMessage":"card 4242 4242 4242 4242 declined"},"refundReason":"4242424242424242"}`, `{"refundReason":"424242******4242","result":{"resultMessage":"card 424242******4242 declined"}}`},
-		"ids with long digit runs":    {`{"paymentId":"202611231234567890123"}`, `{"paymentId":"202611231234567890123"}`},
-		"not json":                    {`card 4242424242424242 <b>`, `{"unparsedBody":"card 424242******4242 <b>"}`},
-		"trailing garbage":            {`{"cardNo":"4242424242424242"} x`, `{"unparsedBody":"{\"cardNo\":\"424242******4242\"} x"}`},
+		"free text scrubbed":          {`{"result":{"resultMessage":"card 4242 4242 4242 4242 declined"},"refundReason":"4242424242424242"}`, `{"refundReason":"424242******4242","result":{"resultMessage":"card 4242 42** **** 4242 declined"}}`},
+		"typed into what a buyer types": {`{"order":{"orderDescription":"4242-4242-4242-4242","buyer":{"referenceBuyerId":"4242424242424242","buyerPhoneNo":"4242424242424242"}},"cardholderName":{"firstName":"4242424242424242","fullName":"A 4242424242424242"}}`,
+			`{"cardholderName":{"firstName":"424242******4242","fullName":"A 424242******4242"},"order":{"buyer":{"buyerPhoneNo":"4242424242424242","referenceBuyerId":"424242******4242"},"orderDescription":"4242-42**-****-4242"}}`},
+		"not a card number": {`{"resultMessage":"order 4242424242424241 unknown"}`, `{"resultMessage":"order 4242424242424241 unknown"}`},
+		"card tokens withheld": {`{"paymentMethod":{"paymentMethodId":"tok_1"},"paymentResultInfo":{"cardToken":"tok_1","acquirerInfo":{"acquirerCardToken":"atok"}}}`,
+			`{"paymentMethod":{"paymentMethodId":"***"},"paymentResultInfo":{"acquirerInfo":{"acquirerCardToken":"***"},"cardToken":"***"}}`},
+		"ids with long digit runs": {`{"paymentId":"202611231234567890123"}`, `{"paymentId":"202611231234567890123"}`},
+		"not json":                 {`card 4242424242424242 <b>`, `{"unparsedBody":"card 424242******4242 <b>"}`},
+		"trailing garbage":         {`{"cardNo":"4242424242424242"} x`, `{"unparsedBody":"{\"cardNo\":\"424242******4242\"} x"}`},
 	}
 	for name, tt := range tests {
 		if got := string(apo.RedactedJSON([]byte(tt.in))); got != tt.want {
@@ -189,7 +194,7 @@ func TestErrorStringScrubsCardNumbers(t *testing.T) {
 		Result: apo.Result{ResultCode: "PARAM_ILLEGAL", ResultStatus: "F", ResultMessage: "cardNo 4242-4242-4242-4242 illegal"}}
 	got := e.Error()
 	assertNoCard(t, "error", got)
-	if got != "apo pay: F PARAM_ILLEGAL: cardNo 424242******4242 illegal" {
+	if got != "apo pay: F PARAM_ILLEGAL: cardNo 4242-42**-****-4242 illegal" {
 		t.Fatalf("got %q", got)
 	}
 	u := &apo.Error{API: "refund", HTTPStatus: 502, Outcome: apo.OutcomeUnknown, Err: fmt.Errorf("http status 502")}

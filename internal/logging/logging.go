@@ -15,6 +15,8 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+
+	"github.com/payops/payops/internal/pan"
 )
 
 // New returns a JSON logger writing to w at level and above, with every line
@@ -80,13 +82,13 @@ func (h *handler) WithGroup(name string) slog.Handler {
 	if name == "" {
 		return h
 	}
-	return &handler{inner: h.inner.WithGroup(maskPANs(name)), drop: h.drop || IsSensitiveKey(name)}
+	return &handler{inner: h.inner.WithGroup(pan.MaskText(name)), drop: h.drop || IsSensitiveKey(name)}
 }
 
 // redactAttr returns a redacted copy of a; drop replaces every value.
 func redactAttr(a slog.Attr, drop bool) slog.Attr {
 	v := a.Value.Resolve()
-	key := maskPANs(a.Key)
+	key := pan.MaskText(a.Key)
 	if key != "" && (drop || IsSensitiveKey(key)) {
 		return slog.String(key, Redacted)
 	}
@@ -139,7 +141,7 @@ func redactValue(v slog.Value) slog.Value {
 // maskNumber returns v unchanged unless its decimal text is a card number,
 // in which case the masked text replaces it.
 func maskNumber(v slog.Value, text string) slog.Value {
-	if r := maskPANs(text); r != text {
+	if r := pan.MaskText(text); r != text {
 		return slog.StringValue(r)
 	}
 	return v

@@ -15,7 +15,7 @@ import (
 )
 
 const (
-	pan       = "4111111111111111"
+	testPAN   = "4111111111111111"
 	panMasked = "411111******1111"
 	cvv       = "918"
 )
@@ -42,7 +42,7 @@ func assertClean(t *testing.T, line string) map[string]any {
 	if err := json.Unmarshal([]byte(line), &m); err != nil {
 		t.Fatalf("line is not JSON: %v: %s", err, line)
 	}
-	for _, bad := range []string{pan, "4111 1111 1111 1111", "4111-1111-1111-1111", "5555555555554444", cvv} {
+	for _, bad := range []string{testPAN, "4111 1111 1111 1111", "4111-1111-1111-1111", "5555555555554444", cvv} {
 		if strings.Contains(line, bad) {
 			t.Errorf("line contains %q: %s", bad, line)
 		}
@@ -79,7 +79,7 @@ func TestHandlerRedacts(t *testing.T) {
 		log  func(l *slog.Logger)
 		want []string // substrings that must appear
 	}{
-		{"message", func(l *slog.Logger) { l.Info("charge " + pan + " failed") }, []string{panMasked}},
+		{"message", func(l *slog.Logger) { l.Info("charge " + testPAN + " failed") }, []string{panMasked}},
 		{"message with typed number", func(l *slog.Logger) { l.Info("card 4111-1111-1111-1111 cvv: " + cvv) },
 			[]string{"4111-11**-****-1111", "cvv: [REDACTED]"}},
 		{"string attr", func(l *slog.Logger) { l.Info("x", "card", "4111 1111 1111 1111") }, []string{`"card":"4111 11** **** 1111"`}},
@@ -87,42 +87,42 @@ func TestHandlerRedacts(t *testing.T) {
 			l.Info("x", "i", int64(4111111111111111), "u", uint64(5555555555554444), "f", 4111111111111111.0)
 		}, []string{`"i":"411111******1111"`, `"u":"555555******4444"`, `"f":"411111******1111"`}},
 		{"sensitive keys", func(l *slog.Logger) {
-			l.Info("x", "cvv", cvv, "CardNumber", pan, "security_code", 918, "pan", "typo-4111111111111112")
+			l.Info("x", "cvv", cvv, "CardNumber", testPAN, "security_code", 918, "pan", "typo-4111111111111112")
 		}, []string{`"cvv":"[REDACTED]"`, `"CardNumber":"[REDACTED]"`, `"security_code":"[REDACTED]"`, `"pan":"[REDACTED]"`}},
 		{"nested group", func(l *slog.Logger) {
 			l.Info("x", slog.Group("req", slog.Group("card", slog.String("holder", "A"),
 				slog.String("text", "4111-1111-1111-1111"), slog.String("cvv", cvv))))
 		}, []string{`"req":{"card":{"holder":"A","text":"4111-11**-****-1111","cvv":"[REDACTED]"}}`}},
-		{"sensitive group key", func(l *slog.Logger) { l.Info("x", slog.Group("cardNo", slog.String("a", pan))) },
+		{"sensitive group key", func(l *slog.Logger) { l.Info("x", slog.Group("cardNo", slog.String("a", testPAN))) },
 			[]string{`"cardNo":"[REDACTED]"`}},
 		{"error", func(l *slog.Logger) {
-			l.Error("x", "err", fmt.Errorf("apo: card %s cvv=%s rejected: %w", pan, cvv, io.EOF))
+			l.Error("x", "err", fmt.Errorf("apo: card %s cvv=%s rejected: %w", testPAN, cvv, io.EOF))
 		}, []string{`"err":"apo: card 411111******1111 cvv=[REDACTED] rejected: EOF"`}},
 		{"struct", func(l *slog.Logger) {
-			l.Info("x", "req", payRequest{CardNo: pan, CVV: cvv, Amount: 4200, Holder: cardHolder{"A"}, Note: "via 5555555555554444", private: pan})
+			l.Info("x", "req", payRequest{CardNo: testPAN, CVV: cvv, Amount: 4200, Holder: cardHolder{"A"}, Note: "via 5555555555554444", private: testPAN})
 		}, []string{`"CardNo":"[REDACTED]"`, `"cvv":"[REDACTED]"`, `"Amount":4200`, `"Note":"via 555555******4444"`}},
 		{"pointer and slice", func(l *slog.Logger) {
-			l.Info("x", "reqs", []*payRequest{{CardNo: pan, CVV: cvv}})
+			l.Info("x", "reqs", []*payRequest{{CardNo: testPAN, CVV: cvv}})
 		}, []string{`"CardNo":"[REDACTED]"`}},
 		{"map", func(l *slog.Logger) {
-			l.Info("x", "m", map[string]any{"card_number": pan, "nested": map[string]any{"securityCode": cvv, "k": []any{pan}}})
+			l.Info("x", "m", map[string]any{"card_number": testPAN, "nested": map[string]any{"securityCode": cvv, "k": []any{testPAN}}})
 		}, []string{`"card_number":"[REDACTED]"`, `"securityCode":"[REDACTED]"`, `["411111******1111"]`}},
 		{"json.RawMessage", func(l *slog.Logger) {
-			l.Info("x", "body", json.RawMessage(`{"paymentMethodMetaData":{"cardNo":"`+pan+`","cvv":"`+cvv+`","expiryYear":"30"}}`))
+			l.Info("x", "body", json.RawMessage(`{"paymentMethodMetaData":{"cardNo":"`+testPAN+`","cvv":"`+cvv+`","expiryYear":"30"}}`))
 		}, []string{`"body":{"paymentMethodMetaData":{"cardNo":"[REDACTED]","cvv":"[REDACTED]","expiryYear":"30"}}`}},
 		{"[]byte json", func(l *slog.Logger) { l.Info("x", "body", []byte(`[{"CVV":"`+cvv+`"}]`)) },
 			[]string{`"body":[{"CVV":"[REDACTED]"}]`}},
-		{"[]byte text", func(l *slog.Logger) { l.Info("x", "body", []byte("cardNo="+pan+"&x=1")) },
+		{"[]byte text", func(l *slog.Logger) { l.Info("x", "body", []byte("cardNo="+testPAN+"&x=1")) },
 			[]string{`"body":"cardNo=[REDACTED]&x=1"`}},
 		{"json in a string attr", func(l *slog.Logger) { l.Info("x", "body", `{"a":{"cvv":"`+cvv+`"}}`) },
 			[]string{`"body":"{\"a\":{\"cvv\":\"[REDACTED]\"}}"`}},
-		{"LogValuer", func(l *slog.Logger) { l.Info("x", "card", cardValuer{pan, cvv}) },
+		{"LogValuer", func(l *slog.Logger) { l.Info("x", "card", cardValuer{testPAN, cvv}) },
 			[]string{`"card":{"number":"411111******1111","cvv":"[REDACTED]","brand":"VISA"}`}},
 		{"WithAttrs", func(l *slog.Logger) {
-			l.With("cardNumber", pan, "note", "pan "+pan, slog.Group("g", "cvc", cvv)).Info("x")
+			l.With("cardNumber", testPAN, "note", "pan "+testPAN, slog.Group("g", "cvc", cvv)).Info("x")
 		}, []string{`"cardNumber":"[REDACTED]"`, `"note":"pan 411111******1111"`, `"g":{"cvc":"[REDACTED]"}`}},
 		{"WithGroup chain", func(l *slog.Logger) {
-			l.WithGroup("payment").With("cvv", cvv, "id", "p1").WithGroup("card").Info("x", "pan", pan, "text", pan)
+			l.WithGroup("payment").With("cvv", cvv, "id", "p1").WithGroup("card").Info("x", "pan", testPAN, "text", testPAN)
 		}, []string{`"payment":{"cvv":"[REDACTED]","id":"p1","card":{"pan":"[REDACTED]","text":"411111******1111"}}`}},
 		{"sensitive WithGroup", func(l *slog.Logger) {
 			l.WithGroup("cvv").With("value", cvv).Info("x", "again", cvv, slog.Group("", "inline", cvv))
@@ -175,13 +175,13 @@ func TestHandlerKeepsOtherNumbers(t *testing.T) {
 func TestHandlerLeavesRecordAlone(t *testing.T) {
 	var buf bytes.Buffer
 	h := NewRedactingHandler(slog.NewJSONHandler(&buf, nil))
-	r := slog.NewRecord(time.Now(), slog.LevelInfo, "m "+pan, 0)
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, "m "+testPAN, 0)
 	r.AddAttrs(slog.String("cvv", cvv))
 	if err := h.Handle(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
 	assertClean(t, buf.String())
-	if r.Message != "m "+pan {
+	if r.Message != "m "+testPAN {
 		t.Errorf("record message changed to %q", r.Message)
 	}
 	r.Attrs(func(a slog.Attr) bool {
@@ -195,8 +195,8 @@ func TestHandlerLeavesRecordAlone(t *testing.T) {
 func TestNew(t *testing.T) {
 	var buf bytes.Buffer
 	l := New(&buf, slog.LevelWarn)
-	l.Info("dropped " + pan)
-	l.Warn("kept", "cardNo", pan)
+	l.Info("dropped " + testPAN)
+	l.Warn("kept", "cardNo", testPAN)
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 	if len(lines) != 1 {
 		t.Fatalf("want only the warning, got %q", buf.String())

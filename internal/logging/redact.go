@@ -4,34 +4,34 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+
+	"github.com/payops/payops/internal/pan"
 )
 
 // Redacted replaces the whole value of a sensitive key (a card number or a
 // card security code field).
 const Redacted = "[REDACTED]"
 
-// PAN lengths: ISO/IEC 7812 card numbers have 12 to 19 digits.
-const (
-	minPAN = 12
-	maxPAN = 19
-)
-
 // sensitiveKeys are the field names whose values are dropped whatever they
 // hold, spelled as normalize spells them. A CVV is three or four digits, so it
 // can only be recognised by the name of its field; card numbers are caught by
 // their field names too, in case one fails the Luhn check (a typo is still a
-// card number). Masked displays such as APO's maskedCardNo are not in the list:
-// they may be kept.
+// card number). A card token (APO's cardToken, the paymentMethodId a saved
+// card is paid with) is a payment credential: whoever holds it can pay with
+// the card, so it is dropped too. Masked displays such as APO's maskedCardNo
+// are not in the list: they may be kept.
 var sensitiveKeys = map[string]bool{
 	"cardno": true, "cardnum": true, "cardnumber": true, "pan": true,
 	"primaryaccountnumber": true,
 	"cvv":                  true, "cvv2": true, "cvc": true, "cvc2": true, "csc": true,
 	"securitycode": true, "cardsecuritycode": true,
+	"cardtoken": true, "acquirercardtoken": true, "paymentmethodid": true,
 }
 
-// IsSensitiveKey reports whether a field named key holds a card number or a
-// card security code and must be dropped: cardNo, card_number, Card-Number,
-// PAN, cvv, CVV2, cvc, securityCode and similar. Case, '_', '-', '.' and spaces
+// IsSensitiveKey reports whether a field named key holds a card number, a
+// card security code or a card token and must be dropped: cardNo,
+// card_number, Card-Number, PAN, cvv, CVV2, cvc, securityCode, cardToken and
+// similar. Case, '_', '-', '.' and spaces
 // are ignored.
 func IsSensitiveKey(key string) bool {
 	if len(key) < 3 || len(key) > 40 {
@@ -56,33 +56,15 @@ func IsSensitiveKey(key string) bool {
 // Redact returns s with card data removed, for free text such as log
 // messages, error texts and stored payloads:
 //
-//   - Every run of 12 to 19 digits that passes the Luhn check and does not
-//     start with 0 is masked down to its first six and last four digits
-//     ("411111******1111"). Digits may be grouped with single spaces or dashes
-//     as people type them ("4111 1111 1111 1111" becomes
-//     "4111 11** **** 1111"), and a card number is found even when other
-//     digit groups surround it. A run of more than 19 digits with no
-//     separator is an identifier, not a card number, and is left alone.
-//   - A canonical UUID (8-4-4-4-12 hex digits in any case, not part of a
-//     longer run of hex digits) is an identifier too: request ids such as
-//     "pay-01937a2e-8c4f-7d31-b0e2-5f6a7b8c9d0e" are kept. Its hyphens
-//     separate digit groups instead of joining them, and a digit run inside
-//     it is never a card number on its own. So one number never spans two
-//     groups of a UUID, and as a group holds at most 12 characters, the most
-//     a UUID can hide is a 12-digit run that is its whole last group; a 13
-//     to 19 digit number never fits, and neither does one typed with spaces.
-//     Only the digit run at either end of a UUID can still join a number
-//     written right next to it, so a card number glued to a UUID is judged
-//     as without the exemption ("4111 1111 1111-1111abcd-…" is masked).
+//   - Card numbers are masked by pan.MaskText, the one policy for every
+//     text payops keeps: a Luhn-valid run of 12 to 19 digits, typed with or
+//     without single spaces or dashes, keeps its first six and last four
+//     digits ("4111 11** **** 1111"); UUIDs are identifiers and kept.
 //   - The value after a sensitive key in key=value or key: value form
 //     ("cvv=123&cardNo=…", `cvv: 123`, "Security Code: 123", a truncated
 //     JSON fragment) becomes [REDACTED].
 //   - Text that is a whole JSON document is redacted as RedactJSON does, so
 //     sensitive keys are found at any depth.
-//
-// About one random digit run in ten passes the Luhn check, so some order ids
-// or long integers will be masked too; that is the price of never letting a
-// card number through. Timestamps and ids that fail the check are kept.
 func Redact(s string) string {
 	if t := strings.TrimSpace(s); len(t) > 1 && (t[0] == '{' || t[0] == '[') {
 		if b := []byte(s); json.Valid(b) {
@@ -91,7 +73,7 @@ func Redact(s string) string {
 	}
 	// Mask first: a card number right after a sensitive key ("cvv=4111 1111 …")
 	// would otherwise lose only its first group to the key rule.
-	return redactKeyValues(maskPANs(s))
+	return redactKeyValues(pan.MaskText(s))
 }
 
 // RedactJSON returns a redacted copy of the JSON document b: the value of
@@ -103,7 +85,7 @@ func Redact(s string) string {
 // valid JSON is redacted as text with Redact. b is never modified.
 func RedactJSON(b []byte) []byte {
 	if !json.Valid(b) {
-		return []byte(redactKeyValues(maskPANs(string(b))))
+		return []byte(redactKeyValues(pan.MaskText(string(b))))
 	}
 	w := jsonWalker{in: b, out: make([]byte, 0, len(b)+16)}
 	w.value()
@@ -245,7 +227,7 @@ func redactJSONString(raw []byte) []byte {
 // judged by IsSensitiveKey.
 func redactJSONKey(raw []byte) []byte {
 	s := jsonString(raw)
-	r := maskPANs(s)
+	r := pan.MaskText(s)
 	if r == s {
 		return raw
 	}
@@ -255,11 +237,11 @@ func redactJSONKey(raw []byte) []byte {
 // redactJSONNumber masks an integer literal that is a card number, turning it
 // into a string because the mask is not a number.
 func redactJSONNumber(lit []byte) []byte {
-	if len(lit) < minPAN {
+	if len(lit) < pan.MinLen {
 		return lit // also true, false and null
 	}
 	s := string(lit)
-	r := maskPANs(s)
+	r := pan.MaskText(s)
 	if r == s {
 		return lit
 	}
@@ -276,219 +258,7 @@ func quote(s string) []byte {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
-// maskPANs masks the card numbers in s as Redact describes. It allocates only
-// when it changes something.
-func maskPANs(s string) string {
-	digits := 0
-	for i := 0; i < len(s); i++ {
-		if isDigit(s[i]) {
-			digits++
-		}
-	}
-	if digits < minPAN {
-		return s
-	}
-	var out []byte // a copy of s, made on the first change
-	var groupsBuf [24]group
-	uuid := span{-1, -1} // the last canonical UUID found
-	for i := 0; i < len(s); {
-		if !isDigit(s[i]) {
-			i++
-			continue
-		}
-		// Collect a sequence of digit groups joined by single spaces or
-		// dashes, but not by the hyphens inside a UUID.
-		groups := groupsBuf[:0]
-		j := i
-		for {
-			start := j
-			for j < len(s) && isDigit(s[j]) {
-				j++
-			}
-			inUUID := start >= uuid.start && start < uuid.end
-			if !inUUID {
-				if u := uuidAround(s, start, j); u >= 0 {
-					uuid, inUUID = span{u, u + uuidLen}, true
-				}
-			}
-			groups = append(groups, group{span{start, j}, inUUID})
-			if inUUID && j < uuid.end {
-				break // s[j] is inside the UUID: a hex letter or one of its hyphens
-			}
-			if j+1 < len(s) && (s[j] == ' ' || s[j] == '-') && isDigit(s[j+1]) {
-				j++
-				continue
-			}
-			break
-		}
-		out = maskSequence(s, groups, out)
-		i = j
-	}
-	if out == nil {
-		return s
-	}
-	return string(out)
-}
-
-// span is a half-open byte range of a string.
-type span struct{ start, end int }
-
-// group is a run of digits; inUUID marks one inside a canonical UUID.
-type group struct {
-	span
-	inUUID bool
-}
-
-// uuidLen is the length of a canonical UUID: 8-4-4-4-12 hex digits.
-const uuidLen = 36
-
-// uuidAround returns where the canonical UUID holding the digit run
-// s[start:end] begins, or -1 if the run is not inside one. The run's hex
-// group (its digits widened by the hex letters around them) is 8, 4 or 12
-// long, which tells where the UUID could begin.
-func uuidAround(s string, start, end int) int {
-	// Most digit runs are set off by spaces or punctuation: rule them out
-	// before looking around.
-	if end-start > 12 || (start == 0 || !isUUIDByte(s[start-1])) && (end == len(s) || !isUUIDByte(s[end])) {
-		return -1
-	}
-	g, e := start, end
-	for g > 0 && e-g <= 12 && isHex(s[g-1]) {
-		g--
-	}
-	for e < len(s) && e-g <= 12 && isHex(s[e]) {
-		e++
-	}
-	hyphenBefore, hyphenAfter := g > 0 && s[g-1] == '-', e < len(s) && s[e] == '-'
-	switch {
-	case e-g == 8 && hyphenAfter:
-		if uuidAt(s, g) {
-			return g
-		}
-	case e-g == 4 && hyphenBefore && hyphenAfter: // the second, third or fourth group
-		for _, off := range [...]int{9, 14, 19} {
-			if uuidAt(s, g-off) {
-				return g - off
-			}
-		}
-	case e-g == 12 && hyphenBefore:
-		if uuidAt(s, g-24) {
-			return g - 24
-		}
-	}
-	return -1
-}
-
-// uuidAt reports whether a canonical UUID begins at s[u] and is not part of
-// a longer run of hex digits.
-func uuidAt(s string, u int) bool {
-	if u < 0 || u+uuidLen > len(s) || u > 0 && isHex(s[u-1]) || u+uuidLen < len(s) && isHex(s[u+uuidLen]) {
-		return false
-	}
-	if s[u+8] != '-' || s[u+13] != '-' || s[u+18] != '-' || s[u+23] != '-' {
-		return false
-	}
-	for k := range uuidLen {
-		if c := s[u+k]; !isHex(c) && k != 8 && k != 13 && k != 18 && k != 23 {
-			return false
-		}
-	}
-	return true
-}
-
-// maskSequence finds every run of whole consecutive groups that is a card
-// number and masks it in out (copying s into out first if out is nil).
-// Overlapping finds are merged and masked as one stretch, which still shows
-// no more of any card number than its first six and last four digits. A
-// single group inside a UUID is part of an identifier, not a number.
-func maskSequence(s string, groups []group, out []byte) []byte {
-	regionStart, regionEnd := -1, -1
-	flush := func() {
-		if regionStart < 0 {
-			return
-		}
-		if out == nil {
-			out = []byte(s)
-		}
-		maskRegion(out, regionStart, regionEnd)
-		regionStart, regionEnd = -1, -1
-	}
-	for a := range groups {
-		if s[groups[a].start] == '0' { // no card number starts with 0 (ISO/IEC 7812 MII)
-			continue
-		}
-		n := 0
-		for b := a; b < len(groups); b++ {
-			n += groups[b].end - groups[b].start
-			if n > maxPAN {
-				break
-			}
-			if n < minPAN || b == a && groups[a].inUUID || !luhn(s[groups[a].start:groups[b].end]) {
-				continue
-			}
-			start, end := groups[a].start, groups[b].end
-			if regionStart >= 0 && start > regionEnd {
-				flush()
-			}
-			if regionStart < 0 {
-				regionStart = start
-			}
-			regionEnd = max(regionEnd, end)
-		}
-	}
-	flush()
-	return out
-}
-
-// maskRegion replaces the digits of b[start:end] with '*', except the first
-// six and the last four.
-func maskRegion(b []byte, start, end int) {
-	total := 0
-	for i := start; i < end; i++ {
-		if isDigit(b[i]) {
-			total++
-		}
-	}
-	k := 0
-	for i := start; i < end; i++ {
-		if !isDigit(b[i]) {
-			continue
-		}
-		if k >= 6 && k < total-4 {
-			b[i] = '*'
-		}
-		k++
-	}
-}
-
-// luhn reports whether the digits of s (other characters are skipped) pass
-// the Luhn mod-10 check.
-func luhn(s string) bool {
-	sum, double := 0, false
-	for i := len(s) - 1; i >= 0; i-- {
-		c := s[i]
-		if !isDigit(c) {
-			continue
-		}
-		d := int(c - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
-}
-
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-func isHex(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
-
-// isUUIDByte reports whether c can sit beside a digit run inside a UUID.
-func isUUIDByte(c byte) bool { return c == '-' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
 
 func isKeyChar(c byte) bool {
 	return isDigit(c) || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '-'

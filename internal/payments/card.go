@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/payops/payops/internal/pan"
 )
 
 // CardInput is a card as the buyer typed it. Number and CVV pass through to
@@ -35,23 +37,6 @@ func (c CardInput) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String(
 // LogValue masks the card in slog output.
 func (c CardInput) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
-// luhn reports whether digits pass the Luhn check.
-func luhn(digits string) bool {
-	sum, double := 0, false
-	for i := len(digits) - 1; i >= 0; i-- {
-		d := int(digits[i] - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
-}
-
 func allDigits(s string) bool {
 	if s == "" {
 		return false
@@ -69,12 +54,21 @@ func normalizePAN(s string) string {
 	return strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(s))
 }
 
-func maskPAN(pan string) string {
-	pan = normalizePAN(pan)
-	if len(pan) < 10 {
-		return strings.Repeat("*", len(pan))
+// maskPAN masks a typed card number as pan.Mask does, spaces and dashes
+// removed first.
+func maskPAN(number string) string { return pan.Mask(normalizePAN(number)) }
+
+// maskFreeText masks card numbers typed into the fields of a payment
+// request that are free text, with the one policy every stored text follows
+// (pan.MaskText), before anything is stored or sent: a number belongs in
+// card.number only. Reference order id and phone stay as typed: the first
+// is the merchant's key for the order, and a long phone number passes the
+// Luhn check one time in ten.
+func (r *CreateRequest) maskFreeText() {
+	for _, f := range []*string{&r.OrderDescription, &r.BuyerReference, &r.BuyerEmail, &r.UserAgent,
+		&r.Card.HolderFirst, &r.Card.HolderLast} {
+		*f = pan.MaskText(*f)
 	}
-	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
 }
 
 // brandOf names the scheme from the BIN; APO's answer replaces it.

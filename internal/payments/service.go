@@ -16,6 +16,7 @@ import (
 
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/money"
+	"github.com/payops/payops/internal/pan"
 	"github.com/payops/payops/internal/postgres"
 )
 
@@ -29,6 +30,7 @@ type Provider interface {
 	Refund(ctx context.Context, req apo.RefundRequest) (apo.RefundResponse, error)
 	InquiryRefund(ctx context.Context, req apo.InquiryRefundRequest) (apo.InquiryRefundResponse, error)
 	VerifyNotification(method, requestURI string, headers http.Header, rawBody []byte) error
+	ClientID() string
 }
 
 // Service runs the payment lifecycle. It is safe for concurrent use.
@@ -38,6 +40,7 @@ type Service struct {
 	polls     Poller
 	disputes  DisputeSink
 	intake    *batcher
+	refusals  RefusalGate // nil: every refused notification is stored
 	log       *slog.Logger
 	notifyURL string
 	// payTimeout bounds one pay call (APO_TIMEOUT): after it, plus a
@@ -136,7 +139,7 @@ func (r *CreateRequest) validate(now time.Time) error {
 	}
 	if c.Number != "" {
 		c.Number = normalizePAN(c.Number)
-		if !allDigits(c.Number) || len(c.Number) < 12 || len(c.Number) > 19 || !luhn(c.Number) {
+		if !allDigits(c.Number) || len(c.Number) < pan.MinLen || len(c.Number) > pan.MaxLen || !pan.Luhn(c.Number) {
 			return &InvalidError{Field: "card.number", Reason: "not a valid card number"}
 		}
 		if c.CVV != "" && (!allDigits(c.CVV) || len(c.CVV) < 3 || len(c.CVV) > 4) {
@@ -168,6 +171,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Payment, error
 	if err := req.validate(now); err != nil {
 		return Payment{}, err
 	}
+	req.maskFreeText()
 	id := uuid.Must(uuid.NewV7()).String()
 	p := Payment{
 		ID: id, PaymentRequestID: "pay-" + id, ReferenceOrderID: req.ReferenceOrderID,

@@ -17,7 +17,8 @@ import (
 )
 
 const webhookColumns = `id, notify_type, dedupe_key, raw_body, headers, request_uri, verdict, state, attempts,
-	deliveries, last_error, COALESCE(payment_id::text, '') AS payment_id, received_at, processed_at`
+	deliveries, last_error, COALESCE(payment_id::text, '') AS payment_id, received_at, processed_at,
+	COALESCE(body_size, 0) AS body_size, body_sha256`
 
 type webhookRow struct {
 	ID          string     `db:"id"`
@@ -34,6 +35,8 @@ type webhookRow struct {
 	PaymentID   string     `db:"payment_id"`
 	ReceivedAt  time.Time  `db:"received_at"`
 	ProcessedAt *time.Time `db:"processed_at"`
+	BodySize    int        `db:"body_size"`
+	BodySHA256  string     `db:"body_sha256"`
 }
 
 func (r webhookRow) event() WebhookEvent {
@@ -42,12 +45,13 @@ func (r webhookRow) event() WebhookEvent {
 	return WebhookEvent{ID: r.ID, NotifyType: r.NotifyType, DedupeKey: r.DedupeKey, RawBody: r.RawBody, Headers: h,
 		RequestURI: r.RequestURI, Verdict: r.Verdict, State: WebhookState(r.State), Attempts: r.Attempts,
 		Deliveries: r.Deliveries, LastError: r.LastError, PaymentID: r.PaymentID, ReceivedAt: r.ReceivedAt.UTC(),
-		ProcessedAt: postgres.UTC(r.ProcessedAt)}
+		ProcessedAt: postgres.UTC(r.ProcessedAt), BodySize: r.BodySize, BodySHA256: r.BodySHA256}
 }
 
-// InsertWebhook stores a notification; a re-delivery of the same fact
-// (same dedupe key) only counts a delivery. It returns the stored event and
-// whether this call created it.
+// InsertWebhook stores a notification one row at a time (refused ones; the
+// accepted go through the intake's group commit); a re-delivery of the same
+// fact (same dedupe key) only counts a delivery. It returns the stored event
+// and whether this call created it.
 func (s *Store) InsertWebhook(ctx context.Context, ev WebhookEvent) (WebhookEvent, bool, error) {
 	h, err := json.Marshal(ev.Headers)
 	if err != nil {
@@ -55,8 +59,8 @@ func (s *Store) InsertWebhook(ctx context.Context, ev WebhookEvent) (WebhookEven
 	}
 	const q = `
 		INSERT INTO webhook_events (id, notify_type, dedupe_key, raw_body, headers, request_uri, verdict, state,
-			last_error, received_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			last_error, received_at, body_size, body_sha256)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULLIF($11, 0), $12)
 		ON CONFLICT (dedupe_key) DO UPDATE SET deliveries = webhook_events.deliveries + 1
 		RETURNING ` + webhookColumns + `, (xmax = 0) AS inserted`
 	var r struct {
@@ -64,7 +68,7 @@ func (s *Store) InsertWebhook(ctx context.Context, ev WebhookEvent) (WebhookEven
 		Inserted bool `db:"inserted"`
 	}
 	if err := sqlx.GetContext(ctx, s.db, &r, q, ev.ID, ev.NotifyType, ev.DedupeKey, ev.RawBody, h, ev.RequestURI,
-		ev.Verdict, string(ev.State), ev.LastError, ev.ReceivedAt); err != nil {
+		ev.Verdict, string(ev.State), ev.LastError, ev.ReceivedAt, ev.BodySize, ev.BodySHA256); err != nil {
 		return WebhookEvent{}, false, fmt.Errorf("store webhook: %w", err)
 	}
 	return r.event(), r.Inserted, nil

@@ -8,11 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/payops/payops/internal/apo"
 )
@@ -44,6 +41,10 @@ type WebhookEvent struct {
 	PaymentID   string
 	ReceivedAt  time.Time
 	ProcessedAt *time.Time
+	// BodySize and BodySHA256 describe the whole body of a refused
+	// notification, of which RawBody keeps only the first 4 KiB.
+	BodySize   int
+	BodySHA256 string
 }
 
 // ErrBadSignature reports a notification whose signature did not verify.
@@ -56,49 +57,6 @@ type DisputeSink interface {
 
 // SetDisputeSink hands dispute notifications to the disputes package.
 func (s *Service) SetDisputeSink(d DisputeSink) { s.disputes = d }
-
-// Intake verifies a notification and stores it, deduplicated, before the
-// caller answers APO: once Intake returns nil the event is durable and may
-// be acknowledged. It reports whether this delivery was the first.
-//
-// The signature is checked over the request URI as it arrived and, failing
-// that, over the path alone (a proxy may add a query string APO did not
-// sign). An invalid one is stored as IGNORED, for forensics, and returned as
-// ErrBadSignature; nothing about any payment changes.
-func (s *Service) Intake(ctx context.Context, method, requestURI string, h http.Header, body []byte) (WebhookEvent, bool, error) {
-	start := time.Now()
-	defer func() { webhookIntakeSeconds.Observe(time.Since(start).Seconds()) }()
-	now := s.now().UTC()
-	ev := WebhookEvent{ID: uuid.Must(uuid.NewV7()).String(), RawBody: body, Headers: keepHeaders(h),
-		RequestURI: requestURI, Verdict: "valid", State: WebhookPending, Deliveries: 1, ReceivedAt: now}
-	verr := s.apo.VerifyNotification(method, requestURI, h, body)
-	if verr != nil {
-		if u, err := url.Parse(requestURI); err == nil && u.RawQuery != "" {
-			verr = s.apo.VerifyNotification(method, u.Path, h, body)
-		}
-	}
-	if verr != nil {
-		sum := sha256.Sum256(append(append([]byte{}, body...), h.Get("Signature")...))
-		ev.Verdict, ev.State, ev.LastError = "invalid", WebhookIgnored, "signature invalid"
-		ev.DedupeKey = "invalid:" + hex.EncodeToString(sum[:])
-		if _, _, err := NewStore(s.db).InsertWebhook(ctx, ev); err != nil {
-			return WebhookEvent{}, false, err
-		}
-		webhookIntake.WithLabelValues("invalid").Inc()
-		return ev, false, ErrBadSignature
-	}
-	ev.NotifyType, ev.DedupeKey = dedupeKey(body)
-	stored, first, err := s.intake.store(ctx, ev)
-	if err != nil {
-		return WebhookEvent{}, false, err
-	}
-	if first {
-		webhookIntake.WithLabelValues("stored").Inc()
-	} else {
-		webhookIntake.WithLabelValues("duplicate").Inc()
-	}
-	return stored, first, nil
-}
 
 // dedupeKey names the fact a notification reports, so APO's re-sends of it
 // collapse into one stored event while a different fact about the same
@@ -126,19 +84,6 @@ func dedupeKey(body []byte) (notifyType, key string) {
 		nt = "DISPUTE:" + n.Dispute.DisputeNotificationType
 	}
 	return nt, strings.Join(parts, "|")
-}
-
-// keepHeaders stores what proves the notification: signature, client-id,
-// request-time, content type.
-func keepHeaders(h http.Header) http.Header {
-	out := http.Header{}
-	for k, v := range h {
-		switch strings.ToLower(k) {
-		case "signature", "client-id", "request-time", "content-type", "user-agent":
-			out[strings.ToLower(k)] = v
-		}
-	}
-	return out
 }
 
 // Process applies a stored notification. It is idempotent: a processed

@@ -39,3 +39,28 @@ func (l *Limiter) Allow(ctx context.Context) (bool, time.Duration, error) {
 	}
 	return false, res.RetryAfter, nil
 }
+
+// PerKey gives every key (a source address, say) its own budget of burst
+// events, refilled at perPeriod per period, across every process sharing its
+// Redis. A key's state expires by itself once its budget is whole again, so
+// Redis holds only the keys that spent some of it recently.
+type PerKey struct {
+	l      *redis_rate.Limiter
+	prefix string
+	limit  redis_rate.Limit
+}
+
+// NewPerKey returns a limiter whose keys are prefix + key.
+func NewPerKey(rdb *redis.Client, prefix string, perPeriod int, period time.Duration, burst int) *PerKey {
+	return &PerKey{l: redis_rate.NewLimiter(rdb), prefix: prefix,
+		limit: redis_rate.Limit{Rate: perPeriod, Period: period, Burst: burst}}
+}
+
+// Allow takes one event from key's budget and says whether there was one.
+func (k *PerKey) Allow(ctx context.Context, key string) (bool, error) {
+	res, err := k.l.Allow(ctx, k.prefix+key, k.limit)
+	if err != nil {
+		return false, fmt.Errorf("rate limit %s: %w", k.prefix, err)
+	}
+	return res.Allowed > 0, nil
+}

@@ -70,3 +70,26 @@ func TestSharedBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestPerKey: each key spends its own burst; one key over budget leaves
+// another untouched.
+func TestPerKey(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	defer rdb.Close()
+	ctx := context.Background()
+	// One event an hour refills: nothing comes back while the test runs.
+	l := ratelimit.NewPerKey(rdb, "test:", 1, time.Hour, 3)
+	for i := range 5 {
+		ok, err := l.Allow(ctx, "198.51.100.7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := i < 3; ok != want {
+			t.Fatalf("event %d of one key: allowed %v, want %v", i+1, ok, want)
+		}
+	}
+	if ok, err := l.Allow(ctx, "203.0.113.9"); err != nil || !ok {
+		t.Fatalf("another key: allowed %v (err %v), want its own budget", ok, err)
+	}
+}
