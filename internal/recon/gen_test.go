@@ -405,7 +405,7 @@ func buildFilesGen(lg *ledger, cal Calendar, o genOpts, itemFaults map[string]fu
 
 // summarise computes a batch's summary from its (final) items.
 func summarise(b *genFile, id, ccy string, faults map[string]func([]row) []row) *genFile {
-	var net, reserve int64
+	var net, reserve, reserves int64
 	parse := func(v string) int64 {
 		if v == "" {
 			return 0
@@ -421,15 +421,18 @@ func summarise(b *genFile, id, ccy string, faults map[string]func([]row) []row) 
 		net += parse(r["settlementAmountValue"]) + parse(r["feeAmountValue"])
 		if r["transactionType"] == "RESERVE_WITHHOLDING" {
 			reserve += parse(r["settlementAmountValue"])
+			reserves++
 		}
 	}
 	s := &genFile{dir: b.dir, name: "settlementSummary_" + ccy + "_" + id + "_000.csv", kind: report.SettlementSummary,
 		header: ssHeader, rows: []row{
 			{"settlementBatchId": id, "customerId": testCustomer, "summaryType": "TOTAL",
 				"count": strconv.Itoa(len(b.rows)), "settlementAmountValue": major(net, ccy), "settlementCurrency": ccy},
-			{"settlementBatchId": id, "customerId": testCustomer, "summaryType": "RESERVE_WITHHOLDING",
-				"count": "1", "settlementAmountValue": major(reserve, ccy), "settlementCurrency": ccy},
 		}}
+	if reserves > 0 {
+		s.rows = append(s.rows, row{"settlementBatchId": id, "customerId": testCustomer, "summaryType": "RESERVE_WITHHOLDING",
+			"count": strconv.FormatInt(reserves, 10), "settlementAmountValue": major(reserve, ccy), "settlementCurrency": ccy})
+	}
 	if fault := faults[s.name]; fault != nil {
 		s.rows = fault(s.rows)
 	}
@@ -614,4 +617,108 @@ func chain(fs ...func([]row) []row) func([]row) []row {
 		}
 		return rows
 	}
+}
+
+// ---- moving lines between files, as APO's timing does ----
+
+func findFile(files []*genFile, name string) *genFile {
+	for _, f := range files {
+		if f.name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+func cloneRow(r row) row {
+	c := row{}
+	for k, v := range r {
+		c[k] = v
+	}
+	return c
+}
+
+// takeRow removes the row pred selects from the named file and returns it.
+func takeRow(files []*genFile, name string, pred func(row) bool) row {
+	f := findFile(files, name)
+	for i, r := range f.rows {
+		if pred(r) {
+			f.rows = append(f.rows[:i:i], f.rows[i+1:]...)
+			return r
+		}
+	}
+	panic("takeRow: no row matched in " + name)
+}
+
+// lineOf is the physical line of the row pred selects in the named file
+// (the header is line 1).
+func lineOf(files []*genFile, name string, pred func(row) bool) int {
+	for i, r := range findFile(files, name).rows {
+		if pred(r) {
+			return i + 2
+		}
+	}
+	panic("lineOf: no row matched in " + name)
+}
+
+// moveRow moves a transaction details line to a later day's file.
+func moveRow(files []*genFile, from, to string, pred func(row) bool) {
+	f := findFile(files, to)
+	f.rows = append(f.rows, takeRow(files, from, pred))
+}
+
+// settleIn puts a copy of the settlement line pred selects in file from
+// into batch batchID settled on date (yyyyMMdd), creating the batch's
+// files when it has none, and recomputes the summaries. With move, the
+// line leaves from. It returns the files, with any new ones.
+func settleIn(files []*genFile, o genOpts, from string, pred func(row) bool, batchID, date string, move bool) []*genFile {
+	var r row
+	if move {
+		r = takeRow(files, from, pred)
+	} else {
+		for _, x := range findFile(files, from).rows {
+			if pred(x) {
+				r = cloneRow(x)
+				break
+			}
+		}
+		if r == nil {
+			panic("settleIn: no row matched in " + from)
+		}
+	}
+	ccy := r["settlementCurrency"]
+	r["settlementBatchId"] = batchID
+	if o.gen == genB {
+		r["settlementInitiatedDate"] = date[:4] + "-" + date[4:6] + "-" + date[6:]
+	} else {
+		r["settlementTime"] = date[:4] + "-" + date[4:6] + "-" + date[6:] + " 02:00:00"
+	}
+	name := "settlementItems_" + ccy + "_" + batchID + "_000.csv"
+	to := findFile(files, name)
+	if to == nil {
+		_, sdH, _ := o.headers()
+		to = &genFile{dir: date, name: name, kind: report.SettlementItems, header: sdH}
+		files = append(files, to)
+	}
+	to.rows = append(to.rows, r)
+	files = resummarise(files, o, name)
+	if move {
+		files = resummarise(files, o, from)
+	}
+	return files
+}
+
+// resummarise recomputes the summary of the settlement items file name.
+func resummarise(files []*genFile, o genOpts, name string) []*genFile {
+	b := findFile(files, name)
+	parts := strings.Split(strings.TrimSuffix(name, ".csv"), "_") // settlementItems, ccy, batch, seq
+	s := summarise(b, parts[2], parts[1], nil)
+	_, _, s.header = o.headers()
+	for i, f := range files {
+		if f.name == s.name {
+			files[i] = s
+			return files
+		}
+	}
+	return append(files, s)
 }
