@@ -133,6 +133,14 @@ func TestMultiCaptureMatchesEachLineToItsTransaction(t *testing.T) {
 			if strings.Join(found, "\n") != strings.Join(want, "\n") {
 				t.Fatalf("found:\n%s\nwant:\n%s", strings.Join(found, "\n"), strings.Join(want, "\n"))
 			}
+			// Each settled capture and refund is one fact on the payment's
+			// timeline, though in the newest generation their lines share
+			// the payment's id.
+			var facts int
+			if err := db.GetContext(context.Background(), &facts,
+				`SELECT count(*) FROM payment_events WHERE source = 'settlement' AND payment_id = $1`, p.id); err != nil || facts != 5 {
+				t.Errorf("settlement facts = %d %v, want 5", facts, err)
+			}
 		})
 	}
 }

@@ -296,7 +296,7 @@ func (s *Service) reconcile(ctx context.Context, conn RawConn, tx *sqlx.Tx, run 
 	if err := st.RecordHealing(ctx, run.ID, prev, late.notes); err != nil {
 		return err
 	}
-	if err := st.SetContextFiles(ctx, run.ID, late.files); err != nil {
+	if err := st.SetContextFiles(ctx, run.ID, append(window, late.files...)); err != nil {
 		return err
 	}
 	run.Timings.Diff = time.Since(t)

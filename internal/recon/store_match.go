@@ -150,9 +150,10 @@ func (s *Store) linesNaming(ctx context.Context, fileIDs []int64, apoIDs, reques
 	return out, rows.Err()
 }
 
-// SetContextFiles records the files a run read beyond its inputs to find
-// late lines (recon_runs.context_file_ids): a file that arrives later and
-// is not among them may heal the run's MISSING_IN_REPORT breaks.
+// SetContextFiles records the files a run read beyond its inputs (its
+// window, and where it looked for late lines) in
+// recon_runs.context_file_ids: a file that arrives later and is not among
+// them may heal the run's MISSING_IN_REPORT breaks.
 func (s *Store) SetContextFiles(ctx context.Context, runID int64, ids []int64) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE recon_runs SET context_file_ids = $2::bigint[] WHERE id = $1`,
 		runID, int64Array(ids)); err != nil {
@@ -190,10 +191,38 @@ func (s *Store) RecordHealing(ctx context.Context, runID, prevID int64, notes []
 // whose latest succeeded run has an OPEN MISSING_IN_REPORT that a file it
 // did not read may heal: a line of that file, in the scope lateLines
 // searches (lateDays), names the missing transaction's APO id, payment or
-// request id. A re-run reads that file (context_file_ids), so it does not
-// bring the date back.
+// request id. The run read every such file that existed then (inputs,
+// context_file_ids), so only files that arrived since are looked at, and
+// a re-run reads them, so they do not bring the date back. The lines are
+// joined by equality on each id in turn, so that each join hashes.
 func (s *Store) DatesWithNewInputs(ctx context.Context) ([]time.Time, error) {
 	const q = `
+		WITH latest AS (
+			SELECT DISTINCT ON (period) id, period, input_file_ids || context_file_ids AS read
+			FROM recon_runs WHERE status = 'SUCCEEDED' ORDER BY period, id DESC),
+		open AS (
+			SELECT r.period, r.read, d.report_kind, (d.details->>'due_on')::date AS due,
+				NULLIF(d.transaction_id, '') AS apo_id, NULLIF(d.original_transaction_id, '') AS payment_apo_id,
+				NULLIF(d.transaction_request_id, '') AS request_id
+			FROM latest r JOIN discrepancies d ON d.run_id = r.id
+			WHERE d.kind = 'MISSING_IN_REPORT' AND d.status = 'OPEN' AND d.details ? 'due_on'),
+		files AS (
+			SELECT DISTINCT f.id, f.kind, f.report_date FROM report_files f
+			JOIN open o ON f.kind = o.report_kind AND f.report_date BETWEEN o.due - 1 AND o.due + $1::integer
+				AND NOT (f.id = ANY(o.read))
+			WHERE f.status = 'INGESTED' AND NOT EXISTS (SELECT 1 FROM report_files g WHERE g.status = 'INGESTED'
+				AND g.customer_id = f.customer_id AND g.name = f.name AND g.id > f.id)),
+		lines AS MATERIALIZED (
+			SELECT f.id AS file_id, f.kind, f.report_date, l.transaction_id, l.original_transaction_id, l.transaction_request_id
+			FROM files f JOIN report_lines l ON l.file_id = f.id),
+		hits AS (
+			SELECT o.*, x.file_id, x.kind, x.report_date FROM open o JOIN lines x ON x.transaction_id = o.apo_id
+			UNION ALL
+			SELECT o.*, x.file_id, x.kind, x.report_date FROM open o JOIN lines x ON x.transaction_id = o.payment_apo_id
+			UNION ALL
+			SELECT o.*, x.file_id, x.kind, x.report_date FROM open o JOIN lines x ON x.original_transaction_id = o.payment_apo_id
+			UNION ALL
+			SELECT o.*, x.file_id, x.kind, x.report_date FROM open o JOIN lines x ON x.transaction_request_id = o.request_id)
 		SELECT DISTINCT d FROM (
 			SELECT COALESCE(f.report_date, (SELECT max(i.report_date) FROM report_files i
 				WHERE i.kind = 'SETTLEMENT_ITEMS' AND i.status = 'INGESTED' AND i.batch_id = f.batch_id)) AS d
@@ -201,24 +230,10 @@ func (s *Store) DatesWithNewInputs(ctx context.Context) ([]time.Time, error) {
 			WHERE f.status = 'INGESTED'
 			  AND NOT EXISTS (SELECT 1 FROM recon_runs r WHERE r.status = 'SUCCEEDED' AND r.input_file_ids @> ARRAY[f.id])
 			UNION ALL
-			SELECT o.period FROM (
-				SELECT DISTINCT ON (period) id, period, input_file_ids, context_file_ids FROM recon_runs
-				WHERE status = 'SUCCEEDED' ORDER BY period, id DESC) r
-			JOIN LATERAL (
-				SELECT r.period, d.report_kind, (d.details->>'due_on')::date AS due, NULLIF(d.transaction_id, '') AS apo_id,
-					NULLIF(d.original_transaction_id, '') AS payment_apo_id, NULLIF(d.transaction_request_id, '') AS request_id
-				FROM discrepancies d
-				WHERE d.run_id = r.id AND d.kind = 'MISSING_IN_REPORT' AND d.status = 'OPEN' AND d.details ? 'due_on') o ON true
-			WHERE EXISTS (
-				SELECT 1 FROM report_files f JOIN report_lines l ON l.file_id = f.id
-				WHERE f.status = 'INGESTED' AND f.kind = o.report_kind
-				  AND NOT (f.id = ANY(r.input_file_ids)) AND NOT (f.id = ANY(r.context_file_ids))
-				  AND NOT EXISTS (SELECT 1 FROM report_files g WHERE g.status = 'INGESTED' AND g.customer_id = f.customer_id
-				                  AND g.name = f.name AND g.id > f.id)
-				  AND f.report_date BETWEEN o.due + CASE WHEN o.report_kind = 'SETTLEMENT_ITEMS' THEN 1 ELSE -1 END
-				                        AND o.due + $1::integer
-				  AND (l.transaction_id IN (o.apo_id, o.payment_apo_id) OR l.original_transaction_id = o.payment_apo_id
-				       OR l.transaction_request_id = o.request_id))
+			SELECT h.period FROM hits h
+			WHERE h.kind = h.report_kind AND NOT (h.file_id = ANY(h.read))
+			  AND h.report_date BETWEEN h.due + CASE WHEN h.report_kind = 'SETTLEMENT_ITEMS' THEN 1 ELSE -1 END
+			                        AND h.due + $1::integer
 		) x WHERE d IS NOT NULL ORDER BY d`
 	var ds []time.Time
 	if err := sqlx.SelectContext(ctx, s.db, &ds, q, lateDays); err != nil {
@@ -810,7 +825,9 @@ type settledLine struct {
 // each matched settlement item (source settlement, applied false:
 // settlement confirms money movement, it changes no status). The pairs are
 // COPYed into a temporary table that one INSERT joins with the lines; the
-// fact key names batch, type and APO id, so re-runs add nothing. conn must
+// fact key names batch, type and APO id (and our transaction where the
+// line's id is its payment's, as in the newest generation, where a
+// payment's captures share it), so re-runs add nothing. conn must
 // be the connection of the store's transaction. See the file comment for
 // why recon writes this table.
 func (s *Store) addSettlementEvents(ctx context.Context, conn RawConn, fileIDs []int64, lines []settledLine, now time.Time) (int64, error) {
