@@ -765,7 +765,12 @@ func lineDiscrepancy(k Kind, r *itemRow, fi fileInfo, occurrence int) Discrepanc
 		details["our_status"] = r.Tx.Status
 	} else if r.KnownPayment != (uuid16{}) {
 		d.PaymentID = r.KnownPayment.String()
-		details["reason"] = "payment known, no " + strings.ToLower(ledgerType(r.TransactionType)) + " recorded"
+		switch lt := strings.ToLower(ledgerType(r.TransactionType)); lt {
+		case "cancel":
+			details["reason"] = "payment known, no cancel recorded"
+		default: // its captures or refunds are all held by other lines, or carry other ids
+			details["reason"] = "payment known, none of its " + lt + "s is this line"
+		}
 	}
 	if len(details) > 0 {
 		d.Details, _ = json.Marshal(details) // maps of strings and ints always marshal (keys sorted)

@@ -187,7 +187,8 @@ func (s *Service) reconcile(ctx context.Context, conn RawConn, tx *sqlx.Tx, run 
 	var earliest time.Time
 	if len(items) > 0 {
 		if err := st.streamItems(ctx, items, func(r *itemRow) error {
-			if ledgerType(r.TransactionType) != "" && !r.PaymentTime.IsZero() && m.files[r.FileID].kind == report.SettlementItems && (earliest.IsZero() || r.PaymentTime.Before(earliest)) {
+			settled := m.files[r.FileID].kind == report.SettlementItems && ledgerType(r.TransactionType) != ""
+			if settled && !r.PaymentTime.IsZero() && (earliest.IsZero() || r.PaymentTime.Before(earliest)) {
 				earliest = r.PaymentTime
 			}
 			m.add(r)
