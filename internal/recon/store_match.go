@@ -191,7 +191,7 @@ func (s *Store) RecordHealing(ctx context.Context, runID, prevID int64, notes []
 // whose latest succeeded run has an OPEN MISSING_IN_REPORT that a file it
 // did not read may heal: a line of that file, in the scope lateLines
 // searches (lateDays), names the missing transaction's APO id, payment or
-// request id. The run read every such file that existed then (inputs,
+// request id, and is of its type. The run read every such file that existed then (inputs,
 // context_file_ids), so only files that arrived since are looked at, and
 // a re-run reads them, so they do not bring the date back. The lines are
 // joined by equality on each id in turn, so that each join hashes.
@@ -201,7 +201,7 @@ func (s *Store) DatesWithNewInputs(ctx context.Context) ([]time.Time, error) {
 			SELECT DISTINCT ON (period) id, period, input_file_ids || context_file_ids AS read
 			FROM recon_runs WHERE status = 'SUCCEEDED' ORDER BY period, id DESC),
 		open AS (
-			SELECT r.period, r.read, d.report_kind, (d.details->>'due_on')::date AS due,
+			SELECT r.period, r.read, d.report_kind, d.transaction_type, (d.details->>'due_on')::date AS due,
 				NULLIF(d.transaction_id, '') AS apo_id, NULLIF(d.original_transaction_id, '') AS payment_apo_id,
 				NULLIF(d.transaction_request_id, '') AS request_id
 			FROM latest r JOIN discrepancies d ON d.run_id = r.id
@@ -213,16 +213,17 @@ func (s *Store) DatesWithNewInputs(ctx context.Context) ([]time.Time, error) {
 			WHERE f.status = 'INGESTED' AND NOT EXISTS (SELECT 1 FROM report_files g WHERE g.status = 'INGESTED'
 				AND g.customer_id = f.customer_id AND g.name = f.name AND g.id > f.id)),
 		lines AS MATERIALIZED (
-			SELECT f.id AS file_id, f.kind, f.report_date, l.transaction_id, l.original_transaction_id, l.transaction_request_id
+			SELECT f.id AS file_id, f.kind, f.report_date, ` + ledgerTypeSQL + ` AS ledger_type, l.transaction_id,
+				l.original_transaction_id, l.transaction_request_id
 			FROM files f JOIN report_lines l ON l.file_id = f.id),
 		hits AS (
-			SELECT o.*, x.file_id, x.kind, x.report_date FROM open o JOIN lines x ON x.transaction_id = o.apo_id
+			SELECT o.*, x.file_id, x.kind, x.report_date, x.ledger_type FROM open o JOIN lines x ON x.transaction_id = o.apo_id
 			UNION ALL
-			SELECT o.*, x.file_id, x.kind, x.report_date FROM open o JOIN lines x ON x.transaction_id = o.payment_apo_id
+			SELECT o.*, x.file_id, x.kind, x.report_date, x.ledger_type FROM open o JOIN lines x ON x.transaction_id = o.payment_apo_id
 			UNION ALL
-			SELECT o.*, x.file_id, x.kind, x.report_date FROM open o JOIN lines x ON x.original_transaction_id = o.payment_apo_id
+			SELECT o.*, x.file_id, x.kind, x.report_date, x.ledger_type FROM open o JOIN lines x ON x.original_transaction_id = o.payment_apo_id
 			UNION ALL
-			SELECT o.*, x.file_id, x.kind, x.report_date FROM open o JOIN lines x ON x.transaction_request_id = o.request_id)
+			SELECT o.*, x.file_id, x.kind, x.report_date, x.ledger_type FROM open o JOIN lines x ON x.transaction_request_id = o.request_id)
 		SELECT DISTINCT d FROM (
 			SELECT COALESCE(f.report_date, (SELECT max(i.report_date) FROM report_files i
 				WHERE i.kind = 'SETTLEMENT_ITEMS' AND i.status = 'INGESTED' AND i.batch_id = f.batch_id)) AS d
@@ -231,7 +232,7 @@ func (s *Store) DatesWithNewInputs(ctx context.Context) ([]time.Time, error) {
 			  AND NOT EXISTS (SELECT 1 FROM recon_runs r WHERE r.status = 'SUCCEEDED' AND r.input_file_ids @> ARRAY[f.id])
 			UNION ALL
 			SELECT h.period FROM hits h
-			WHERE h.kind = h.report_kind AND NOT (h.file_id = ANY(h.read))
+			WHERE h.kind = h.report_kind AND h.ledger_type = h.transaction_type AND NOT (h.file_id = ANY(h.read))
 			  AND h.report_date BETWEEN h.due + CASE WHEN h.report_kind = 'SETTLEMENT_ITEMS' THEN 1 ELSE -1 END
 			                        AND h.due + $1::integer
 		) x WHERE d IS NOT NULL ORDER BY d`
