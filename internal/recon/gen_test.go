@@ -162,6 +162,63 @@ type genFile struct {
 	noTrailer bool
 }
 
+// generation is APO's report generation (apo-reference.md §6.2, §6.3).
+type generation int
+
+const (
+	// genA is APO's and earlier Antom's: a capture or refund line carries
+	// its own id (captureId, refundId) in transactionId and the payment's
+	// in originalTransactionId; acquirer, paymentTime, settlementTime.
+	genA generation = iota
+	// genB is the newest Antom generation: transactionId is the paymentId
+	// for every transaction type, a capture or refund line carries its own
+	// request id (transactionRequestId) and the payment's
+	// (originalTransactionRequestId); PSP, ARN, wallet,
+	// transactionCreation/Update/CompletionTime with +08:00 offsets,
+	// settlementInitiatedDate; no originalTransactionId.
+	genB
+)
+
+// genOpts say how buildFilesGen writes a ledger's reports.
+type genOpts struct {
+	gen generation
+	// captureWithPaymentRequest: capture lines carry the payment's request
+	// id (paymentRequestId) as transactionRequestId instead of the
+	// capture's, as some docs say the newest transaction details do
+	// (apo-reference.md §6.3). genB only.
+	captureWithPaymentRequest bool
+}
+
+// Newest-generation headers, in the documented order (§6.2 B). The list
+// in the docs is truncated after quotePrice; the fee columns follow there
+// as in the earlier generation.
+var (
+	tdHeaderB = []string{"settlementBatchId", "customerId", "PSP", "ARN", "referenceMerchantId", "referenceStoreId",
+		"transactionType", "transactionId", "transactionRequestId", "originalTransactionRequestId",
+		"referenceTransactionId", "orderDescription", "paymentMethodType", "wallet", "status",
+		"transactionCreationTime", "transactionUpdateTime", "transactionCompletionTime", "productCode",
+		"transactionAmountValue", "transactionCurrency", "convertedTransactionAmountValue", "convertedCurrency",
+		"settlementAmountValue", "settlementCurrency", "quoteCurrencyPair", "quotePrice"}
+	sdHeaderB = []string{"settlementBatchId", "customerId", "PSP", "ARN", "referenceMerchantId", "referenceStoreId",
+		"transactionType", "transactionId", "transactionRequestId", "originalTransactionRequestId",
+		"referenceTransactionId", "paymentMethodType", "wallet", "transactionCreationTime", "transactionUpdateTime",
+		"transactionCompletionTime", "settlementInitiatedDate", "productCode", "transactionAmountValue",
+		"transactionCurrency", "convertedTransactionAmountValue", "convertedCurrency", "settlementAmountValue",
+		"settlementCurrency", "quoteCurrencyPair", "quotePrice", "feeAmountValue", "feeCurrency"}
+	ssHeaderB = []string{"settlementBatchId", "customerId", "PSP", "summaryType", "count", "settlementInitiatedDate",
+		"settlementAmountValue", "settlementCurrency"}
+)
+
+// cst is the +08:00 offset the newest generation writes its times in.
+var cst = time.FixedZone("+08:00", 8*3600)
+
+func (o genOpts) headers() (td, sd, ss []string) {
+	if o.gen == genB {
+		return tdHeaderB, sdHeaderB, ssHeaderB
+	}
+	return tdHeader, sdHeader, ssHeader
+}
+
 var (
 	tdHeader = []string{"customerId", "acquirer", "transactionType", "transactionId", "originalTransactionId",
 		"transactionRequestId", "paymentTime", "transactionAmountValue", "transactionCurrency",
@@ -202,10 +259,14 @@ func toSettle(m money.Money) int64 {
 	return (m.Minor*10845 + 5000) / 10000
 }
 
-func txRow(x *genTx) row {
-	r := row{"customerId": testCustomer, "acquirer": "ANTOM", "transactionType": x.typ,
-		"paymentTime": x.completedAt.Format(time.RFC3339), "transactionAmountValue": major(x.amount.Minor, x.amount.Currency),
-		"transactionCurrency": x.amount.Currency, "cardBrand": "VISA", "paymentMethodType": "CARD",
+func txRow(x *genTx) row { return txRowGen(x, genOpts{}) }
+
+// txRowGen writes a ledger transaction as a transaction details line of
+// the generation, with the ids of apo-reference.md §6.3.
+func txRowGen(x *genTx, o genOpts) row {
+	r := row{"customerId": testCustomer, "transactionType": x.typ,
+		"transactionAmountValue": major(x.amount.Minor, x.amount.Currency),
+		"transactionCurrency":    x.amount.Currency, "paymentMethodType": "CARD",
 		"settlementAmountValue": major(toSettle(x.amount), settleCcy(x.amount.Currency)),
 		"settlementCurrency":    settleCcy(x.amount.Currency)}
 	if x.amount.Currency == "EUR" {
@@ -215,11 +276,33 @@ func txRow(x *genTx) row {
 	if x.status == "FAILED" {
 		r["status"] = "FAIL"
 	}
-	switch x.typ {
-	case "AUTHORIZATION":
+	if x.typ == "AUTHORIZATION" {
 		r["transactionType"] = "PAYMENT"
-		r["transactionId"], r["transactionRequestId"] = x.payAPOID, x.payReqID
-	case "CANCEL":
+	}
+	if o.gen == genB {
+		r["PSP"], r["ARN"], r["wallet"], r["productCode"] = "ANTOM", "7400000"+x.id[:8], "", "CASHIER_PAYMENT"
+		r["transactionCreationTime"] = x.completedAt.Add(-2 * time.Second).In(cst).Format(time.RFC3339)
+		r["transactionUpdateTime"] = x.completedAt.In(cst).Format(time.RFC3339)
+		r["transactionCompletionTime"] = x.completedAt.In(cst).Format(time.RFC3339)
+		r["convertedTransactionAmountValue"], r["convertedCurrency"] = r["settlementAmountValue"], r["settlementCurrency"]
+		r["transactionId"] = x.payAPOID
+		switch x.typ {
+		case "AUTHORIZATION", "CANCEL":
+			r["transactionRequestId"] = x.payReqID
+		case "CAPTURE":
+			r["transactionRequestId"], r["originalTransactionRequestId"] = x.requestID, x.payReqID
+			if o.captureWithPaymentRequest {
+				r["transactionRequestId"] = x.payReqID
+			}
+		default:
+			r["transactionRequestId"], r["originalTransactionRequestId"] = x.requestID, x.payReqID
+		}
+		return r
+	}
+	r["acquirer"], r["cardBrand"] = "ANTOM", "VISA"
+	r["paymentTime"] = x.completedAt.Format(time.RFC3339)
+	switch x.typ {
+	case "AUTHORIZATION", "CANCEL":
 		r["transactionId"], r["transactionRequestId"] = x.payAPOID, x.payReqID
 	default:
 		r["transactionId"], r["originalTransactionId"], r["transactionRequestId"] = x.apoID, x.payAPOID, x.requestID
@@ -234,6 +317,13 @@ func txRow(x *genTx) row {
 // final item rows (after itemFaults), as APO's own files agree with each
 // other; summaryFaults then break them on purpose.
 func buildFiles(lg *ledger, cal Calendar, itemFaults map[string]func([]row) []row, summaryFaults map[string]func([]row) []row) []*genFile {
+	return buildFilesGen(lg, cal, genOpts{}, itemFaults, summaryFaults)
+}
+
+// buildFilesGen is buildFiles in a given generation.
+func buildFilesGen(lg *ledger, cal Calendar, o genOpts, itemFaults map[string]func([]row) []row,
+	summaryFaults map[string]func([]row) []row) []*genFile {
+	tdH, sdH, ssH := o.headers()
 	byDay := map[string]*genFile{}
 	type bkey struct{ date, ccy string }
 	batches := map[bkey]*genFile{}
@@ -243,11 +333,11 @@ func buildFiles(lg *ledger, cal Calendar, itemFaults map[string]func([]row) []ro
 			d := x.completedAt.Format("20060102")
 			f := byDay[d]
 			if f == nil {
-				f = &genFile{dir: d, name: "transactionItems_" + d + "_000.csv", kind: report.TransactionItems, header: tdHeader}
+				f = &genFile{dir: d, name: "transactionItems_" + d + "_000.csv", kind: report.TransactionItems, header: tdH}
 				byDay[d] = f
 				order = append(order, f)
 			}
-			f.rows = append(f.rows, txRow(x))
+			f.rows = append(f.rows, txRowGen(x, o))
 			if x.status != "SUCCEEDED" || (x.typ != "CAPTURE" && x.typ != "REFUND") {
 				continue
 			}
@@ -257,15 +347,19 @@ func buildFiles(lg *ledger, cal Calendar, itemFaults map[string]func([]row) []ro
 			b := batches[k]
 			if b == nil {
 				id := "B" + due + sc
-				b = &genFile{dir: due, name: "settlementItems_" + sc + "_" + id + "_000.csv", kind: report.SettlementItems, header: sdHeader}
+				b = &genFile{dir: due, name: "settlementItems_" + sc + "_" + id + "_000.csv", kind: report.SettlementItems, header: sdH}
 				batches[k] = b
 			}
-			r := txRow(x)
+			r := txRowGen(x, o)
 			delete(r, "status")
 			delete(r, "cardBrand")
 			delete(r, "paymentMethodType")
 			r["settlementBatchId"] = "B" + due + sc
-			r["settlementTime"] = due[:4] + "-" + due[4:6] + "-" + due[6:] + " 02:00:00"
+			if o.gen == genB {
+				r["settlementInitiatedDate"] = due[:4] + "-" + due[4:6] + "-" + due[6:]
+			} else {
+				r["settlementTime"] = due[:4] + "-" + due[4:6] + "-" + due[6:] + " 02:00:00"
+			}
 			settle := toSettle(x.amount)
 			fee := settle * 3 / 100
 			if x.typ == "REFUND" {
@@ -299,6 +393,7 @@ func buildFiles(lg *ledger, cal Calendar, itemFaults map[string]func([]row) []ro
 			b.rows = fault(b.rows)
 		}
 		order = append(order, b, summarise(b, id, k.ccy, summaryFaults))
+		order[len(order)-1].header = ssH
 	}
 	for _, f := range order {
 		if fault := itemFaults[f.name]; fault != nil && f.kind == report.TransactionItems {
@@ -310,7 +405,7 @@ func buildFiles(lg *ledger, cal Calendar, itemFaults map[string]func([]row) []ro
 
 // summarise computes a batch's summary from its (final) items.
 func summarise(b *genFile, id, ccy string, faults map[string]func([]row) []row) *genFile {
-	var net, reserve int64
+	var net, reserve, reserves int64
 	parse := func(v string) int64 {
 		if v == "" {
 			return 0
@@ -326,15 +421,18 @@ func summarise(b *genFile, id, ccy string, faults map[string]func([]row) []row) 
 		net += parse(r["settlementAmountValue"]) + parse(r["feeAmountValue"])
 		if r["transactionType"] == "RESERVE_WITHHOLDING" {
 			reserve += parse(r["settlementAmountValue"])
+			reserves++
 		}
 	}
 	s := &genFile{dir: b.dir, name: "settlementSummary_" + ccy + "_" + id + "_000.csv", kind: report.SettlementSummary,
 		header: ssHeader, rows: []row{
 			{"settlementBatchId": id, "customerId": testCustomer, "summaryType": "TOTAL",
 				"count": strconv.Itoa(len(b.rows)), "settlementAmountValue": major(net, ccy), "settlementCurrency": ccy},
-			{"settlementBatchId": id, "customerId": testCustomer, "summaryType": "RESERVE_WITHHOLDING",
-				"count": "1", "settlementAmountValue": major(reserve, ccy), "settlementCurrency": ccy},
 		}}
+	if reserves > 0 {
+		s.rows = append(s.rows, row{"settlementBatchId": id, "customerId": testCustomer, "summaryType": "RESERVE_WITHHOLDING",
+			"count": strconv.FormatInt(reserves, 10), "settlementAmountValue": major(reserve, ccy), "settlementCurrency": ccy})
+	}
 	if fault := faults[s.name]; fault != nil {
 		s.rows = fault(s.rows)
 	}
@@ -460,6 +558,16 @@ func match(field, value string) func(row) bool {
 	return func(r row) bool { return r[field] == value }
 }
 
+// txOf selects the line of a generated payment's transaction in either
+// generation: its transactionType and the payment's "<yyyyMMdd>_<nnn>"
+// tag, which every id of it ends with.
+func txOf(typ, tag string) func(row) bool {
+	return func(r row) bool {
+		return r["transactionType"] == typ &&
+			(strings.HasSuffix(r["transactionId"], "_"+tag) || strings.HasSuffix(r["transactionRequestId"], "_"+tag))
+	}
+}
+
 func dropRow(pred func(row) bool) func([]row) []row {
 	return func(rows []row) []row {
 		for i, r := range rows {
@@ -509,4 +617,108 @@ func chain(fs ...func([]row) []row) func([]row) []row {
 		}
 		return rows
 	}
+}
+
+// ---- moving lines between files, as APO's timing does ----
+
+func findFile(files []*genFile, name string) *genFile {
+	for _, f := range files {
+		if f.name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+func cloneRow(r row) row {
+	c := row{}
+	for k, v := range r {
+		c[k] = v
+	}
+	return c
+}
+
+// takeRow removes the row pred selects from the named file and returns it.
+func takeRow(files []*genFile, name string, pred func(row) bool) row {
+	f := findFile(files, name)
+	for i, r := range f.rows {
+		if pred(r) {
+			f.rows = append(f.rows[:i:i], f.rows[i+1:]...)
+			return r
+		}
+	}
+	panic("takeRow: no row matched in " + name)
+}
+
+// lineOf is the physical line of the row pred selects in the named file
+// (the header is line 1).
+func lineOf(files []*genFile, name string, pred func(row) bool) int {
+	for i, r := range findFile(files, name).rows {
+		if pred(r) {
+			return i + 2
+		}
+	}
+	panic("lineOf: no row matched in " + name)
+}
+
+// moveRow moves a transaction details line to a later day's file.
+func moveRow(files []*genFile, from, to string, pred func(row) bool) {
+	f := findFile(files, to)
+	f.rows = append(f.rows, takeRow(files, from, pred))
+}
+
+// settleIn puts a copy of the settlement line pred selects in file from
+// into batch batchID settled on date (yyyyMMdd), creating the batch's
+// files when it has none, and recomputes the summaries. With move, the
+// line leaves from. It returns the files, with any new ones.
+func settleIn(files []*genFile, o genOpts, from string, pred func(row) bool, batchID, date string, move bool) []*genFile {
+	var r row
+	if move {
+		r = takeRow(files, from, pred)
+	} else {
+		for _, x := range findFile(files, from).rows {
+			if pred(x) {
+				r = cloneRow(x)
+				break
+			}
+		}
+		if r == nil {
+			panic("settleIn: no row matched in " + from)
+		}
+	}
+	ccy := r["settlementCurrency"]
+	r["settlementBatchId"] = batchID
+	if o.gen == genB {
+		r["settlementInitiatedDate"] = date[:4] + "-" + date[4:6] + "-" + date[6:]
+	} else {
+		r["settlementTime"] = date[:4] + "-" + date[4:6] + "-" + date[6:] + " 02:00:00"
+	}
+	name := "settlementItems_" + ccy + "_" + batchID + "_000.csv"
+	to := findFile(files, name)
+	if to == nil {
+		_, sdH, _ := o.headers()
+		to = &genFile{dir: date, name: name, kind: report.SettlementItems, header: sdH}
+		files = append(files, to)
+	}
+	to.rows = append(to.rows, r)
+	files = resummarise(files, o, name)
+	if move {
+		files = resummarise(files, o, from)
+	}
+	return files
+}
+
+// resummarise recomputes the summary of the settlement items file name.
+func resummarise(files []*genFile, o genOpts, name string) []*genFile {
+	b := findFile(files, name)
+	parts := strings.Split(strings.TrimSuffix(name, ".csv"), "_") // settlementItems, ccy, batch, seq
+	s := summarise(b, parts[2], parts[1], nil)
+	_, _, s.header = o.headers()
+	for i, f := range files {
+		if f.name == s.name {
+			files[i] = s
+			return files
+		}
+	}
+	return append(files, s)
 }

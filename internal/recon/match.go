@@ -71,6 +71,26 @@ type batchTypeSum struct {
 type fileInfo struct {
 	kind  report.Kind
 	name  string
+	batch string
+	day   int32 // report date in days since 1970-01-01 (0 when unknown): orders settlement files
+	inRun bool
+}
+
+// ord places a line among every line that may hold the same transaction:
+// earlier report date first, then arrival (file id), then line number. The
+// first holder is the original; every later one in the run is a duplicate,
+// so a payout repeated in a later settlement period is flagged in that
+// period's run and never in the earlier one's.
+type ord struct {
+	day int32
+	pos int64
+}
+
+func (a ord) less(b ord) bool { return a.day < b.day || (a.day == b.day && a.pos < b.pos) }
+
+// holder is one line holding a ledger transaction.
+type holder struct {
+	ord   ord
 	inRun bool
 }
 
@@ -84,12 +104,12 @@ type seenKey struct {
 // matcher is a run's matching state.
 type matcher struct {
 	files map[int64]fileInfo
-	// seen maps each matched transaction to the first in-run line holding
-	// it, or -1 when only window lines (earlier settlement files) do. It
+	// seen maps each matched transaction to the first line (in ord) holding
+	// it, in the run or in its window (earlier settlement files). It
 	// answers "is this transaction in the report" and "is this line a
 	// duplicate".
-	seen  map[seenKey]int64
-	multi map[seenKey]*dupGroup // transactions held by more than one in-run line
+	seen  map[seenKey]holder
+	multi map[seenKey]*dupGroup // transactions held by more than one line
 	// The same for in-run lines matched to nothing, keyed by their ids.
 	idSeen  map[string]int64
 	idMulti map[string][]int64
@@ -101,25 +121,39 @@ type matcher struct {
 	counts    Counts
 }
 
-// dupGroup is every in-run line holding one transaction.
+// dupGroup is every line holding one transaction.
 type dupGroup struct {
-	tx  ledgerRef
-	pos []int64
+	tx ledgerRef
+	hs []holder
 }
 
 type posDiscrepancy struct {
 	pos int64
 	d   Discrepancy
+	// unnamed is set when the line's ids do not name its transaction
+	// (see lineIdentity): the fingerprint gets the identity once matching
+	// is done; alt is the one to use if nothing matches.
+	unnamed bool
+	alt     string
 }
 
 func newMatcher(files []File, inRun map[int64]bool) *matcher {
-	m := &matcher{files: map[int64]fileInfo{}, seen: map[seenKey]int64{}, multi: map[seenKey]*dupGroup{},
+	m := &matcher{files: map[int64]fileInfo{}, seen: map[seenKey]holder{}, multi: map[seenKey]*dupGroup{},
 		idSeen: map[string]int64{}, idMulti: map[string][]int64{}, batches: map[[3]string]*batchTypeSum{},
 		counts: Counts{Lines: map[report.Kind]int64{}, LinesByType: map[string]int64{}, Discrepancies: map[Kind]int64{}}}
-	for _, f := range files {
-		m.files[f.ID] = fileInfo{kind: f.Kind, name: f.Name, inRun: inRun[f.ID]}
-	}
+	m.addFiles(files, inRun)
 	return m
+}
+
+// addFiles makes files known to the matcher before their lines stream.
+func (m *matcher) addFiles(files []File, inRun map[int64]bool) {
+	for _, f := range files {
+		fi := fileInfo{kind: f.Kind, name: f.Name, batch: f.BatchID, inRun: inRun[f.ID]}
+		if !f.ReportDate.IsZero() {
+			fi.day = int32(day(f.ReportDate).Unix() / 86400)
+		}
+		m.files[f.ID] = fi
+	}
 }
 
 // add takes one streamed line.
@@ -138,7 +172,11 @@ func (m *matcher) add(r *itemRow) {
 		}
 		if r.QuotePrice != "" && r.Txn.Valid && r.Settle.Valid && r.Txn.Currency != r.Settle.Currency {
 			if d, bad := checkFX(fxOf(r, fi)); bad {
-				m.fx = append(m.fx, posDiscrepancy{r.pos(), d})
+				pd := posDiscrepancy{pos: r.pos(), d: d}
+				if id := lineIdentity(r); id != "" {
+					pd.unnamed, pd.alt = true, id
+				}
+				m.fx = append(m.fx, pd)
 			}
 		}
 	}
@@ -156,38 +194,37 @@ func (m *matcher) add(r *itemRow) {
 // matched records a line matched to a ledger transaction.
 func (m *matcher) matched(r *itemRow, fi fileInfo) {
 	k := seenKey{fi.kind == report.SettlementItems, r.Tx.ID}
-	first, ok := m.seen[k]
-	if !fi.inRun {
-		if !ok {
-			m.seen[k] = -1
+	h := holder{ord: ord{fi.day, r.pos()}, inRun: fi.inRun}
+	if first, ok := m.seen[k]; !ok {
+		m.seen[k] = h
+	} else {
+		g := m.multi[k]
+		if g == nil {
+			g = &dupGroup{tx: r.Tx, hs: []holder{first}}
+			m.multi[k] = g
 		}
+		g.hs = append(g.hs, h)
+		if h.ord.less(first.ord) {
+			m.seen[k] = h
+		}
+	}
+	if !fi.inRun {
 		return
 	}
 	m.counts.Matched++
-	pos := r.pos()
-	switch {
-	case !ok || first == -1:
-		m.seen[k] = pos
-	default:
-		g := m.multi[k]
-		if g == nil {
-			g = &dupGroup{tx: r.Tx, pos: []int64{first}}
-			m.multi[k] = g
-		}
-		g.pos = append(g.pos, pos)
-	}
 	if len(lineBreaks(r)) > 0 {
 		cp := *r
 		m.attention = append(m.attention, &cp)
 	}
 	if k.settlement {
-		m.settled = append(m.settled, settledLine{Pos: pos, PaymentID: r.Tx.PaymentID, TxID: r.Tx.ID})
+		m.settled = append(m.settled, settledLine{Pos: h.ord.pos, PaymentID: r.Tx.PaymentID, TxID: r.Tx.ID})
 	}
 }
 
 // registerIDs records an in-run line matched to nothing, for duplicates.
 func (m *matcher) registerIDs(r *itemRow, fi fileInfo) {
-	k := strings.Join([]string{string(fi.kind), r.TransactionType, r.TransactionID, r.TransactionRequestID}, "|")
+	k := strings.Join([]string{string(fi.kind), r.TransactionType, r.TransactionID, r.TransactionRequestID,
+		lineIdentity(r)}, "|")
 	first, ok := m.idSeen[k]
 	if !ok {
 		m.idSeen[k] = r.pos()
@@ -246,14 +283,29 @@ func (m *matcher) batchSums() []batchTypeSum {
 	return out
 }
 
-// fallbacks matches the lines ids alone did not:
-//   - by our request id (transactionRequestId), for any class;
-//   - a CAPTURE line without a known captureId (newest report generation,
-//     or APO's automatic capture before we learned its id) to a capture of
-//     the original payment with the same amount, pairing equal amounts in
-//     order so two identical captures match two lines, not one twice;
-//   - a CANCEL or VOID line, which names the payment (paymentId or
-//     paymentRequestId), to that payment's cancel.
+// fallbacks matches the lines APO's own ids did not, by every other
+// identifier a line carries. The order, per transaction type (design.md
+// §8; apo-reference.md §6.3):
+//
+//   - PAYMENT/AUTHORIZATION: paymentId (the streamed join), then our
+//     paymentRequestId (transactionRequestId).
+//   - CAPTURE: captureId (the join: APO's settlement details and older
+//     transaction details put it in transactionId), then our
+//     captureRequestId (transactionRequestId), then the payment: its
+//     paymentId (originalTransactionId, or transactionId in the newest
+//     generation, where transactionId is the paymentId for every type) or
+//     its paymentRequestId (originalTransactionRequestId, or
+//     transactionRequestId where the newest transaction details carry the
+//     payment's request id on capture lines). Among that payment's
+//     captures, see byPayment.
+//   - REFUND: refundId (the join), then refundRequestId, then the payment
+//     as for captures.
+//   - CANCEL/VOID: the payment by paymentId or paymentRequestId, then its
+//     cancel.
+//
+// A line matched to a transaction another line already holds is a
+// duplicate; one that names a payment of ours but none of its
+// transactions is MISSING_IN_LEDGER with the payment named.
 func (m *matcher) fallbacks(ctx context.Context, st *Store) error {
 	var reqs []string
 	for _, r := range m.attention {
@@ -270,51 +322,15 @@ func (m *matcher) fallbacks(ctx context.Context, st *Store) error {
 		for _, t := range txs {
 			byReq[t.RequestID] = t
 		}
-		for _, r := range m.attention {
+		for _, r := range m.sortedAttention() {
 			if t, ok := byReq[r.TransactionRequestID]; ok && !r.Tx.Valid && t.Type == ledgerType(r.TransactionType) {
 				m.assign(r, t.Ref)
 			}
 		}
 	}
-
-	var capRows []*itemRow
-	var payIDs []string
-	for _, r := range m.attention {
-		if !r.Tx.Valid && ledgerType(r.TransactionType) == "CAPTURE" {
-			capRows = append(capRows, r)
-			payIDs = append(payIDs, paymentOf(r))
-		}
-	}
-	if len(capRows) > 0 {
-		caps, err := st.capturesOfPayments(ctx, uniqStrings(payIDs))
-		if err != nil {
+	for _, typ := range []string{"CAPTURE", "REFUND"} {
+		if err := m.byPayment(ctx, st, typ); err != nil {
 			return err
-		}
-		type capKey struct {
-			payment string
-			amount  int64
-		}
-		free := map[capKey][]ledgerRef{}
-		for _, c := range caps {
-			k := capKey{c.APOPaymentID, c.Ref.Amount.Minor}
-			free[k] = append(free[k], c.Ref)
-		}
-		sort.Slice(capRows, func(i, j int) bool { return capRows[i].pos() < capRows[j].pos() })
-		for _, r := range capRows {
-			a, _ := comparable(r)
-			if !a.Valid {
-				continue
-			}
-			sd := m.files[r.FileID].kind == report.SettlementItems
-			k := capKey{paymentOf(r), abs(a.Minor)}
-			for i, c := range free[k] {
-				if _, taken := m.seen[seenKey{sd, c.ID}]; taken {
-					continue
-				}
-				m.assign(r, c)
-				free[k] = append(free[k][:i:i], free[k][i+1:]...)
-				break
-			}
 		}
 	}
 
@@ -322,9 +338,7 @@ func (m *matcher) fallbacks(ctx context.Context, st *Store) error {
 	for _, r := range m.attention {
 		if !r.Tx.Valid && ledgerType(r.TransactionType) == "CANCEL" {
 			apoIDs = append(apoIDs, paymentOf(r))
-			if r.TransactionRequestID != "" {
-				payReqs = append(payReqs, r.TransactionRequestID)
-			}
+			payReqs = append(payReqs, r.TransactionRequestID, r.OriginalTransactionRequestID)
 		}
 	}
 	if len(apoIDs) > 0 {
@@ -339,13 +353,15 @@ func (m *matcher) fallbacks(ctx context.Context, st *Store) error {
 			}
 			byReq[pc.PaymentRequestID] = pc
 		}
-		for _, r := range m.attention {
+		for _, r := range m.sortedAttention() {
 			if r.Tx.Valid || ledgerType(r.TransactionType) != "CANCEL" {
 				continue
 			}
 			pc, ok := byAPO[paymentOf(r)]
-			if !ok && r.TransactionRequestID != "" {
-				pc, ok = byReq[r.TransactionRequestID]
+			for _, req := range []string{r.TransactionRequestID, r.OriginalTransactionRequestID} {
+				if !ok && req != "" {
+					pc, ok = byReq[req]
+				}
 			}
 			if !ok {
 				continue
@@ -362,24 +378,218 @@ func (m *matcher) fallbacks(ctx context.Context, st *Store) error {
 			m.registerIDs(r, fi)
 		}
 	}
+	m.fillFX()
 	return nil
+}
+
+// sortedAttention returns the retained lines in ord, so that an earlier
+// line is matched first and a later one repeating it is the duplicate.
+func (m *matcher) sortedAttention() []*itemRow {
+	out := append([]*itemRow(nil), m.attention...)
+	sort.Slice(out, func(i, j int) bool { return m.ordOf(out[i]).less(m.ordOf(out[j])) })
+	return out
+}
+
+func (m *matcher) ordOf(r *itemRow) ord { return ord{m.files[r.FileID].day, r.pos()} }
+
+// byPayment matches the CAPTURE or REFUND lines (typ) still unmatched to
+// the transactions of the payment they name:
+//
+//  1. every pair of such a line and a transaction of its payment that no
+//     line of the report kind holds yet, closest first: the same amount and
+//     currency before a different one, then the nearest in time (the
+//     line's completion time against ours), then the earlier line; each
+//     line and transaction paired once. A payment with one capture thus
+//     pairs it whatever differs, and an amount changed in the report is an
+//     AMOUNT_MISMATCH, not a line we do not know plus a capture missing.
+//  2. a line left over repeats a transaction already held: the nearest in
+//     time of the same amount, or the payment's only one
+//     (DUPLICATE_IN_REPORT).
+//
+// A transaction whose APO id differs from an id the line carries as its
+// own (a captureId or refundId in transactionId) is a different one and
+// never paired. A line still unmatched names its payment in its
+// MISSING_IN_LEDGER.
+func (m *matcher) byPayment(ctx context.Context, st *Store, typ string) error {
+	var (
+		rows           []*itemRow
+		apoIDs, reqIDs []string
+	)
+	for _, r := range m.sortedAttention() {
+		if !r.Tx.Valid && ledgerType(r.TransactionType) == typ {
+			rows = append(rows, r)
+			apoIDs = append(apoIDs, paymentOf(r))
+			reqIDs = append(reqIDs, r.OriginalTransactionRequestID, r.TransactionRequestID)
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	txs, err := st.txsOfPayments(ctx, typ, uniqStrings(apoIDs), uniqStrings(reqIDs))
+	if err != nil {
+		return err
+	}
+	byAPO, byReq, ofPay := map[string]uuid16{}, map[string]uuid16{}, map[uuid16][]ledgerTx{}
+	for _, t := range txs {
+		if t.APOPaymentID != "" {
+			byAPO[t.APOPaymentID] = t.Ref.PaymentID
+		}
+		byReq[t.PaymentRequestID] = t.Ref.PaymentID
+		ofPay[t.Ref.PaymentID] = append(ofPay[t.Ref.PaymentID], t)
+	}
+	payment := func(r *itemRow) (uuid16, bool) {
+		if p, ok := byAPO[paymentOf(r)]; ok {
+			return p, true
+		}
+		for _, req := range []string{r.OriginalTransactionRequestID, r.TransactionRequestID} {
+			if p, ok := byReq[req]; ok && req != "" {
+				return p, true
+			}
+		}
+		return uuid16{}, false
+	}
+	taken := func(r *itemRow, t ledgerTx) bool {
+		_, ok := m.seen[seenKey{m.files[r.FileID].kind == report.SettlementItems, t.Ref.ID}]
+		return ok
+	}
+	sameAmount := func(r *itemRow, t ledgerTx) bool {
+		a, ok := comparable(r)
+		return ok && a.Currency == t.Ref.Amount.Currency && abs(a.Minor) == t.Ref.Amount.Minor
+	}
+	// candidates are the payment's transactions the line may stand for.
+	candidates := func(r *itemRow) []ledgerTx {
+		p, ok := payment(r)
+		if !ok {
+			return nil
+		}
+		r.KnownPayment = p
+		own := ownID(r)
+		var out []ledgerTx
+		for _, t := range ofPay[p] {
+			if own == "" || t.APOID == "" || t.APOID == own {
+				out = append(out, t)
+			}
+		}
+		return out
+	}
+	type pair struct {
+		r       *itemRow
+		t       ledgerTx
+		differs bool
+		gap     time.Duration
+		n       int // the transaction's place among its payment's
+	}
+	var pairs []pair
+	cands := make(map[*itemRow][]ledgerTx, len(rows))
+	for _, r := range rows {
+		cands[r] = candidates(r)
+		for i, t := range cands[r] {
+			if !taken(r, t) {
+				pairs = append(pairs, pair{r: r, t: t, differs: !sameAmount(r, t), gap: gap(r, t), n: i})
+			}
+		}
+	}
+	sort.SliceStable(pairs, func(i, j int) bool {
+		a, b := pairs[i], pairs[j]
+		switch {
+		case a.differs != b.differs:
+			return !a.differs
+		case a.gap != b.gap:
+			return a.gap < b.gap
+		case a.r != b.r:
+			return m.ordOf(a.r).less(m.ordOf(b.r))
+		}
+		return a.n < b.n
+	})
+	for _, p := range pairs {
+		if !p.r.Tx.Valid && !taken(p.r, p.t) {
+			m.assign(p.r, p.t.Ref)
+		}
+	}
+	for _, r := range rows {
+		if r.Tx.Valid {
+			continue
+		}
+		cs := cands[r]
+		if t, ok := nearest(r, cs, func(t ledgerTx) bool { return sameAmount(r, t) }); ok {
+			m.assign(r, t.Ref)
+		} else if len(cs) == 1 {
+			m.assign(r, cs[0].Ref)
+		}
+	}
+	return nil
+}
+
+// gap is how far the line's time is from our transaction's completion;
+// zero when either is unknown.
+func gap(r *itemRow, t ledgerTx) time.Duration {
+	if r.PaymentTime.IsZero() || t.CompletedAt == nil {
+		return 0
+	}
+	return r.PaymentTime.Sub(*t.CompletedAt).Abs()
+}
+
+// nearest returns the transaction among cs passing ok whose completion is
+// nearest the line's time; ties (or a line without a time) go to the
+// earliest created, the order cs comes in.
+func nearest(r *itemRow, cs []ledgerTx, ok func(ledgerTx) bool) (ledgerTx, bool) {
+	var (
+		best  ledgerTx
+		found bool
+		least time.Duration
+	)
+	for _, t := range cs {
+		if !ok(t) {
+			continue
+		}
+		if g := gap(r, t); !found || g < least {
+			best, found, least = t, true, g
+		}
+	}
+	return best, found
+}
+
+// ownID is the id a CAPTURE or REFUND line carries for the transaction
+// itself (a captureId or refundId), or "" when its transactionId is the
+// payment's (the newest generation, and newest transaction details).
+func ownID(r *itemRow) string {
+	if r.OriginalTransactionID != "" && r.TransactionID != r.OriginalTransactionID {
+		return r.TransactionID
+	}
+	return ""
+}
+
+// fillFX names our transaction on FX discrepancies of lines that only a
+// fallback matched (the check runs as lines stream past).
+func (m *matcher) fillFX() {
+	byPos := map[int64]ledgerRef{}
+	for _, r := range m.attention {
+		if r.Tx.Valid && m.files[r.FileID].inRun {
+			byPos[r.pos()] = r.Tx
+		}
+	}
+	for i := range m.fx {
+		f := &m.fx[i]
+		t, ok := byPos[f.pos]
+		if ok && f.d.LedgerTransactionID == "" {
+			f.d.PaymentID, f.d.LedgerTransactionID = t.PaymentID.String(), t.ID.String()
+		}
+		switch {
+		case f.unnamed && f.d.LedgerTransactionID != "":
+			f.d.Fingerprint += "|tx:" + f.d.LedgerTransactionID
+		case f.unnamed:
+			f.d.Fingerprint += "|" + f.alt
+		}
+	}
 }
 
 // assign matches a retained line to a transaction found by a fallback.
 func (m *matcher) assign(r *itemRow, t ledgerRef) {
 	r.Tx = t
-	fi := m.files[r.FileID]
-	k := seenKey{fi.kind == report.SettlementItems, t.ID}
-	if !fi.inRun {
-		if _, ok := m.seen[k]; !ok {
-			m.seen[k] = -1
-		}
-		return
-	}
 	// Reuse matched's bookkeeping; the row is already retained, so it
 	// must not be appended to attention again.
 	before := len(m.attention)
-	m.matched(r, fi)
+	m.matched(r, m.files[r.FileID])
 	m.attention = m.attention[:before]
 }
 
@@ -390,38 +600,44 @@ func (m *matcher) present(settlement bool, id uuid16) bool {
 	return ok
 }
 
-// duplicate is an in-run line that repeats an earlier one (in file and
-// line order) of the same report kind.
+// duplicate is an in-run line that repeats an earlier one (in ord) of the
+// same report kind.
 type duplicate struct {
 	occurrence int       // 2 for the first repeat
 	tx         ledgerRef // the transaction both stand for, when matched
+	first      ord       // the line it repeats
 }
 
 // duplicates returns every duplicate line by position.
 func (m *matcher) duplicates() map[int64]duplicate {
 	dups := map[int64]duplicate{}
-	mark := func(ps []int64, tx ledgerRef) {
+	for _, g := range m.multi {
+		hs := append([]holder(nil), g.hs...)
+		sort.Slice(hs, func(i, j int) bool { return hs[i].ord.less(hs[j].ord) })
+		for i, h := range hs[1:] {
+			if h.inRun {
+				dups[h.ord.pos] = duplicate{occurrence: i + 2, tx: g.tx, first: hs[0].ord}
+			}
+		}
+	}
+	for _, ps := range m.idMulti {
 		ps = append([]int64(nil), ps...)
 		sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
 		for i, p := range ps[1:] {
-			dups[p] = duplicate{occurrence: i + 2, tx: tx}
+			dups[p] = duplicate{occurrence: i + 2, first: ord{pos: ps[0]}}
 		}
-	}
-	for _, g := range m.multi {
-		mark(g.pos, g.tx)
-	}
-	for _, ps := range m.idMulti {
-		mark(ps, ledgerRef{})
 	}
 	return dups
 }
 
 // matchedDuplicates counts the duplicates among matched lines: counted as
 // matched when streamed, they are duplicates, not matches.
-func (m *matcher) matchedDuplicates() int64 {
+func (m *matcher) matchedDuplicates(dups map[int64]duplicate) int64 {
 	var n int64
-	for _, g := range m.multi {
-		n += int64(len(g.pos) - 1)
+	for _, d := range dups {
+		if d.tx.Valid {
+			n++
+		}
 	}
 	return n
 }
@@ -454,7 +670,21 @@ func (m *matcher) discrepancies(dups map[int64]duplicate, dupRows []itemRow) []D
 		r := &dupRows[i]
 		d := dups[r.pos()]
 		r.Tx = d.tx
-		out = append(out, lineDiscrepancy(DuplicateInReport, r, m.files[r.FileID], d.occurrence))
+		fi := m.files[r.FileID]
+		x := lineDiscrepancy(DuplicateInReport, r, fi, d.occurrence)
+		if firstFile := d.first.pos >> 32; firstFile != r.FileID {
+			// Repeats a line of another file: say where the first one is
+			// (an earlier settlement batch when money was paid out twice).
+			ff := m.files[firstFile]
+			details := map[string]any{}
+			_ = json.Unmarshal(x.Details, &details) // written by lineDiscrepancy just above
+			details["first_file"], details["first_line"] = ff.name, d.first.pos&0xffffffff
+			if ff.batch != "" && ff.batch != r.SettlementBatchID {
+				details["first_batch"] = ff.batch
+			}
+			x.Details, _ = json.Marshal(details)
+		}
+		out = append(out, x)
 	}
 	return out
 }
@@ -487,6 +717,25 @@ func comparable(r *itemRow) (report.Amount, bool) {
 	return r.Settle, r.Settle.Valid
 }
 
+// lineIdentity tells apart the CAPTURE and REFUND lines whose ids name
+// only their payment (the newest generation, where transactionId is the
+// paymentId, with a request id that may be the payment's too): two
+// captures of one payment would otherwise share a fingerprint. It is ""
+// for lines that carry an id of their own, so their fingerprints are as
+// they always were. Fingerprints of matched lines use our transaction's id
+// instead (stable across corrections of the amount).
+func lineIdentity(r *itemRow) string {
+	if lt := ledgerType(r.TransactionType); (lt != "CAPTURE" && lt != "REFUND") || ownID(r) != "" {
+		return ""
+	}
+	a, _ := comparable(r)
+	id := "amt:" + strconv.FormatInt(a.Minor, 10) + a.Currency
+	if !r.PaymentTime.IsZero() {
+		id += "@" + r.PaymentTime.UTC().Format(time.RFC3339Nano)
+	}
+	return id
+}
+
 // paymentOf is the APO paymentId a capture or cancel line names.
 func paymentOf(r *itemRow) string {
 	if r.OriginalTransactionID != "" {
@@ -501,6 +750,12 @@ func lineDiscrepancy(k Kind, r *itemRow, fi fileInfo, occurrence int) Discrepanc
 		SettlementBatchID: r.SettlementBatchID, FileID: r.FileID, FileName: fi.name, Line: r.LineNo}
 	d.Fingerprint = strings.Join([]string{string(k), string(fi.kind), r.TransactionType, r.TransactionID,
 		r.TransactionRequestID}, "|")
+	if id := lineIdentity(r); id != "" {
+		if r.Tx.Valid {
+			id = "tx:" + r.Tx.ID.String()
+		}
+		d.Fingerprint += "|" + id
+	}
 	details := map[string]any{}
 	if r.Status != "" {
 		details["report_status"] = r.Status
@@ -518,7 +773,12 @@ func lineDiscrepancy(k Kind, r *itemRow, fi fileInfo, occurrence int) Discrepanc
 		details["our_status"] = r.Tx.Status
 	} else if r.KnownPayment != (uuid16{}) {
 		d.PaymentID = r.KnownPayment.String()
-		details["reason"] = "payment known, no " + strings.ToLower(ledgerType(r.TransactionType)) + " recorded"
+		switch lt := strings.ToLower(ledgerType(r.TransactionType)); lt {
+		case "cancel":
+			details["reason"] = "payment known, no cancel recorded"
+		default: // its captures or refunds are all held by other lines, or carry other ids
+			details["reason"] = "payment known, none of its " + lt + "s is this line"
+		}
 	}
 	if len(details) > 0 {
 		d.Details, _ = json.Marshal(details) // maps of strings and ints always marshal (keys sorted)

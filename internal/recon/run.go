@@ -169,32 +169,60 @@ func (s *Service) reconcile(ctx context.Context, conn RawConn, tx *sqlx.Tx, run 
 			maxSD = d
 		}
 	}
+
+	t := time.Now()
+	phase("matching", 10)
+	inRun := map[int64]bool{}
+	for _, id := range items {
+		inRun[id] = true
+	}
+	files, err := st.FilesByID(ctx, items)
+	if err != nil {
+		return err
+	}
+	m := newMatcher(files, inRun)
+	// The run's own lines first; the earliest time on its settlement lines
+	// says how far back the window must reach to see an earlier payout of
+	// the same transaction.
+	var earliest time.Time
+	if len(items) > 0 {
+		if err := st.streamItems(ctx, items, func(r *itemRow) error {
+			settled := m.files[r.FileID].kind == report.SettlementItems && ledgerType(r.TransactionType) != ""
+			if settled && !r.PaymentTime.IsZero() && (earliest.IsZero() || r.PaymentTime.Before(earliest)) {
+				earliest = r.PaymentTime
+			}
+			m.add(r)
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	// The window: settlement files of earlier dates (not in the run) from
+	// the completion of the oldest transaction due in the run, or settled
+	// in it, up to the run's settlement date. They show what was settled
+	// before it was due, and what the run's lines pay out a second time.
 	var window []int64
 	if len(sdDates) > 0 {
+		if e := day(earliest); !earliest.IsZero() && e.Before(windowFrom) {
+			windowFrom = maxDate(e, windowFrom.AddDate(0, 0, -repeatLookbackDays))
+		}
 		ids, err := st.SettlementFilesBetween(ctx, windowFrom, maxSD)
 		if err != nil {
 			return err
 		}
 		for _, id := range ids {
-			if !contains(items, id) {
+			if !inRun[id] {
 				window = append(window, id)
 			}
 		}
 	}
-
-	t := time.Now()
-	phase("matching", 10)
-	files, err := st.FilesByID(ctx, append(append([]int64{}, items...), window...))
-	if err != nil {
-		return err
-	}
-	inRun := map[int64]bool{}
-	for _, id := range items {
-		inRun[id] = true
-	}
-	m := newMatcher(files, inRun)
-	if len(items) > 0 {
-		if err := st.streamItems(ctx, append(append([]int64{}, items...), window...), func(r *itemRow) error {
+	if len(window) > 0 {
+		wf, err := st.FilesByID(ctx, window)
+		if err != nil {
+			return err
+		}
+		m.addFiles(wf, inRun)
+		if err := st.streamItems(ctx, window, func(r *itemRow) error {
 			m.add(r)
 			return nil
 		}); err != nil {
@@ -222,7 +250,7 @@ func (s *Service) reconcile(ctx context.Context, conn RawConn, tx *sqlx.Tx, run 
 
 	t = time.Now()
 	phase("ledger", 50)
-	missing, err := s.ledgerChecks(ctx, st, m, tdDates, sdDates, &run.Counts)
+	missing, late, err := s.ledgerChecks(ctx, st, m, inRun, window, tdDates, sdDates, &run.Counts)
 	if err != nil {
 		return err
 	}
@@ -255,7 +283,7 @@ func (s *Service) reconcile(ctx context.Context, conn RawConn, tx *sqlx.Tx, run 
 	run.Timings.Batches = time.Since(t)
 	run.Counts.Lines, run.Counts.LinesByType = m.counts.Lines, m.counts.LinesByType
 	run.Counts.RollForwardOnly = m.counts.RollForwardOnly
-	run.Counts.Matched = m.counts.Matched - m.matchedDuplicates()
+	run.Counts.Matched = m.counts.Matched - m.matchedDuplicates(dups)
 
 	t = time.Now()
 	phase("diff", 90)
@@ -264,6 +292,12 @@ func (s *Service) reconcile(ctx context.Context, conn RawConn, tx *sqlx.Tx, run 
 		return err
 	}
 	if run.Diff, err = st.ApplyDiff(ctx, run.ID, prev); err != nil {
+		return err
+	}
+	if err := st.RecordHealing(ctx, run.ID, prev, late.notes); err != nil {
+		return err
+	}
+	if err := st.SetContextFiles(ctx, run.ID, append(window, late.files...)); err != nil {
 		return err
 	}
 	run.Timings.Diff = time.Since(t)
@@ -286,18 +320,30 @@ func (s *Service) reconcile(ctx context.Context, conn RawConn, tx *sqlx.Tx, run 
 	return st.FinishRun(ctx, *run)
 }
 
+// Bounds of the lines a run looks at beyond its own files.
+const (
+	// repeatLookbackDays bounds how far before the calendar's window the
+	// window reaches for an earlier payout of a transaction the run's
+	// settlement lines hold (their times say how far back to look).
+	repeatLookbackDays = 31
+	// lateDays is how late a line may arrive and still heal a
+	// MISSING_IN_REPORT: transaction details of up to lateDays after the
+	// transaction date (or the day before: APO's day may start before
+	// ours), settlement details of up to lateDays after the due date. A
+	// line later than that stays a break.
+	lateDays = 7
+)
+
 // ledgerChecks finds our SUCCEEDED transactions that the run's reports
 // should hold and do not: for transaction items, every authorization,
 // capture, refund and cancel completed on the items' day; for settlement
 // items, the captures and refunds due on the settlement date by
 // the calendar (settled in any settlement file from their completion up to
 // that date). Those not yet due and not yet settled are counted as
-// expected.
-func (s *Service) ledgerChecks(ctx context.Context, st *Store, m *matcher, tdDates, sdDates []time.Time, counts *Counts) ([]Discrepancy, error) {
-	type miss struct {
-		kind report.Kind
-		due  time.Time
-	}
+// expected. A transaction a later file holds (see lateLines) is a timing
+// difference, not a break.
+func (s *Service) ledgerChecks(ctx context.Context, st *Store, m *matcher, inRun map[int64]bool, window []int64,
+	tdDates, sdDates []time.Time, counts *Counts) ([]Discrepancy, lateResult, error) {
 	var (
 		ids    []uuid16
 		misses = map[uuid16][]miss{}
@@ -320,12 +366,12 @@ func (s *Service) ledgerChecks(ctx context.Context, st *Store, m *matcher, tdDat
 	}
 	for _, d := range tdDates {
 		if err := check(report.TransactionItems, []time.Time{d}, d); err != nil {
-			return nil, err
+			return nil, lateResult{}, err
 		}
 	}
 	for _, d := range sdDates {
 		if err := check(report.SettlementItems, s.cal.DueOn(d), d); err != nil {
-			return nil, err
+			return nil, lateResult{}, err
 		}
 		if err := st.streamCompleted(ctx, settledTypes, s.cal.NotYetDue(d), func(id uuid16) error {
 			if !m.present(true, id) {
@@ -333,23 +379,183 @@ func (s *Service) ledgerChecks(ctx context.Context, st *Store, m *matcher, tdDat
 			}
 			return nil
 		}); err != nil {
-			return nil, err
+			return nil, lateResult{}, err
 		}
 	}
 	if len(ids) == 0 {
-		return nil, nil
+		return nil, lateResult{}, nil
 	}
 	txs, err := st.ledgerTxsByID(ctx, ids)
 	if err != nil {
-		return nil, err
+		return nil, lateResult{}, err
+	}
+	sort.Slice(txs, func(i, j int) bool { return txs[i].RequestID < txs[j].RequestID })
+	late, err := lateLines(ctx, st, inRun, window, txs, misses)
+	if err != nil {
+		return nil, lateResult{}, err
 	}
 	var out []Discrepancy
 	for _, tx := range txs {
 		for _, x := range misses[tx.Ref.ID] {
-			out = append(out, missingDiscrepancy(x.kind, tx, x.due))
+			d := missingDiscrepancy(x.kind, tx, x.due)
+			if h, ok := late.found[lateKey{x.kind, tx.Ref.ID}]; ok {
+				h.Fingerprint = d.Fingerprint
+				late.notes = append(late.notes, h)
+				continue
+			}
+			out = append(out, d)
 		}
 	}
-	return out, nil
+	return out, late, nil
+}
+
+// miss is a transaction a report of kind should hold by due and does not.
+type miss struct {
+	kind report.Kind
+	due  time.Time
+}
+
+type lateKey struct {
+	kind report.Kind
+	tx   uuid16
+}
+
+// lateResult is what lateLines found: the line holding each missing
+// transaction it found, the notes for the discrepancies those heal, and
+// the files it read (recorded on the run, so that the nightly pass knows
+// which newer files could heal the run's breaks).
+type lateResult struct {
+	found map[lateKey]healNote
+	notes []healNote
+	files []int64
+}
+
+// healNote is the line that healed a MISSING_IN_REPORT, kept in the healed
+// discrepancy's details.
+type healNote struct {
+	Fingerprint string `json:"fingerprint"`
+	FileID      int64  `json:"file_id"`
+	File        string `json:"file"`
+	Line        int    `json:"line"`
+	ReportDate  string `json:"report_date"`
+}
+
+// lateLines looks for the missing transactions in report files outside the
+// run that arrived late: transaction details dated from the day before the
+// transaction date to lateDays after it, settlement details dated up to
+// lateDays after the due date. Only lines naming a missing transaction's
+// ids are read. A line holds a transaction when it is of its type and
+// carries its APO id or our request id, or else names its payment (APO
+// paymentId or our paymentRequestId) with the same amount and currency;
+// each line holds one transaction at most.
+func lateLines(ctx context.Context, st *Store, inRun map[int64]bool, window []int64, txs []ledgerTx,
+	misses map[uuid16][]miss) (lateResult, error) {
+	res := lateResult{found: map[lateKey]healNote{}}
+	scope := func(x miss) (from, to time.Time) {
+		if x.kind == report.SettlementItems {
+			return x.due.AddDate(0, 0, 1), x.due.AddDate(0, 0, lateDays)
+		}
+		return x.due.AddDate(0, 0, -1), x.due.AddDate(0, 0, lateDays)
+	}
+	var (
+		ids, reqs []string
+		files     []File
+	)
+	ranges := map[report.Kind][2]time.Time{}
+	for _, tx := range txs {
+		ids = append(ids, tx.APOID, tx.APOPaymentID)
+		reqs = append(reqs, tx.RequestID, tx.PaymentRequestID)
+		for _, x := range misses[tx.Ref.ID] {
+			from, to := scope(x)
+			r, ok := ranges[x.kind]
+			if !ok || from.Before(r[0]) {
+				r[0] = from
+			}
+			if !ok || to.After(r[1]) {
+				r[1] = to
+			}
+			ranges[x.kind] = r
+		}
+	}
+	for _, kind := range []report.Kind{report.TransactionItems, report.SettlementItems} {
+		r, ok := ranges[kind]
+		if !ok {
+			continue
+		}
+		fs, err := st.ItemFilesBetween(ctx, kind, r[0], r[1])
+		if err != nil {
+			return res, err
+		}
+		for _, f := range fs {
+			if !inRun[f.ID] && !contains(window, f.ID) {
+				files = append(files, f)
+				res.files = append(res.files, f.ID)
+			}
+		}
+	}
+	if len(files) == 0 {
+		return res, nil
+	}
+	byID := map[int64]File{}
+	for _, f := range files {
+		byID[f.ID] = f
+	}
+	lines, err := st.linesNaming(ctx, res.files, uniqStrings(ids), uniqStrings(reqs))
+	if err != nil {
+		return res, err
+	}
+	sort.Slice(lines, func(i, j int) bool {
+		a, b := byID[lines[i].FileID].ReportDate, byID[lines[j].FileID].ReportDate
+		if !a.Equal(b) {
+			return a.Before(b)
+		}
+		return lines[i].pos() < lines[j].pos()
+	})
+	used := map[int64]bool{}
+	names := func(l *itemRow, tx ledgerTx) bool {
+		return (tx.APOID != "" && l.TransactionID == tx.APOID) || (tx.RequestID != "" && l.TransactionRequestID == tx.RequestID)
+	}
+	samePayment := func(l *itemRow, tx ledgerTx) bool {
+		a, ok := comparable(l)
+		if !ok || a.Currency != tx.Ref.Amount.Currency || abs(a.Minor) != tx.Ref.Amount.Minor {
+			return false
+		}
+		if tx.APOPaymentID != "" && paymentOf(l) == tx.APOPaymentID {
+			return true
+		}
+		return l.OriginalTransactionRequestID == tx.PaymentRequestID || l.TransactionRequestID == tx.PaymentRequestID
+	}
+	for _, rule := range []func(*itemRow, ledgerTx) bool{names, samePayment} {
+		for _, tx := range txs {
+			for _, x := range misses[tx.Ref.ID] {
+				k := lateKey{x.kind, tx.Ref.ID}
+				if _, done := res.found[k]; done {
+					continue
+				}
+				from, to := scope(x)
+				for i := range lines {
+					l := &lines[i]
+					f := byID[l.FileID]
+					if used[l.pos()] || f.Kind != x.kind || f.ReportDate.Before(from) || f.ReportDate.After(to) ||
+						ledgerType(l.TransactionType) != tx.Type || !rule(l, tx) {
+						continue
+					}
+					used[l.pos()] = true
+					res.found[k] = healNote{FileID: f.ID, File: f.Name, Line: l.LineNo,
+						ReportDate: f.ReportDate.Format(time.DateOnly)}
+					break
+				}
+			}
+		}
+	}
+	return res, nil
+}
+
+func maxDate(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func addDate(ds []time.Time, d time.Time) []time.Time {

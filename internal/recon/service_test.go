@@ -46,21 +46,35 @@ func newTestService(t testing.TB) (*Service, *sqlx.DB, string) {
 // faults are the injected faults, one of each kind, and want the
 // discrepancies they must produce: "<run date>|<kind>|<report kind>|<id>".
 func faults() (item, summary map[string]func([]row) []row, want []string) {
+	return faultsGen(genOpts{})
+}
+
+// faultsGen are the faults written in a generation. In the earlier
+// generation the id of a wanted discrepancy is its transactionId; in the
+// newest, where that is the paymentId of every line, "<type> <tag>" (see
+// scenario.key).
+func faultsGen(g genOpts) (item, summary map[string]func([]row) []row, want []string) {
+	unknown := row{"customerId": testCustomer, "transactionType": "CAPTURE", "transactionId": "2024cap_UNKNOWN",
+		"originalTransactionId": "2024apo_pay_UNKNOWN", "transactionRequestId": "capreq_UNKNOWN",
+		"transactionAmountValue": "99.00", "transactionCurrency": "USD", "status": "SUCCESS"}
+	if g.gen == genB {
+		unknown = row{"customerId": testCustomer, "PSP": "ANTOM", "transactionType": "CAPTURE",
+			"transactionId": "2024apo_pay_UNKNOWN", "transactionRequestId": "capreq_UNKNOWN",
+			"originalTransactionRequestId": "payreq_UNKNOWN", "transactionCompletionTime": "2024-03-09T18:00:00+08:00",
+			"transactionAmountValue": "99.00", "transactionCurrency": "USD", "status": "SUCCESS"}
+	}
 	item = map[string]func([]row) []row{
 		"transactionItems_20240307_000.csv": chain(
-			setField(match("transactionId", "2024cap_20240307_001"), "transactionAmountValue", "13.37"), // ours 11.37
-			setField(match("transactionId", "2024apo_pay_20240307_005"), "status", "FAIL"),              // ours succeeded
+			setField(txOf("CAPTURE", "20240307_001"), "transactionAmountValue", "13.37"), // ours 11.37
+			setField(txOf("PAYMENT", "20240307_005"), "status", "FAIL"),                  // ours succeeded
 		),
-		"transactionItems_20240308_000.csv": dropRow(match("transactionId", "2024cap_20240308_008")),
-		"transactionItems_20240309_000.csv": addRow(row{"customerId": testCustomer, "transactionType": "CAPTURE",
-			"transactionId": "2024cap_UNKNOWN", "originalTransactionId": "2024apo_pay_UNKNOWN",
-			"transactionRequestId": "capreq_UNKNOWN", "transactionAmountValue": "99.00", "transactionCurrency": "USD",
-			"status": "SUCCESS"}),
-		"transactionItems_20240311_000.csv":        setField(match("transactionId", "2024cap_20240311_005"), "transactionCurrency", "GBP"),
-		"settlementItems_USD_B20240308USD_000.csv": dropRow(match("transactionId", "2024cap_20240307_008")),
+		"transactionItems_20240308_000.csv":        dropRow(txOf("CAPTURE", "20240308_008")),
+		"transactionItems_20240309_000.csv":        addRow(unknown),
+		"transactionItems_20240311_000.csv":        setField(txOf("CAPTURE", "20240311_005"), "transactionCurrency", "GBP"),
+		"settlementItems_USD_B20240308USD_000.csv": dropRow(txOf("CAPTURE", "20240307_008")),
 		"settlementItems_USD_B20240311USD_000.csv": chain(
-			dupRow(match("transactionId", "2024cap_20240308_001")),
-			setField(match("transactionId", "2024cap_20240308_002"), "settlementAmountValue", "23.29"), // 21.42 EUR × 1.0845 = 23.229…; written 23.29
+			dupRow(txOf("CAPTURE", "20240308_001")),
+			setField(txOf("CAPTURE", "20240308_002"), "settlementAmountValue", "23.29"), // 21.42 EUR × 1.0845 = 23.229…; written 23.29
 		),
 	}
 	summary = map[string]func([]row) []row{
@@ -80,12 +94,26 @@ func faults() (item, summary map[string]func([]row) []row, want []string) {
 		"2024-03-11|FX_MISMATCH|SETTLEMENT_ITEMS|2024cap_20240308_002",
 		"2024-03-12|BATCH_TOTAL_MISMATCH|SETTLEMENT_SUMMARY|B20240312USD",
 	}
+	if g.gen == genB {
+		want = []string{
+			"2024-03-07|AMOUNT_MISMATCH|TRANSACTION_ITEMS|CAPTURE 20240307_001",
+			"2024-03-07|STATUS_MISMATCH|TRANSACTION_ITEMS|PAYMENT 20240307_005",
+			"2024-03-08|MISSING_IN_REPORT|TRANSACTION_ITEMS|CAPTURE 20240308_008",
+			"2024-03-08|MISSING_IN_REPORT|SETTLEMENT_ITEMS|CAPTURE 20240307_008",
+			"2024-03-09|MISSING_IN_LEDGER|TRANSACTION_ITEMS|CAPTURE UNKNOWN",
+			"2024-03-11|CURRENCY_MISMATCH|TRANSACTION_ITEMS|CAPTURE 20240311_005",
+			"2024-03-11|DUPLICATE_IN_REPORT|SETTLEMENT_ITEMS|CAPTURE 20240308_001",
+			"2024-03-11|FX_MISMATCH|SETTLEMENT_ITEMS|CAPTURE 20240308_002",
+			"2024-03-12|BATCH_TOTAL_MISMATCH|SETTLEMENT_SUMMARY|B20240312USD",
+		}
+	}
 	return item, summary, want
 }
 
 // scenario seeds the ledger, writes the files (with the faults, plus an
 // incomplete extra file), scans them in and runs every date with inputs.
 type scenario struct {
+	gen   genOpts
 	svc   *Service
 	db    *sqlx.DB
 	dir   string
@@ -98,20 +126,41 @@ type scenario struct {
 
 func runScenario(t *testing.T, o fileOpts, withFaults bool) *scenario {
 	t.Helper()
+	return runScenarioGen(t, genOpts{}, o, withFaults)
+}
+
+// key names a discrepancy for comparison with faultsGen's want.
+func (sc *scenario) key(x Discrepancy) string {
+	switch {
+	case x.Kind == BatchTotalMismatch:
+		return x.SettlementBatchID
+	case sc.gen.gen == genA:
+		return x.TransactionID
+	}
+	typ := x.TransactionType
+	if typ == "AUTHORIZATION" {
+		typ = "PAYMENT"
+	}
+	_, tag, _ := strings.Cut(x.TransactionRequestID, "_")
+	return typ + " " + tag
+}
+
+func runScenarioGen(t *testing.T, g genOpts, o fileOpts, withFaults bool) *scenario {
+	t.Helper()
 	ctx := context.Background()
 	svc, db, dir := newTestService(t)
-	sc := &scenario{svc: svc, db: db, dir: dir, runs: map[string]Run{}}
+	sc := &scenario{gen: g, svc: svc, db: db, dir: dir, runs: map[string]Run{}}
 	sc.lg = buildLedger([]time.Time{thu, fri, sat, mon}, perDay)
 	seedLedger(t, db, sc.lg)
 	var item, summary map[string]func([]row) []row
 	if withFaults {
-		item, summary, _ = faults()
+		item, summary, _ = faultsGen(g)
 	}
-	files := buildFiles(sc.lg, svc.Calendar(), item, summary)
+	files := buildFilesGen(sc.lg, svc.Calendar(), g, item, summary)
 	// A second transaction file for Saturday that APO has not finished: it
 	// would add an unknown transaction, but it must be held back.
 	files = append(files, &genFile{dir: "20240309", name: "transactionItems_20240309_001.csv", kind: report.TransactionItems,
-		header: tdHeader, noTrailer: true, rows: []row{{"transactionType": "CAPTURE", "transactionId": "2024cap_HELD_BACK",
+		header: files[0].header, noTrailer: true, rows: []row{{"transactionType": "CAPTURE", "transactionId": "2024cap_HELD_BACK",
 			"transactionAmountValue": "5.00", "transactionCurrency": "USD"}}})
 	write(t, svc.cfg.ReportsDir, files, o)
 	var err error
@@ -130,11 +179,7 @@ func runScenario(t *testing.T, o fileOpts, withFaults bool) *scenario {
 		sc.runs[d.Format(time.DateOnly)] = r
 		ds := allDiscrepancies(t, svc, r.ID)
 		for _, x := range ds {
-			id := x.TransactionID
-			if x.Kind == BatchTotalMismatch {
-				id = x.SettlementBatchID
-			}
-			sc.found = append(sc.found, strings.Join([]string{d.Format(time.DateOnly), string(x.Kind), string(x.ReportKind), id}, "|"))
+			sc.found = append(sc.found, strings.Join([]string{d.Format(time.DateOnly), string(x.Kind), string(x.ReportKind), sc.key(x)}, "|"))
 			sc.rows = append(sc.rows, fmt.Sprintf("%s|%s|ours=%v|report=%v|line=%d|%s", d.Format(time.DateOnly),
 				x.Fingerprint, x.Ours, x.Report, x.Line, x.Details))
 		}
@@ -260,6 +305,45 @@ func TestEveryInjectedFaultIsFoundAndNothingElse(t *testing.T) {
 		if fmt.Sprint(again.Counts) != fmt.Sprint(r.Counts) {
 			t.Errorf("%s re-run counts %+v, first %+v", date, again.Counts, r.Counts)
 		}
+	}
+}
+
+// The newest generation (apo-reference.md §6.2 B, §6.3): the same ledger
+// and faults written with transactionId = paymentId on every line, PSP,
+// +08:00 completion times and settlementInitiatedDate give the same
+// discrepancies and nothing else, whether capture lines carry the
+// capture's request id or (as some docs say) the payment's.
+func TestNewestGenerationFaultsFoundAndNothingElse(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for name, g := range map[string]genOpts{"capture request id": {gen: genB},
+		"payment request id": {gen: genB, captureWithPaymentRequest: true}} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if clean := runScenarioGen(t, g, fileOpts{}, false); len(clean.found) != 0 {
+				t.Fatalf("clean reports flagged:\n%s", strings.Join(clean.found, "\n"))
+			}
+			sc := runScenarioGen(t, g, fileOpts{}, true)
+			_, _, want := faultsGen(g)
+			sort.Strings(want)
+			if strings.Join(sc.found, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("found:\n%s\nwant:\n%s", strings.Join(sc.found, "\n"), strings.Join(want, "\n"))
+			}
+			for _, d := range allDiscrepancies(t, sc.svc, sc.runs["2024-03-07"].ID) {
+				if d.Kind == AmountMismatch && (d.Report.Minor != 1337 || d.Ours.Minor != 1137 || d.LedgerTransactionID == "") {
+					t.Errorf("amount mismatch = %+v", d)
+				}
+			}
+			for date, r := range sc.runs {
+				again, err := sc.svc.Run(ctx, RunRequest{Date: r.Period}, "test")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if again.Diff.New != 0 || again.Diff.Healed != 0 || again.Diff.Changed != 0 {
+					t.Errorf("%s re-run diff = %+v", date, again.Diff)
+				}
+			}
+		})
 	}
 }
 

@@ -100,20 +100,144 @@ func (s *Store) SettlementFilesBetween(ctx context.Context, from, to time.Time) 
 	return ids, nil
 }
 
-// DatesWithNewInputs returns the dates that have ingested files no
-// succeeded run has read yet. A summary without a date of its own takes the
-// date of its batch's settlement items.
+// ItemFilesBetween returns the ingested item files of one kind with a
+// report date in [from, to], latest arrival per name, in id order: where
+// lateLines looks for lines that arrived late.
+func (s *Store) ItemFilesBetween(ctx context.Context, kind report.Kind, from, to time.Time) ([]File, error) {
+	const q = `
+		SELECT * FROM (
+			SELECT DISTINCT ON (customer_id, name) ` + fileColumns + ` FROM report_files
+			WHERE status = 'INGESTED' AND kind = $1 AND report_date BETWEEN $2 AND $3
+			ORDER BY customer_id, name, id DESC) f
+		ORDER BY id`
+	var rows []fileRow
+	if err := sqlx.SelectContext(ctx, s.db, &rows, q, string(kind), day(from), day(to)); err != nil {
+		return nil, fmt.Errorf("item files: %w", err)
+	}
+	out := make([]File, len(rows))
+	for i, r := range rows {
+		out[i] = r.file()
+	}
+	return out, nil
+}
+
+// linesNaming returns the item lines of the files that carry one of the
+// APO ids (as transactionId or originalTransactionId) or request ids (as
+// transactionRequestId or originalTransactionRequestId).
+func (s *Store) linesNaming(ctx context.Context, fileIDs []int64, apoIDs, requestIDs []string) ([]itemRow, error) {
+	q := `SELECT ` + itemColumns + ` FROM report_lines l
+		WHERE l.file_id = ANY($1::bigint[]) AND (
+			l.transaction_id IN (SELECT jsonb_array_elements_text($2::jsonb))
+			OR l.original_transaction_id IN (SELECT jsonb_array_elements_text($2::jsonb))
+			OR l.transaction_request_id IN (SELECT jsonb_array_elements_text($3::jsonb))
+			OR l.original_transaction_request_id IN (SELECT jsonb_array_elements_text($3::jsonb)))`
+	rows, err := s.db.QueryContext(ctx, q, int64Array(fileIDs), jsonStrings(apoIDs), jsonStrings(requestIDs))
+	if err != nil {
+		return nil, fmt.Errorf("lines naming transactions: %w", err)
+	}
+	defer rows.Close()
+	var (
+		sc  itemScanner
+		out []itemRow
+	)
+	dest := sc.dest(false)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("lines naming transactions: %w", err)
+		}
+		out = append(out, *sc.row(false))
+	}
+	return out, rows.Err()
+}
+
+// SetContextFiles records the files a run read beyond its inputs (its
+// window, and where it looked for late lines) in
+// recon_runs.context_file_ids: a file that arrives later and is not among
+// them may heal the run's MISSING_IN_REPORT breaks.
+func (s *Store) SetContextFiles(ctx context.Context, runID int64, ids []int64) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE recon_runs SET context_file_ids = $2::bigint[] WHERE id = $1`,
+		runID, int64Array(ids)); err != nil {
+		return fmt.Errorf("run %d context files: %w", runID, err)
+	}
+	return nil
+}
+
+// RecordHealing notes, on each MISSING_IN_REPORT of the previous run that
+// this run healed because a late line holds its transaction, the file and
+// line that did (details.healed_by).
+func (s *Store) RecordHealing(ctx context.Context, runID, prevID int64, notes []healNote) error {
+	if prevID == 0 || len(notes) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(notes)
+	if err != nil {
+		return fmt.Errorf("encode healing notes: %w", err)
+	}
+	const q = `
+		UPDATE discrepancies p SET details = COALESCE(p.details, '{}'::jsonb) || jsonb_build_object('healed_by',
+			jsonb_build_object('file', x.file, 'file_id', x.file_id, 'line', x.line, 'report_date', x.report_date,
+				'reason', 'the line arrived late, in a later file'))
+		FROM jsonb_to_recordset($3::jsonb) AS x(fingerprint text, file_id bigint, file text, line integer, report_date text)
+		WHERE p.run_id = $2 AND p.healed_by_run_id = $1 AND p.fingerprint = x.fingerprint`
+	if _, err := s.db.ExecContext(ctx, q, runID, prevID, b); err != nil {
+		return fmt.Errorf("record healing: %w", err)
+	}
+	return nil
+}
+
+// DatesWithNewInputs returns the dates to reconcile: those that have
+// ingested files no succeeded run has read yet (a summary without a date
+// of its own takes the date of its batch's settlement items), and those
+// whose latest succeeded run has an OPEN MISSING_IN_REPORT that a file it
+// did not read may heal: a line of that file, in the scope lateLines
+// searches (lateDays), names the missing transaction's APO id, payment or
+// request id, and is of its type. The run read every such file that existed then (inputs,
+// context_file_ids), so only files that arrived since are looked at, and
+// a re-run reads them, so they do not bring the date back. The lines are
+// joined by equality on each id in turn, so that each join hashes.
 func (s *Store) DatesWithNewInputs(ctx context.Context) ([]time.Time, error) {
 	const q = `
+		WITH latest AS (
+			SELECT DISTINCT ON (period) id, period, input_file_ids || context_file_ids AS read
+			FROM recon_runs WHERE status = 'SUCCEEDED' ORDER BY period, id DESC),
+		open AS (
+			SELECT r.period, r.read, d.report_kind, d.transaction_type, (d.details->>'due_on')::date AS due,
+				NULLIF(d.transaction_id, '') AS apo_id, NULLIF(d.original_transaction_id, '') AS payment_apo_id,
+				NULLIF(d.transaction_request_id, '') AS request_id
+			FROM latest r JOIN discrepancies d ON d.run_id = r.id
+			WHERE d.kind = 'MISSING_IN_REPORT' AND d.status = 'OPEN' AND d.details ? 'due_on'),
+		files AS (
+			SELECT DISTINCT f.id, f.kind, f.report_date FROM report_files f
+			JOIN open o ON f.kind = o.report_kind AND f.report_date BETWEEN o.due - 1 AND o.due + $1::integer
+				AND NOT (f.id = ANY(o.read))
+			WHERE f.status = 'INGESTED' AND NOT EXISTS (SELECT 1 FROM report_files g WHERE g.status = 'INGESTED'
+				AND g.customer_id = f.customer_id AND g.name = f.name AND g.id > f.id)),
+		lines AS MATERIALIZED (
+			SELECT f.id AS file_id, f.kind, f.report_date, ` + ledgerTypeSQL + ` AS ledger_type, l.transaction_id,
+				l.original_transaction_id, l.transaction_request_id
+			FROM files f JOIN report_lines l ON l.file_id = f.id),
+		hits AS (
+			SELECT o.*, x.file_id, x.kind, x.report_date, x.ledger_type FROM open o JOIN lines x ON x.transaction_id = o.apo_id
+			UNION ALL
+			SELECT o.*, x.file_id, x.kind, x.report_date, x.ledger_type FROM open o JOIN lines x ON x.transaction_id = o.payment_apo_id
+			UNION ALL
+			SELECT o.*, x.file_id, x.kind, x.report_date, x.ledger_type FROM open o JOIN lines x ON x.original_transaction_id = o.payment_apo_id
+			UNION ALL
+			SELECT o.*, x.file_id, x.kind, x.report_date, x.ledger_type FROM open o JOIN lines x ON x.transaction_request_id = o.request_id)
 		SELECT DISTINCT d FROM (
 			SELECT COALESCE(f.report_date, (SELECT max(i.report_date) FROM report_files i
 				WHERE i.kind = 'SETTLEMENT_ITEMS' AND i.status = 'INGESTED' AND i.batch_id = f.batch_id)) AS d
 			FROM report_files f
 			WHERE f.status = 'INGESTED'
 			  AND NOT EXISTS (SELECT 1 FROM recon_runs r WHERE r.status = 'SUCCEEDED' AND r.input_file_ids @> ARRAY[f.id])
+			UNION ALL
+			SELECT h.period FROM hits h
+			WHERE h.kind = h.report_kind AND h.ledger_type = h.transaction_type AND NOT (h.file_id = ANY(h.read))
+			  AND h.report_date BETWEEN h.due + CASE WHEN h.report_kind = 'SETTLEMENT_ITEMS' THEN 1 ELSE -1 END
+			                        AND h.due + $1::integer
 		) x WHERE d IS NOT NULL ORDER BY d`
 	var ds []time.Time
-	if err := sqlx.SelectContext(ctx, s.db, &ds, q); err != nil {
+	if err := sqlx.SelectContext(ctx, s.db, &ds, q, lateDays); err != nil {
 		return nil, fmt.Errorf("dates with new inputs: %w", err)
 	}
 	for i := range ds {
@@ -248,27 +372,32 @@ type itemRow struct {
 	TransactionID         string
 	OriginalTransactionID string
 	TransactionRequestID  string
-	SettlementBatchID     string
-	Txn, Settle, Fee      report.Amount
-	Status                string
-	QuotePair, QuotePrice string
-	Tx                    ledgerRef
-	KnownPayment          uuid16 // set when a cancel line names a payment of ours that has no cancel
+	// OriginalTransactionRequestID is the payment's request id on capture
+	// and refund lines of the newest generation.
+	OriginalTransactionRequestID string
+	SettlementBatchID            string
+	PaymentTime                  time.Time // paymentTime, or transactionCompletionTime (newest generation); zero when absent
+	Txn, Settle, Fee             report.Amount
+	Status                       string
+	QuotePair, QuotePrice        string
+	Tx                           ledgerRef
+	KnownPayment                 uuid16 // set when a line names a payment of ours but matches none of its transactions
 }
 
 // pos packs a line's place into one sortable number.
 func (r *itemRow) pos() int64 { return r.FileID<<32 | int64(r.LineNo) }
 
 const itemColumns = `l.file_id, l.line_no, l.transaction_type, l.transaction_id, l.original_transaction_id,
-	l.transaction_request_id, l.settlement_batch_id, l.transaction_amount_minor, l.transaction_currency,
-	l.settlement_amount_minor, l.settlement_currency, l.fee_amount_minor, l.fee_currency, l.status,
-	l.quote_currency_pair, COALESCE(l.quote_price::text, '')`
+	l.transaction_request_id, l.original_transaction_request_id, l.settlement_batch_id, l.payment_time,
+	l.transaction_amount_minor, l.transaction_currency, l.settlement_amount_minor, l.settlement_currency,
+	l.fee_amount_minor, l.fee_currency, l.status, l.quote_currency_pair, COALESCE(l.quote_price::text, '')`
 
 // itemScanner scans itemColumns (and optionally the matched ledger columns)
 // into one reused row; uuids go through RawBytes so that they cost no
 // allocation.
 type itemScanner struct {
 	r                      itemRow
+	paidAt                 sql.NullTime
 	tMinor, sMinor, fMinor sql.NullInt64
 	tCcy, sCcy, fCcy       string
 	txID, payID            sql.RawBytes
@@ -279,8 +408,8 @@ type itemScanner struct {
 func (sc *itemScanner) dest(withLedger bool) []any {
 	r := &sc.r
 	d := []any{&r.FileID, &r.LineNo, &r.TransactionType, &r.TransactionID, &r.OriginalTransactionID,
-		&r.TransactionRequestID, &r.SettlementBatchID, &sc.tMinor, &sc.tCcy, &sc.sMinor, &sc.sCcy, &sc.fMinor,
-		&sc.fCcy, &r.Status, &r.QuotePair, &r.QuotePrice}
+		&r.TransactionRequestID, &r.OriginalTransactionRequestID, &r.SettlementBatchID, &sc.paidAt, &sc.tMinor,
+		&sc.tCcy, &sc.sMinor, &sc.sCcy, &sc.fMinor, &sc.fCcy, &r.Status, &r.QuotePair, &r.QuotePrice}
 	if withLedger {
 		d = append(d, &sc.txID, &sc.payID, &sc.ourMinor, &sc.ourCcy, &sc.ourStatus)
 	}
@@ -296,6 +425,10 @@ func (sc *itemScanner) row(withLedger bool) *itemRow {
 		return report.Amount{Money: money.Money{Minor: n.Int64, Currency: ccy}, Valid: true}
 	}
 	r.Txn, r.Settle, r.Fee = amount(sc.tMinor, sc.tCcy), amount(sc.sMinor, sc.sCcy), amount(sc.fMinor, sc.fCcy)
+	r.PaymentTime = time.Time{}
+	if sc.paidAt.Valid {
+		r.PaymentTime = sc.paidAt.Time.UTC()
+	}
 	r.Tx, r.KnownPayment = ledgerRef{}, uuid16{}
 	if withLedger && sc.txID != nil {
 		id, ok1 := parseUUID(sc.txID)
@@ -365,16 +498,17 @@ func (s *Store) itemsAt(ctx context.Context, fileIDs []int64, positions []int64)
 // ledgerTx is a ledger transaction with what fallback matching and
 // MISSING_IN_REPORT need to know of it.
 type ledgerTx struct {
-	Ref          ledgerRef
-	Type         string
-	RequestID    string
-	APOID        string
-	APOPaymentID string
-	CompletedAt  *time.Time
+	Ref              ledgerRef
+	Type             string
+	RequestID        string
+	APOID            string
+	APOPaymentID     string
+	PaymentRequestID string
+	CompletedAt      *time.Time
 }
 
 const ledgerTxColumns = `t.id, t.payment_id, t.amount_minor, t.currency::text, t.status, t.type, t.request_id,
-	t.apo_id, COALESCE(p.apo_payment_id, ''), t.completed_at`
+	t.apo_id, COALESCE(p.apo_payment_id, ''), p.payment_request_id, t.completed_at`
 
 func (s *Store) ledgerTxs(ctx context.Context, q string, args ...any) ([]ledgerTx, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
@@ -391,7 +525,7 @@ func (s *Store) ledgerTxs(ctx context.Context, q string, args ...any) ([]ledgerT
 	for rows.Next() {
 		var t ledgerTx
 		if err := rows.Scan(&id, &pay, &minor, &ccy, &stat, &t.Type, &t.RequestID, &t.APOID, &t.APOPaymentID,
-			&t.CompletedAt); err != nil {
+			&t.PaymentRequestID, &t.CompletedAt); err != nil {
 			return nil, err
 		}
 		t.Ref.ID, _ = parseUUID(id)
@@ -441,22 +575,41 @@ func (s *Store) txsByRequestID(ctx context.Context, ids []string) ([]ledgerTx, e
 	return out, nil
 }
 
-// capturesOfPayments returns every capture of the payments with these APO
-// payment ids, oldest first.
-func (s *Store) capturesOfPayments(ctx context.Context, apoPaymentIDs []string) ([]ledgerTx, error) {
+// txsOfPayments returns the transactions of one type (CAPTURE, REFUND) of
+// the payments with these APO payment ids or our payment request ids,
+// oldest first.
+func (s *Store) txsOfPayments(ctx context.Context, typ string, apoPaymentIDs, paymentRequestIDs []string) ([]ledgerTx, error) {
 	var out []ledgerTx
+	q := `SELECT ` + ledgerTxColumns + ` FROM payments p JOIN payment_transactions t ON t.payment_id = p.id
+		WHERE t.type = $1 AND (p.apo_payment_id IN (SELECT jsonb_array_elements_text($2::jsonb))
+		   OR p.payment_request_id IN (SELECT jsonb_array_elements_text($3::jsonb)))
+		ORDER BY t.created_at, t.id`
 	err := chunked(apoPaymentIDs, func(part []string) error {
-		q := `SELECT ` + ledgerTxColumns + ` FROM payments p JOIN payment_transactions t ON t.payment_id = p.id
-			WHERE t.type = 'CAPTURE' AND p.apo_payment_id IN (SELECT jsonb_array_elements_text($1::jsonb))
-			ORDER BY t.created_at, t.id`
-		txs, err := s.ledgerTxs(ctx, q, jsonStrings(part))
+		txs, err := s.ledgerTxs(ctx, q, typ, jsonStrings(part), jsonStrings([]string{}))
 		out = append(out, txs...)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("captures of payments: %w", err)
+	if err == nil {
+		err = chunked(paymentRequestIDs, func(part []string) error {
+			txs, err := s.ledgerTxs(ctx, q, typ, jsonStrings([]string{}), jsonStrings(part))
+			out = append(out, txs...)
+			return err
+		})
 	}
-	return out, nil
+	if err != nil {
+		return nil, fmt.Errorf("%s transactions of payments: %w", strings.ToLower(typ), err)
+	}
+	// A payment named both ways comes twice; keep each transaction once, in
+	// the statement's order.
+	seen := map[uuid16]bool{}
+	uniq := out[:0]
+	for _, t := range out {
+		if !seen[t.Ref.ID] {
+			seen[t.Ref.ID] = true
+			uniq = append(uniq, t)
+		}
+	}
+	return uniq, nil
 }
 
 // paymentCancel is a payment a cancel line names, with its cancel if any.
@@ -673,7 +826,9 @@ type settledLine struct {
 // each matched settlement item (source settlement, applied false:
 // settlement confirms money movement, it changes no status). The pairs are
 // COPYed into a temporary table that one INSERT joins with the lines; the
-// fact key names batch, type and APO id, so re-runs add nothing. conn must
+// fact key names batch, type and APO id (and our transaction where the
+// line's id is its payment's, as in the newest generation, where a
+// payment's captures share it), so re-runs add nothing. conn must
 // be the connection of the store's transaction. See the file comment for
 // why recon writes this table.
 func (s *Store) addSettlementEvents(ctx context.Context, conn RawConn, fileIDs []int64, lines []settledLine, now time.Time) (int64, error) {
@@ -706,7 +861,9 @@ func (s *Store) addSettlementEvents(ctx context.Context, conn RawConn, fileIDs [
 		INSERT INTO payment_events (payment_id, transaction_id, source, kind, fact_key, status_before, status_after,
 			applied, note, payload, created_at)
 		SELECT x.payment_id, x.tx_id, 'settlement', 'settled',
-			'settlement|' || l.settlement_batch_id || '|' || l.transaction_type || '|' || l.transaction_id,
+			'settlement|' || l.settlement_batch_id || '|' || l.transaction_type || '|' || l.transaction_id ||
+				CASE WHEN l.transaction_id = p.apo_payment_id AND l.transaction_type IN ('CAPTURE', 'REFUND')
+				     THEN '|' || x.tx_id::text ELSE '' END,
 			p.status, p.status, false,
 			l.transaction_type || ' in settlement batch ' || l.settlement_batch_id || ' (' || f.name || ':' || l.line_no || ')',
 			jsonb_strip_nulls(jsonb_build_object('batch', l.settlement_batch_id, 'file', f.name, 'line', l.line_no,
