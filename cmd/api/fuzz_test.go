@@ -57,7 +57,7 @@ func FuzzListQuery(f *testing.F) {
 		ArchiveDir: filepath.Join(dir, "archive"), ExportDir: filepath.Join(dir, "exports")}, log)
 	h, _ := newHandler(svc)
 	paths := []string{"/v1/payments", "/v1/disputes", "/v1/webhook-events", "/v1/recon/runs",
-		"/v1/recon/runs/" + strconv.FormatInt(runID, 10) + "/discrepancies", "/v1/audit-log"}
+		"/v1/recon/runs/" + strconv.FormatInt(runID, 10) + "/discrepancies", "/v1/audit-log", "/v1/recon/discrepancies"}
 	before := listedChecksum(f, db)
 
 	f.Fuzz(func(t *testing.T, endpoint uint, query string) {

@@ -142,12 +142,26 @@ func addReconRoutes(api huma.API, svc *services) {
 		Description: "In id order, keyset-paginated. Filters combine with AND.",
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
 	}), h.listDiscrepancies)
+	huma.Register(api, needs(auth.NeedRead, huma.Operation{
+		OperationID: "list-current-recon-discrepancies", Method: http.MethodGet, Path: "/v1/recon/discrepancies",
+		Summary: "List the current discrepancies of every period", Tags: []string{"Reconciliation"},
+		Description: "The discrepancies as they stand now, without knowing a run id: those of the latest " +
+			"`SUCCEEDED` run of each period (a later run of a period supersedes the earlier ones, carrying each " +
+			"discrepancy it finds again with its status, and leaving out those it no longer finds), so each " +
+			"discrepancy is listed once, in its latest state. `status=OPEN` is finance's worklist. In id order, " +
+			"keyset-paginated; filters combine with AND. A `run_id` must name its period's latest run (422 " +
+			"otherwise; `GET /v1/recon/runs/{id}/discrepancies` lists what any run found).",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}), h.currentDiscrepancies)
 	huma.Register(api, needs(auth.NeedFinance, idem.Wrap(huma.Operation{
 		OperationID: "update-recon-discrepancy", Method: http.MethodPatch, Path: "/v1/recon/discrepancies/{id}",
-		Summary: "Resolve or ignore a discrepancy", Tags: []string{"Reconciliation"},
-		Description: "Closes an `OPEN` discrepancy as `RESOLVED` or `IGNORED` with a mandatory note, kept with " +
-			"the actor (and carried to later runs that find the same, unchanged discrepancy). A closed one is 409.",
-		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+		Summary: "Resolve, ignore or reopen a discrepancy", Tags: []string{"Reconciliation"},
+		Description: "The owner workflow: an `OPEN` discrepancy is closed as `RESOLVED` or `IGNORED`, and a closed " +
+			"one is reopened with `OPEN`; every change takes a mandatory note, kept with the actor (and carried to " +
+			"later runs that find the same, unchanged discrepancy) and written to the audit log. Any other change " +
+			"(closing a closed one, opening an open one) is 409. Only a discrepancy of its period's latest run can " +
+			"change (409 naming the current one otherwise), and not while a run of its period is in progress (409).",
+		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	})), h.updateDiscrepancy)
 	huma.Register(api, needs(auth.NeedRead, huma.Operation{
 		OperationID: "export-recon-run-xlsx", Method: http.MethodGet, Path: "/v1/recon/runs/{id}/export.xlsx",
@@ -400,14 +414,15 @@ type ReconRunOutput struct {
 type Discrepancy struct {
 	ID                    int64           `json:"id" example:"42"`
 	RunID                 int64           `json:"run_id"`
+	Period                string          `json:"period" format:"date" doc:"The date its run reconciled"`
 	Kind                  string          `json:"kind" enum:"MISSING_IN_LEDGER,MISSING_IN_REPORT,AMOUNT_MISMATCH,CURRENCY_MISMATCH,STATUS_MISMATCH,DUPLICATE_IN_REPORT,BATCH_TOTAL_MISMATCH,FX_MISMATCH"`
 	Fingerprint           string          `json:"fingerprint" doc:"Stable identity across runs of the same inputs"`
 	Change                string          `json:"change" enum:"NEW,CHANGED,SAME" doc:"Against the previous run of the period"`
 	HealedByRunID         int64           `json:"healed_by_run_id,omitempty" doc:"A later run of the period that no longer finds it"`
 	Status                string          `json:"status" enum:"OPEN,RESOLVED,IGNORED"`
-	Note                  string          `json:"note,omitempty"`
-	Actor                 string          `json:"actor,omitempty" doc:"Name of the API key that closed it"`
-	ResolvedAt            *time.Time      `json:"resolved_at,omitempty"`
+	Note                  string          `json:"note,omitempty" doc:"Of the last status change (a close, or a reopen)"`
+	Actor                 string          `json:"actor,omitempty" doc:"Name of the API key that made the last status change"`
+	ResolvedAt            *time.Time      `json:"resolved_at,omitempty" doc:"When it was closed; absent while OPEN"`
 	ReportKind            string          `json:"report_kind,omitempty" enum:"TRANSACTION_ITEMS,SETTLEMENT_ITEMS,SETTLEMENT_SUMMARY"`
 	TransactionType       string          `json:"transaction_type,omitempty" example:"CAPTURE"`
 	TransactionID         string          `json:"transaction_id,omitempty" doc:"APO's id of the transaction"`
@@ -433,7 +448,7 @@ func reportMoney(a report.Amount) *Money {
 }
 
 func discrepancyBody(d recon.Discrepancy) Discrepancy {
-	return Discrepancy{ID: d.ID, RunID: d.RunID, Kind: string(d.Kind), Fingerprint: d.Fingerprint,
+	return Discrepancy{ID: d.ID, RunID: d.RunID, Period: dateString(d.Period), Kind: string(d.Kind), Fingerprint: d.Fingerprint,
 		Change: string(d.Change), HealedByRunID: d.HealedByRunID, Status: string(d.Status), Note: d.Note,
 		Actor: d.Actor, ResolvedAt: d.ResolvedAt, ReportKind: string(d.ReportKind), TransactionType: d.TransactionType,
 		TransactionID: d.TransactionID, TransactionRequestID: d.TransactionRequestID,
@@ -924,11 +939,51 @@ func (h reconAPI) listDiscrepancies(ctx context.Context, in *ListDiscrepanciesIn
 	return out, nil
 }
 
-// UpdateDiscrepancyInput closes a discrepancy.
+// CurrentDiscrepanciesInput filters and pages the current discrepancies.
+type CurrentDiscrepanciesInput struct {
+	Status     string `query:"status" enum:"OPEN,RESOLVED,IGNORED" doc:"Only discrepancies in this status (OPEN: the worklist)"`
+	Kind       string `query:"kind" enum:"MISSING_IN_LEDGER,MISSING_IN_REPORT,AMOUNT_MISMATCH,CURRENCY_MISMATCH,STATUS_MISMATCH,DUPLICATE_IN_REPORT,BATCH_TOTAL_MISMATCH,FX_MISMATCH" doc:"Only this kind"`
+	PeriodFrom string `query:"period_from" format:"date" example:"2024-03-01" doc:"Only periods (reconciled dates) from this date on"`
+	PeriodTo   string `query:"period_to" format:"date" example:"2024-03-31" doc:"Only periods up to this date, inclusive"`
+	RunID      int64  `query:"run_id" minimum:"1" doc:"Only this run's; it must be its period's latest succeeded run"`
+	Cursor     string `query:"cursor" maxLength:"200" doc:"next_cursor of the previous page"`
+	Limit      int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size"`
+}
+
+func (h reconAPI) currentDiscrepancies(ctx context.Context, in *CurrentDiscrepanciesInput) (*DiscrepancyListOutput, error) {
+	f := recon.CurrentFilter{RunID: in.RunID, Kind: recon.Kind(in.Kind), Status: recon.Status(in.Status),
+		Cursor: in.Cursor, Limit: in.Limit}
+	for _, p := range []struct {
+		name, value string
+		to          *time.Time
+	}{{"period_from", in.PeriodFrom, &f.PeriodFrom}, {"period_to", in.PeriodTo, &f.PeriodTo}} {
+		if p.value == "" {
+			continue
+		}
+		d, err := time.Parse(time.DateOnly, p.value)
+		if err != nil {
+			return nil, queryError(p.name, "want YYYY-MM-DD")
+		}
+		*p.to = d
+	}
+	page, err := h.recon.CurrentDiscrepancies(ctx, f)
+	if err != nil {
+		return nil, reconError(ctx, h.log, err, "query", "discrepancy")
+	}
+	out := &DiscrepancyListOutput{}
+	out.Body.NextCursor = page.Next
+	out.Body.Items = make([]Discrepancy, len(page.Items))
+	for i, d := range page.Items {
+		out.Body.Items[i] = discrepancyBody(d)
+	}
+	return out, nil
+}
+
+// UpdateDiscrepancyInput closes or reopens a discrepancy.
 type UpdateDiscrepancyInput struct {
 	ID   int64 `path:"id" minimum:"1" doc:"The discrepancy's id"`
 	Body struct {
-		Status string `json:"status" enum:"RESOLVED,IGNORED"`
+		Status string `json:"status" enum:"OPEN,RESOLVED,IGNORED" doc:"RESOLVED or IGNORED closes an OPEN discrepancy; OPEN reopens a closed one"`
 		Note   string `json:"note" minLength:"1" maxLength:"2000" example:"refund booked manually on 2024-03-04" doc:"Why; mandatory, kept with the actor"`
 	}
 }

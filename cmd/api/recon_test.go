@@ -596,16 +596,18 @@ func TestReconRunFlow(t *testing.T) {
 	resp, b = e.get(t, "/v1/recon/runs/999999/discrepancies", e.viewer)
 	mustProblem(t, resp, b, http.StatusNotFound)
 
-	// Closing one: the note is mandatory; closed is final.
+	// Closing one: the note is mandatory; an open one is not opened again.
 	path := "/v1/recon/discrepancies/" + strconv.FormatInt(d.ID, 10)
 	for _, body := range []map[string]string{
 		{"status": "RESOLVED"},
 		{"status": "RESOLVED", "note": "   "},
-		{"status": "OPEN", "note": "why not"},
+		{"status": "DONE", "note": "why not"},
 	} {
 		resp, b := e.sendJSON(t, http.MethodPatch, path, e.finance, body)
 		mustProblem(t, resp, b, http.StatusUnprocessableEntity)
 	}
+	resp, b = e.sendJSON(t, http.MethodPatch, path, e.finance, map[string]string{"status": "OPEN", "note": "why not"})
+	mustProblem(t, resp, b, http.StatusConflict)
 	resp, b = e.sendJSON(t, http.MethodPatch, path, e.viewer, map[string]string{"status": "RESOLVED", "note": "x"})
 	mustProblem(t, resp, b, http.StatusForbidden)
 	resp, b = e.sendJSON(t, http.MethodPatch, path, e.finance, map[string]string{"status": "RESOLVED", "note": "APO confirmed 26.50; our capture record is wrong"})
@@ -703,6 +705,121 @@ func TestReconRunFlow(t *testing.T) {
 	}
 }
 
+// TestReconDiscrepancyReopenAndCurrent: finance reopens a closed
+// discrepancy (note mandatory, audited); without knowing a run id, a viewer
+// lists the current discrepancies of every period, each once and from its
+// period's latest run, and filters them; a superseded run's row cannot
+// change.
+func TestReconDiscrepancyReopenAndCurrent(t *testing.T) {
+	t.Parallel()
+	e := newReconEnv(t, 0)
+	mismatched := seedCaptured(t, e.db, "mismatched", money.Money{Minor: 2550, Currency: "USD"})
+	e.uploadOK(t, reportPart{"transactionItems_20240301_000.csv", tdReport(t, true,
+		paymentLine(mismatched), captureLine(mismatched, "26.50"))})
+	e.uploadOK(t, reportPart{"transactionItems_20240302_000.csv", someReport(t, "stranger")})
+	first := e.waitRun(t, e.startRun(t, map[string]any{"date": "2024-03-01"}).ID)
+	other := e.waitRun(t, e.startRun(t, map[string]any{"date": "2024-03-02"}).ID)
+	if first.Status != "SUCCEEDED" || other.Status != "SUCCEEDED" {
+		t.Fatalf("runs %+v %+v", first, other)
+	}
+	ds := e.discrepancies(t, first.ID, "").Items
+	if len(ds) != 1 || ds[0].Kind != "AMOUNT_MISMATCH" || ds[0].Period != "2024-03-01" {
+		t.Fatalf("first run's discrepancies %+v", ds)
+	}
+	path := "/v1/recon/discrepancies/" + strconv.FormatInt(ds[0].ID, 10)
+	patch := func(key string, body map[string]string, status int) Discrepancy {
+		t.Helper()
+		resp, b := e.sendJSON(t, http.MethodPatch, path, key, body)
+		if status != http.StatusOK {
+			mustProblem(t, resp, b, status)
+			return Discrepancy{}
+		}
+		return decodeBody[Discrepancy](t, resp, b, http.StatusOK)
+	}
+
+	// Closed, then reopened: the note is mandatory, finance only.
+	patch(e.finance, map[string]string{"status": "RESOLVED", "note": "APO confirmed 26.50"}, http.StatusOK)
+	patch(e.finance, map[string]string{"status": "IGNORED", "note": "closed twice"}, http.StatusConflict)
+	patch(e.finance, map[string]string{"status": "OPEN"}, http.StatusUnprocessableEntity)
+	patch(e.finance, map[string]string{"status": "OPEN", "note": "  "}, http.StatusUnprocessableEntity)
+	patch(e.viewer, map[string]string{"status": "OPEN", "note": "x"}, http.StatusForbidden)
+	reopened := patch(e.finance, map[string]string{"status": "OPEN", "note": "the corrected file never came"}, http.StatusOK)
+	if reopened.Status != "OPEN" || reopened.Actor != "finance-1" || reopened.Note != "the corrected file never came" ||
+		reopened.ResolvedAt != nil {
+		t.Fatalf("reopened %+v", reopened)
+	}
+	patch(e.finance, map[string]string{"status": "OPEN", "note": "again"}, http.StatusConflict)
+	var changes []string
+	for _, r := range e.audits(t, actionDiscrepancyUpdate) {
+		if r.Outcome == audit.OutcomeSucceeded && r.Target == "recon-discrepancy:"+strconv.FormatInt(ds[0].ID, 10) {
+			changes = append(changes, string(r.Input.(json.RawMessage)))
+		}
+	}
+	if len(changes) != 2 || !strings.Contains(changes[0], `"OPEN"`) || !strings.Contains(changes[0], "never came") {
+		t.Fatalf("audited changes (newest first) %v", changes)
+	}
+
+	// A second run of the first day supersedes the first run.
+	again := e.waitRun(t, e.startRun(t, map[string]any{"date": "2024-03-01"}).ID)
+	current := func(query string) discrepancyListBody {
+		t.Helper()
+		resp, b := e.get(t, "/v1/recon/discrepancies?"+query, e.viewer)
+		return decodeBody[discrepancyListBody](t, resp, b, http.StatusOK)
+	}
+	all := current("")
+	if len(all.Items) != 2 || all.NextCursor != "" {
+		t.Fatalf("current %+v", all)
+	}
+	byPeriod := map[string]Discrepancy{}
+	for _, d := range all.Items {
+		byPeriod[d.Period] = d
+	}
+	if d := byPeriod["2024-03-01"]; d.RunID != again.ID || d.Status != "OPEN" || d.Note != "the corrected file never came" ||
+		d.Change != "SAME" {
+		t.Fatalf("current of 2024-03-01 %+v", d)
+	}
+	if d := byPeriod["2024-03-02"]; d.RunID != other.ID || d.Kind != "MISSING_IN_LEDGER" {
+		t.Fatalf("current of 2024-03-02 %+v", d)
+	}
+	for query, want := range map[string]int{
+		"status=OPEN": 2, "status=RESOLVED": 0, "kind=MISSING_IN_LEDGER": 1, "period_from=2024-03-02": 1,
+		"period_to=2024-03-01": 1, "period_from=2024-03-01&period_to=2024-03-02&status=OPEN": 2,
+		"run_id=" + strconv.FormatInt(again.ID, 10): 1,
+	} {
+		if got := current(query); len(got.Items) != want {
+			t.Errorf("%s: %d items, want %d", query, len(got.Items), want)
+		}
+	}
+	page1 := current("limit=1")
+	page2 := current("limit=1&cursor=" + page1.NextCursor)
+	if len(page1.Items) != 1 || page1.NextCursor == "" || len(page2.Items) != 1 || page2.NextCursor != "" ||
+		page2.Items[0].ID <= page1.Items[0].ID {
+		t.Fatalf("pages %+v %+v", page1, page2)
+	}
+	for query, param := range map[string]string{
+		"run_id=" + strconv.FormatInt(first.ID, 10): "run_id", // superseded
+		"run_id=999999":                               "run_id",
+		"period_from=01-03-2024":                      "period_from",
+		"period_from=2024-03-02&period_to=2024-03-01": "period_to",
+		"status=DONE":                                 "status",
+		"cursor=nonsense":                             "cursor",
+		"limit=201":                                   "limit",
+	} {
+		resp, b := e.get(t, "/v1/recon/discrepancies?"+query, e.viewer)
+		p := mustProblem(t, resp, b, http.StatusUnprocessableEntity)
+		if len(p.Errors) == 0 || p.Errors[0].Location != "query."+param {
+			t.Errorf("%s: problem %+v, want it to name query.%s", query, p, param)
+		}
+	}
+
+	// The first run's row is history now.
+	resp, b := e.sendJSON(t, http.MethodPatch, path, e.finance, map[string]string{"status": "IGNORED", "note": "late"})
+	if p := mustProblem(t, resp, b, http.StatusConflict); !strings.Contains(p.Detail,
+		"change discrepancy "+strconv.FormatInt(byPeriod["2024-03-01"].ID, 10)) {
+		t.Fatalf("change of a superseded row: %+v", p)
+	}
+}
+
 func (e *reconEnv) runList(t *testing.T, query string) reconRunListBody {
 	t.Helper()
 	resp, b := e.get(t, "/v1/recon/runs?"+query, e.viewer)
@@ -725,7 +842,7 @@ func TestReconRoles(t *testing.T) {
 		{"viewer", e.viewer, http.StatusOK, http.StatusForbidden},
 	} {
 		for _, path := range []string{"/v1/recon/runs", "/v1/recon/runs/1", "/v1/recon/runs/1/discrepancies",
-			"/v1/recon/runs/1/export.xlsx", "/v1/recon/runs/1/export/FX_MISMATCH.csv"} {
+			"/v1/recon/runs/1/export.xlsx", "/v1/recon/runs/1/export/FX_MISMATCH.csv", "/v1/recon/discrepancies"} {
 			resp, b := e.get(t, path, c.key)
 			if want := c.read; resp.StatusCode != want && !(want == http.StatusOK && resp.StatusCode == http.StatusNotFound) {
 				t.Errorf("%s GET %s: %d, want %d: %s", c.who, path, resp.StatusCode, want, b)
@@ -785,8 +902,8 @@ func TestReconRoutesSpec(t *testing.T) {
 			}
 		}
 	}
-	if n != 8 {
-		t.Fatalf("%d recon operations, want 8", n)
+	if n != 9 {
+		t.Fatalf("%d recon operations, want 9", n)
 	}
 	paths := api.OpenAPI().Paths
 	mt := paths["/v1/recon/reports"].Post.RequestBody.Content["multipart/form-data"]

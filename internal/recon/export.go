@@ -7,9 +7,11 @@ import (
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -19,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
 
@@ -172,16 +176,55 @@ func (f *exportFile) discard() {
 	_ = os.Remove(f.tmp.Name())
 }
 
-// columns of a discrepancy sheet and CSV, with their widths.
-var sheetColumns = []struct {
-	name  string
-	width float64
-}{
-	{"ID", 10}, {"Status", 11}, {"Change", 10}, {"Report", 22}, {"Transaction type", 18}, {"Transaction ID", 30},
-	{"Request ID", 30}, {"Original ID", 30}, {"Batch", 20}, {"Payment ID", 38}, {"Ledger transaction", 38},
-	{"Our amount", 14}, {"Our currency", 8}, {"Report amount", 14}, {"Report currency", 8}, {"Difference", 14},
-	{"File", 44}, {"Line", 8}, {"Details", 60}, {"Note", 40}, {"Actor", 16}, {"Resolved at", 20}, {"Found at", 20},
+// column is a column of the discrepancy sheets and CSVs.
+type column struct {
+	name   string
+	sample string // a typical value: with the header, it sets the width
+	width  float64
 }
+
+// sheetColumns are the discrepancy sheets' and CSVs' columns. Times are
+// UTC, and say so in the header.
+var sheetColumns = sized([]column{
+	{name: "ID", sample: "10000000"},
+	{name: "Status", sample: "RESOLVED"},
+	{name: "Change", sample: "CHANGED"},
+	{name: "Report", sample: "SETTLEMENT_SUMMARY"},
+	{name: "Transaction type", sample: "AUTHORIZATION"},
+	{name: "Transaction ID", sample: "202403111940101201000000012345"}, // APO: time, kind, sequence
+	{name: "Request ID", sample: "capture-3f1c2d4e-9b7a-4c1d-8e2f-0a1b2c3d4e5f"},
+	{name: "Original ID", sample: "202403111940101101000000012345"},
+	{name: "Batch", sample: "20240311000000000001"},
+	{name: "Payment ID", sample: "3f1c2d4e-9b7a-4c1d-8e2f-0a1b2c3d4e5f"},
+	{name: "Ledger transaction", sample: "3f1c2d4e-9b7a-4c1d-8e2f-0a1b2c3d4e5f"},
+	{name: "Our amount", sample: "-1,234,567.89"},
+	{name: "Our currency", sample: "USD"},
+	{name: "Report amount", sample: "-1,234,567.89"},
+	{name: "Report currency", sample: "USD"},
+	{name: "Difference", sample: "-1,234,567.89"},
+	{name: "File", sample: "settlementItems_USD_20240311000000000001_000.csv"},
+	{name: "Line", sample: "1000000"},
+	{name: "Details", sample: strings.Repeat("x", 50)}, // free text, wrapped (styles.wrapped)
+	{name: "Note", sample: strings.Repeat("x", 36)},
+	{name: "Actor", sample: "finance-key-01"},
+	{name: "Resolved at (UTC)", sample: "2024-03-11 10:00:00"},
+	{name: "Found at (UTC)", sample: "2024-03-11 10:00:00"},
+})
+
+// sized sets each column's width from its header and its sample.
+func sized(cols []column) []column {
+	for i := range cols {
+		cols[i].width = max(headerWidth(utf8.RuneCountInString(cols[i].name)), textWidth(utf8.RuneCountInString(cols[i].sample)))
+	}
+	return cols
+}
+
+// Column widths are in characters of the default font's digits. Letters
+// run wider than digits and the header is bold, with the table's filter
+// button over its right end, so text gets a tenth more, a header a sixth
+// more and room for the button.
+func textWidth(runes int) float64   { return math.Ceil(float64(runes)*1.1) + 1 }
+func headerWidth(runes int) float64 { return math.Ceil(float64(runes)*7/6) + 3 }
 
 // safe neutralises spreadsheet formula injection: a text cell starting
 // with = + - @ (or a tab or carriage return) is prefixed with a quote, as
@@ -221,8 +264,8 @@ func directZip(dst io.Writer) func(io.Writer) excelize.ZipWriter {
 
 // styles are the workbook's cell styles.
 type styles struct {
-	header, section, date, datetime, integer int
-	amount                                   map[int]int // by currency exponent
+	header, section, date, datetime, integer, wrap int
+	amount                                         map[int]int // by currency exponent
 }
 
 func newStyles(f *excelize.File) (styles, error) {
@@ -244,6 +287,7 @@ func newStyles(f *excelize.File) (styles, error) {
 	st.date = mk(&excelize.Style{CustomNumFmt: &date})
 	st.datetime = mk(&excelize.Style{CustomNumFmt: &datetime})
 	st.integer = mk(&excelize.Style{CustomNumFmt: &integer})
+	st.wrap = mk(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true}})
 	for exp := 0; exp <= 4; exp++ {
 		format := "#,##0"
 		if exp > 0 {
@@ -272,6 +316,14 @@ func (st styles) amountCell(m money.Money) any {
 		return text
 	}
 	return excelize.Cell{StyleID: st.amount[exp], Value: v}
+}
+
+// wrapped is a free-text cell, wrapped at its column's width.
+func (st styles) wrapped(s string) any {
+	if s == "" {
+		return nil
+	}
+	return excelize.Cell{StyleID: st.wrap, Value: safe(s)}
 }
 
 func (st styles) timeCell(t *time.Time, style int) any {
@@ -380,6 +432,9 @@ func writeKindSheet(ctx context.Context, f *excelize.File, st styles, store *Sto
 	if _, err := f.NewSheet(sheet); err != nil {
 		return err
 	}
+	if err := printSetup(f, sheet, run); err != nil {
+		return err
+	}
 	sw, err := f.NewStreamWriter(sheet)
 	if err != nil {
 		return err
@@ -420,7 +475,7 @@ func writeKindSheet(ctx context.Context, f *excelize.File, st styles, store *Sto
 		if d.Line > 0 {
 			vals[17] = d.Line
 		}
-		vals[18], vals[19], vals[20] = text(string(d.Details)), text(d.Note), text(d.Actor)
+		vals[18], vals[19], vals[20] = st.wrapped(detailsText(d.Details)), st.wrapped(d.Note), text(d.Actor)
 		vals[21], vals[22] = st.timeCell(d.ResolvedAt, st.datetime), st.timeCell(&d.CreatedAt, st.datetime)
 		cell, _ := excelize.CoordinatesToCellName(1, row)
 		if err := sw.SetRow(cell, vals); err != nil {
@@ -444,6 +499,229 @@ func writeKindSheet(ctx context.Context, f *excelize.File, st styles, store *Sto
 	return sw.Flush()
 }
 
+// Page setup of every sheet: landscape, margins in inches.
+const (
+	pageSideMargin   = 0.4
+	pageTopMargin    = 0.75 // room for the header and footer lines
+	pageHeaderMargin = 0.3
+)
+
+// printSetup makes a sheet print legibly: landscape, fitted to one page
+// wide and as many tall as it takes, the first row repeated at the top of
+// every page, narrow margins, and the run and page numbers in the header
+// and footer. It must run before the sheet's NewStreamWriter: the stream
+// writer copies the fit-to-page flag (sheetPr) into the sheet when it
+// starts, and the page setup, margins and header/footer when it flushes.
+func printSetup(f *excelize.File, sheet string, run Run) error {
+	fit, landscape, oneWide, anyTall := true, "landscape", 1, 0
+	side, top, edge := pageSideMargin, pageTopMargin, pageHeaderMargin
+	if err := f.SetSheetProps(sheet, &excelize.SheetPropsOptions{FitToPage: &fit}); err != nil {
+		return err
+	}
+	if err := f.SetPageLayout(sheet, &excelize.PageLayoutOptions{Orientation: &landscape, FitToWidth: &oneWide,
+		FitToHeight: &anyTall}); err != nil {
+		return err
+	}
+	if err := f.SetPageMargins(sheet, &excelize.PageLayoutMarginsOptions{Left: &side, Right: &side, Top: &top,
+		Bottom: &top, Header: &edge, Footer: &edge}); err != nil {
+		return err
+	}
+	// &A is the sheet's name, &P and &N the page and the page count.
+	if err := f.SetHeaderFooter(sheet, &excelize.HeaderFooterOptions{
+		OddHeader: fmt.Sprintf("&LReconciliation run %d, period %s&R&A", run.ID, run.Period.Format(time.DateOnly)),
+		OddFooter: fmt.Sprintf("&LRun %d; times are UTC&RPage &P of &N", run.ID),
+	}); err != nil {
+		return err
+	}
+	return f.SetDefinedName(&excelize.DefinedName{Name: "_xlnm.Print_Titles", RefersTo: "'" + sheet + "'!$1:$1",
+		Scope: sheet})
+}
+
+// detailLabels name the keys of a discrepancy's details for people, in the
+// order they are shown; other keys follow in name order.
+var detailLabels = []struct{ key, label string }{
+	{"reason", "Reason"},
+	{"report_status", "Report status"},
+	{"our_status", "Our status"},
+	{"occurrence", "Occurrence in the report"},
+	{"due_on", "Due on"},
+	{"completed_at", "Completed (UTC)"},
+	{"transaction_amount", "Transaction amount"},
+	{"transaction_currency", "Transaction currency"},
+	{"quote_currency_pair", "Quote pair"},
+	{"quote_price", "Quote price"},
+	{"exact_settlement_minor", "Exact settlement (minor units)"},
+	{"summary_type", "Summary type"},
+	{"items", "Items"},
+	{"items_of_type", "Items of the type"},
+	{"items_magnitude_minor", "Items total (minor units)"},
+	{"summary_count", "Summary count"},
+	{"captures", "Captures"},
+	{"refunds", "Refunds"},
+	{"disputes", "Disputes"},
+	{"fees", "Fees"},
+	{"fees_in_other_currencies", "Fees in other currencies (minor units)"},
+	{"reserves", "Reserves"},
+	{"other", "Other"},
+	{"computed", "Computed net"},
+	{"summary", "Summary"},
+	{"residual", "Residual"},
+}
+
+// detailOrder is each labelled key's place in detailLabels.
+var detailOrder = func() map[string]int {
+	m := make(map[string]int, len(detailLabels))
+	for i, l := range detailLabels {
+		m[l.key] = i
+	}
+	return m
+}()
+
+// detailsText shows a discrepancy's details as "Label: value; Label:
+// value" for a spreadsheet reader: known keys by their label in
+// detailLabels' order, others after them by name, times in UTC, empty
+// values left out. Details are a flat JSON object; anything else is shown
+// as it is.
+func detailsText(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	fields, ok := flatObject(raw)
+	if !ok {
+		return string(raw)
+	}
+	rank := func(k string) int {
+		if i, ok := detailOrder[k]; ok {
+			return i
+		}
+		return len(detailLabels)
+	}
+	less := func(a, b [2]string) bool {
+		ra, rb := rank(a[0]), rank(b[0])
+		return ra < rb || ra == rb && a[0] < b[0]
+	}
+	for i := 1; i < len(fields); i++ { // a handful of fields: insertion sort
+		for j := i; j > 0 && less(fields[j], fields[j-1]); j-- {
+			fields[j], fields[j-1] = fields[j-1], fields[j]
+		}
+	}
+	var b strings.Builder
+	b.Grow(len(raw) + 16*len(fields))
+	for _, f := range fields {
+		k, v := f[0], f[1]
+		if v == "" {
+			continue
+		}
+		if len(v) >= len(time.RFC3339) && v[10] == 'T' {
+			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+				v = t.UTC().Format(time.DateTime)
+			}
+		}
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		if i, ok := detailOrder[k]; ok {
+			b.WriteString(detailLabels[i].label)
+		} else { // snake_case → "Snake case"
+			r, size := utf8.DecodeRuneInString(k)
+			b.WriteRune(unicode.ToUpper(r))
+			b.WriteString(strings.ReplaceAll(k[size:], "_", " "))
+		}
+		b.WriteString(": ")
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
+// flatObject reads a JSON object whose values are strings, numbers,
+// booleans or null into key/value pairs (null as ""), without reflection:
+// an export reads one per row, and encoding/json's maps cost ten times as
+// much. ok is false for anything else.
+func flatObject(raw []byte) (fields [][2]string, ok bool) {
+	s := strings.TrimSpace(string(raw))
+	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
+		return nil, false
+	}
+	s = strings.TrimSpace(s[1 : len(s)-1])
+	fields = make([][2]string, 0, 8)
+	// str reads the JSON string at the start of s; the rest follows it.
+	str := func(s string) (v, rest string, ok bool) {
+		if s == "" || s[0] != '"' {
+			return "", "", false
+		}
+		end := strings.IndexByte(s[1:], '"') + 1
+		if end == 0 {
+			return "", "", false
+		}
+		if !strings.Contains(s[:end], `\`) {
+			return s[1:end], s[end+1:], true
+		}
+		// Escapes: the string ends at the first quote with an even run of
+		// backslashes before it; encoding/json decodes it.
+		for end < len(s) {
+			n := 0
+			for n < end && s[end-1-n] == '\\' {
+				n++
+			}
+			if n%2 == 0 {
+				break
+			}
+			next := strings.IndexByte(s[end+1:], '"')
+			if next < 0 {
+				return "", "", false
+			}
+			end += next + 1
+		}
+		if err := json.Unmarshal([]byte(s[:end+1]), &v); err != nil {
+			return "", "", false
+		}
+		return v, s[end+1:], true
+	}
+	for s != "" {
+		k, rest, ok := str(s)
+		if !ok {
+			return nil, false
+		}
+		rest = strings.TrimSpace(rest)
+		if rest == "" || rest[0] != ':' {
+			return nil, false
+		}
+		rest = strings.TrimSpace(rest[1:])
+		var v string
+		if rest != "" && rest[0] == '"' {
+			if v, rest, ok = str(rest); !ok {
+				return nil, false
+			}
+		} else {
+			end := strings.IndexByte(rest, ',')
+			if end < 0 {
+				end = len(rest)
+			}
+			v = strings.TrimSpace(rest[:end])
+			rest = rest[end:]
+			if v == "" || strings.ContainsAny(v, `{}[]"`) {
+				return nil, false
+			}
+			if v == "null" {
+				v = ""
+			}
+		}
+		fields = append(fields, [2]string{k, v})
+		rest = strings.TrimSpace(rest)
+		if rest != "" {
+			if rest[0] != ',' {
+				return nil, false
+			}
+			rest = strings.TrimSpace(rest[1:])
+			if rest == "" {
+				return nil, false
+			}
+		}
+		s = rest
+	}
+	return fields, true
+}
+
 // difference is the report's magnitude minus ours, when comparable.
 func difference(d Discrepancy) (money.Money, bool) {
 	if !d.Ours.Valid || !d.Report.Valid || d.Ours.Currency != d.Report.Currency {
@@ -462,104 +740,77 @@ func difference(d Discrepancy) (money.Money, bool) {
 }
 
 // writeSummary writes the run, its inputs, counts and totals per kind, and
-// the batch roll-forward, as labelled sections one under the other.
+// the batch roll-forward, as labelled sections one under the other. The
+// sheet is small, so its rows are built first and the columns sized to
+// what they hold.
 func writeSummary(f *excelize.File, st styles, run Run) error {
-	sw, err := f.NewStreamWriter("Summary")
-	if err != nil {
-		return err
-	}
-	for col, w := range []float64{24, 22, 66, 16, 16, 14, 14, 14, 14, 16, 16, 14} {
-		if err := sw.SetColWidth(col+1, col+1, w); err != nil {
-			return err
-		}
-	}
-	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
-		return err
-	}
-	row := 0
-	put := func(vals ...any) error {
-		row++
-		cell, _ := excelize.CoordinatesToCellName(1, row)
-		return sw.SetRow(cell, vals)
-	}
-	head := func(names ...string) error {
+	var rows [][]any
+	put := func(vals ...any) { rows = append(rows, vals) }
+	head := func(names ...string) {
 		vals := make([]any, len(names))
 		for i, n := range names {
 			vals[i] = excelize.Cell{StyleID: st.header, Value: n}
 		}
-		return put(vals...)
+		put(vals...)
 	}
-	section := func(title string) error {
-		row++ // a blank line before each section
-		return put(excelize.Cell{StyleID: st.section, Value: title})
+	section := func(title string) {
+		put() // a blank line before each section
+		put(excelize.Cell{StyleID: st.section, Value: title})
 	}
 	var duration any
 	if run.StartedAt != nil && run.FinishedAt != nil {
 		duration = run.FinishedAt.Sub(*run.StartedAt).Seconds()
 	}
-	steps := []func() error{
-		func() error { return head("Reconciliation run", strconv.FormatInt(run.ID, 10)) },
-		func() error { return put("Period", excelize.Cell{StyleID: st.date, Value: run.Period}) },
-		func() error { return put("Status", string(run.Status)) },
-		func() error { return put("Actor", safe(run.Actor)) },
-		func() error { return put("Started", st.timeCell(run.StartedAt, st.datetime)) },
-		func() error { return put("Finished", st.timeCell(run.FinishedAt, st.datetime)) },
-		func() error { return put("Duration (s)", duration) },
-		func() error { return put("Previous run", nilIfZero(run.Diff.PreviousRunID)) },
-		func() error {
-			return put("Since previous run", fmt.Sprintf("%d new, %d changed, %d unchanged, %d healed",
-				run.Diff.New, run.Diff.Changed, run.Diff.Same, run.Diff.Healed))
-		},
-		func() error { return section("Inputs") },
-		func() error { return head("File", "Kind", "SHA-256", "Lines", "Report date") },
-	}
+	head("Reconciliation run", strconv.FormatInt(run.ID, 10))
+	put("Period", excelize.Cell{StyleID: st.date, Value: run.Period})
+	put("Status", string(run.Status))
+	put("Actor", safe(run.Actor))
+	put("Started (UTC)", st.timeCell(run.StartedAt, st.datetime))
+	put("Finished (UTC)", st.timeCell(run.FinishedAt, st.datetime))
+	put("Duration (s)", duration)
+	put("Previous run", nilIfZero(run.Diff.PreviousRunID))
+	put("Since previous run", fmt.Sprintf("%d new, %d changed, %d unchanged, %d healed",
+		run.Diff.New, run.Diff.Changed, run.Diff.Same, run.Diff.Healed))
+
+	// The hash is last: it may run on over the empty cells to its right
+	// instead of widening a column every other section shares.
+	section("Inputs")
+	head("File", "Kind", "Lines", "Report date", "SHA-256")
 	for _, in := range run.Inputs {
-		in := in
-		steps = append(steps, func() error {
-			var d any
-			if !in.ReportDate.IsZero() {
-				d = excelize.Cell{StyleID: st.date, Value: in.ReportDate}
-			}
-			return put(safe(in.Name), string(in.Kind), in.SHA256, excelize.Cell{StyleID: st.integer, Value: in.Lines}, d)
-		})
+		var d any
+		if !in.ReportDate.IsZero() {
+			d = excelize.Cell{StyleID: st.date, Value: in.ReportDate}
+		}
+		put(safe(in.Name), string(in.Kind), excelize.Cell{StyleID: st.integer, Value: in.Lines}, d, in.SHA256)
 	}
-	steps = append(steps,
-		func() error { return section("Discrepancies by kind") },
-		func() error { return head("Kind", "Count", "Currency", "Report total", "Our total") },
-	)
+
+	section("Discrepancies by kind")
+	head("Kind", "Count", "Currency", "Report total", "Our total")
 	byKind := map[Kind][]Total{}
 	for _, t := range run.Totals {
 		byKind[t.Kind] = append(byKind[t.Kind], t)
 	}
 	for _, k := range Kinds {
-		k := k
 		if len(byKind[k]) == 0 {
-			steps = append(steps, func() error { return put(string(k), excelize.Cell{StyleID: st.integer, Value: 0}) })
+			put(string(k), excelize.Cell{StyleID: st.integer, Value: 0})
 			continue
 		}
 		for _, t := range byKind[k] {
-			t := t
-			steps = append(steps, func() error {
-				return put(string(k), excelize.Cell{StyleID: st.integer, Value: t.Count}, safe(t.Currency),
-					st.amountCell(money.Money{Minor: t.ReportMinor, Currency: t.Currency}),
-					st.amountCell(money.Money{Minor: t.OurMinor, Currency: t.Currency}))
-			})
+			put(string(k), excelize.Cell{StyleID: st.integer, Value: t.Count}, safe(t.Currency),
+				st.amountCell(money.Money{Minor: t.ReportMinor, Currency: t.Currency}),
+				st.amountCell(money.Money{Minor: t.OurMinor, Currency: t.Currency}))
 		}
 	}
-	steps = append(steps,
-		func() error { return section("Lines") },
-		func() error { return head("Report / type", "Lines") },
-	)
+
+	section("Lines")
+	head("Report / type", "Lines")
 	keys := make([]string, 0, len(run.Counts.LinesByType))
 	for k := range run.Counts.LinesByType {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		k := k
-		steps = append(steps, func() error {
-			return put(safe(k), excelize.Cell{StyleID: st.integer, Value: run.Counts.LinesByType[k]})
-		})
+		put(safe(k), excelize.Cell{StyleID: st.integer, Value: run.Counts.LinesByType[k]})
 	}
 	for _, c := range []struct {
 		label string
@@ -571,37 +822,105 @@ func writeSummary(f *excelize.File, st styles, run Run) error {
 		{"Ledger transactions checked", run.Counts.LedgerChecked},
 		{"Expected (not yet due)", run.Counts.Expected},
 	} {
-		c := c
-		steps = append(steps, func() error { return put(c.label, excelize.Cell{StyleID: st.integer, Value: c.n}) })
+		put(c.label, excelize.Cell{StyleID: st.integer, Value: c.n})
 	}
-	steps = append(steps,
-		func() error { return section("Batch roll-forward") },
-		func() error {
-			return head("Batch", "Currency", "Items", "Captures", "Refunds", "Disputes", "Fees", "Reserves", "Other",
-				"Computed net", "Summary", "Residual")
-		},
-	)
+
+	section("Batch roll-forward")
+	head("Batch", "Currency", "Items", "Captures", "Refunds", "Disputes", "Fees", "Reserves", "Other",
+		"Computed net", "Summary", "Residual")
 	for _, b := range run.Batches {
-		b := b
-		steps = append(steps, func() error {
-			amt := func(n int64) any { return st.amountCell(money.Money{Minor: n, Currency: b.Currency}) }
-			var summary, residual any
-			if b.HasSummary {
-				summary, residual = amt(b.Summary), amt(b.Residual)
-			} else {
-				summary = "no summary"
-			}
-			return put(safe(b.BatchID), safe(b.Currency), excelize.Cell{StyleID: st.integer, Value: b.Items},
-				amt(b.Captures), amt(b.Refunds), amt(b.Disputes), amt(b.Fees), amt(b.Reserves), amt(b.Other),
-				amt(b.Computed), summary, residual)
-		})
+		amt := func(n int64) any { return st.amountCell(money.Money{Minor: n, Currency: b.Currency}) }
+		var summary, residual any
+		if b.HasSummary {
+			summary, residual = amt(b.Summary), amt(b.Residual)
+		} else {
+			summary = "no summary"
+		}
+		put(safe(b.BatchID), safe(b.Currency), excelize.Cell{StyleID: st.integer, Value: b.Items},
+			amt(b.Captures), amt(b.Refunds), amt(b.Disputes), amt(b.Fees), amt(b.Reserves), amt(b.Other),
+			amt(b.Computed), summary, residual)
 	}
-	for _, step := range steps {
-		if err := step(); err != nil {
+
+	if err := printSetup(f, "Summary", run); err != nil {
+		return err
+	}
+	sw, err := f.NewStreamWriter("Summary")
+	if err != nil {
+		return err
+	}
+	for col, w := range summaryWidths(rows, st) {
+		if err := sw.SetColWidth(col+1, col+1, w); err != nil {
+			return err
+		}
+	}
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+		return err
+	}
+	for i, vals := range rows {
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := sw.SetRow(cell, vals); err != nil {
 			return err
 		}
 	}
 	return sw.Flush()
+}
+
+// summaryWidths sizes each column to the widest value it shows. Text that
+// ends its row runs on over the empty cells to its right, so it does not
+// count; numbers never run on.
+func summaryWidths(rows [][]any, st styles) []float64 {
+	var widths []float64
+	for _, vals := range rows {
+		last := len(vals) - 1
+		for last >= 0 && vals[last] == nil {
+			last--
+		}
+		for col, v := range vals {
+			style := 0
+			if c, ok := v.(excelize.Cell); ok {
+				style, v = c.StyleID, c.Value
+			}
+			n, isText := shownRunes(v, style == st.date)
+			if isText && col == last {
+				continue
+			}
+			w := textWidth(n)
+			if style == st.header || style == st.section {
+				w = math.Ceil(float64(n)*7/6) + 1 // bold, no filter button
+			}
+			for len(widths) <= col {
+				widths = append(widths, 10)
+			}
+			widths[col] = max(widths[col], w)
+		}
+	}
+	return widths
+}
+
+// shownRunes is about how many characters a summary value shows, and
+// whether it is text.
+func shownRunes(v any, date bool) (int, bool) {
+	grouped := func(digits string) int { // with thousands separators
+		n := len(strings.TrimPrefix(digits, "-"))
+		return len(digits) + (n-1)/3
+	}
+	switch v := v.(type) {
+	case string:
+		return utf8.RuneCountInString(v), true
+	case int:
+		return grouped(strconv.Itoa(v)), false
+	case int64:
+		return grouped(strconv.FormatInt(v, 10)), false
+	case float64:
+		whole, frac, _ := strings.Cut(strconv.FormatFloat(v, 'f', -1, 64), ".")
+		return grouped(whole) + 1 + max(len(frac), 2), false // amounts show at least 2 decimals
+	case time.Time:
+		if date {
+			return len(time.DateOnly), false
+		}
+		return len(time.DateTime), false
+	}
+	return 0, false
 }
 
 func nilIfZero(n int64) any {
@@ -634,7 +953,8 @@ func csvHeader() []string {
 }
 
 // csvRecord is a discrepancy as a CSV record: amounts are exact major-unit
-// decimals, times RFC 3339.
+// decimals, times RFC 3339, details the JSON object (the sheet shows them as
+// labelled text; a CSV is read by programs too).
 func csvRecord(d Discrepancy) []string {
 	amount := func(a report.Amount) (string, string) {
 		if !a.Valid {

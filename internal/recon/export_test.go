@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -93,11 +94,11 @@ func TestExportWorkbookAndCSV(t *testing.T) {
 	checkNumber("FX_MISMATCH", col("Report amount")+"2", "23.29", "23.29", "#,##0.00")
 	checkNumber("FX_MISMATCH", col("Difference")+"2", "0.06", "0.06", "#,##0.00")
 	checkNumber("FX_MISMATCH", col("Line")+"2", rows[1][17], rows[1][17], "")
-	found, _ := f.GetCellValue("FX_MISMATCH", col("Found at")+"2", excelize.Options{RawCellValue: true})
+	found, _ := f.GetCellValue("FX_MISMATCH", col("Found at (UTC)")+"2", excelize.Options{RawCellValue: true})
 	if _, err := strconv.ParseFloat(found, 64); err != nil {
 		t.Errorf("Found at = %q, want a date serial", found)
 	}
-	if shown, _ := f.GetCellValue("FX_MISMATCH", col("Found at")+"2"); len(shown) != len("2006-01-02 15:04:05") {
+	if shown, _ := f.GetCellValue("FX_MISMATCH", col("Found at (UTC)")+"2"); len(shown) != len("2006-01-02 15:04:05") {
 		t.Errorf("Found at shows %q", shown)
 	}
 	for _, sheet := range wantSheets {
@@ -111,7 +112,7 @@ func TestExportWorkbookAndCSV(t *testing.T) {
 		if tables, err := f.GetTables(sheet); err != nil || len(tables) != 1 {
 			t.Errorf("%s: no filterable table: %v %v", sheet, tables, err)
 		}
-		if w, _ := f.GetColWidth(sheet, col("Transaction ID")); w != 30 {
+		if w, _ := f.GetColWidth(sheet, col("Transaction ID")); w != sheetColumns[5].width {
 			t.Errorf("%s column width = %v", sheet, w)
 		}
 	}
@@ -139,7 +140,7 @@ func TestExportWorkbookAndCSV(t *testing.T) {
 		t.Errorf("period raw = %q, want the Excel serial of 2024-03-11", raw)
 	}
 	for _, in := range run.Inputs {
-		if !strings.Contains(text, in.Name+"\t"+string(in.Kind)+"\t"+in.SHA256) {
+		if !strings.Contains(text, in.Name+"\t"+string(in.Kind)+"\t") || !strings.Contains(text, "\t"+in.SHA256+"\n") {
 			t.Errorf("summary lacks input %s", in.Name)
 		}
 	}
@@ -214,6 +215,126 @@ func TestExportWorkbookAndCSV(t *testing.T) {
 	var conflict *ConflictError
 	if _, err := sc.svc.Export(ctx, queued.ID, dir); !errors.As(err, &conflict) {
 		t.Errorf("export of a queued run: %v", err)
+	}
+}
+
+// TestExportPrintsLegibly: every sheet prints landscape, one page wide,
+// with its header row on every page and the run and page numbers in the
+// header and footer; no header or typical value is cut; times say UTC; and
+// details read as labelled text, not JSON.
+func TestExportPrintsLegibly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sc := runScenario(t, fileOpts{}, true)
+	run := sc.runs["2024-03-11"] // FX breaks, whose details hold a quote and a reason
+	var buf bytes.Buffer
+	if err := sc.svc.WriteXLSX(ctx, run.ID, &buf); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	titles := map[string]string{}
+	for _, n := range f.GetDefinedName() {
+		if n.Name == "_xlnm.Print_Titles" {
+			titles[n.Scope] = n.RefersTo
+		}
+	}
+	for _, sheet := range f.GetSheetList() {
+		layout, err := f.GetPageLayout(sheet)
+		if err != nil || *layout.Orientation != "landscape" || layout.FitToWidth == nil || *layout.FitToWidth != 1 ||
+			layout.FitToHeight == nil || *layout.FitToHeight != 0 {
+			t.Errorf("%s page layout = %+v %v, want landscape, 1 page wide, any pages tall", sheet, layout, err)
+		}
+		if props, err := f.GetSheetProps(sheet); err != nil || props.FitToPage == nil || !*props.FitToPage {
+			t.Errorf("%s: fit to page is off (%v)", sheet, err)
+		}
+		if m, err := f.GetPageMargins(sheet); err != nil || *m.Left != pageSideMargin || *m.Top != pageTopMargin {
+			t.Errorf("%s margins = %+v %v", sheet, m, err)
+		}
+		hf, err := f.GetHeaderFooter(sheet)
+		if err != nil || hf == nil || !strings.Contains(hf.OddHeader, "Reconciliation run "+strconv.FormatInt(run.ID, 10)) ||
+			!strings.Contains(hf.OddFooter, "Page &P of &N") {
+			t.Errorf("%s header/footer = %+v %v", sheet, hf, err)
+		}
+		if got, want := titles[sheet], "'"+sheet+"'!$1:$1"; got != want {
+			t.Errorf("%s print titles = %q, want %q", sheet, got, want)
+		}
+	}
+
+	// Discrepancy sheets: no header is cut, nor the file names.
+	fx, err := f.GetRows(string(FXMismatch))
+	if err != nil || len(fx) != 2 {
+		t.Fatalf("FX rows = %v %v", fx, err)
+	}
+	for i, c := range sheetColumns {
+		name, _ := excelize.ColumnNumberToName(i + 1)
+		w, err := f.GetColWidth(string(FXMismatch), name)
+		if err != nil || w < float64(len(c.name))+2 {
+			t.Errorf("column %q is %v wide (%v), narrower than its header and filter button", c.name, w, err)
+		}
+		if c.name == "File" && w < float64(len(fx[1][i])) {
+			t.Errorf("file column is %v wide for %q", w, fx[1][i])
+		}
+		if strings.Contains(c.name, " at") && !strings.HasSuffix(c.name, "(UTC)") {
+			t.Errorf("time column %q does not say UTC", c.name)
+		}
+	}
+	details := fx[1][18]
+	if sheetColumns[18].name != "Details" || json.Valid([]byte(details)) || strings.ContainsAny(details, "{}\"") ||
+		!strings.Contains(details, "Reason: ") || !strings.Contains(details, "Quote pair: ") {
+		t.Errorf("details shown as %q, want labelled text", details)
+	}
+	if id, _ := f.GetCellStyle(string(FXMismatch), "S2"); id == 0 {
+		t.Error("details cell does not wrap")
+	} else if st, err := f.GetStyle(id); err != nil || st.Alignment == nil || !st.Alignment.WrapText {
+		t.Errorf("details style = %+v %v, want wrapped", st, err)
+	}
+
+	// The summary: times say UTC, file names and labels are not cut.
+	summary, err := f.GetRows("Summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]bool{}
+	for _, r := range summary {
+		if len(r) > 0 {
+			labels[r[0]] = true
+		}
+	}
+	if !labels["Started (UTC)"] || !labels["Finished (UTC)"] {
+		t.Errorf("summary labels %v lack the UTC times", labels)
+	}
+	wA, _ := f.GetColWidth("Summary", "A")
+	for _, in := range run.Inputs {
+		if wA < float64(len(in.Name)) {
+			t.Errorf("summary column A is %v wide for %q", wA, in.Name)
+		}
+	}
+}
+
+func TestDetailsText(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want string }{
+		{``, ``},
+		{`{"due_on":"2024-03-11","completed_at":"2024-03-07T10:15:30.123456Z"}`,
+			`Due on: 2024-03-11; Completed (UTC): 2024-03-07 10:15:30`},
+		{`{"summary":"10.00","reason":"items do not add up","items":3,"summary_count":null}`,
+			`Reason: items do not add up; Items: 3; Summary: 10.00`},
+		{`{"zeta_value": "z", "our_status": "FAILED", "alpha": true}`, `Our status: FAILED; Alpha: true; Zeta value: z`},
+		{`{"reason":"a \"quoted\" \\ word","our_status":"x"}`, `Reason: a "quoted" \ word; Our status: x`},
+		{`{"reason":""}`, ``},
+		{`{"nested":{"a":1}}`, `{"nested":{"a":1}}`},
+		{`{"a":1,}`, `{"a":1,}`},
+		{`{"a" 1}`, `{"a" 1}`},
+		{`["not","an","object"]`, `["not","an","object"]`},
+	} {
+		if got := detailsText(json.RawMessage(c.in)); got != c.want {
+			t.Errorf("detailsText(%s) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }
 

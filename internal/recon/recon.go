@@ -49,7 +49,8 @@ func (k Kind) Valid() bool {
 // Status is where a discrepancy is in its owner workflow.
 type Status string
 
-// Discrepancy statuses: OPEN → RESOLVED or IGNORED, with a note and an actor.
+// Discrepancy statuses: OPEN → RESOLVED or IGNORED, and back to OPEN
+// (reopened), each move with a note and an actor.
 const (
 	StatusOpen     Status = "OPEN"
 	StatusResolved Status = "RESOLVED"
@@ -229,14 +230,15 @@ type Run struct {
 type Discrepancy struct {
 	ID            int64
 	RunID         int64
+	Period        time.Time // the run's
 	Kind          Kind
 	Fingerprint   string // stable identity across runs of the same inputs
 	Change        Change
 	HealedByRunID int64 // set on this row when a later run of the period no longer finds it
 	Status        Status
-	Note          string
-	Actor         string
-	ResolvedAt    *time.Time
+	Note          string     // of the last status change
+	Actor         string     // who made it
+	ResolvedAt    *time.Time // when it was closed; nil while OPEN
 
 	ReportKind            report.Kind
 	TransactionType       string
@@ -263,6 +265,19 @@ type DiscrepancyFilter struct {
 	Change Change
 	Cursor string // from the previous page's Next
 	Limit  int    // default 50, at most 500
+}
+
+// CurrentFilter selects among the discrepancies of the latest succeeded
+// run of each period (Service.CurrentDiscrepancies). Zero fields do not
+// filter.
+type CurrentFilter struct {
+	RunID      int64 // only this run's, which must be its period's latest
+	Kind       Kind
+	Status     Status
+	PeriodFrom time.Time // periods from this date on
+	PeriodTo   time.Time // periods up to this date, inclusive
+	Cursor     string
+	Limit      int // default 50, at most 500
 }
 
 // RunFilter selects runs, newest first.

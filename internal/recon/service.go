@@ -2,13 +2,17 @@ package recon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/payops/payops/internal/postgres"
 )
 
 // Config configures the service. Zero fields take the defaults named.
@@ -96,13 +100,8 @@ func (s *Service) ListRuns(ctx context.Context, f RunFilter) (Page[Run], error) 
 // ListDiscrepancies returns a run's discrepancies in id order. The run must
 // exist (ErrNotFound otherwise), so an unknown run is not an empty list.
 func (s *Service) ListDiscrepancies(ctx context.Context, f DiscrepancyFilter) (Page[Discrepancy], error) {
-	if f.Kind != "" && !f.Kind.Valid() {
-		return Page[Discrepancy]{}, &InvalidError{Field: "kind", Reason: fmt.Sprintf("unknown kind %q", f.Kind)}
-	}
-	switch f.Status {
-	case "", StatusOpen, StatusResolved, StatusIgnored:
-	default:
-		return Page[Discrepancy]{}, &InvalidError{Field: "status", Reason: fmt.Sprintf("unknown status %q", f.Status)}
+	if err := checkKindStatus(f.Kind, f.Status); err != nil {
+		return Page[Discrepancy]{}, err
 	}
 	switch f.Change {
 	case "", ChangeNew, ChangeChanged, ChangeSame:
@@ -116,12 +115,87 @@ func (s *Service) ListDiscrepancies(ctx context.Context, f DiscrepancyFilter) (P
 	return st.ListDiscrepancies(ctx, f)
 }
 
-// UpdateDiscrepancy closes an OPEN discrepancy as RESOLVED or IGNORED. The
-// note is mandatory and, with the actor, is kept on the row (and carried
-// to later runs that find the same, unchanged discrepancy).
+// CurrentDiscrepancies lists the discrepancies as they stand now, across
+// runs: those of the latest succeeded run of each period, so a
+// discrepancy carried from run to run is listed once, in its latest state
+// (see Store.CurrentDiscrepancies). A RunID must name such a latest run.
+func (s *Service) CurrentDiscrepancies(ctx context.Context, f CurrentFilter) (Page[Discrepancy], error) {
+	if err := checkKindStatus(f.Kind, f.Status); err != nil {
+		return Page[Discrepancy]{}, err
+	}
+	if !f.PeriodFrom.IsZero() && !f.PeriodTo.IsZero() && f.PeriodTo.Before(f.PeriodFrom) {
+		return Page[Discrepancy]{}, &InvalidError{Field: "period_to", Reason: "before period_from"}
+	}
+	st := NewStore(s.db)
+	if f.RunID != 0 {
+		run, err := st.Run(ctx, f.RunID)
+		if errors.Is(err, ErrNotFound) {
+			return Page[Discrepancy]{}, &InvalidError{Field: "run_id", Reason: fmt.Sprintf("no run %d", f.RunID)}
+		}
+		if err != nil {
+			return Page[Discrepancy]{}, err
+		}
+		if run.Status != RunSucceeded {
+			return Page[Discrepancy]{}, &InvalidError{Field: "run_id",
+				Reason: fmt.Sprintf("run %d is %s; only a succeeded run has discrepancies", run.ID, run.Status)}
+		}
+		latest, err := st.PreviousRun(ctx, run.Period, math.MaxInt64)
+		if err != nil {
+			return Page[Discrepancy]{}, err
+		}
+		if latest != run.ID {
+			return Page[Discrepancy]{}, &InvalidError{Field: "run_id", Reason: fmt.Sprintf(
+				"run %d was superseded by run %d of the same period (%s); list run %d's own discrepancies to see what it found",
+				run.ID, latest, run.Period.Format(time.DateOnly), run.ID)}
+		}
+	}
+	return st.CurrentDiscrepancies(ctx, f)
+}
+
+func checkKindStatus(k Kind, st Status) error {
+	if k != "" && !k.Valid() {
+		return &InvalidError{Field: "kind", Reason: fmt.Sprintf("unknown kind %q", k)}
+	}
+	switch st {
+	case "", StatusOpen, StatusResolved, StatusIgnored:
+		return nil
+	}
+	return &InvalidError{Field: "status", Reason: fmt.Sprintf("unknown status %q", st)}
+}
+
+// checkTransition applies the owner workflow: an OPEN discrepancy is closed
+// as RESOLVED or IGNORED, and a closed one is reopened (OPEN); a closed one
+// is not closed again without being reopened, so each decision has its own
+// note.
+func checkTransition(id int64, from, to Status) error {
+	closed := func(s Status) bool { return s == StatusResolved || s == StatusIgnored }
+	switch {
+	case from == StatusOpen && closed(to), closed(from) && to == StatusOpen:
+		return nil
+	case from == to:
+		return &ConflictError{Rule: fmt.Sprintf("discrepancy %d is %s already", id, from)}
+	}
+	return &ConflictError{Rule: fmt.Sprintf("discrepancy %d is %s: reopen it (OPEN) before closing it as %s", id, from, to)}
+}
+
+// UpdateDiscrepancy moves a discrepancy through its owner workflow
+// (checkTransition): closes an OPEN one as RESOLVED or IGNORED, or reopens
+// a closed one. The note is mandatory and, with the actor, is kept on the
+// row (and carried to later runs that find the same, unchanged
+// discrepancy); the API's audit log keeps every change.
+//
+// Only the current row of a discrepancy can change: the one in the latest
+// succeeded run of its period, whose status the next run carries forward.
+// A row of a superseded run is history (409, naming the current row). The
+// period's run lock is taken for the change, so a run of the period cannot
+// carry statuses forward while one changes (changes share it among
+// themselves); while a run holds it, the answer is 409 at once rather than
+// a wait as long as the run.
 func (s *Service) UpdateDiscrepancy(ctx context.Context, id int64, status Status, note, actor string) (Discrepancy, error) {
-	if status != StatusResolved && status != StatusIgnored {
-		return Discrepancy{}, &InvalidError{Field: "status", Reason: "must be RESOLVED or IGNORED"}
+	switch status {
+	case StatusOpen, StatusResolved, StatusIgnored:
+	default:
+		return Discrepancy{}, &InvalidError{Field: "status", Reason: "must be OPEN, RESOLVED or IGNORED"}
 	}
 	note = strings.TrimSpace(note)
 	if note == "" {
@@ -133,19 +207,52 @@ func (s *Service) UpdateDiscrepancy(ctx context.Context, id int64, status Status
 	if strings.TrimSpace(actor) == "" {
 		return Discrepancy{}, &InvalidError{Field: "actor", Reason: "required"}
 	}
-	st := NewStore(s.db)
-	ok, err := st.SetDiscrepancyStatus(ctx, id, status, note, actor, s.now().UTC())
-	if err != nil {
-		return Discrepancy{}, err
-	}
-	d, err := st.Discrepancy(ctx, id)
-	if err != nil {
-		return Discrepancy{}, err
-	}
-	if !ok {
-		return Discrepancy{}, &ConflictError{Rule: fmt.Sprintf("discrepancy %d is %s, only OPEN ones can be closed", id, d.Status)}
-	}
-	return d, nil
+	var d Discrepancy
+	err := postgres.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		st := NewStore(tx)
+		cur, err := st.Discrepancy(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := checkTransition(id, cur.Status, status); err != nil {
+			return err
+		}
+		period := cur.Period.Format(time.DateOnly)
+		if ok, err := st.TryLockPeriodShared(ctx, cur.Period); err != nil {
+			return err
+		} else if !ok {
+			return &ConflictError{Rule: fmt.Sprintf("a run of period %s is in progress; change discrepancy %d once it has finished", period, id)}
+		}
+		latest, err := st.PreviousRun(ctx, cur.Period, math.MaxInt64)
+		if err != nil {
+			return err
+		}
+		if latest != cur.RunID {
+			now, err := st.DiscrepancyIn(ctx, latest, cur.Fingerprint)
+			if err != nil {
+				return err
+			}
+			if now == 0 {
+				return &ConflictError{Rule: fmt.Sprintf("discrepancy %d is from run %d, superseded by run %d of period %s, which no longer finds it", id, cur.RunID, latest, period)}
+			}
+			return &ConflictError{Rule: fmt.Sprintf("discrepancy %d is from run %d, superseded by run %d of period %s: change discrepancy %d instead", id, cur.RunID, latest, period, now)}
+		}
+		var resolvedAt *time.Time
+		if status != StatusOpen {
+			at := s.now().UTC()
+			resolvedAt = &at
+		}
+		ok, err := st.SetDiscrepancyStatus(ctx, id, cur.Status, status, note, actor, resolvedAt)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &ConflictError{Rule: fmt.Sprintf("discrepancy %d was changed by another request meanwhile", id)}
+		}
+		d, err = st.Discrepancy(ctx, id)
+		return err
+	})
+	return d, err
 }
 
 // exportPath names a run's export file in dir.

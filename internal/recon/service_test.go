@@ -359,8 +359,9 @@ func TestRunDiffResolutionAndHealing(t *testing.T) {
 			amount = d
 		}
 	}
-	if _, err := sc.svc.UpdateDiscrepancy(ctx, amount.ID, StatusOpen, "x", "alice"); err == nil {
-		t.Error("OPEN accepted as a closing status")
+	var conflict *ConflictError
+	if _, err := sc.svc.UpdateDiscrepancy(ctx, amount.ID, StatusOpen, "x", "alice"); !errors.As(err, &conflict) {
+		t.Errorf("an OPEN discrepancy opened again: %v, want a conflict", err)
 	}
 	if _, err := sc.svc.UpdateDiscrepancy(ctx, amount.ID, StatusResolved, "  ", "alice"); err == nil {
 		t.Error("empty note accepted")
@@ -369,7 +370,6 @@ func TestRunDiffResolutionAndHealing(t *testing.T) {
 	if err != nil || got.Status != StatusResolved || got.Actor != "alice" || got.ResolvedAt == nil {
 		t.Fatalf("resolve: %+v %v", got, err)
 	}
-	var conflict *ConflictError
 	if _, err := sc.svc.UpdateDiscrepancy(ctx, amount.ID, StatusIgnored, "again", "bob"); !errors.As(err, &conflict) {
 		t.Errorf("second close: %v, want a conflict", err)
 	}
@@ -436,6 +436,160 @@ func TestRunDiffResolutionAndHealing(t *testing.T) {
 	}
 	if healedCount != 1 {
 		t.Errorf("healed rows = %d", healedCount)
+	}
+	// The current list has what the latest run finds: not the healed one.
+	cur, err := sc.svc.CurrentDiscrepancies(ctx, CurrentFilter{PeriodFrom: thu, PeriodTo: thu})
+	if err != nil || len(cur.Items) != 1 || cur.Items[0].RunID != healed.ID || cur.Items[0].Kind != StatusMismatch {
+		t.Errorf("current discrepancies of the period = %+v %v", cur.Items, err)
+	}
+}
+
+// TestDiscrepancyReopenAndCurrentList: a closed discrepancy can be reopened
+// (with a note, by an actor) and closed again; only the current row of a
+// discrepancy (its period's latest run) changes, and not while a run of the
+// period works; the list across runs shows each discrepancy once, in its
+// latest state, and filters by status, kind, period and run.
+func TestDiscrepancyReopenAndCurrentList(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sc := runScenario(t, fileOpts{}, true)
+	current := func(f CurrentFilter) []Discrepancy {
+		t.Helper()
+		var out []Discrepancy
+		seen := map[int64]bool{}
+		f.Limit = 2
+		for {
+			page, err := sc.svc.CurrentDiscrepancies(ctx, f)
+			if err != nil {
+				t.Fatalf("current %+v: %v", f, err)
+			}
+			for _, d := range page.Items {
+				if seen[d.ID] {
+					t.Fatalf("discrepancy %d listed twice", d.ID)
+				}
+				seen[d.ID] = true
+			}
+			out = append(out, page.Items...)
+			if page.Next == "" {
+				return out
+			}
+			f.Cursor = page.Next
+		}
+	}
+	if all := current(CurrentFilter{}); len(all) != len(sc.found) {
+		t.Fatalf("current = %d discrepancies, the runs found %d", len(all), len(sc.found))
+	}
+
+	thuRun := sc.runs["2024-03-07"]
+	var amount Discrepancy
+	for _, d := range allDiscrepancies(t, sc.svc, thuRun.ID) {
+		if d.Kind == AmountMismatch {
+			amount = d
+		}
+	}
+	if !amount.Period.Equal(thu) {
+		t.Fatalf("period = %v, want %v", amount.Period, thu)
+	}
+	var (
+		conflict *ConflictError
+		invalid  *InvalidError
+	)
+	if _, err := sc.svc.UpdateDiscrepancy(ctx, amount.ID, StatusResolved, "APO confirmed a typo", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.svc.UpdateDiscrepancy(ctx, amount.ID, StatusIgnored, "closed twice", "bob"); !errors.As(err, &conflict) ||
+		!strings.Contains(err.Error(), "reopen it") {
+		t.Errorf("RESOLVED → IGNORED: %v, want a conflict", err)
+	}
+	for _, c := range []struct {
+		status Status
+		note   string
+	}{{StatusOpen, "  "}, {"DONE", "x"}} {
+		if _, err := sc.svc.UpdateDiscrepancy(ctx, amount.ID, c.status, c.note, "bob"); !errors.As(err, &invalid) {
+			t.Errorf("%s with note %q: %v, want invalid", c.status, c.note, err)
+		}
+	}
+	reopened, err := sc.svc.UpdateDiscrepancy(ctx, amount.ID, StatusOpen, "the corrected file still says 13.37", "bob")
+	if err != nil || reopened.Status != StatusOpen || reopened.Actor != "bob" ||
+		reopened.Note != "the corrected file still says 13.37" || reopened.ResolvedAt != nil {
+		t.Fatalf("reopened = %+v %v", reopened, err)
+	}
+	if _, err := sc.svc.UpdateDiscrepancy(ctx, amount.ID, StatusOpen, "again", "bob"); !errors.As(err, &conflict) {
+		t.Errorf("OPEN → OPEN: %v, want a conflict", err)
+	}
+	if d, err := sc.svc.UpdateDiscrepancy(ctx, amount.ID, StatusIgnored, "known APO issue", "carol"); err != nil ||
+		d.Status != StatusIgnored || d.ResolvedAt == nil {
+		t.Fatalf("closed again = %+v %v", d, err)
+	}
+
+	// A new run of the period supersedes the first: its row is history.
+	again, err := sc.svc.Run(ctx, RunRequest{Date: thu}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var carried Discrepancy
+	for _, d := range current(CurrentFilter{PeriodFrom: thu, PeriodTo: thu}) {
+		if d.RunID != again.ID {
+			t.Errorf("discrepancy %d of superseded run %d listed", d.ID, d.RunID)
+		}
+		if d.Kind == AmountMismatch {
+			carried = d
+		}
+	}
+	if carried.Status != StatusIgnored || carried.Note != "known APO issue" || carried.Actor != "carol" {
+		t.Fatalf("carried = %+v", carried)
+	}
+	_, err = sc.svc.UpdateDiscrepancy(ctx, amount.ID, StatusOpen, "too late", "bob")
+	if !errors.As(err, &conflict) || !strings.Contains(err.Error(), fmt.Sprintf("change discrepancy %d instead", carried.ID)) {
+		t.Errorf("change of a superseded row: %v", err)
+	}
+
+	// Filters, each over the latest runs only.
+	all := current(CurrentFilter{})
+	if len(all) != len(sc.found) {
+		t.Errorf("after the re-run: %d discrepancies, want %d", len(all), len(sc.found))
+	}
+	for _, c := range []struct {
+		f    CurrentFilter
+		want int
+	}{
+		{CurrentFilter{Status: StatusIgnored}, 1},
+		{CurrentFilter{Status: StatusOpen}, len(sc.found) - 1},
+		{CurrentFilter{Kind: MissingInReport}, 2},
+		{CurrentFilter{PeriodFrom: fri, PeriodTo: sat}, 3},
+		{CurrentFilter{PeriodFrom: mon}, 4},
+		{CurrentFilter{PeriodTo: thu, Status: StatusOpen}, 1},
+		{CurrentFilter{RunID: again.ID}, 2},
+	} {
+		if got := current(c.f); len(got) != c.want {
+			t.Errorf("%+v: %d discrepancies, want %d", c.f, len(got), c.want)
+		}
+	}
+	for _, f := range []CurrentFilter{{RunID: thuRun.ID}, {RunID: 1 << 40}, {PeriodFrom: sat, PeriodTo: fri},
+		{Kind: "NOPE"}, {Status: "DONE"}, {Cursor: "nonsense"}} {
+		if _, err := sc.svc.CurrentDiscrepancies(ctx, f); !errors.As(err, &invalid) {
+			t.Errorf("%+v: %v, want invalid", f, err)
+		}
+	}
+
+	// While a run of the period works, its discrepancies do not change.
+	tx, err := sc.db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := NewStore(tx).LockPeriod(ctx, thu); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.svc.UpdateDiscrepancy(ctx, carried.ID, StatusOpen, "reopen", "bob"); !errors.As(err, &conflict) ||
+		!strings.Contains(err.Error(), "in progress") {
+		t.Errorf("change during a run: %v, want a conflict", err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := sc.svc.UpdateDiscrepancy(ctx, carried.ID, StatusOpen, "reopen", "bob"); err != nil || d.Status != StatusOpen {
+		t.Errorf("change after the run: %+v %v", d, err)
 	}
 }
 

@@ -662,16 +662,22 @@ func (s *Store) FailRun(ctx context.Context, id int64, msg string, at time.Time)
 
 // ---- discrepancies ----
 
-const discrepancyColumns = `id, run_id, kind, fingerprint, change, COALESCE(healed_by_run_id, 0) AS healed_by_run_id,
-	status, note, actor, resolved_at, report_kind, transaction_type, transaction_id, transaction_request_id,
-	original_transaction_id, settlement_batch_id, COALESCE(payment_id::text, '') AS payment_id,
-	COALESCE(ledger_transaction_id::text, '') AS ledger_transaction_id, our_amount_minor, our_currency,
-	report_amount_minor, report_currency, COALESCE(file_id, 0) AS file_id, file_name, COALESCE(line_no, 0) AS line_no,
-	details, created_at`
+// discrepancyColumns are read from discrepancyFrom: each row with its
+// run's period.
+const (
+	discrepancyColumns = `d.id, d.run_id, r.period, d.kind, d.fingerprint, d.change,
+	COALESCE(d.healed_by_run_id, 0) AS healed_by_run_id, d.status, d.note, d.actor, d.resolved_at, d.report_kind,
+	d.transaction_type, d.transaction_id, d.transaction_request_id, d.original_transaction_id, d.settlement_batch_id,
+	COALESCE(d.payment_id::text, '') AS payment_id, COALESCE(d.ledger_transaction_id::text, '') AS ledger_transaction_id,
+	d.our_amount_minor, d.our_currency, d.report_amount_minor, d.report_currency, COALESCE(d.file_id, 0) AS file_id,
+	d.file_name, COALESCE(d.line_no, 0) AS line_no, d.details, d.created_at`
+	discrepancyFrom = `discrepancies d JOIN recon_runs r ON r.id = d.run_id`
+)
 
 type discrepancyRow struct {
 	ID                    int64      `db:"id"`
 	RunID                 int64      `db:"run_id"`
+	Period                time.Time  `db:"period"`
 	Kind                  string     `db:"kind"`
 	Fingerprint           string     `db:"fingerprint"`
 	Change                string     `db:"change"`
@@ -700,7 +706,7 @@ type discrepancyRow struct {
 }
 
 func (r discrepancyRow) discrepancy() Discrepancy {
-	return Discrepancy{ID: r.ID, RunID: r.RunID, Kind: Kind(r.Kind), Fingerprint: r.Fingerprint,
+	return Discrepancy{ID: r.ID, RunID: r.RunID, Period: day(r.Period), Kind: Kind(r.Kind), Fingerprint: r.Fingerprint,
 		Change: Change(r.Change), HealedByRunID: r.HealedByRunID, Status: Status(r.Status), Note: r.Note,
 		Actor: r.Actor, ResolvedAt: postgres.UTC(r.ResolvedAt), ReportKind: report.Kind(r.ReportKind),
 		TransactionType: r.TransactionType, TransactionID: r.TransactionID,
@@ -713,7 +719,7 @@ func (r discrepancyRow) discrepancy() Discrepancy {
 // Discrepancy returns one discrepancy by id.
 func (s *Store) Discrepancy(ctx context.Context, id int64) (Discrepancy, error) {
 	var r discrepancyRow
-	if err := sqlx.GetContext(ctx, s.db, &r, `SELECT `+discrepancyColumns+` FROM discrepancies WHERE id = $1`, id); err != nil {
+	if err := sqlx.GetContext(ctx, s.db, &r, `SELECT `+discrepancyColumns+` FROM `+discrepancyFrom+` WHERE d.id = $1`, id); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return Discrepancy{}, ErrNotFound
 		}
@@ -722,38 +728,94 @@ func (s *Store) Discrepancy(ctx context.Context, id int64) (Discrepancy, error) 
 	return r.discrepancy(), nil
 }
 
+// DiscrepancyIn returns the id of the discrepancy with this fingerprint in
+// a run, or 0 when the run did not find it.
+func (s *Store) DiscrepancyIn(ctx context.Context, runID int64, fingerprint string) (int64, error) {
+	var id int64
+	const q = `SELECT COALESCE(max(id), 0) FROM discrepancies WHERE run_id = $1 AND fingerprint = $2`
+	if err := sqlx.GetContext(ctx, s.db, &id, q, runID, fingerprint); err != nil {
+		return 0, fmt.Errorf("find discrepancy in run %d: %w", runID, err)
+	}
+	return id, nil
+}
+
 // ListDiscrepancies returns a run's discrepancies in id order, keyset-paginated.
 func (s *Store) ListDiscrepancies(ctx context.Context, f DiscrepancyFilter) (Page[Discrepancy], error) {
-	args := []any{f.RunID}
-	where := []string{"run_id = $1"}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if f.Kind != "" {
-		add("kind = $%d", string(f.Kind))
-	}
-	if f.Status != "" {
-		add("status = $%d", string(f.Status))
-	}
+	q := discrepancyQuery{}
+	q.add("d.run_id = %s", f.RunID)
 	if f.Change != "" {
-		add("change = $%d", string(f.Change))
+		q.add("d.change = %s", string(f.Change))
 	}
-	if f.Cursor != "" {
-		id, err := decodeCursor(f.Cursor)
+	return q.page(ctx, s.db, f.Kind, f.Status, f.Cursor, f.Limit)
+}
+
+// CurrentDiscrepancies returns the discrepancies of the latest succeeded
+// run of each period, in id order, keyset-paginated.
+//
+// Each run stores the whole set it finds for its period, and the next run
+// of the period supersedes it: a discrepancy found again is a new row in
+// the new run (carrying status, note and actor when unchanged, reopened
+// when changed), one no longer found stays only in the older run, marked
+// healed. So the latest run's rows are the period's current state, each
+// discrepancy once. Deduplicating all rows by content hash instead would
+// list a changed discrepancy twice (old and new content) and keep healed
+// ones; by fingerprint, it would still keep the healed ones, whose last row
+// is in a superseded run.
+//
+// In id order, a run that finishes while a client pages adds its rows after
+// the cursor, where the client will still see them.
+func (s *Store) CurrentDiscrepancies(ctx context.Context, f CurrentFilter) (Page[Discrepancy], error) {
+	q := discrepancyQuery{}
+	latest := `d.run_id IN (SELECT DISTINCT ON (period) id FROM recon_runs WHERE status = 'SUCCEEDED'`
+	if !f.PeriodFrom.IsZero() {
+		latest += q.arg(" AND period >= %s", day(f.PeriodFrom))
+	}
+	if !f.PeriodTo.IsZero() {
+		latest += q.arg(" AND period <= %s", day(f.PeriodTo))
+	}
+	q.where = append(q.where, latest+` ORDER BY period, id DESC)`)
+	if f.RunID != 0 {
+		q.add("d.run_id = %s", f.RunID)
+	}
+	return q.page(ctx, s.db, f.Kind, f.Status, f.Cursor, f.Limit)
+}
+
+// discrepancyQuery builds a discrepancy list's WHERE clause.
+type discrepancyQuery struct {
+	where []string
+	args  []any
+}
+
+// arg formats cond with v's placeholder.
+func (q *discrepancyQuery) arg(cond string, v any) string {
+	q.args = append(q.args, v)
+	return fmt.Sprintf(cond, "$"+strconv.Itoa(len(q.args)))
+}
+
+func (q *discrepancyQuery) add(cond string, v any) { q.where = append(q.where, q.arg(cond, v)) }
+
+// page adds the filters every list has and reads one page in id order.
+func (q *discrepancyQuery) page(ctx context.Context, db sqlx.ExtContext, kind Kind, status Status, cursor string, limit int) (Page[Discrepancy], error) {
+	if kind != "" {
+		q.add("d.kind = %s", string(kind))
+	}
+	if status != "" {
+		q.add("d.status = %s", string(status))
+	}
+	if cursor != "" {
+		id, err := decodeCursor(cursor)
 		if err != nil {
 			return Page[Discrepancy]{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
 		}
-		add("id > $%d", id)
+		q.add("d.id > %s", id)
 	}
-	limit := f.Limit
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
-	q := `SELECT ` + discrepancyColumns + ` FROM discrepancies WHERE ` + strings.Join(where, " AND ") +
-		fmt.Sprintf(` ORDER BY id LIMIT %d`, limit+1)
+	sqlText := `SELECT ` + discrepancyColumns + ` FROM ` + discrepancyFrom + ` WHERE ` + strings.Join(q.where, " AND ") +
+		fmt.Sprintf(` ORDER BY d.id LIMIT %d`, limit+1)
 	var rows []discrepancyRow
-	if err := sqlx.SelectContext(ctx, s.db, &rows, q, args...); err != nil {
+	if err := sqlx.SelectContext(ctx, db, &rows, sqlText, q.args...); err != nil {
 		return Page[Discrepancy]{}, fmt.Errorf("list discrepancies: %w", err)
 	}
 	var page Page[Discrepancy]
@@ -770,8 +832,8 @@ func (s *Store) ListDiscrepancies(ctx context.Context, f DiscrepancyFilter) (Pag
 // EachDiscrepancy streams a run's discrepancies of one kind in id order
 // (for exports: one row in memory at a time).
 func (s *Store) EachDiscrepancy(ctx context.Context, runID int64, kind Kind, fn func(Discrepancy) error) error {
-	rows, err := s.db.QueryxContext(ctx, `SELECT `+discrepancyColumns+` FROM discrepancies
-		WHERE run_id = $1 AND kind = $2 ORDER BY id`, runID, string(kind))
+	rows, err := s.db.QueryxContext(ctx, `SELECT `+discrepancyColumns+` FROM `+discrepancyFrom+`
+		WHERE d.run_id = $1 AND d.kind = $2 ORDER BY d.id`, runID, string(kind))
 	if err != nil {
 		return fmt.Errorf("read discrepancies: %w", err)
 	}
@@ -788,17 +850,30 @@ func (s *Store) EachDiscrepancy(ctx context.Context, runID int64, kind Kind, fn 
 	return rows.Err()
 }
 
-// SetDiscrepancyStatus moves an OPEN discrepancy to RESOLVED or IGNORED.
-// It returns false when the discrepancy exists but is not OPEN.
-func (s *Store) SetDiscrepancyStatus(ctx context.Context, id int64, st Status, note, actor string, at time.Time) (bool, error) {
-	const q = `UPDATE discrepancies SET status = $2, note = $3, actor = $4, resolved_at = $5
-		WHERE id = $1 AND status = 'OPEN'`
-	res, err := s.db.ExecContext(ctx, q, id, string(st), note, actor, at)
+// SetDiscrepancyStatus moves a discrepancy from one status to another with
+// its note and actor; resolvedAt is nil when it is reopened. It returns
+// false when the discrepancy is no longer in status from.
+func (s *Store) SetDiscrepancyStatus(ctx context.Context, id int64, from, to Status, note, actor string, resolvedAt *time.Time) (bool, error) {
+	const q = `UPDATE discrepancies SET status = $3, note = $4, actor = $5, resolved_at = $6
+		WHERE id = $1 AND status = $2`
+	res, err := s.db.ExecContext(ctx, q, id, string(from), string(to), note, actor, resolvedAt)
 	if err != nil {
 		return false, fmt.Errorf("update discrepancy %d: %w", id, err)
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
+}
+
+// TryLockPeriodShared takes the period's run lock (LockPeriod's key) in
+// shared mode until the transaction ends, unless a run of the period holds
+// it; a run waits for the shared holders to finish.
+func (s *Store) TryLockPeriodShared(ctx context.Context, period time.Time) (bool, error) {
+	var ok bool
+	const q = `SELECT pg_try_advisory_xact_lock_shared(hashtextextended('recon-period:' || $1::text, 0))`
+	if err := sqlx.GetContext(ctx, s.db, &ok, q, period.Format(time.DateOnly)); err != nil {
+		return false, fmt.Errorf("try period lock: %w", err)
+	}
+	return ok, nil
 }
 
 // ---- exports ----
