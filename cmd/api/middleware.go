@@ -32,6 +32,8 @@ func needs(perm auth.Need, op huma.Operation) huma.Operation {
 		panic(fmt.Sprintf("operation %s: unknown permission %q", op.OperationID, perm))
 	}
 	op.Metadata = withMeta(op.Metadata, metaNeed, perm)
+	// A filter misspelt or unknown is an error, not a silent "everything".
+	op.RejectUnknownQueryParameters = true
 	op.Security = []map[string][]string{{securityScheme: {}}}
 	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
 	var roles []string

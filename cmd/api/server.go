@@ -202,7 +202,7 @@ func unmarshalText(data []byte, v any) error {
 func apiConfig() huma.Config {
 	cfg := huma.DefaultConfig("payops", apiVersion)
 	cfg.CreateHooks = nil
-	cfg.Transformers = append(cfg.Transformers, hideErrorValues)
+	cfg.Transformers = append(cfg.Transformers, hideErrorValues, groupErrors)
 	textJSON := huma.DefaultJSONFormat
 	textJSON.Unmarshal = unmarshalText
 	cfg.Formats = map[string]huma.Format{"application/json": textJSON, "json": textJSON}
@@ -213,8 +213,10 @@ func apiConfig() huma.Config {
 		"`finance` (viewer + reconciliation actions), `operator` (viewer + capture, cancel, refund, sync " +
 		"and dispute actions), `checkout` (create payments only), `admin` (everything, including API keys " +
 		"and the audit log). Every change is recorded in the audit log.\n\n" +
-		"Errors are RFC 9457 problem documents (`application/problem+json`). Lists are keyset-paginated: " +
-		"pass a response's `next_cursor` as `cursor` to get the next page."
+		"Errors are RFC 9457 problem documents (`application/problem+json`); a 422 lists every error of " +
+		"the request in `errors`, each with its `location` (`body.amount.value`, `query.limit`). Lists are " +
+		"keyset-paginated: pass a response's `next_cursor` as `cursor` to get the next page. A query " +
+		"parameter an operation does not take is refused (422), never ignored."
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		securityScheme: {
 			Type:         "http",
