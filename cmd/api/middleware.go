@@ -104,6 +104,7 @@ func authenticate(api huma.API, log *slog.Logger, keys authenticator) func(huma.
 			_ = huma.WriteErr(api, ctx, http.StatusInternalServerError, "")
 			return
 		}
+		httpx.Annotate(rctx, slog.String("api_key_id", actor.KeyID))
 		if !auth.Allows(actor.Role, need) {
 			_ = huma.WriteErr(api, ctx, http.StatusForbidden,
 				fmt.Sprintf("role %s lacks permission %s for %s", actor.Role, need, op.OperationID))
