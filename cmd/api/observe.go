@@ -12,7 +12,7 @@ import (
 	"github.com/payops/payops/internal/httpx"
 )
 
-// httpDuration is the request histogram of one handler: its _count gives
+// newHTTPDuration is the request histogram of one handler: its _count gives
 // the rate, by route pattern (never the raw path, which holds ids), method
 // and status.
 func newHTTPDuration() *prometheus.HistogramVec {
