@@ -32,6 +32,8 @@ func needs(perm auth.Need, op huma.Operation) huma.Operation {
 		panic(fmt.Sprintf("operation %s: unknown permission %q", op.OperationID, perm))
 	}
 	op.Metadata = withMeta(op.Metadata, metaNeed, perm)
+	// A filter misspelt or unknown is an error, not a silent "everything".
+	op.RejectUnknownQueryParameters = true
 	op.Security = []map[string][]string{{securityScheme: {}}}
 	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
 	var roles []string
@@ -102,6 +104,7 @@ func authenticate(api huma.API, log *slog.Logger, keys authenticator) func(huma.
 			_ = huma.WriteErr(api, ctx, http.StatusInternalServerError, "")
 			return
 		}
+		httpx.Annotate(rctx, slog.String("api_key_id", actor.KeyID))
 		if !auth.Allows(actor.Role, need) {
 			_ = huma.WriteErr(api, ctx, http.StatusForbidden,
 				fmt.Sprintf("role %s lacks permission %s for %s", actor.Role, need, op.OperationID))

@@ -42,7 +42,7 @@ func TestOpsEndpoints(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp, string(b)
 	}
-	if resp, body := get("/metrics", nil); resp.StatusCode != 200 || !strings.Contains(body, "go_goroutines") {
+	if resp, body := get("/metrics", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+viewer) }); resp.StatusCode != 200 || !strings.Contains(body, "go_goroutines") {
 		t.Fatalf("/metrics: %d", resp.StatusCode)
 	}
 	resp, _ := get("/ops/queues/", nil)

@@ -44,6 +44,7 @@ type paymentService interface {
 	Cancel(ctx context.Context, id, actor string) (payments.Payment, payments.Transaction, error)
 	Refund(ctx context.Context, id string, req payments.RefundRequest) (payments.Payment, payments.Transaction, error)
 	Sync(ctx context.Context, id string) (payments.Payment, error)
+	Get(ctx context.Context, id string) (payments.Payment, error)
 	Resolve(ctx context.Context, id string, r payments.Review) (payments.Payment, error)
 	GetDetail(ctx context.Context, id string) (payments.Detail, error)
 	List(ctx context.Context, f payments.Filter) (payments.Page[payments.Payment], error)
@@ -57,7 +58,7 @@ type paymentService interface {
 
 // MoneyInput is an amount a caller asks for.
 type MoneyInput struct {
-	Value    int64  `json:"value" minimum:"1" example:"1000" doc:"Minor units of the currency (cents for USD, yen for JPY)"`
+	Value    int64  `json:"value" minimum:"1" example:"1000" doc:"Minor units of the currency (cents for USD, yen for JPY); at most 100,000,000,000 major units of the currency (USD 100,000,000,000.00), the ceiling payops puts on every amount"`
 	Currency string `json:"currency" pattern:"^[A-Z]{3}$" example:"USD" doc:"ISO 4217 code"`
 }
 
@@ -72,6 +73,23 @@ type BuyerInput struct {
 	Reference string `json:"reference,omitempty" maxLength:"64" example:"customer-7781" doc:"The merchant's buyer id"`
 	Email     string `json:"email,omitempty" maxLength:"64" example:"ada@example.com"`
 	Phone     string `json:"phone,omitempty" maxLength:"24" example:"+44 20 7946 0000"`
+}
+
+// buyerFields are BuyerInput's JSON fields, at least one of which a
+// request must give.
+var buyerFields = []string{"reference", "email", "phone"}
+
+// TransformSchema puts the "at least one field" rule into the schema, as
+// anyOf (a non-empty reference, email or phone), so the spec states it and
+// Huma checks it.
+func (BuyerInput) TransformSchema(_ huma.Registry, s *huma.Schema) *huma.Schema {
+	s.Description = "The buyer: give at least one of reference, email and phone (non-empty)."
+	one := 1
+	for _, f := range buyerFields {
+		s.AnyOf = append(s.AnyOf, &huma.Schema{Title: "with " + f, Type: huma.TypeObject, Required: []string{f},
+			Properties: map[string]*huma.Schema{f: {Type: huma.TypeString, MinLength: &one}}})
+	}
+	return s
 }
 
 // EnvInput describes where the buyer pays from, for APO's risk checks.
@@ -90,7 +108,7 @@ type CardInput struct {
 	CVV             string `json:"cvv,omitempty" maxLength:"4" example:"123"`
 	ExpiryMonth     string `json:"expiry_month,omitempty" pattern:"^[0-9]{1,2}$" example:"12" doc:"1 to 12"`
 	ExpiryYear      string `json:"expiry_year,omitempty" pattern:"^([0-9]{2}|[0-9]{4})$" example:"2030" doc:"YY or YYYY"`
-	HolderFirstName string `json:"holder_first_name,omitempty" maxLength:"64" example:"Ada"`
+	HolderFirstName string `json:"holder_first_name,omitempty" maxLength:"64" example:"Ada" doc:"With a number, the name on the card is required: holder_first_name, holder_last_name or both; ASCII only"`
 	HolderLastName  string `json:"holder_last_name,omitempty" maxLength:"64" example:"Lovelace"`
 	Token           string `json:"token,omitempty" maxLength:"128" doc:"A card token from an earlier payment, instead of number and details"`
 }
@@ -137,6 +155,13 @@ type CreatePaymentBody struct {
 // CreatePaymentInput is the request of create-payment.
 type CreatePaymentInput struct {
 	Body CreatePaymentBody
+}
+
+// Resolve runs the payment rules (Luhn, expiry, the amount ceiling …)
+// while Huma validates the schema, so one problem lists every error of the
+// request, each at its body location. Create checks the same rules again.
+func (in *CreatePaymentInput) Resolve(huma.Context) []error {
+	return invalidDetails("body.", in.Body.request("").Check(time.Now()))
 }
 
 // LogValue logs the request with its card masked.
@@ -450,7 +475,7 @@ type PaymentIDInput struct {
 type CapturePaymentInput struct {
 	ID   string `path:"id" format:"uuid" doc:"payops' id of the payment"`
 	Body *struct {
-		Amount *int64 `json:"amount,omitempty" minimum:"1" example:"400" doc:"Minor units to capture; default: everything not yet captured"`
+		Amount *int64 `json:"amount,omitempty" minimum:"1" example:"400" doc:"Minor units of the payment's currency to capture; default: everything not yet captured. At most 100,000,000,000 major units (the ceiling on every amount)"`
 		Final  bool   `json:"final,omitempty" doc:"Release the rest of the authorization after this capture"`
 	}
 }
@@ -466,14 +491,35 @@ func capturePayment(log *slog.Logger, store *audit.Store, pay paymentService) fu
 		if in.Body != nil {
 			req.Amount, req.Final = in.Body.Amount, in.Body.Final
 		}
+		input := captureAudit{Amount: req.Amount, Final: req.Final}
+		if req.Amount != nil {
+			if err := checkCeiling(ctx, log, pay, in.ID, *req.Amount); err != nil {
+				recordAudit(ctx, log, store, actionPaymentCapture, paymentTarget(in.ID), input, audit.OutcomeRejected)
+				return nil, err
+			}
+		}
 		p, t, err := pay.Capture(context.WithoutCancel(ctx), in.ID, req)
-		recordAudit(ctx, log, store, actionPaymentCapture, paymentTarget(in.ID),
-			captureAudit{Amount: req.Amount, Final: req.Final}, txOutcome(t, err))
+		recordAudit(ctx, log, store, actionPaymentCapture, paymentTarget(in.ID), input, txOutcome(t, err))
 		if err != nil {
 			return nil, httpError(ctx, log, err)
 		}
 		return operationOutput(p, &t), nil
 	}
+}
+
+// checkCeiling refuses, with a 422 at body.amount, an operation amount
+// beyond money.CheckCeiling for the currency of the payment: the request
+// names no currency, so the payment is read first. Nothing changes.
+func checkCeiling(ctx context.Context, log *slog.Logger, pay paymentService, id string, amount int64) error {
+	p, err := pay.Get(ctx, id)
+	if err != nil {
+		return httpError(ctx, log, err)
+	}
+	if err := money.CheckCeiling(money.Money{Minor: amount, Currency: p.Amount.Currency}); err != nil {
+		return huma.Error422UnprocessableEntity("validation failed",
+			&huma.ErrorDetail{Location: "body.amount", Message: err.Error()})
+	}
+	return nil
 }
 
 func cancelPayment(log *slog.Logger, store *audit.Store, pay paymentService) func(context.Context, *PaymentIDInput) (*PaymentOperationOutput, error) {
@@ -491,13 +537,17 @@ func cancelPayment(log *slog.Logger, store *audit.Store, pay paymentService) fun
 type RefundPaymentInput struct {
 	ID   string `path:"id" format:"uuid" doc:"payops' id of the payment"`
 	Body struct {
-		Amount int64  `json:"amount" minimum:"1" example:"300" doc:"Minor units to refund; at most what is captured and not yet refunded"`
+		Amount int64  `json:"amount" minimum:"1" example:"300" doc:"Minor units of the payment's currency to refund; at most what is captured and not yet refunded (and never above the ceiling of 100,000,000,000 major units)"`
 		Reason string `json:"reason" minLength:"1" maxLength:"256" example:"customer returned one item"`
 	}
 }
 
 func refundPayment(log *slog.Logger, store *audit.Store, pay paymentService) func(context.Context, *RefundPaymentInput) (*PaymentOperationOutput, error) {
 	return func(ctx context.Context, in *RefundPaymentInput) (*PaymentOperationOutput, error) {
+		if err := checkCeiling(ctx, log, pay, in.ID, in.Body.Amount); err != nil {
+			recordAudit(ctx, log, store, actionPaymentRefund, paymentTarget(in.ID), in.Body, audit.OutcomeRejected)
+			return nil, err
+		}
 		p, t, err := pay.Refund(context.WithoutCancel(ctx), in.ID,
 			payments.RefundRequest{Amount: in.Body.Amount, Reason: in.Body.Reason, Actor: actorName(ctx)})
 		recordAudit(ctx, log, store, actionPaymentRefund, paymentTarget(in.ID), in.Body, txOutcome(t, err))
@@ -574,8 +624,8 @@ func getPayment(log *slog.Logger, pay paymentService) func(context.Context, *Pay
 // ListPaymentsInput filters and pages payments.
 type ListPaymentsInput struct {
 	Status           string    `query:"status" enum:"PROCESSING,REQUIRES_ACTION,AUTHORIZED,FAILED,CANCELLED,EXPIRED,CAPTURED" doc:"Only payments in this status"`
-	CreatedFrom      time.Time `query:"created_from" doc:"Only payments created at or after this time (RFC 3339)"`
-	CreatedTo        time.Time `query:"created_to" doc:"Only payments created before this time (RFC 3339)"`
+	CreatedFrom      QueryTime `query:"created_from" doc:"Only payments created at or after this time: an RFC 3339 date-time (2026-12-03T00:00:00Z) or a date (2026-12-03, meaning 00:00 UTC)"`
+	CreatedTo        QueryTime `query:"created_to" doc:"Only payments created before this time: an RFC 3339 date-time (2026-12-04T00:00:00Z) or a date (2026-12-04, meaning 00:00 UTC)"`
 	ReferenceOrderID string    `query:"reference_order_id" maxLength:"64" doc:"The merchant's order id"`
 	PaymentRequestID string    `query:"payment_request_id" maxLength:"128" doc:"The paymentRequestId payops sent APO"`
 	PaymentID        string    `query:"payment_id" maxLength:"128" doc:"APO's paymentId"`
@@ -590,7 +640,7 @@ type ListPaymentsInput struct {
 // filter turns the query into the service's filter; a bad value is a 422
 // naming its parameter.
 func (in *ListPaymentsInput) filter(now time.Time) (payments.Filter, error) {
-	f := payments.Filter{Status: payments.Status(in.Status), CreatedFrom: in.CreatedFrom, CreatedTo: in.CreatedTo,
+	f := payments.Filter{Status: payments.Status(in.Status), CreatedFrom: in.CreatedFrom.Time, CreatedTo: in.CreatedTo.Time,
 		ReferenceOrderID: in.ReferenceOrderID, PaymentRequestID: in.PaymentRequestID, APOPaymentID: in.PaymentID,
 		Last4: in.Last4, Acquirer: in.Acquirer, Cursor: in.Cursor, Limit: in.Limit}
 	if !f.CreatedFrom.IsZero() && !f.CreatedTo.IsZero() && !f.CreatedFrom.Before(f.CreatedTo) {

@@ -12,6 +12,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/payops/payops/internal/audit"
@@ -57,6 +58,8 @@ type services struct {
 	// checks are the dependencies /readyz pings, in the order reported.
 	checks       []readinessCheck
 	readyTimeout time.Duration
+	// collectors are read from the database when /metrics is scraped.
+	collectors []prometheus.Collector
 }
 
 // readinessCheck is one dependency /readyz pings.
@@ -79,6 +82,7 @@ func newServices(log *slog.Logger, db *sqlx.DB, rdb *redis.Client) *services {
 			{name: "redis", ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
 		},
 		readyTimeout: readyTimeout,
+		collectors:   []prometheus.Collector{recon.NewCollector(db), payments.NewWebhookCollector(db)},
 	}
 }
 
@@ -153,19 +157,28 @@ func enqueueInBackground(log *slog.Logger, queue *payments.Tasks) webhookProcess
 }
 
 // newHandler builds the HTTP handler of the api process: the Huma API on a
-// standard ServeMux, wrapped in request-id, access-log and panic-recovery
-// middleware so every path, /healthz and /docs included, gets them. It
-// returns the API as well, for the spec.
+// standard ServeMux, wrapped in request-id, access-log, metrics, security
+// header and panic-recovery middleware so every path, /healthz and /docs
+// included, gets them. It returns the API as well, for the spec.
 func newHandler(svc *services) (http.Handler, huma.API) {
 	mux := http.NewServeMux()
 	api := humago.New(mux, apiConfig())
 	// Huma binds middleware at registration, so it must come first.
 	api.UseMiddleware(authenticate(api, svc.log, svc.keys))
 	addRoutes(api, svc)
-	mountOps(mux, svc)
+	// Each handler has its own registry beside the process-wide default
+	// one, so that two handlers (tests) never register a metric twice.
+	reg := prometheus.NewRegistry()
+	hist := newHTTPDuration()
+	reg.MustRegister(hist)
+	reg.MustRegister(svc.collectors...)
+	mountOps(mux, svc, prometheus.Gatherers{prometheus.DefaultGatherer, reg})
+	mountDocs(mux)
 
 	var h http.Handler = mux
 	h = httpx.TextQuery(h)
+	h = instrument(hist, h) // sees the mux's r.Pattern: nothing between may copy the request
+	h = secureHeaders(h)
 	h = httpx.Recover(svc.log, h)
 	h = httpx.AccessLog(svc.log, h)
 	h = httpx.RequestID(h)
@@ -196,13 +209,14 @@ func unmarshalText(data []byte, v any) error {
 }
 
 // apiConfig is Huma's default configuration (spec at /openapi.json and
-// /openapi.yaml, docs at /docs) with our description and security scheme,
+// /openapi.yaml) without its docs page, with our description and security scheme,
 // minus the $schema links Huma adds to every response body by default:
 // clients of an admin API gain nothing from them.
 func apiConfig() huma.Config {
 	cfg := huma.DefaultConfig("payops", apiVersion)
+	cfg.DocsPath = "" // Huma's page loads its script from a CDN; mountDocs serves ours
 	cfg.CreateHooks = nil
-	cfg.Transformers = append(cfg.Transformers, hideErrorValues)
+	cfg.Transformers = append(cfg.Transformers, hideErrorValues, groupErrors)
 	textJSON := huma.DefaultJSONFormat
 	textJSON.Unmarshal = unmarshalText
 	cfg.Formats = map[string]huma.Format{"application/json": textJSON, "json": textJSON}
@@ -213,8 +227,10 @@ func apiConfig() huma.Config {
 		"`finance` (viewer + reconciliation actions), `operator` (viewer + capture, cancel, refund, sync " +
 		"and dispute actions), `checkout` (create payments only), `admin` (everything, including API keys " +
 		"and the audit log). Every change is recorded in the audit log.\n\n" +
-		"Errors are RFC 9457 problem documents (`application/problem+json`). Lists are keyset-paginated: " +
-		"pass a response's `next_cursor` as `cursor` to get the next page."
+		"Errors are RFC 9457 problem documents (`application/problem+json`); a 422 lists every error of " +
+		"the request in `errors`, each with its `location` (`body.amount.value`, `query.limit`). Lists are " +
+		"keyset-paginated: pass a response's `next_cursor` as `cursor` to get the next page. A query " +
+		"parameter an operation does not take is refused (422), never ignored."
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		securityScheme: {
 			Type:         "http",

@@ -84,13 +84,16 @@ func validRequestID(id string) bool {
 }
 
 // AccessLog writes one line per request: method, path, status, bytes,
-// duration and request id. It never logs the query string, headers (the
+// duration and request id, plus what handlers added with Annotate (the API
+// key id, the route). It never logs the query string, headers (the
 // Authorization header carries API keys) or bodies (which may carry card
 // data).
 func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
+		ctx, notes := withAnnotations(r.Context())
+		r = r.WithContext(ctx)
 		next.ServeHTTP(rec, r)
 		status := rec.status
 		if status == 0 {
@@ -108,6 +111,7 @@ func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("request_id", RequestIDFromContext(r.Context())),
 			slog.String("remote_addr", r.RemoteAddr),
+			slog.GroupAttrs("", notes.list()...),
 		)
 	})
 }

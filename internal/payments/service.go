@@ -94,73 +94,84 @@ type CreateRequest struct {
 	Actor            string
 }
 
-// validate checks the business rules Huma's schema cannot express.
+// validate checks the business rules Huma's schema cannot express. It
+// reports every broken rule at once, as *InvalidError values joined with
+// errors.Join, each naming the request's JSON field (amount.value,
+// card.holder_first_name …), so a client fixes its request in one round.
 func (r *CreateRequest) validate(now time.Time) error {
-	if !money.Known(r.Amount.Currency) {
-		return &InvalidError{Field: "amount.currency", Reason: "not an ISO 4217 currency"}
+	var errs []error
+	bad := func(field, reason string) { errs = append(errs, &InvalidError{Field: field, Reason: reason}) }
+	known := money.Known(r.Amount.Currency)
+	if !known {
+		bad("amount.currency", "not an ISO 4217 currency")
 	}
 	if r.Amount.Minor <= 0 {
-		return &InvalidError{Field: "amount.value", Reason: "must be positive"}
+		bad("amount.value", "must be positive")
+	} else if known {
+		if err := money.CheckCeiling(r.Amount); err != nil {
+			bad("amount.value", err.Error())
+		}
 	}
 	switch r.CaptureMode {
 	case "":
 		r.CaptureMode = CaptureManual
 	case CaptureManual, CaptureAutomatic:
 	default:
-		return &InvalidError{Field: "capture_mode", Reason: "MANUAL or AUTOMATIC"}
+		bad("capture_mode", "MANUAL or AUTOMATIC")
 	}
 	if strings.TrimSpace(r.ReferenceOrderID) == "" {
-		return &InvalidError{Field: "order.reference_order_id", Reason: "required"}
+		bad("order.reference_order_id", "required")
 	}
 	if r.BuyerReference == "" && r.BuyerEmail == "" && r.BuyerPhone == "" {
-		return &InvalidError{Field: "buyer", Reason: "give at least one of reference, email, phone"}
+		bad("buyer", "give at least one of reference, email, phone")
 	}
 	if net.ParseIP(r.ClientIP) == nil {
-		return &InvalidError{Field: "env.client_ip", Reason: "not an IP address"}
+		bad("env.client_ip", "not an IP address")
 	}
 	switch r.TerminalType {
 	case "WEB":
 		if r.OSType != "" && r.OSType != "IOS" && r.OSType != "ANDROID" {
-			return &InvalidError{Field: "env.os_type", Reason: "IOS or ANDROID"}
+			bad("env.os_type", "IOS or ANDROID")
 		}
 	case "WAP", "APP":
 		if r.OSType != "IOS" && r.OSType != "ANDROID" {
-			return &InvalidError{Field: "env.os_type", Reason: "IOS or ANDROID is required for " + r.TerminalType}
+			bad("env.os_type", "IOS or ANDROID is required for "+r.TerminalType)
 		}
 	default:
-		return &InvalidError{Field: "env.terminal_type", Reason: "WEB, WAP or APP"}
+		bad("env.terminal_type", "WEB, WAP or APP")
 	}
 	if u, err := url.Parse(r.RedirectURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &InvalidError{Field: "redirect_url", Reason: "an absolute http(s) URL"}
+		bad("redirect_url", "an absolute http(s) URL")
 	}
 	c := &r.Card
 	if (c.Number == "") == (c.Token == "") {
-		return &InvalidError{Field: "card", Reason: "give either number or token"}
+		bad("card", "give either number or token")
 	}
 	if c.Number != "" {
 		c.Number = normalizePAN(c.Number)
 		if !allDigits(c.Number) || len(c.Number) < pan.MinLen || len(c.Number) > pan.MaxLen || !pan.Luhn(c.Number) {
-			return &InvalidError{Field: "card.number", Reason: "not a valid card number"}
+			bad("card.number", "not a valid card number")
 		}
 		if c.CVV != "" && (!allDigits(c.CVV) || len(c.CVV) < 3 || len(c.CVV) > 4) {
-			return &InvalidError{Field: "card.cvv", Reason: "3 or 4 digits"}
+			bad("card.cvv", "3 or 4 digits")
 		}
-		m, y, err := expiry(c.ExpiryMonth, c.ExpiryYear, now)
-		if err != nil {
-			return err
+		if m, y, err := expiry(c.ExpiryMonth, c.ExpiryYear, now); err != nil {
+			errs = append(errs, err)
+		} else {
+			c.ExpiryMonth, c.ExpiryYear = m, y
 		}
-		c.ExpiryMonth, c.ExpiryYear = m, y
-		name := c.HolderFirst + c.HolderLast
-		if strings.TrimSpace(name) == "" {
-			return &InvalidError{Field: "card.holder_name", Reason: "required"}
+		if strings.TrimSpace(c.HolderFirst+c.HolderLast) == "" {
+			bad("card.holder_first_name", "the name on the card is required with a number: give holder_first_name, holder_last_name or both")
 		}
-		for _, ch := range name {
-			if ch > 126 || ch < 32 {
-				return &InvalidError{Field: "card.holder_name", Reason: "English (ASCII) letters only"}
-			}
+		notASCII := func(ch rune) bool { return ch > 126 || ch < 32 }
+		if strings.ContainsFunc(c.HolderFirst, notASCII) {
+			bad("card.holder_first_name", "English (ASCII) letters only")
+		}
+		if strings.ContainsFunc(c.HolderLast, notASCII) {
+			bad("card.holder_last_name", "English (ASCII) letters only")
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Create stores a payment and its request id, then asks APO to authorize it.

@@ -137,14 +137,14 @@ func TestValidation(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	bad := map[string]func(*payments.CreateRequest){
-		"card.number":      func(r *payments.CreateRequest) { r.Card.Number = "4111111111111112" },
-		"card.expiry_year": func(r *payments.CreateRequest) { r.Card.ExpiryYear = "2020" },
-		"amount.currency":  func(r *payments.CreateRequest) { r.Amount.Currency = "XXY" },
-		"amount.value":     func(r *payments.CreateRequest) { r.Amount.Minor = 0 },
-		"buyer":            func(r *payments.CreateRequest) { r.BuyerReference = "" },
-		"env.client_ip":    func(r *payments.CreateRequest) { r.ClientIP = "nope" },
-		"env.os_type":      func(r *payments.CreateRequest) { r.TerminalType = "WAP" },
-		"card.holder_name": func(r *payments.CreateRequest) { r.Card.HolderFirst = "Zoë" },
+		"card.number":            func(r *payments.CreateRequest) { r.Card.Number = "4111111111111112" },
+		"card.expiry_year":       func(r *payments.CreateRequest) { r.Card.ExpiryYear = "2020" },
+		"amount.currency":        func(r *payments.CreateRequest) { r.Amount.Currency = "XXY" },
+		"amount.value":           func(r *payments.CreateRequest) { r.Amount.Minor = 0 },
+		"buyer":                  func(r *payments.CreateRequest) { r.BuyerReference = "" },
+		"env.client_ip":          func(r *payments.CreateRequest) { r.ClientIP = "nope" },
+		"env.os_type":            func(r *payments.CreateRequest) { r.TerminalType = "WAP" },
+		"card.holder_first_name": func(r *payments.CreateRequest) { r.Card.HolderFirst = "Zoë" },
 	}
 	for field, mod := range bad {
 		r := createReq("4111111111111111", 100, "USD")

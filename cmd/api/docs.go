@@ -1,0 +1,52 @@
+package main
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+)
+
+// docsUI is Redoc's standalone bundle, vendored from the npm registry
+// (`npm pack redoc@2.5.2`, file bundles/redoc.standalone.js, MIT; the
+// licences of what it bundles are in docsui/) so the docs page needs
+// nothing from outside the binary: an operator's machine may have no
+// internet, and a CDN is one more party that could change our page.
+//
+//go:embed docsui
+var docsUI embed.FS
+
+// docsPage renders the spec at /openapi.json with the embedded Redoc.
+const docsPage = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>payops API</title>
+<style>body { margin: 0; }</style>
+</head>
+<body>
+<redoc spec-url="/openapi.json"></redoc>
+<script src="/docs/assets/redoc.standalone.js"></script>
+</body>
+</html>
+`
+
+// docsCSP lets the page load only from payops itself. Redoc writes its
+// styles inline and builds its search worker from a blob.
+const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+	"font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// mountDocs serves the API docs at /docs and their assets under
+// /docs/assets/, all from the binary.
+func mountDocs(mux *http.ServeMux) {
+	assets, err := fs.Sub(docsUI, "docsui")
+	if err != nil {
+		panic(err) // the embed directive guarantees the directory
+	}
+	mux.HandleFunc("GET /docs", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", docsCSP)
+		_, _ = w.Write([]byte(docsPage))
+	})
+	mux.Handle("GET /docs/assets/", http.StripPrefix("/docs/assets/", http.FileServerFS(assets)))
+}
