@@ -288,6 +288,7 @@ type ReconTotal struct {
 	Count        int64  `json:"count"`
 	ReportAmount Money  `json:"report_amount" doc:"Sum of the report's amounts"`
 	OurAmount    Money  `json:"our_amount" doc:"Sum of ours"`
+	Saturated    bool   `json:"saturated,omitempty" doc:"A sum went beyond the int64 range of minor units and is shown at its bound"`
 }
 
 // ReconBatch is one settlement batch's roll-forward. Amounts are minor
@@ -307,6 +308,7 @@ type ReconBatch struct {
 	HasSummary   bool   `json:"has_summary"`
 	SummaryCount int64  `json:"summary_count,omitempty"`
 	Residual     int64  `json:"residual" doc:"summary − computed"`
+	Saturated    bool   `json:"saturated,omitempty" doc:"A sum went beyond the int64 range of minor units and stopped at its bound: the batch could not be checked"`
 }
 
 // ReconDiff compares a run with the previous run of its period.
@@ -379,13 +381,14 @@ func reconRunBody(r recon.Run) ReconRun {
 	}
 	for i, t := range r.Totals {
 		b.Totals[i] = ReconTotal{Kind: string(t.Kind), Currency: t.Currency, Count: t.Count,
-			ReportAmount: Money{Value: t.ReportMinor, Currency: t.Currency}, OurAmount: Money{Value: t.OurMinor, Currency: t.Currency}}
+			ReportAmount: Money{Value: t.ReportMinor, Currency: t.Currency}, OurAmount: Money{Value: t.OurMinor, Currency: t.Currency},
+			Saturated: t.Saturated}
 	}
 	for i, x := range r.Batches {
 		b.Batches[i] = ReconBatch{BatchID: x.BatchID, Currency: x.Currency, Items: x.Items, Captures: x.Captures,
 			Refunds: x.Refunds, Disputes: x.Disputes, Fees: x.Fees, Reserves: x.Reserves, Other: x.Other,
 			Computed: x.Computed, Summary: x.Summary, HasSummary: x.HasSummary, SummaryCount: x.SummaryCount,
-			Residual: x.Residual}
+			Residual: x.Residual, Saturated: x.Saturated}
 	}
 	return b
 }

@@ -2,6 +2,7 @@ package recon
 
 import (
 	"encoding/json"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -76,21 +77,23 @@ func rollForward(sums []batchTypeSum, summaries []summaryLine) ([]Batch, []Discr
 		b := get(k)
 		byType[k][s.TransactionType] = s
 		b.Items += s.Lines
-		b.Fees -= s.Fees
+		sat := &b.Saturated
+		*sat = *sat || s.Saturated
+		b.Fees = subSat(b.Fees, s.Fees, sat)
 		cl, sign := classify(s.TransactionType)
 		switch cl {
 		case classCapture:
-			b.Captures += sign * s.Magnitude
+			b.Captures = addSat(b.Captures, sign*s.Magnitude, sat)
 		case classRefund:
-			b.Refunds += sign * s.Magnitude
+			b.Refunds = addSat(b.Refunds, sign*s.Magnitude, sat)
 		case classDispute:
-			b.Disputes += sign * s.Magnitude
+			b.Disputes = addSat(b.Disputes, sign*s.Magnitude, sat)
 		case classFee:
-			b.Fees += sign * s.Magnitude
+			b.Fees = addSat(b.Fees, sign*s.Magnitude, sat)
 		case classReserve:
-			b.Reserves += sign * s.Magnitude
+			b.Reserves = addSat(b.Reserves, sign*s.Magnitude, sat)
 		case classOther:
-			b.Other += s.Signed
+			b.Other = addSat(b.Other, s.Signed, sat)
 		}
 	}
 	var out []Discrepancy
@@ -123,17 +126,23 @@ func rollForward(sums []batchTypeSum, summaries []summaryLine) ([]Batch, []Discr
 		perType = append(perType, typeCheck{l, k})
 	}
 	for k, b := range batches {
-		b.Computed = b.Captures + b.Refunds + b.Disputes + b.Fees + b.Reserves + b.Other
+		b.Computed = 0
+		for _, v := range []int64{b.Captures, b.Refunds, b.Disputes, b.Fees, b.Reserves, b.Other} {
+			b.Computed = addSat(b.Computed, v, &b.Saturated)
+		}
 		if !b.HasSummary {
 			continue
 		}
-		b.Residual = b.Summary - b.Computed
+		b.Residual = subSat(b.Summary, b.Computed, &b.Saturated)
 		var foreign int64
 		for _, s := range byType[k] {
 			foreign += s.ForeignFees
 		}
 		reasons := []string{}
-		if b.Residual != 0 {
+		switch {
+		case b.Saturated:
+			reasons = append(reasons, "items add up beyond the int64 range of minor units: the batch cannot be checked")
+		case b.Residual != 0:
 			reasons = append(reasons, "items do not add up to the summary")
 		}
 		if b.SummaryCount >= 0 && b.SummaryCount != b.Items {
@@ -184,7 +193,7 @@ func batchDiscrepancy(b Batch, l summaryLine, reason string, extra map[string]an
 	m := func(minor int64) string { return money.FormatMajor(money.Money{Minor: minor, Currency: b.Currency}) }
 	details := map[string]any{"reason": reason, "items": b.Items, "captures": m(b.Captures), "refunds": m(b.Refunds),
 		"disputes": m(b.Disputes), "fees": m(b.Fees), "reserves": m(b.Reserves), "other": m(b.Other),
-		"computed": m(b.Computed), "summary": m(b.Summary), "residual": m(b.Summary - b.Computed)}
+		"computed": m(b.Computed), "summary": m(b.Summary), "residual": m(subSat(b.Summary, b.Computed, new(bool)))}
 	if b.SummaryCount >= 0 {
 		details["summary_count"] = b.SummaryCount
 	}
@@ -198,4 +207,41 @@ func batchDiscrepancy(b Batch, l summaryLine, reason string, extra map[string]an
 		Ours:    report.Amount{Money: money.Money{Minor: b.Computed, Currency: b.Currency}, Valid: true},
 		Report:  report.Amount{Money: money.Money{Minor: l.Minor, Currency: b.Currency}, Valid: true},
 		Details: dj}
+}
+
+// addSat returns a + b, or the int64 bound the sum passed with *sat set:
+// a sum of amounts must stop at the range, never wrap around it.
+func addSat(a, b int64, sat *bool) int64 {
+	s := a + b
+	if (s > a) != (b > 0) {
+		*sat = true
+		if b > 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return s
+}
+
+// subSat returns a − b like addSat.
+func subSat(a, b int64, sat *bool) int64 {
+	d := a - b
+	if (d < a) != (b > 0) {
+		*sat = true
+		if b > 0 {
+			return math.MinInt64
+		}
+		return math.MaxInt64
+	}
+	return d
+}
+
+// absSat returns |n|; the one int64 without a positive counterpart
+// saturates.
+func absSat(n int64, sat *bool) int64 {
+	if n == math.MinInt64 {
+		*sat = true
+		return math.MaxInt64
+	}
+	return abs(n)
 }

@@ -65,6 +65,7 @@ type batchTypeSum struct {
 	Signed          int64 // Σ settlement amount as written
 	Fees            int64 // Σ|fee| in the settlement currency
 	ForeignFees     int64 // lines whose fee is in another currency
+	Saturated       bool  // a sum left the int64 range (see addSat)
 }
 
 type fileInfo struct {
@@ -207,12 +208,12 @@ func (m *matcher) sumBatch(r *itemRow) {
 	}
 	b.Lines++
 	if r.Settle.Valid {
-		b.Magnitude += abs(r.Settle.Minor)
-		b.Signed += r.Settle.Minor
+		b.Magnitude = addSat(b.Magnitude, absSat(r.Settle.Minor, &b.Saturated), &b.Saturated)
+		b.Signed = addSat(b.Signed, r.Settle.Minor, &b.Saturated)
 	}
 	if r.Fee.Valid && r.Fee.Minor != 0 {
 		if r.Fee.Currency == r.Settle.Currency {
-			b.Fees += abs(r.Fee.Minor)
+			b.Fees = addSat(b.Fees, absSat(r.Fee.Minor, &b.Saturated), &b.Saturated)
 		} else {
 			b.ForeignFees++
 		}

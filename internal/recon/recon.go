@@ -161,6 +161,10 @@ type Total struct {
 	Count       int64
 	ReportMinor int64 // sum of the report's amounts
 	OurMinor    int64 // sum of ours
+	// Saturated says a sum went beyond the int64 range of minor units and
+	// is shown at the range's bound (only amounts stored before the
+	// ceiling, or very many near it, can do that).
+	Saturated bool
 }
 
 // Batch is one settlement batch's roll-forward: the items' settlement
@@ -181,6 +185,7 @@ type Batch struct {
 	HasSummary   bool
 	SummaryCount int64 // the summary's count, when it gives one
 	Residual     int64 // Summary − Computed
+	Saturated    bool  // a sum went beyond the int64 range and stopped at its bound: the batch cannot be checked
 }
 
 // Diff compares a run with the previous run of its period.

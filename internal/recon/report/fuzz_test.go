@@ -50,6 +50,9 @@ func FuzzCSV(f *testing.F) {
 						if perr != nil || back != a.Money {
 							t.Fatalf("amount %v does not round-trip: %v %v", a.Money, back, perr)
 						}
+						if err := money.CheckCeiling(a.Money); err != nil {
+							t.Fatalf("accepted %v: %v", a.Money, err)
+						}
 					}
 					continue
 				case errors.As(err, &le):

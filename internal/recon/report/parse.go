@@ -90,6 +90,11 @@ func (r *Reader) parse(rec []string, no int) (Line, error) {
 			return Line{}, r.lineErr(no, r.col(a.ccy), "empty while "+r.col(a.val)+" is set")
 		}
 		m, err := r.amountOf(v, ccy)
+		if err == nil {
+			// No line is that large; refusing it here keeps every sum of
+			// staged amounts far from the int64 range.
+			err = money.CheckCeiling(m)
+		}
 		if err != nil {
 			return Line{}, r.lineErr(no, r.col(a.val), err.Error())
 		}

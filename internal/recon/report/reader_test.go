@@ -231,6 +231,37 @@ func TestBadLinesAreReportedWithFileAndLine(t *testing.T) {
 	}
 }
 
+// TestAmountsAboveTheCeilingAreBadLines: every amount of a line is held to
+// money.Ceiling, so no staged amount (nor a sum of few) nears int64.
+func TestAmountsAboveTheCeilingAreBadLines(t *testing.T) {
+	in := "transactionType,transactionId,transactionAmountValue,transactionCurrency,settlementAmountValue,settlementCurrency,feeAmountValue,feeCurrency\n" +
+		"CAPTURE,c1,100000000000.00,USD,,,,\n" + // 2 at the ceiling: ok
+		"CAPTURE,c2,-100000000000.00,USD,,,,\n" + // 3 at the ceiling, negative: ok
+		"CAPTURE,c3,50000000000000000.00,USD,,,,\n" + // 4 above
+		"CAPTURE,c4,100000000000.01,USD,,,,\n" + // 5 just above
+		"CAPTURE,c5,1.00,USD,-100000000001,JPY,,\n" + // 6 settlement above
+		"CAPTURE,c6,1.00,USD,,,100000000000.0001,KWD\n" + // 7 fee above (KWD has 3 decimals: also too precise)
+		"CAPTURE,c7,1.00,USD,,,100000000001,KWD\n" + // 8 fee above
+		"<END>\n"
+	r, err := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, bad, err := readAll(t, r)
+	if err != nil || len(lines) != 2 || lines[0].TransactionAmount.Minor != 100_000_000_000_00 || lines[1].TransactionAmount.Minor != -100_000_000_000_00 {
+		t.Fatalf("lines %+v, %v", lines, err)
+	}
+	want := map[int]string{4: "transactionAmountValue", 5: "transactionAmountValue", 6: "settlementAmountValue", 7: "feeAmountValue", 8: "feeAmountValue"}
+	if len(bad) != len(want) {
+		t.Fatalf("bad = %v", bad)
+	}
+	for _, b := range bad {
+		if want[b.Line] != b.Column || (b.Line != 7 && !strings.Contains(b.Reason, money.ErrAboveCeiling.Error())) {
+			t.Errorf("line %d: %v", b.Line, b)
+		}
+	}
+}
+
 func TestMultiLineQuotedFieldKeepsLineNumbers(t *testing.T) {
 	in := "transactionType,transactionId,orderDescription,transactionAmountValue,transactionCurrency\n" +
 		"CAPTURE,c1,\"two\nlines\",1.00,USD\n" +
