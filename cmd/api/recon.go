@@ -538,10 +538,11 @@ type uploadAuditFile struct {
 }
 
 // spoolReports reads a multipart upload and writes each `file` part to a
-// temporary file, checking names and the total size first, so that a bad
-// upload is refused before anything is ingested. The caller removes the
-// files.
-func spoolReports(contentType string, body io.Reader, limit int64) (files []spooledReport, err error) {
+// temporary file in dir (the process's private temporary directory, which
+// the next start empties if this process dies first), checking names and
+// the total size first, so that a bad upload is refused before anything is
+// ingested. The caller removes the files.
+func spoolReports(dir, contentType string, body io.Reader, limit int64) (files []spooledReport, err error) {
 	mt, params, perr := mime.ParseMediaType(contentType)
 	if perr != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return nil, huma.Error422UnprocessableEntity("the body must be multipart/form-data with file parts",
@@ -584,7 +585,7 @@ func spoolReports(contentType string, body io.Reader, limit int64) (files []spoo
 		if reason != "" {
 			return files, huma.Error422UnprocessableEntity("bad report file name", &huma.ErrorDetail{Location: loc, Message: reason})
 		}
-		f, err := spool(p)
+		f, err := spool(dir, p)
 		f.name = name
 		if f.path != "" {
 			files = append(files, f)
@@ -602,8 +603,8 @@ func spoolReports(contentType string, body io.Reader, limit int64) (files []spoo
 
 // spool copies a part into a temporary file. A failure to write the
 // file is a *spoolError (ours, 500); any other error is the upload's.
-func spool(p *multipart.Part) (spooledReport, error) {
-	tmp, err := os.CreateTemp("", "payops-report-*")
+func spool(dir string, p *multipart.Part) (spooledReport, error) {
+	tmp, err := os.CreateTemp(dir, "payops-report-*")
 	if err != nil {
 		return spooledReport{}, &spoolError{err}
 	}
@@ -712,7 +713,7 @@ func parseProblems(pe *recon.ParseError) []error {
 
 func (h reconAPI) uploadReports(ctx context.Context, _ *UploadReportsInput) (*ReconFilesOutput, error) {
 	up, _ := ctx.Value(uploadBodyKey{}).(uploadBody)
-	files, err := spoolReports(up.contentType, up.body, up.limit)
+	files, err := spoolReports(h.recon.TempDir(), up.contentType, up.body, up.limit)
 	defer removeSpooled(files)
 	rec := uploadAudit{Files: make([]uploadAuditFile, len(files))}
 	for i, f := range files {

@@ -5,7 +5,8 @@ import "github.com/payops/payops/internal/config"
 // ConfigFrom maps the process environment onto Config, so the api and the
 // worker build the service identically.
 func ConfigFrom(c config.Config) Config {
-	rc := Config{ReportsDir: c.ReportsDir, ArchiveDir: c.ArchiveDir, ExportDir: c.ExportDir, SettlementDays: c.SettleDays}
+	rc := Config{ReportsDir: c.ReportsDir, ArchiveDir: c.ArchiveDir, ExportDir: c.ExportDir, SettlementDays: c.SettleDays,
+		TmpDir: c.TmpDir}
 	if c.SFTPEnabled() {
 		rc.SFTP = &SFTPConfig{Addr: c.SFTPAddr, User: c.SFTPUser, Password: c.SFTPPassword,
 			KnownHostsFile: c.SFTPKnownHosts, RemoteDir: c.SFTPDir}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -31,6 +32,9 @@ type Config struct {
 	Holidays []time.Time
 	// SFTP, when set, is pulled by Nightly before the directory scan.
 	SFTP *SFTPConfig
+	// TmpDir is the root of the processes' private temporary directories
+	// (RECON_TMP_DIR; see UseTempDir). Default ".run/tmp".
+	TmpDir string
 }
 
 // Defaults of Config.
@@ -39,6 +43,7 @@ const (
 	DefaultArchiveDir     = ".run/archive"
 	DefaultExportDir      = ".run/exports"
 	DefaultSettlementDays = 2
+	DefaultTmpDir         = ".run/tmp"
 )
 
 // Service ingests APO report files, reconciles them against the payments
@@ -49,6 +54,9 @@ type Service struct {
 	cal Calendar
 	log *slog.Logger
 	now func() time.Time
+
+	tmpDir  string   // private temporary directory (UseTempDir), "" for the system's
+	tmpLock *os.File // held open: its flock marks tmpDir as in use
 }
 
 // NewService returns a service over db.
@@ -61,6 +69,9 @@ func NewService(db *sqlx.DB, cfg Config, log *slog.Logger) *Service {
 	}
 	if cfg.ExportDir == "" {
 		cfg.ExportDir = DefaultExportDir
+	}
+	if cfg.TmpDir == "" {
+		cfg.TmpDir = DefaultTmpDir
 	}
 	if cfg.SettlementDays <= 0 {
 		cfg.SettlementDays = DefaultSettlementDays

@@ -2,7 +2,8 @@
 // (apo-reference.md §6): it recognises a file's kind from its name, reads
 // CSV or .xlsx content by header name, and turns each record into a typed
 // Line with exact minor-unit amounts. It streams: one record is in memory at
-// a time (for .xlsx, the workbook's own zip is read whole by excelize).
+// a time, and Limits bound what any file, whatever it claims to be, may cost
+// in memory and time (for .xlsx, the zip is checked before excelize opens it).
 //
 // Assumptions the reference leaves open (§6.2 "not confirmed"), chosen to be
 // tolerant without guessing silently:

@@ -78,7 +78,7 @@ func TestCSVByHeaderNameWithBOMCRLFQuotesAndUnknownColumns(t *testing.T) {
 		"x,-5,ref_1,JPY,REFUND,,2024-03-01T18:00:00+08:00,,,,,\r\n" +
 		"y,10.00,pay_2,EUR,CAPTURE,,2024-03-01T10:00:00Z,,1.0845,EUR/USD,10.85,USD\r\n" +
 		"<END>\r\n"
-	r, err := NewCSV("transactionItems_20240301_000.csv", mustName(t, "transactionItems_20240301_000.csv"), strings.NewReader(in))
+	r, err := NewCSV("transactionItems_20240301_000.csv", mustName(t, "transactionItems_20240301_000.csv"), strings.NewReader(in), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestLFAndCRLFAndBOMReadAlike(t *testing.T) {
 	}
 	var want []Line
 	for name, in := range variants {
-		r, err := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in))
+		r, err := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -153,7 +153,7 @@ func TestTrailerRequired(t *testing.T) {
 		"trailer cut": h + "CAPTURE,c1,1.00,USD\n<EN",
 	}
 	for name, in := range cases {
-		r, err := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in))
+		r, err := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
 		if err == nil {
 			_, _, err = readAll(t, r)
 		}
@@ -165,16 +165,16 @@ func TestTrailerRequired(t *testing.T) {
 		}
 	}
 	// An empty report (header + trailer) is complete; data after the trailer is not.
-	r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(h+"<END>\n"))
+	r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(h+"<END>\n"), Limits{})
 	if lines, bad, err := readAll(t, r); err != nil || len(lines)+len(bad) != 0 {
 		t.Errorf("empty report: %v %v %v", lines, bad, err)
 	}
-	r, _ = NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(h+"<END>\nCAPTURE,c1,1.00,USD\n"))
+	r, _ = NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(h+"<END>\nCAPTURE,c1,1.00,USD\n"), Limits{})
 	if _, bad, err := readAll(t, r); err != nil || len(bad) != 1 || bad[0].Line != 3 {
 		t.Errorf("after trailer: bad %v err %v", bad, err)
 	}
 	// A padded trailer row, as spreadsheet exports write it, is still the trailer.
-	r, _ = NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(h+"<END>,,,\n"))
+	r, _ = NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(h+"<END>,,,\n"), Limits{})
 	if _, bad, err := readAll(t, r); err != nil || len(bad) != 0 {
 		t.Errorf("padded trailer: %v %v", bad, err)
 	}
@@ -199,7 +199,7 @@ func TestBadLinesAreReportedWithFileAndLine(t *testing.T) {
 		"CAPTURE,c\x00,2.00,USD,,\n" + // 16 NUL
 		"CAPTURE,c\xff,2.00,USD,,\n" + // 17 not UTF-8
 		"<END>\n"
-	r, err := NewCSV("transactionItems_20240301_000.csv", Name{Kind: TransactionItems}, strings.NewReader(in))
+	r, err := NewCSV("transactionItems_20240301_000.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestAmountsAboveTheCeilingAreBadLines(t *testing.T) {
 		"CAPTURE,c6,1.00,USD,,,100000000000.0001,KWD\n" + // 7 fee above (KWD has 3 decimals: also too precise)
 		"CAPTURE,c7,1.00,USD,,,100000000001,KWD\n" + // 8 fee above
 		"<END>\n"
-	r, err := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in))
+	r, err := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestMultiLineQuotedFieldKeepsLineNumbers(t *testing.T) {
 	in := "transactionType,transactionId,orderDescription,transactionAmountValue,transactionCurrency\n" +
 		"CAPTURE,c1,\"two\nlines\",1.00,USD\n" +
 		"CAPTURE,c2,x,bad,USD\n<END>\n"
-	r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in))
+	r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
 	lines, bad, err := readAll(t, r)
 	if err != nil || len(lines) != 1 || len(bad) != 1 || bad[0].Line != 4 {
 		t.Fatalf("lines %+v bad %v err %v", lines, bad, err)
@@ -277,7 +277,7 @@ func TestErrorsNeverCarryCardNumbers(t *testing.T) {
 	in := "transactionType,transactionId,transactionAmountValue,transactionCurrency,paymentTime\n" +
 		"CAPTURE,c1,4111111111111111,USD,4111111111111111\n" +
 		"CAPTURE,c2,1.00,USD,4111 1111 1111 1111\n<END>\n"
-	r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in))
+	r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
 	_, bad, _ := readAll(t, r)
 	if len(bad) != 2 {
 		t.Fatalf("bad = %v", bad)
@@ -296,13 +296,13 @@ func TestHeaderProblems(t *testing.T) {
 		"end first":      "<END>\n",
 	}
 	for name, in := range cases {
-		if _, err := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in)); !errors.Is(err, ErrHeader) {
+		if _, err := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{}); !errors.Is(err, ErrHeader) {
 			t.Errorf("%s: err = %v, want ErrHeader", name, err)
 		}
 	}
 	// Settlement files need settlement amounts; the batch id may come from the name.
 	n := mustName(t, "settlementSummary_USD_B7_000.csv")
-	r, err := NewCSV("s.csv", n, strings.NewReader("summaryType,count,settlementAmountValue,settlementCurrency\nTOTAL,2,10.00,USD\n<END>\n"))
+	r, err := NewCSV("s.csv", n, strings.NewReader("summaryType,count,settlementAmountValue,settlementCurrency\nTOTAL,2,10.00,USD\n<END>\n"), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestHeaderProblems(t *testing.T) {
 func TestAliasesOfTheNewestGeneration(t *testing.T) {
 	in := "transactionType,transactionId,transactionAmountValue,transactionCurrency,PSP,transactionCompletionTime\n" +
 		"PAYMENT,p1,1,USD,ANTOM,2024-03-01 00:00:01\n<END>\n"
-	r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in))
+	r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
 	lines, bad, err := readAll(t, r)
 	if err != nil || len(bad) > 0 || len(lines) != 1 {
 		t.Fatal(bad, err)
@@ -348,7 +348,7 @@ func TestXLSX(t *testing.T) {
 	if err := f.Write(&buf); err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewXLSX("transactionItems_20240301_000.xlsx", mustName(t, "transactionItems_20240301_000.xlsx"), &buf)
+	r, err := NewXLSX("transactionItems_20240301_000.xlsx", mustName(t, "transactionItems_20240301_000.xlsx"), writeTemp(t, buf.Bytes()), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
