@@ -18,10 +18,12 @@
 //     accepted everywhere because APO's sign convention for refunds and fees is
 //     unconfirmed. More decimal places than the currency has are an error
 //     unless they are zeros.
-//   - Times are ISO 8601 with an offset or Z ("2024-03-01T10:00:00+08:00"),
-//     or "yyyy-MM-dd HH:mm:ss" / "yyyy-MM-ddTHH:mm:ss" / "yyyy-MM-dd" without
-//     one, which are taken as UTC. In .xlsx files a numeric date cell (an Excel
-//     serial day number) is accepted too.
+//   - Times are ISO 8601, extended or basic ("2024-03-01T10:00:00+08:00",
+//     "20240301T100000+0800", "20240301"), with a 'T' or a space between date
+//     and time, an optional fraction and an optional offset (Z, ±hh:mm,
+//     ±hhmm, ±hh); a time without an offset, and a date alone, are taken as
+//     UTC (see parseISO). In .xlsx files a numeric date cell (an Excel serial
+//     day number) is accepted too.
 //   - The last non-blank record must be the literal <END> (alone, or followed
 //     only by empty cells). A file without it is incomplete (ErrIncomplete).
 //   - Blank lines carry no record and are skipped; every other line either

@@ -369,3 +369,53 @@ func TestXLSX(t *testing.T) {
 		t.Errorf("rows = %+v", lines[1:])
 	}
 }
+
+// TestISO8601Times: every ISO 8601 form APO could plausibly write, basic
+// and extended, with and without an offset, and the space-separated form.
+// A time without an offset is UTC.
+func TestISO8601Times(t *testing.T) {
+	utc := func(h, m, s, ns int) time.Time { return time.Date(2026, 12, 3, h, m, s, ns, time.UTC) }
+	good := map[string]time.Time{
+		"20261203":                       utc(0, 0, 0, 0),
+		"2026-12-03":                     utc(0, 0, 0, 0),
+		"20261203T101500+0800":           utc(2, 15, 0, 0),
+		"20261203T101500+08":             utc(2, 15, 0, 0),
+		"20261203T101500Z":               utc(10, 15, 0, 0),
+		"20261203T101500":                utc(10, 15, 0, 0),
+		"20261203T1015Z":                 utc(10, 15, 0, 0),
+		"20261203T101500.123+0800":       utc(2, 15, 0, 123_000_000),
+		"20261203T101500,5Z":             utc(10, 15, 0, 500_000_000),
+		"2026-12-03T10:15:00+08:00":      utc(2, 15, 0, 0),
+		"2026-12-03T10:15:00+0800":       utc(2, 15, 0, 0),
+		"2026-12-03T10:15:00-05:30":      utc(15, 45, 0, 0),
+		"2026-12-03T10:15:00Z":           utc(10, 15, 0, 0),
+		"2026-12-03T10:15:00.123456789Z": utc(10, 15, 0, 123_456_789),
+		"2026-12-03T10:15:00":            utc(10, 15, 0, 0),
+		"2026-12-03T10:15":               utc(10, 15, 0, 0),
+		"2026-12-03 10:15:00":            utc(10, 15, 0, 0),
+		"2026-12-03 10:15:00.5":          utc(10, 15, 0, 500_000_000),
+		"2026-12-03 10:15:00+08:00":      utc(2, 15, 0, 0),
+		"2026-12-03t10:15:00z":           utc(10, 15, 0, 0),
+		"2026-12-04T00:15:00+14:00":      utc(10, 15, 0, 0),
+	}
+	bad := []string{"yesterday", "2026-12-3", "2026-13-03", "2026-02-30", "20261203T10", "20261203T101", "2026-12-03T25:00:00",
+		"2026-12-03T10:60:00", "2026-12-03T10:15:61", "2026-12-03T10:15:00+8", "2026-12-03T10:15:00+08:", "2026-12-03T10:15:00+0:800",
+		"2026-12-03T10:15:00.Z", "2026-12-03T10:15.5", "2026-12-03T10:15:00.1234567890Z", "2026-12-03X10:15:00", "2026120", "03/12/2026",
+		"2026-12-03T10:15:00+24:00", "2026-12-03T10:15:00 +08:00"}
+	for v, want := range good {
+		in := "transactionType,transactionId,transactionAmountValue,transactionCurrency,paymentTime\nCAPTURE,c1,1.00,USD,\"" + v + "\"\n<END>\n"
+		r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
+		lines, bad, err := readAll(t, r)
+		if err != nil || len(bad) > 0 || len(lines) != 1 || !lines[0].PaymentTime.Equal(want) || lines[0].PaymentTime.Location() != time.UTC {
+			t.Errorf("%s: lines %+v bad %v err %v, want %v", v, lines, bad, err, want)
+		}
+	}
+	for _, v := range bad {
+		in := "transactionType,transactionId,transactionAmountValue,transactionCurrency,paymentTime\nCAPTURE,c1,1.00,USD,\"" + v + "\"\n<END>\n"
+		r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
+		_, errs, err := readAll(t, r)
+		if err != nil || len(errs) != 1 || errs[0].Column != "paymentTime" || !strings.Contains(errs[0].Reason, "not an ISO 8601") {
+			t.Errorf("%s: accepted (%v %v)", v, errs, err)
+		}
+	}
+}
