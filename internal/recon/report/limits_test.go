@@ -205,13 +205,13 @@ func TestZipBombsAreRefusedBeforeExcelizeUnpacks(t *testing.T) {
 		// 1 GiB of shared strings, as the upload: refused on the
 		// sizes the zip declares, nothing unpacked.
 		{"declared 1 GiB", workbook(t, headerRow, sharedStrings(t, 1<<20, 1<<30, "A")), "unpack to more than 256 MiB"},
-		// 200 MiB that packs 1000:1.
-		{"ratio", workbook(t, headerRow, sharedStrings(t, 200<<20, 0, "A")), "packs"},
-		// Declares 2 MiB (a plausible ratio) but inflates to 200 MiB: caught
+		// 32 MiB that packs 800:1.
+		{"ratio", workbook(t, headerRow, sharedStrings(t, 32<<20, 0, "A")), "packs"},
+		// Declares 2 MiB (a plausible ratio) but inflates to 32 MiB: caught
 		// while inflating, before excelize, which would trust the header.
-		{"lying header", workbook(t, headerRow, sharedStrings(t, 200<<20, 2<<20, "</t></si><si><t>A")), "unpacks to more than it declares"},
-		// One cell of 8 MiB of text.
-		{"huge cell", workbook(t, func(w io.Writer) { headerRow(w); row(w, noise(8<<20)) }), "without markup"},
+		{"lying header", workbook(t, headerRow, sharedStrings(t, 32<<20, 2<<20, "</t></si><si><t>A")), "unpacks to more than it declares"},
+		// One cell of 2 MiB of text.
+		{"huge cell", workbook(t, func(w io.Writer) { headerRow(w); row(w, noise(2<<20)) }), "without markup"},
 	}
 	for _, c := range cases {
 		var err error
@@ -281,7 +281,7 @@ func TestHugeCSVFieldIsRefusedWithBoundedMemory(t *testing.T) {
 // bounded too. The budget is lowered here to keep the input small; the
 // default is 2,097,152.
 func TestRecordBudget(t *testing.T) {
-	const budget = 20_000
+	const budget = 5_000
 	tmp := t.TempDir()
 	path := workbook(t, func(w io.Writer) {
 		headerRow(w)
@@ -322,13 +322,13 @@ func TestRecordBudget(t *testing.T) {
 
 func TestNotAZipIsRefusedQuickly(t *testing.T) {
 	path := writeTemp(t, append([]byte("transactionType,transactionId,transactionAmountValue,transactionCurrency\n"),
-		bytes.Repeat([]byte("CAPTURE,c1,1.00,USD\n"), 50<<20/20)...))
+		bytes.Repeat([]byte("CAPTURE,c1,1.00,USD\n"), 16<<20/20)...))
 	var err error
 	start := time.Now()
 	grew := measure(t, func() {
 		err = refused(t, func() (*Reader, error) { return NewXLSX("fake.xlsx", xlsxName, path, Limits{}) })
 	})
-	t.Logf("50 MiB CSV named .xlsx: refused in %v, peak RSS +%.1f MiB: %v", time.Since(start).Round(time.Millisecond), float64(grew)/(1<<20), err)
+	t.Logf("16 MiB CSV named .xlsx: refused in %v, peak RSS +%.1f MiB: %v", time.Since(start).Round(time.Millisecond), float64(grew)/(1<<20), err)
 	if err == nil || !strings.Contains(err.Error(), "fake.xlsx: not an .xlsx workbook (zip)") {
 		t.Errorf("err = %v", err)
 	}
