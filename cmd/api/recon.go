@@ -302,6 +302,7 @@ type ReconTotal struct {
 	Count        int64  `json:"count"`
 	ReportAmount Money  `json:"report_amount" doc:"Sum of the report's amounts"`
 	OurAmount    Money  `json:"our_amount" doc:"Sum of ours"`
+	Saturated    bool   `json:"saturated,omitempty" doc:"A sum went beyond the int64 range of minor units and is shown at its bound"`
 }
 
 // ReconBatch is one settlement batch's roll-forward. Amounts are minor
@@ -322,6 +323,7 @@ type ReconBatch struct {
 	SummaryCount int64  `json:"summary_count,omitempty"`
 	Residual     int64  `json:"residual" doc:"summary − computed"`
 	Convention   string `json:"convention,omitempty" example:"gross" doc:"How the items' amounts were read: gross (fees deducted from settlementAmountValue) or net (already deducted), with ', signs as written' when the file's signs were taken as they are rather than by transaction type (RECON_AMOUNT_CONVENTION); absent when no reading adds up to the summary"`
+	Saturated    bool   `json:"saturated,omitempty" doc:"A sum went beyond the int64 range of minor units and stopped at its bound: the batch could not be checked"`
 }
 
 // ReconDiff compares a run with the previous run of its period.
@@ -394,13 +396,14 @@ func reconRunBody(r recon.Run) ReconRun {
 	}
 	for i, t := range r.Totals {
 		b.Totals[i] = ReconTotal{Kind: string(t.Kind), Currency: t.Currency, Count: t.Count,
-			ReportAmount: Money{Value: t.ReportMinor, Currency: t.Currency}, OurAmount: Money{Value: t.OurMinor, Currency: t.Currency}}
+			ReportAmount: Money{Value: t.ReportMinor, Currency: t.Currency}, OurAmount: Money{Value: t.OurMinor, Currency: t.Currency},
+			Saturated: t.Saturated}
 	}
 	for i, x := range r.Batches {
 		b.Batches[i] = ReconBatch{BatchID: x.BatchID, Currency: x.Currency, Items: x.Items, Captures: x.Captures,
 			Refunds: x.Refunds, Disputes: x.Disputes, Fees: x.Fees, Reserves: x.Reserves, Other: x.Other,
 			Computed: x.Computed, Summary: x.Summary, HasSummary: x.HasSummary, SummaryCount: x.SummaryCount,
-			Residual: x.Residual, Convention: x.Convention}
+			Residual: x.Residual, Convention: x.Convention, Saturated: x.Saturated}
 	}
 	return b
 }
@@ -551,10 +554,11 @@ type uploadAuditFile struct {
 }
 
 // spoolReports reads a multipart upload and writes each `file` part to a
-// temporary file, checking names and the total size first, so that a bad
-// upload is refused before anything is ingested. The caller removes the
-// files.
-func spoolReports(contentType string, body io.Reader, limit int64) (files []spooledReport, err error) {
+// temporary file in dir (the process's private temporary directory, which
+// the next start empties if this process dies first), checking names and
+// the total size first, so that a bad upload is refused before anything is
+// ingested. The caller removes the files.
+func spoolReports(dir, contentType string, body io.Reader, limit int64) (files []spooledReport, err error) {
 	mt, params, perr := mime.ParseMediaType(contentType)
 	if perr != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return nil, huma.Error422UnprocessableEntity("the body must be multipart/form-data with file parts",
@@ -597,7 +601,7 @@ func spoolReports(contentType string, body io.Reader, limit int64) (files []spoo
 		if reason != "" {
 			return files, huma.Error422UnprocessableEntity("bad report file name", &huma.ErrorDetail{Location: loc, Message: reason})
 		}
-		f, err := spool(p)
+		f, err := spool(dir, p)
 		f.name = name
 		if f.path != "" {
 			files = append(files, f)
@@ -615,8 +619,8 @@ func spoolReports(contentType string, body io.Reader, limit int64) (files []spoo
 
 // spool copies a part into a temporary file. A failure to write the
 // file is a *spoolError (ours, 500); any other error is the upload's.
-func spool(p *multipart.Part) (spooledReport, error) {
-	tmp, err := os.CreateTemp("", "payops-report-*")
+func spool(dir string, p *multipart.Part) (spooledReport, error) {
+	tmp, err := os.CreateTemp(dir, "payops-report-*")
 	if err != nil {
 		return spooledReport{}, &spoolError{err}
 	}
@@ -725,7 +729,7 @@ func parseProblems(pe *recon.ParseError) []error {
 
 func (h reconAPI) uploadReports(ctx context.Context, _ *UploadReportsInput) (*ReconFilesOutput, error) {
 	up, _ := ctx.Value(uploadBodyKey{}).(uploadBody)
-	files, err := spoolReports(up.contentType, up.body, up.limit)
+	files, err := spoolReports(h.recon.TempDir(), up.contentType, up.body, up.limit)
 	defer removeSpooled(files)
 	rec := uploadAudit{Files: make([]uploadAuditFile, len(files))}
 	for i, f := range files {

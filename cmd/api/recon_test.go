@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -68,7 +70,11 @@ func newReconEnv(t *testing.T, uploadLimit int64) *reconEnv {
 	// Redis only backs /readyz, which these tests do not call.
 	svc := newServices(log, e.db, redis.NewClient(&redis.Options{Addr: closedPort(t)}))
 	e.recon = recon.NewService(e.db, recon.Config{ReportsDir: filepath.Join(dir, "reports"),
-		ArchiveDir: filepath.Join(dir, "archive"), ExportDir: filepath.Join(dir, "exports")}, log)
+		ArchiveDir: filepath.Join(dir, "archive"), ExportDir: filepath.Join(dir, "exports"),
+		TmpDir: filepath.Join(dir, "tmp")}, log)
+	if _, err := e.recon.UseTempDir("api"); err != nil {
+		t.Fatal(err)
+	}
 	svc.recon = e.recon
 	svc.enqueueRun = func(_ context.Context, id int64) error {
 		if e.failEnqueue.Load() {
@@ -509,6 +515,39 @@ func TestReconUploadTooLarge(t *testing.T) {
 	}
 	if f := e.uploadOK(t, small); f.Duplicate {
 		t.Fatal("a refused upload ingested its small file")
+	}
+}
+
+// TestReconUploadOversizedShapes: a zip bomb, a CSV with one huge field and
+// a file named .xlsx that is not a workbook are each a 422 naming the file
+// and why, and the spooled parts do not outlive the request.
+func TestReconUploadOversizedShapes(t *testing.T) {
+	t.Parallel()
+	e := newReconEnv(t, 0)
+	var bomb bytes.Buffer
+	zw := zip.NewWriter(&bomb)
+	w, _ := zw.Create("xl/sharedStrings.xml")
+	_, _ = w.Write(bytes.Repeat([]byte("A"), 64<<20))
+	_ = zw.Close()
+	huge := append([]byte("transactionType,transactionId,transactionAmountValue,transactionCurrency\nCAPTURE,\""),
+		bytes.Repeat([]byte("x"), 8<<20)...)
+	cases := []struct {
+		part reportPart
+		want string
+	}{
+		{reportPart{"transactionItems_20240301_000.xlsx", bomb.Bytes()}, "packs"},
+		{reportPart{"transactionItems_20240302_000.csv", huge}, "line 2: a record longer than 1 MiB"},
+		{reportPart{"transactionItems_20240303_000.xlsx", someReport(t, "csv")}, "not an .xlsx workbook"},
+	}
+	for _, c := range cases {
+		resp, b := e.upload(t, e.finance, "", c.part)
+		p := mustProblem(t, resp, b, http.StatusUnprocessableEntity)
+		if !strings.Contains(string(b), c.part.name) || !strings.Contains(string(b), c.want) {
+			t.Errorf("%s: problem %+v does not say %q", c.part.name, p, c.want)
+		}
+	}
+	if left, _ := os.ReadDir(e.recon.TempDir()); len(left) != 1 || left[0].Name() != ".lock" {
+		t.Errorf("the private temporary directory holds %v", left)
 	}
 }
 

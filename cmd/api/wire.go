@@ -49,6 +49,9 @@ func wireDomains(svc *services, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	pay.SetDisputeSink(svc.disputes)
 
 	svc.recon = recon.NewService(db, recon.ConfigFrom(cfg), log)
+	if _, err := svc.recon.UseTempDir("api"); err != nil {
+		return fmt.Errorf("RECON_TMP_DIR: %w", err)
+	}
 	runs := asynq.NewClient(ropt)
 	svc.enqueueRun = func(ctx context.Context, runID int64) error {
 		t, err := recon.NewRunTask(runID)

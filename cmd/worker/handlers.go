@@ -68,6 +68,9 @@ func registerHandlers(mux *asynq.ServeMux, d deps) error {
 	mux.HandleFunc(disputes.TypeDeadlines, ds.HandleDeadlinesTask)
 
 	rs := recon.NewService(d.db, recon.ConfigFrom(d.cfg), d.log)
+	if _, err := rs.UseTempDir("worker"); err != nil {
+		return fmt.Errorf("RECON_TMP_DIR: %w", err)
+	}
 	mux.HandleFunc(recon.TypeNightly, rs.HandleNightlyTask)
 	mux.HandleFunc(recon.TypeRun, rs.HandleRunTask)
 

@@ -40,6 +40,7 @@ type Config struct {
 	SFTPKnownHosts string        // RECON_SFTP_KNOWN_HOSTS: known_hosts file with the server's key (required with SFTP)
 	SFTPDir        string        // RECON_SFTP_DIR: remote root (default /v1/settlements)
 	ExportDir      string        // RECON_EXPORT_DIR
+	TmpDir         string        // RECON_TMP_DIR: root of each process's private temporary directory (uploads, spilled workbook entries)
 	ReconSchedule  string        // RECON_SCHEDULE (cron, 5 fields)
 	ReconTZ        *time.Location
 	WorkerMetrics  string        // PAYOPS_WORKER_METRICS_ADDR: worker's /metrics listener (default 127.0.0.1:9091)
@@ -82,6 +83,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ReportsDir:     r.nonEmpty("RECON_REPORTS_DIR", ".run/reports"),
 		ExportDir:      r.nonEmpty("RECON_EXPORT_DIR", ".run/exports"),
 		ArchiveDir:     r.nonEmpty("RECON_ARCHIVE_DIR", ".run/archive"),
+		TmpDir:         r.nonEmpty("RECON_TMP_DIR", ".run/tmp"),
 		SettleDays:     r.intRange("RECON_SETTLEMENT_DAYS", 2, 0, 30),
 		ReconAmounts:   r.oneOf("RECON_AMOUNT_CONVENTION", "auto", "auto", "gross", "net"),
 		SFTPUser:       r.nonEmpty("RECON_SFTP_USER", ""),

@@ -2,6 +2,7 @@ package recon
 
 import (
 	"encoding/json"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,25 +124,31 @@ func typeAmount(s batchTypeSum, c convention) (cl class, amount, fees int64) {
 // rollUp fills b's roll-forward from its items read under c.
 func rollUp(b *Batch, types map[string]batchTypeSum, c convention) {
 	b.Captures, b.Refunds, b.Disputes, b.Fees, b.Reserves, b.Other = 0, 0, 0, 0, 0, 0
+	sat := &b.Saturated
+	*sat = false
 	for _, s := range types {
+		*sat = *sat || s.Saturated
 		cl, amount, fees := typeAmount(s, c)
-		b.Fees -= fees
+		b.Fees = subSat(b.Fees, fees, sat)
 		switch cl {
 		case classCapture:
-			b.Captures += amount
+			b.Captures = addSat(b.Captures, amount, sat)
 		case classRefund:
-			b.Refunds += amount
+			b.Refunds = addSat(b.Refunds, amount, sat)
 		case classDispute:
-			b.Disputes += amount
+			b.Disputes = addSat(b.Disputes, amount, sat)
 		case classFee:
-			b.Fees += amount
+			b.Fees = addSat(b.Fees, amount, sat)
 		case classReserve:
-			b.Reserves += amount
+			b.Reserves = addSat(b.Reserves, amount, sat)
 		case classOther:
-			b.Other += amount
+			b.Other = addSat(b.Other, amount, sat)
 		}
 	}
-	b.Computed = b.Captures + b.Refunds + b.Disputes + b.Fees + b.Reserves + b.Other
+	b.Computed = 0
+	for _, v := range []int64{b.Captures, b.Refunds, b.Disputes, b.Fees, b.Reserves, b.Other} {
+		b.Computed = addSat(b.Computed, v, sat)
+	}
 	b.Convention = c.String()
 }
 
@@ -233,7 +240,11 @@ func rollForward(sums []batchTypeSum, summaries []summaryLine, setting string) (
 		}
 		var reasons []string
 		extra := map[string]any{}
-		if fits[k] == nil {
+		if b.Saturated {
+			// No reading can be checked when a sum left the int64 range.
+			fits[k] = tried
+			reasons = append(reasons, "items add up beyond the int64 range of minor units: the batch cannot be checked")
+		} else if fits[k] == nil {
 			// Shown under the run's usual reading; each reading tried is
 			// named with what it gave.
 			fits[k] = tried
@@ -250,7 +261,7 @@ func rollForward(sums []batchTypeSum, summaries []summaryLine, setting string) (
 			reasons = append(reasons, "items add up to the summary under none of the conventions tried ("+
 				strings.Join(names, "; ")+")")
 		}
-		b.Residual = b.Summary - b.Computed
+		b.Residual = subSat(b.Summary, b.Computed, &b.Saturated)
 		if b.SummaryCount >= 0 && b.SummaryCount != b.Items {
 			reasons = append(reasons, "summary count differs from the number of items")
 		}
@@ -312,7 +323,7 @@ func batchDiscrepancy(b Batch, l summaryLine, reason string, extra map[string]an
 	m := func(minor int64) string { return money.FormatMajor(money.Money{Minor: minor, Currency: b.Currency}) }
 	details := map[string]any{"reason": reason, "items": b.Items, "captures": m(b.Captures), "refunds": m(b.Refunds),
 		"disputes": m(b.Disputes), "fees": m(b.Fees), "reserves": m(b.Reserves), "other": m(b.Other),
-		"computed": m(b.Computed), "summary": m(b.Summary), "residual": m(b.Summary - b.Computed)}
+		"computed": m(b.Computed), "summary": m(b.Summary), "residual": m(subSat(b.Summary, b.Computed, new(bool)))}
 	if b.SummaryCount >= 0 {
 		details["summary_count"] = b.SummaryCount
 	}
@@ -329,4 +340,41 @@ func batchDiscrepancy(b Batch, l summaryLine, reason string, extra map[string]an
 		Ours:    report.Amount{Money: money.Money{Minor: b.Computed, Currency: b.Currency}, Valid: true},
 		Report:  report.Amount{Money: money.Money{Minor: l.Minor, Currency: b.Currency}, Valid: true},
 		Details: dj}
+}
+
+// addSat returns a + b, or the int64 bound the sum passed with *sat set:
+// a sum of amounts must stop at the range, never wrap around it.
+func addSat(a, b int64, sat *bool) int64 {
+	s := a + b
+	if (s > a) != (b > 0) {
+		*sat = true
+		if b > 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return s
+}
+
+// subSat returns a − b like addSat.
+func subSat(a, b int64, sat *bool) int64 {
+	d := a - b
+	if (d < a) != (b > 0) {
+		*sat = true
+		if b > 0 {
+			return math.MinInt64
+		}
+		return math.MaxInt64
+	}
+	return d
+}
+
+// absSat returns |n|; the one int64 without a positive counterpart
+// saturates.
+func absSat(n int64, sat *bool) int64 {
+	if n == math.MinInt64 {
+		*sat = true
+		return math.MaxInt64
+	}
+	return abs(n)
 }

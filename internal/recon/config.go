@@ -6,7 +6,7 @@ import "github.com/payops/payops/internal/config"
 // worker build the service identically.
 func ConfigFrom(c config.Config) Config {
 	rc := Config{ReportsDir: c.ReportsDir, ArchiveDir: c.ArchiveDir, ExportDir: c.ExportDir, SettlementDays: c.SettleDays,
-		AmountConvention: c.ReconAmounts}
+		AmountConvention: c.ReconAmounts, TmpDir: c.TmpDir}
 	if c.SFTPEnabled() {
 		rc.SFTP = &SFTPConfig{Addr: c.SFTPAddr, User: c.SFTPUser, Password: c.SFTPPassword,
 			KnownHostsFile: c.SFTPKnownHosts, RemoteDir: c.SFTPDir}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -109,7 +110,7 @@ func (s *Service) ingest(ctx context.Context, a arrival, r io.Reader) (File, err
 			return fmt.Errorf("savepoint: %w", err)
 		}
 		start := time.Now()
-		if res, err = stage(ctx, st, conn, id, n, f); err != nil {
+		if res, err = stage(ctx, st, conn, id, n, f, report.Limits{TmpDir: s.tmpDir}); err != nil {
 			return err
 		}
 		parsed = time.Since(start)
@@ -149,11 +150,20 @@ func (s *Service) ingest(ctx context.Context, a arrival, r io.Reader) (File, err
 	}
 	s.log.InfoContext(ctx, "report file ingested", "file_id", f.ID, "file", f.Name, "status", f.Status,
 		"lines", f.Lines, "bad_lines", f.BadLines, "bytes", f.Size, "parse_ms", parsed.Milliseconds())
+	if f.Size > freeAfter || errors.Is(res.cause, report.ErrTooLarge) {
+		// A large file's parse grew the heap; hand the memory back to the
+		// system now rather than hold it until the runtime does.
+		debug.FreeOSMemory()
+	}
 	if f.Status == FileFailed {
 		return f, res.parseError(f)
 	}
 	return f, nil
 }
+
+// freeAfter is the file size past which ingest returns freed memory to the
+// system at once.
+const freeAfter = 16 << 20
 
 // archive copies r into a temporary file of the archive directory,
 // hashing it on the way.
@@ -212,18 +222,22 @@ func (s staged) parseError(f File) *ParseError {
 
 // stage reads the archived file and COPYs its lines. Once a bad line is
 // seen nothing more is sent (the lines will be rolled back), but reading
-// goes on so that every bad line is counted.
-func stage(ctx context.Context, st *Store, conn RawConn, id int64, n report.Name, f File) (staged, error) {
-	fh, err := os.Open(f.ArchivePath)
-	if err != nil {
-		return staged{}, fmt.Errorf("open archived file: %w", err)
-	}
-	defer fh.Close()
-	var rd *report.Reader
+// goes on so that every bad line is counted. A file beyond lim
+// (report.ErrTooLarge) is refused whole as soon as that is seen.
+func stage(ctx context.Context, st *Store, conn RawConn, id int64, n report.Name, f File, lim report.Limits) (staged, error) {
+	var (
+		rd  *report.Reader
+		err error
+	)
 	if n.Format == report.XLSX {
-		rd, err = report.NewXLSX(f.Name, n, fh)
+		rd, err = report.NewXLSX(f.Name, n, f.ArchivePath, lim)
 	} else {
-		rd, err = report.NewCSV(f.Name, n, fh)
+		fh, oerr := os.Open(f.ArchivePath)
+		if oerr != nil {
+			return staged{}, fmt.Errorf("open archived file: %w", oerr)
+		}
+		defer fh.Close()
+		rd, err = report.NewCSV(f.Name, n, fh, lim)
 	}
 	if err != nil {
 		if errors.Is(err, report.ErrIncomplete) {
@@ -236,6 +250,7 @@ func stage(ctx context.Context, st *Store, conn RawConn, id int64, n report.Name
 	var (
 		res        staged
 		incomplete error
+		tooLarge   error
 	)
 	err = st.CopyLines(ctx, conn, id, func(add func(report.Line) error) error {
 		for {
@@ -262,6 +277,8 @@ func stage(ctx context.Context, st *Store, conn RawConn, id int64, n report.Name
 				continue
 			case errors.Is(err, report.ErrIncomplete):
 				incomplete = err
+			case errors.Is(err, report.ErrTooLarge):
+				tooLarge = err
 			case !errors.Is(err, io.EOF):
 				return fmt.Errorf("read %s: %w", f.Name, err)
 			}
@@ -272,6 +289,8 @@ func stage(ctx context.Context, st *Store, conn RawConn, id int64, n report.Name
 		return staged{}, err
 	}
 	switch {
+	case tooLarge != nil:
+		res.status, res.cause = FileFailed, tooLarge
 	case res.bad > 0:
 		res.status = FileFailed
 	case incomplete != nil:

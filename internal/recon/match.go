@@ -66,6 +66,7 @@ type batchTypeSum struct {
 	Fees            int64 // Σ|fee| in the settlement currency
 	FeeOnly         int64 // the part of Fees on lines with no settlement amount (fee-only lines)
 	ForeignFees     int64 // lines whose fee is in another currency
+	Saturated       bool  // a sum left the int64 range (see addSat)
 }
 
 type fileInfo struct {
@@ -249,14 +250,15 @@ func (m *matcher) sumBatch(r *itemRow) {
 	}
 	b.Lines++
 	if r.Settle.Valid {
-		b.Magnitude += abs(r.Settle.Minor)
-		b.Signed += r.Settle.Minor
+		b.Magnitude = addSat(b.Magnitude, absSat(r.Settle.Minor, &b.Saturated), &b.Saturated)
+		b.Signed = addSat(b.Signed, r.Settle.Minor, &b.Saturated)
 	}
 	if r.Fee.Valid && r.Fee.Minor != 0 {
 		if r.Fee.Currency == ccy {
-			b.Fees += abs(r.Fee.Minor)
+			fee := absSat(r.Fee.Minor, &b.Saturated)
+			b.Fees = addSat(b.Fees, fee, &b.Saturated)
 			if !r.Settle.Valid || r.Settle.Minor == 0 {
-				b.FeeOnly += abs(r.Fee.Minor)
+				b.FeeOnly = addSat(b.FeeOnly, fee, &b.Saturated)
 			}
 		} else {
 			b.ForeignFees++

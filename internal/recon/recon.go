@@ -162,6 +162,10 @@ type Total struct {
 	Count       int64
 	ReportMinor int64 // sum of the report's amounts
 	OurMinor    int64 // sum of ours
+	// Saturated says a sum went beyond the int64 range of minor units and
+	// is shown at the range's bound (only amounts stored before the
+	// ceiling, or very many near it, can do that).
+	Saturated bool
 }
 
 // Batch is one settlement batch's roll-forward: the items' settlement
@@ -186,6 +190,7 @@ type Batch struct {
 	// by type or as written: see rollForward); empty when no reading adds
 	// up to the summary.
 	Convention string
+	Saturated  bool // a sum went beyond the int64 range and stopped at its bound: the batch cannot be checked
 }
 
 // Diff compares a run with the previous run of its period.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -40,6 +41,9 @@ type Config struct {
 	// ConventionAuto to read each batch the way its items add up to its
 	// summary. Default auto.
 	AmountConvention string
+	// TmpDir is the root of the processes' private temporary directories
+	// (RECON_TMP_DIR; see UseTempDir). Default ".run/tmp".
+	TmpDir string
 }
 
 // Defaults of Config.
@@ -48,6 +52,7 @@ const (
 	DefaultArchiveDir     = ".run/archive"
 	DefaultExportDir      = ".run/exports"
 	DefaultSettlementDays = 2
+	DefaultTmpDir         = ".run/tmp"
 )
 
 // Service ingests APO report files, reconciles them against the payments
@@ -58,6 +63,9 @@ type Service struct {
 	cal Calendar
 	log *slog.Logger
 	now func() time.Time
+
+	tmpDir  string   // private temporary directory (UseTempDir), "" for the system's
+	tmpLock *os.File // held open: its flock marks tmpDir as in use
 }
 
 // NewService returns a service over db.
@@ -70,6 +78,9 @@ func NewService(db *sqlx.DB, cfg Config, log *slog.Logger) *Service {
 	}
 	if cfg.ExportDir == "" {
 		cfg.ExportDir = DefaultExportDir
+	}
+	if cfg.TmpDir == "" {
+		cfg.TmpDir = DefaultTmpDir
 	}
 	if cfg.SettlementDays <= 0 {
 		cfg.SettlementDays = DefaultSettlementDays

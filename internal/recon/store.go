@@ -393,6 +393,7 @@ type (
 		Count       int64  `json:"count"`
 		ReportMinor int64  `json:"report_minor"`
 		OurMinor    int64  `json:"our_minor"`
+		Saturated   bool   `json:"saturated,omitempty"`
 	}
 	batchJSON struct {
 		BatchID      string `json:"batch_id"`
@@ -410,6 +411,7 @@ type (
 		SummaryCount int64  `json:"summary_count"`
 		Residual     int64  `json:"residual"`
 		Convention   string `json:"convention,omitempty"`
+		Saturated    bool   `json:"saturated,omitempty"`
 	}
 	diffJSON struct {
 		PreviousRunID int64 `json:"previous_run_id,omitempty"`
@@ -473,7 +475,7 @@ func (r runRow) run() (Run, error) {
 		}
 		for _, t := range ts {
 			run.Totals = append(run.Totals, Total{Kind: Kind(t.Kind), Currency: t.Currency, Count: t.Count,
-				ReportMinor: t.ReportMinor, OurMinor: t.OurMinor})
+				ReportMinor: t.ReportMinor, OurMinor: t.OurMinor, Saturated: t.Saturated})
 		}
 	}
 	if len(r.Batches) > 0 {
@@ -620,7 +622,7 @@ func (s *Store) FinishRun(ctx context.Context, r Run) error {
 	totals := make([]totalJSON, len(r.Totals))
 	for i, t := range r.Totals {
 		totals[i] = totalJSON{Kind: string(t.Kind), Currency: t.Currency, Count: t.Count, ReportMinor: t.ReportMinor,
-			OurMinor: t.OurMinor}
+			OurMinor: t.OurMinor, Saturated: t.Saturated}
 	}
 	batches := make([]batchJSON, len(r.Batches))
 	for i, b := range r.Batches {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -927,26 +928,48 @@ func (s *Store) ApplyDiff(ctx context.Context, runID, prevID int64) (Diff, error
 	return d, nil
 }
 
-// Totals sums the run's discrepancies per kind and currency.
+// Totals sums the run's discrepancies per kind and currency. The sums are
+// numeric (PostgreSQL's sum of bigint), so they cannot overflow; one beyond
+// the int64 range is returned at the range's bound and marked Saturated.
 func (s *Store) Totals(ctx context.Context, runID int64) ([]Total, error) {
 	const q = `
 		SELECT kind, COALESCE(NULLIF(report_currency, ''), our_currency) AS currency, count(*) AS count,
-			COALESCE(sum(report_amount_minor), 0)::bigint AS report_minor,
-			COALESCE(sum(our_amount_minor), 0)::bigint AS our_minor
+			COALESCE(sum(report_amount_minor), 0)::text AS report_minor,
+			COALESCE(sum(our_amount_minor), 0)::text AS our_minor
 		FROM discrepancies WHERE run_id = $1 GROUP BY 1, 2 ORDER BY 1, 2`
 	var rows []struct {
 		Kind        string `db:"kind"`
 		Currency    string `db:"currency"`
 		Count       int64  `db:"count"`
-		ReportMinor int64  `db:"report_minor"`
-		OurMinor    int64  `db:"our_minor"`
+		ReportMinor string `db:"report_minor"`
+		OurMinor    string `db:"our_minor"`
 	}
 	if err := sqlx.SelectContext(ctx, s.db, &rows, q, runID); err != nil {
 		return nil, fmt.Errorf("totals: %w", err)
 	}
 	out := make([]Total, len(rows))
 	for i, r := range rows {
-		out[i] = Total{Kind: Kind(r.Kind), Currency: r.Currency, Count: r.Count, ReportMinor: r.ReportMinor, OurMinor: r.OurMinor}
+		t := Total{Kind: Kind(r.Kind), Currency: r.Currency, Count: r.Count}
+		var repSat, ourSat bool
+		var err error
+		if t.ReportMinor, repSat, err = saturatedInt(r.ReportMinor); err != nil {
+			return nil, fmt.Errorf("totals: %w", err)
+		}
+		if t.OurMinor, ourSat, err = saturatedInt(r.OurMinor); err != nil {
+			return nil, fmt.Errorf("totals: %w", err)
+		}
+		t.Saturated = repSat || ourSat
+		out[i] = t
 	}
 	return out, nil
+}
+
+// saturatedInt reads an integer written in decimal, clamping it to the
+// int64 range; saturated says it was clamped.
+func saturatedInt(s string) (n int64, saturated bool, err error) {
+	n, err = strconv.ParseInt(s, 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return n, true, nil // ParseInt returns the bound of the side it left
+	}
+	return n, false, err
 }

@@ -19,7 +19,7 @@ func FuzzCSV(f *testing.F) {
 	f.Add([]byte("transactionType,transactionId,transactionAmountValue,transactionCurrency\nCAPTURE,c1,1.00,USD\n<END>\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, k := range []Kind{TransactionItems, SettlementItems, SettlementSummary} {
-			r, err := NewCSV("fuzz.csv", Name{Kind: k, BatchID: "B"}, bytes.NewReader(data))
+			r, err := NewCSV("fuzz.csv", Name{Kind: k, BatchID: "B"}, bytes.NewReader(data), Limits{})
 			if err != nil {
 				if !errors.Is(err, ErrHeader) && !errors.Is(err, ErrIncomplete) {
 					var le *LineError
@@ -49,6 +49,9 @@ func FuzzCSV(f *testing.F) {
 						back, perr := money.ParseMajor(money.FormatMajor(a.Money), a.Currency, true)
 						if perr != nil || back != a.Money {
 							t.Fatalf("amount %v does not round-trip: %v %v", a.Money, back, perr)
+						}
+						if err := money.CheckCeiling(a.Money); err != nil {
+							t.Fatalf("accepted %v: %v", a.Money, err)
 						}
 					}
 					continue

@@ -2,7 +2,8 @@
 // (apo-reference.md §6): it recognises a file's kind from its name, reads
 // CSV or .xlsx content by header name, and turns each record into a typed
 // Line with exact minor-unit amounts. It streams: one record is in memory at
-// a time (for .xlsx, the workbook's own zip is read whole by excelize).
+// a time, and Limits bound what any file, whatever it claims to be, may cost
+// in memory and time (for .xlsx, the zip is checked before excelize opens it).
 //
 // Assumptions the reference leaves open (§6.2 "not confirmed"), chosen to be
 // tolerant without guessing silently:
@@ -17,10 +18,12 @@
 //     accepted everywhere because APO's sign convention for refunds and fees is
 //     unconfirmed. More decimal places than the currency has are an error
 //     unless they are zeros.
-//   - Times are ISO 8601 with an offset or Z ("2024-03-01T10:00:00+08:00"),
-//     or "yyyy-MM-dd HH:mm:ss" / "yyyy-MM-ddTHH:mm:ss" / "yyyy-MM-dd" without
-//     one, which are taken as UTC. In .xlsx files a numeric date cell (an Excel
-//     serial day number) is accepted too.
+//   - Times are ISO 8601, extended or basic ("2024-03-01T10:00:00+08:00",
+//     "20240301T100000+0800", "20240301"), with a 'T' or a space between date
+//     and time, an optional fraction and an optional offset (Z, ±hh:mm,
+//     ±hhmm, ±hh); a time without an offset, and a date alone, are taken as
+//     UTC (see parseISO). In .xlsx files a numeric date cell (an Excel serial
+//     day number) is accepted too.
 //   - The last non-blank record must be the literal <END> (alone, or followed
 //     only by empty cells). A file without it is incomplete (ErrIncomplete).
 //   - Blank lines carry no record and are skipped; every other line either

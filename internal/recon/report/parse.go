@@ -90,6 +90,11 @@ func (r *Reader) parse(rec []string, no int) (Line, error) {
 			return Line{}, r.lineErr(no, r.col(a.ccy), "empty while "+r.col(a.val)+" is set")
 		}
 		m, err := r.amountOf(v, ccy)
+		if err == nil {
+			// No line is that large; refusing it here keeps every sum of
+			// staged amounts far from the int64 range.
+			err = money.CheckCeiling(m)
+		}
 		if err != nil {
 			return Line{}, r.lineErr(no, r.col(a.val), err.Error())
 		}
@@ -166,26 +171,14 @@ func (r *Reader) amountOf(v, ccy string) (money.Money, error) {
 	return money.Money{Minor: scaled.Num().Int64(), Currency: ccy}, nil
 }
 
-// timeLayouts are the accepted time forms, tried in order. Layouts without
-// a zone are read as UTC (the reference does not say which zone APO uses).
-var timeLayouts = []string{
-	time.RFC3339Nano,
-	"2006-01-02T15:04:05.999999999Z0700",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02",
-}
-
-// timeOf parses a time column; "" is the zero time.
+// timeOf parses a time column; "" is the zero time. It accepts ISO 8601
+// (see parseISO) and, in a workbook, an Excel serial day number.
 func (r *Reader) timeOf(v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	for _, layout := range timeLayouts {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t.UTC(), nil
-		}
+	if t, ok := parseISO(v); ok {
+		return t, nil
 	}
 	if r.xlsx {
 		if serial, err := strconv.ParseFloat(v, 64); err == nil && serial > 0 {
@@ -194,7 +187,125 @@ func (r *Reader) timeOf(v string) (time.Time, error) {
 			}
 		}
 	}
-	return time.Time{}, fmt.Errorf("not an ISO 8601 or yyyy-MM-dd HH:mm:ss time %s", show(v))
+	return time.Time{}, fmt.Errorf("not an ISO 8601 date or time %s", show(v))
+}
+
+// parseISO reads the ISO 8601 forms a report may plausibly carry, in UTC:
+//
+//   - a date, extended or basic: 2026-12-03, 20261203;
+//   - a date and a time, joined by 'T' or a space: 2026-12-03T10:15:00,
+//     2026-12-03 10:15:00, 20261203T101500; the time as hh:mm[:ss] or
+//     hhmm[ss], seconds with a fraction of up to nine digits after '.' or ','
+//     (10:15:00.123, 101500,5);
+//   - then an offset Z, ±hh:mm, ±hhmm or ±hh.
+//
+// A time without an offset is taken as UTC, as APO's reports give UTC unless
+// they say otherwise; a date alone is its midnight, UTC.
+func parseISO(v string) (time.Time, bool) {
+	num := func(s string) (int, bool) {
+		if s == "" || !digits(s) {
+			return 0, false
+		}
+		n, err := strconv.Atoi(s)
+		return n, err == nil
+	}
+	var y, mo, d int
+	var ok1, ok2, ok3 bool
+	switch {
+	case len(v) >= 10 && v[4] == '-' && v[7] == '-':
+		y, ok1 = num(v[:4])
+		mo, ok2 = num(v[5:7])
+		d, ok3 = num(v[8:10])
+		v = v[10:]
+	case len(v) >= 8:
+		y, ok1 = num(v[:4])
+		mo, ok2 = num(v[4:6])
+		d, ok3 = num(v[6:8])
+		v = v[8:]
+	}
+	if !ok1 || !ok2 || !ok3 {
+		return time.Time{}, false
+	}
+	var h, mi, sec, nsec int
+	loc := time.UTC
+	if v != "" {
+		if v[0] != 'T' && v[0] != 't' && v[0] != ' ' {
+			return time.Time{}, false
+		}
+		v = v[1:]
+		// The time runs up to the offset, if any.
+		clock, zone := v, ""
+		if i := strings.IndexAny(v, "Zz+-"); i >= 0 {
+			clock, zone = v[:i], v[i:]
+		}
+		frac := ""
+		if i := strings.IndexAny(clock, ".,"); i >= 0 {
+			clock, frac = clock[:i], clock[i+1:]
+			if frac == "" || len(frac) > 9 || !digits(frac) {
+				return time.Time{}, false
+			}
+		}
+		var parts []string
+		if strings.Contains(clock, ":") {
+			parts = strings.Split(clock, ":")
+		} else {
+			for i := 0; i+2 <= len(clock); i += 2 {
+				parts = append(parts, clock[i:i+2])
+			}
+			if len(clock)%2 != 0 {
+				return time.Time{}, false
+			}
+		}
+		if len(parts) < 2 || len(parts) > 3 || (frac != "" && len(parts) != 3) {
+			return time.Time{}, false
+		}
+		vals := [3]int{}
+		for i, p := range parts {
+			n, ok := num(p)
+			if !ok || len(p) != 2 {
+				return time.Time{}, false
+			}
+			vals[i] = n
+		}
+		h, mi, sec = vals[0], vals[1], vals[2]
+		if h > 23 || mi > 59 || sec > 59 {
+			return time.Time{}, false
+		}
+		if frac != "" {
+			nsec, _ = strconv.Atoi((frac + "00000000")[:9])
+		}
+		switch {
+		case zone == "":
+		case zone == "Z" || zone == "z":
+		default:
+			sign := 1
+			if zone[0] == '-' {
+				sign = -1
+			}
+			var z string
+			switch {
+			case len(zone) == 3: // ±hh
+				z = zone[1:] + "00"
+			case len(zone) == 5: // ±hhmm
+				z = zone[1:]
+			case len(zone) == 6 && zone[3] == ':': // ±hh:mm
+				z = zone[1:3] + zone[4:]
+			default:
+				return time.Time{}, false
+			}
+			zh, ok1 := num(z[:2])
+			zm, ok2 := num(z[2:])
+			if !ok1 || !ok2 || zh > 23 || zm > 59 {
+				return time.Time{}, false
+			}
+			loc = time.FixedZone("", sign*(zh*3600+zm*60))
+		}
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, sec, nsec, loc)
+	if t.Year() != y || int(t.Month()) != mo || t.Day() != d {
+		return time.Time{}, false // 2026-02-30 and the like
+	}
+	return t.UTC(), true
 }
 
 // positiveDecimal reports digits with at most one '.', not all zeros.

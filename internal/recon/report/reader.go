@@ -59,27 +59,40 @@ type Reader struct {
 }
 
 // NewCSV reads a CSV report. file names it in errors (use the file's name
-// as received); n says its kind. The header is read at once: a missing or
-// unusable header is an error wrapping ErrHeader, an empty input one
-// wrapping ErrIncomplete.
-func NewCSV(file string, n Name, r io.Reader) (*Reader, error) {
+// as received); n says its kind; lim bounds its cost (zero fields take
+// DefaultLimits). The header is read at once: a missing or unusable header
+// is an error wrapping ErrHeader, an empty input one wrapping ErrIncomplete.
+// A record beyond lim.MaxRecord, or more records than lim.MaxRecords, ends
+// reading with an error wrapping ErrTooLarge.
+func NewCSV(file string, n Name, r io.Reader, lim Limits) (*Reader, error) {
+	lim = lim.withDefaults()
 	br := bufio.NewReaderSize(r, 256<<10)
 	if b, err := br.Peek(3); err == nil && string(b) == "\xef\xbb\xbf" {
 		_, _ = br.Discard(3) // UTF-8 byte order mark
 	}
-	cr := csv.NewReader(br)
+	cl := &csvLimit{r: br, file: file, max: lim.MaxRecord}
+	cr := csv.NewReader(cl)
 	cr.FieldsPerRecord = -1 // checked against the header here, with a better message
 	cr.ReuseRecord = true
-	return newReader(file, n, &csvSource{file: file, r: cr}, false)
+	return newReader(file, n, &csvSource{file: file, r: cr, limit: cl, max: lim.MaxRecords}, false)
 }
 
-// NewXLSX reads the first sheet of an .xlsx report. excelize needs the
-// whole zip in memory (worksheets larger than its limit are unzipped to
-// temporary files), so an .xlsx report costs its compressed size in memory;
-// CSV costs one record.
-func NewXLSX(file string, n Name, r io.Reader) (*Reader, error) {
-	f, err := excelize.OpenReader(r)
+// NewXLSX reads the first sheet of the .xlsx report at path. Before excelize
+// opens it, the zip is checked against lim (see checkWorkbook), so a
+// workbook beyond the limits is refused, wrapping ErrTooLarge, without
+// being unpacked; excelize reads the file from disk, keeps small entries in
+// memory and spills large worksheets into lim.TmpDir.
+func NewXLSX(file string, n Name, path string, lim Limits) (*Reader, error) {
+	lim = lim.withDefaults()
+	if err := checkWorkbook(file, path, lim); err != nil {
+		return nil, err
+	}
+	f, err := excelize.OpenFile(path, excelize.Options{UnzipSizeLimit: lim.MaxUnpacked,
+		UnzipXMLSizeLimit: spillThreshold, TmpDir: lim.TmpDir})
 	if err != nil {
+		if f != nil {
+			_ = f.Close()
+		}
 		return nil, fmt.Errorf("%s: open workbook: %w", file, err)
 	}
 	sheets := f.GetSheetList()
@@ -92,7 +105,7 @@ func NewXLSX(file string, n Name, r io.Reader) (*Reader, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("%s: read sheet %q: %w", file, sheets[0], err)
 	}
-	return newReader(file, n, &xlsxSource{file: file, f: f, rows: rows}, true)
+	return newReader(file, n, &xlsxSource{file: file, f: f, rows: rows, max: lim.MaxRecords}, true)
 }
 
 func newReader(file string, n Name, src source, xlsx bool) (*Reader, error) {
@@ -231,12 +244,18 @@ func blank(rec []string) bool {
 // csvSource reads records with encoding/csv, which handles quoting, CRLF
 // and multi-line quoted fields and says where each record starts.
 type csvSource struct {
-	file string
-	r    *csv.Reader
+	file   string
+	r      *csv.Reader
+	limit  *csvLimit
+	max, n int // records allowed, and read
+	last   int // line of the last record read
 }
 
 func (s *csvSource) next() ([]string, int, error) {
 	for {
+		if s.n++; s.n > s.max {
+			return nil, 0, fmt.Errorf("%s: more than %d records (after line %d): %w", s.file, s.max, s.last, ErrTooLarge)
+		}
 		rec, err := s.r.Read()
 		if err != nil {
 			var pe *csv.ParseError
@@ -246,12 +265,16 @@ func (s *csvSource) next() ([]string, int, error) {
 			if errors.Is(err, io.EOF) {
 				return nil, 0, io.EOF
 			}
+			if errors.Is(err, ErrTooLarge) {
+				return nil, 0, err // it names the file
+			}
 			return nil, 0, fmt.Errorf("%s: read: %w", s.file, err)
 		}
 		if blank(rec) {
 			continue
 		}
 		line, _ := s.r.FieldPos(0)
+		s.last = line
 		return rec, line, nil
 	}
 }
@@ -265,11 +288,15 @@ type xlsxSource struct {
 	f    *excelize.File
 	rows *excelize.Rows
 	row  int
+	max  int // rows allowed
 }
 
 func (s *xlsxSource) next() ([]string, int, error) {
 	for s.rows.Next() {
 		s.row++ // Next also yields the gaps between stored rows, so this is the row number
+		if s.row > s.max {
+			return nil, 0, fmt.Errorf("%s: row %d: more than %d rows: %w", s.file, s.row, s.max, ErrTooLarge)
+		}
 		rec, err := s.rows.Columns(excelize.Options{RawCellValue: true})
 		if err != nil {
 			return nil, 0, &LineError{File: s.file, Line: s.row, Reason: "unreadable row: " + err.Error()}

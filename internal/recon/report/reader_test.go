@@ -78,7 +78,7 @@ func TestCSVByHeaderNameWithBOMCRLFQuotesAndUnknownColumns(t *testing.T) {
 		"x,-5,ref_1,JPY,REFUND,,2024-03-01T18:00:00+08:00,,,,,\r\n" +
 		"y,10.00,pay_2,EUR,CAPTURE,,2024-03-01T10:00:00Z,,1.0845,EUR/USD,10.85,USD\r\n" +
 		"<END>\r\n"
-	r, err := NewCSV("transactionItems_20240301_000.csv", mustName(t, "transactionItems_20240301_000.csv"), strings.NewReader(in))
+	r, err := NewCSV("transactionItems_20240301_000.csv", mustName(t, "transactionItems_20240301_000.csv"), strings.NewReader(in), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestLFAndCRLFAndBOMReadAlike(t *testing.T) {
 	}
 	var want []Line
 	for name, in := range variants {
-		r, err := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in))
+		r, err := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -153,7 +153,7 @@ func TestTrailerRequired(t *testing.T) {
 		"trailer cut": h + "CAPTURE,c1,1.00,USD\n<EN",
 	}
 	for name, in := range cases {
-		r, err := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in))
+		r, err := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
 		if err == nil {
 			_, _, err = readAll(t, r)
 		}
@@ -165,16 +165,16 @@ func TestTrailerRequired(t *testing.T) {
 		}
 	}
 	// An empty report (header + trailer) is complete; data after the trailer is not.
-	r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(h+"<END>\n"))
+	r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(h+"<END>\n"), Limits{})
 	if lines, bad, err := readAll(t, r); err != nil || len(lines)+len(bad) != 0 {
 		t.Errorf("empty report: %v %v %v", lines, bad, err)
 	}
-	r, _ = NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(h+"<END>\nCAPTURE,c1,1.00,USD\n"))
+	r, _ = NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(h+"<END>\nCAPTURE,c1,1.00,USD\n"), Limits{})
 	if _, bad, err := readAll(t, r); err != nil || len(bad) != 1 || bad[0].Line != 3 {
 		t.Errorf("after trailer: bad %v err %v", bad, err)
 	}
 	// A padded trailer row, as spreadsheet exports write it, is still the trailer.
-	r, _ = NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(h+"<END>,,,\n"))
+	r, _ = NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(h+"<END>,,,\n"), Limits{})
 	if _, bad, err := readAll(t, r); err != nil || len(bad) != 0 {
 		t.Errorf("padded trailer: %v %v", bad, err)
 	}
@@ -199,7 +199,7 @@ func TestBadLinesAreReportedWithFileAndLine(t *testing.T) {
 		"CAPTURE,c\x00,2.00,USD,,\n" + // 16 NUL
 		"CAPTURE,c\xff,2.00,USD,,\n" + // 17 not UTF-8
 		"<END>\n"
-	r, err := NewCSV("transactionItems_20240301_000.csv", Name{Kind: TransactionItems}, strings.NewReader(in))
+	r, err := NewCSV("transactionItems_20240301_000.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,11 +231,42 @@ func TestBadLinesAreReportedWithFileAndLine(t *testing.T) {
 	}
 }
 
+// TestAmountsAboveTheCeilingAreBadLines: every amount of a line is held to
+// money.Ceiling, so no staged amount (nor a sum of few) nears int64.
+func TestAmountsAboveTheCeilingAreBadLines(t *testing.T) {
+	in := "transactionType,transactionId,transactionAmountValue,transactionCurrency,settlementAmountValue,settlementCurrency,feeAmountValue,feeCurrency\n" +
+		"CAPTURE,c1,100000000000.00,USD,,,,\n" + // 2 at the ceiling: ok
+		"CAPTURE,c2,-100000000000.00,USD,,,,\n" + // 3 at the ceiling, negative: ok
+		"CAPTURE,c3,50000000000000000.00,USD,,,,\n" + // 4 above
+		"CAPTURE,c4,100000000000.01,USD,,,,\n" + // 5 just above
+		"CAPTURE,c5,1.00,USD,-100000000001,JPY,,\n" + // 6 settlement above
+		"CAPTURE,c6,1.00,USD,,,100000000000.0001,KWD\n" + // 7 fee above (KWD has 3 decimals: also too precise)
+		"CAPTURE,c7,1.00,USD,,,100000000001,KWD\n" + // 8 fee above
+		"<END>\n"
+	r, err := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, bad, err := readAll(t, r)
+	if err != nil || len(lines) != 2 || lines[0].TransactionAmount.Minor != 100_000_000_000_00 || lines[1].TransactionAmount.Minor != -100_000_000_000_00 {
+		t.Fatalf("lines %+v, %v", lines, err)
+	}
+	want := map[int]string{4: "transactionAmountValue", 5: "transactionAmountValue", 6: "settlementAmountValue", 7: "feeAmountValue", 8: "feeAmountValue"}
+	if len(bad) != len(want) {
+		t.Fatalf("bad = %v", bad)
+	}
+	for _, b := range bad {
+		if want[b.Line] != b.Column || (b.Line != 7 && !strings.Contains(b.Reason, money.ErrAboveCeiling.Error())) {
+			t.Errorf("line %d: %v", b.Line, b)
+		}
+	}
+}
+
 func TestMultiLineQuotedFieldKeepsLineNumbers(t *testing.T) {
 	in := "transactionType,transactionId,orderDescription,transactionAmountValue,transactionCurrency\n" +
 		"CAPTURE,c1,\"two\nlines\",1.00,USD\n" +
 		"CAPTURE,c2,x,bad,USD\n<END>\n"
-	r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in))
+	r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
 	lines, bad, err := readAll(t, r)
 	if err != nil || len(lines) != 1 || len(bad) != 1 || bad[0].Line != 4 {
 		t.Fatalf("lines %+v bad %v err %v", lines, bad, err)
@@ -246,7 +277,7 @@ func TestErrorsNeverCarryCardNumbers(t *testing.T) {
 	in := "transactionType,transactionId,transactionAmountValue,transactionCurrency,paymentTime\n" +
 		"CAPTURE,c1,4111111111111111,USD,4111111111111111\n" +
 		"CAPTURE,c2,1.00,USD,4111 1111 1111 1111\n<END>\n"
-	r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in))
+	r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
 	_, bad, _ := readAll(t, r)
 	if len(bad) != 2 {
 		t.Fatalf("bad = %v", bad)
@@ -265,13 +296,13 @@ func TestHeaderProblems(t *testing.T) {
 		"end first":      "<END>\n",
 	}
 	for name, in := range cases {
-		if _, err := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in)); !errors.Is(err, ErrHeader) {
+		if _, err := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{}); !errors.Is(err, ErrHeader) {
 			t.Errorf("%s: err = %v, want ErrHeader", name, err)
 		}
 	}
 	// Settlement files need settlement amounts; the batch id may come from the name.
 	n := mustName(t, "settlementSummary_USD_B7_000.csv")
-	r, err := NewCSV("s.csv", n, strings.NewReader("summaryType,count,settlementAmountValue,settlementCurrency\nTOTAL,2,10.00,USD\n<END>\n"))
+	r, err := NewCSV("s.csv", n, strings.NewReader("summaryType,count,settlementAmountValue,settlementCurrency\nTOTAL,2,10.00,USD\n<END>\n"), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +315,7 @@ func TestHeaderProblems(t *testing.T) {
 func TestAliasesOfTheNewestGeneration(t *testing.T) {
 	in := "transactionType,transactionId,transactionAmountValue,transactionCurrency,PSP,transactionCompletionTime\n" +
 		"PAYMENT,p1,1,USD,ANTOM,2024-03-01 00:00:01\n<END>\n"
-	r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in))
+	r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
 	lines, bad, err := readAll(t, r)
 	if err != nil || len(bad) > 0 || len(lines) != 1 {
 		t.Fatal(bad, err)
@@ -317,7 +348,7 @@ func TestXLSX(t *testing.T) {
 	if err := f.Write(&buf); err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewXLSX("transactionItems_20240301_000.xlsx", mustName(t, "transactionItems_20240301_000.xlsx"), &buf)
+	r, err := NewXLSX("transactionItems_20240301_000.xlsx", mustName(t, "transactionItems_20240301_000.xlsx"), writeTemp(t, buf.Bytes()), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,5 +367,55 @@ func TestXLSX(t *testing.T) {
 	}
 	if lines[1].TransactionAmount.Minor != -50 || lines[2].TransactionAmount.Minor != 30 || lines[2].No != 5 {
 		t.Errorf("rows = %+v", lines[1:])
+	}
+}
+
+// TestISO8601Times: every ISO 8601 form APO could plausibly write, basic
+// and extended, with and without an offset, and the space-separated form.
+// A time without an offset is UTC.
+func TestISO8601Times(t *testing.T) {
+	utc := func(h, m, s, ns int) time.Time { return time.Date(2026, 12, 3, h, m, s, ns, time.UTC) }
+	good := map[string]time.Time{
+		"20261203":                       utc(0, 0, 0, 0),
+		"2026-12-03":                     utc(0, 0, 0, 0),
+		"20261203T101500+0800":           utc(2, 15, 0, 0),
+		"20261203T101500+08":             utc(2, 15, 0, 0),
+		"20261203T101500Z":               utc(10, 15, 0, 0),
+		"20261203T101500":                utc(10, 15, 0, 0),
+		"20261203T1015Z":                 utc(10, 15, 0, 0),
+		"20261203T101500.123+0800":       utc(2, 15, 0, 123_000_000),
+		"20261203T101500,5Z":             utc(10, 15, 0, 500_000_000),
+		"2026-12-03T10:15:00+08:00":      utc(2, 15, 0, 0),
+		"2026-12-03T10:15:00+0800":       utc(2, 15, 0, 0),
+		"2026-12-03T10:15:00-05:30":      utc(15, 45, 0, 0),
+		"2026-12-03T10:15:00Z":           utc(10, 15, 0, 0),
+		"2026-12-03T10:15:00.123456789Z": utc(10, 15, 0, 123_456_789),
+		"2026-12-03T10:15:00":            utc(10, 15, 0, 0),
+		"2026-12-03T10:15":               utc(10, 15, 0, 0),
+		"2026-12-03 10:15:00":            utc(10, 15, 0, 0),
+		"2026-12-03 10:15:00.5":          utc(10, 15, 0, 500_000_000),
+		"2026-12-03 10:15:00+08:00":      utc(2, 15, 0, 0),
+		"2026-12-03t10:15:00z":           utc(10, 15, 0, 0),
+		"2026-12-04T00:15:00+14:00":      utc(10, 15, 0, 0),
+	}
+	bad := []string{"yesterday", "2026-12-3", "2026-13-03", "2026-02-30", "20261203T10", "20261203T101", "2026-12-03T25:00:00",
+		"2026-12-03T10:60:00", "2026-12-03T10:15:61", "2026-12-03T10:15:00+8", "2026-12-03T10:15:00+08:", "2026-12-03T10:15:00+0:800",
+		"2026-12-03T10:15:00.Z", "2026-12-03T10:15.5", "2026-12-03T10:15:00.1234567890Z", "2026-12-03X10:15:00", "2026120", "03/12/2026",
+		"2026-12-03T10:15:00+24:00", "2026-12-03T10:15:00 +08:00"}
+	for v, want := range good {
+		in := "transactionType,transactionId,transactionAmountValue,transactionCurrency,paymentTime\nCAPTURE,c1,1.00,USD,\"" + v + "\"\n<END>\n"
+		r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
+		lines, bad, err := readAll(t, r)
+		if err != nil || len(bad) > 0 || len(lines) != 1 || !lines[0].PaymentTime.Equal(want) || lines[0].PaymentTime.Location() != time.UTC {
+			t.Errorf("%s: lines %+v bad %v err %v, want %v", v, lines, bad, err, want)
+		}
+	}
+	for _, v := range bad {
+		in := "transactionType,transactionId,transactionAmountValue,transactionCurrency,paymentTime\nCAPTURE,c1,1.00,USD,\"" + v + "\"\n<END>\n"
+		r, _ := NewCSV("f.csv", Name{Kind: TransactionItems}, strings.NewReader(in), Limits{})
+		_, errs, err := readAll(t, r)
+		if err != nil || len(errs) != 1 || errs[0].Column != "paymentTime" || !strings.Contains(errs[0].Reason, "not an ISO 8601") {
+			t.Errorf("%s: accepted (%v %v)", v, errs, err)
+		}
 	}
 }

@@ -1,0 +1,97 @@
+package recon
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// tmpPrefix names the private directories UseTempDir makes, so that a scan
+// of the root never touches anything else that lives there.
+const tmpPrefix = "payops-"
+
+// UseTempDir gives this process a private directory under Config.TmpDir
+// for its temporary files (spooled uploads, excelize's spilled worksheets)
+// and removes what processes that have ended left there: a process killed
+// mid-parse (by the OOM killer, say) cannot clean up, so the next start
+// does. Each directory holds a lock (flock) for as long as its process
+// lives, which is how a live one (another api or worker sharing the root)
+// is told from a dead one. role names the process in the directory's name.
+// It returns the directory.
+func (s *Service) UseTempDir(role string) (string, error) {
+	dir, lock, err := claimTempDir(s.cfg.TmpDir, role)
+	if err != nil {
+		return "", err
+	}
+	s.tmpDir, s.tmpLock = dir, lock
+	return dir, nil
+}
+
+// TempDir is the process's private temporary directory, or "" (the
+// system's) when UseTempDir was not called.
+func (s *Service) TempDir() string { return s.tmpDir }
+
+// claimTempDir makes the directory and returns it with its lock file, which
+// must stay open (and so locked) for the process's life; the kernel
+// releases it however the process ends.
+func claimTempDir(root, role string) (string, *os.File, error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return "", nil, fmt.Errorf("temporary directory: %w", err)
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return "", nil, fmt.Errorf("temporary directory: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), tmpPrefix) {
+			continue
+		}
+		p := filepath.Join(root, e.Name())
+		if lock, err := tryLock(filepath.Join(p, ".lock")); err == nil {
+			// Its process is gone; the lock goes with the directory.
+			rerr := os.RemoveAll(p)
+			_ = lock.Close()
+			if rerr != nil {
+				return "", nil, fmt.Errorf("remove stale temporary directory: %w", rerr)
+			}
+		}
+	}
+	// Made under a hidden name and renamed once locked, so that no scan
+	// sees it unlocked.
+	staging, err := os.MkdirTemp(root, "."+tmpPrefix+role+"-")
+	if err != nil {
+		return "", nil, fmt.Errorf("temporary directory: %w", err)
+	}
+	lock, err := tryLock(filepath.Join(staging, ".lock"))
+	if err != nil {
+		_ = os.RemoveAll(staging)
+		return "", nil, fmt.Errorf("lock temporary directory: %w", err)
+	}
+	dir := filepath.Join(root, strings.TrimPrefix(filepath.Base(staging), "."))
+	if err := os.Rename(staging, dir); err != nil {
+		_ = lock.Close()
+		_ = os.RemoveAll(staging)
+		return "", nil, fmt.Errorf("temporary directory: %w", err)
+	}
+	return dir, lock, nil
+}
+
+// tryLock opens (creating) path and takes an exclusive flock on it without
+// waiting; it fails when another open file holds it.
+func tryLock(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s is in use", path)
+		}
+		return nil, err
+	}
+	return f, nil
+}
