@@ -161,7 +161,7 @@ func TestOpsHandler(t *testing.T) {
 	pg := newProbe("postgres", func(context.Context) error { return errors.New("down") }, quiet)
 	rd := newProbe("redis", func(context.Context) error { return nil }, quiet)
 	pg.check(context.Background())
-	srv := httptest.NewServer(opsHandler([]*probe{pg, rd}))
+	srv := httptest.NewServer(opsHandler([]*probe{pg, rd}, nil))
 	defer srv.Close()
 
 	res, err := http.Get(srv.URL + "/healthz")

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -37,6 +38,12 @@ func TestDisputeLifecycleNotifications(t *testing.T) {
 		d.DisputeType != "CHARGEBACK" || !bool(d.Defendable) || d.ARN == "" || d.DisputeTime != "2026-11-23T10:00:00+00:00" ||
 		d.DefenseDueTime != "2026-12-03T10:00:00+00:00" || d.NotifyType != "" || d.Result != nil {
 		t.Errorf("DISPUTE_CREATED %s", g.body)
+	}
+	// defendable is a JSON boolean, as the SDKs model it: a string would
+	// fail an SDK receiver's decode even though apo.FlexBool takes both.
+	var raw map[string]any
+	if err := json.Unmarshal(g.body, &raw); err != nil || raw["defendable"] != true {
+		t.Errorf("defendable is %#v, want the JSON boolean true (%v)", raw["defendable"], err)
 	}
 	wantResult(t, "accept", e.call("acceptDispute", obj{"disputeId": d.DisputeID}), "S", "SUCCESS")
 	g = rc.waitType(apo.DisputeAccepted, d.DisputeID, 5*time.Second)

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -304,5 +305,56 @@ func TestFaultsEndpoint(t *testing.T) {
 	res.Body.Close()
 	if got := e.srv.CurrentFaults(); len(got.APIs) != 0 || got.Notifications != (NotificationFaults{}) {
 		t.Errorf("after DELETE: %+v", got)
+	}
+}
+
+// TestUnsignedRejections: with the fault set through POST /sandbox/faults,
+// the gateway's own rejections go out without the signature pair, while
+// every answer of an API that ran is still signed. Without it, all are.
+func TestUnsignedRejections(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	path := "/ams/sandbox/api/v1/payments/pay"
+	badSig := func() *http.Response {
+		_, apoKey := keys(t) // not the merchant key the sandbox knows
+		res, err := e.http.Do(e.signedRequest(path, mustJSON(t, payReq("uns-1", "4111111111111111")), apoKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(raw), `"SIGNATURE_INVALID"`) {
+			t.Fatalf("wrongly signed pay: %d %s", res.StatusCode, raw)
+		}
+		return res
+	}
+	if res := badSig(); res.Header.Get("signature") == "" || res.Header.Get("response-time") == "" {
+		t.Fatal("by default a rejection is signed")
+	}
+
+	status, m := postJSON(t, e.ts.URL+"/sandbox/faults", obj{"unsignedRejections": true})
+	if status != http.StatusOK || m["unsignedRejections"] != true {
+		t.Fatalf("set the fault: %d %v", status, m)
+	}
+	res := badSig()
+	if res.Header.Get("signature") != "" || res.Header.Get("response-time") != "" || res.Header.Get("client-id") != e.clientID {
+		t.Fatalf("rejection headers under the fault: %v", res.Header)
+	}
+	e.clientID = "SANDBOX_SOMEONE_ELSE"
+	req := e.signedRequest(path, mustJSON(t, payReq("uns-2", "4111111111111111")), e.merchant)
+	if _, err := e.send(req, path); err == nil || !strings.Contains(err.Error(), "response signature") {
+		t.Fatalf("CLIENT_INVALID under the fault: %v, want an unsigned answer", err)
+	}
+	e.clientID = "SANDBOX_PAYOPS"
+	// An API that ran is signed as ever (e.call verifies the answer).
+	wantResult(t, "pay", e.call("pay", payReq("uns-3", "4111111111111111")), "S", "SUCCESS")
+	var unsigned int
+	for _, cl := range e.srv.Calls() {
+		if cl.Fault == faultUnsigned {
+			unsigned++
+		}
+	}
+	if unsigned != 2 {
+		t.Errorf("%d calls logged as unsigned, want 2: %+v", unsigned, e.srv.Calls())
 	}
 }
