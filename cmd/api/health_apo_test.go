@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"github.com/payops/payops/internal/apo"
-	"github.com/payops/payops/internal/apo/apotest"
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/postgres/pgtest"
 	"github.com/payops/payops/internal/redistest"
+	"github.com/payops/payops/internal/sandboxtest"
 )
 
 // TestReadinessNamesUnverifiableAPO: the key on record at APO is not our
@@ -23,8 +23,8 @@ import (
 // key is fixed, one verified reply makes it ok again.
 func TestReadinessNamesUnverifiableAPO(t *testing.T) {
 	t.Parallel()
-	gw := apotest.MisregisteredGateway(t)
-	client := apotest.Client(t, gw.URL)
+	gw := sandboxtest.MisregisteredGateway(t)
+	client := sandboxtest.NewClient(t, gw.URL)
 	logs := &lockedBuffer{}
 	svc := newServices(logging.New(logs, slog.LevelDebug), pgtest.NewDB(t), redistest.Start(t).Client())
 	svc.checks = append(svc.checks, apoCheck(client))
@@ -49,7 +49,7 @@ func TestReadinessNamesUnverifiableAPO(t *testing.T) {
 		t.Fatalf("before any call: %s, apo %q", status, check)
 	}
 	for range apo.DegradedAfter {
-		if _, err := client.Pay(context.Background(), apotest.CardPay("ready-1")); !apo.IsUnknown(err) {
+		if _, err := client.Pay(context.Background(), sandboxtest.CardPay("ready-1")); !apo.IsUnknown(err) {
 			t.Fatalf("pay answered unsigned: %v, want unknown", err)
 		}
 	}
@@ -60,7 +60,7 @@ func TestReadinessNamesUnverifiableAPO(t *testing.T) {
 	}
 
 	gw.Fix()
-	if _, err := client.Pay(context.Background(), apotest.CardPay("ready-2")); err != nil {
+	if _, err := client.Pay(context.Background(), sandboxtest.CardPay("ready-2")); err != nil {
 		t.Fatalf("pay once the key is fixed: %v", err)
 	}
 	if status, check := ready(); status != "ok" || check != "ok" {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/apo/apometrics"
-	"github.com/payops/payops/internal/apo/apotest"
+	"github.com/payops/payops/internal/sandboxtest"
 )
 
 // TestReadyzAndMetricsNameUnverifiableAPO: against a sandbox that has the
@@ -22,8 +22,8 @@ import (
 // the degradation while the counter keeps its count.
 func TestReadyzAndMetricsNameUnverifiableAPO(t *testing.T) {
 	t.Parallel()
-	gw := apotest.MisregisteredGateway(t)
-	client := apotest.Client(t, gw.URL)
+	gw := sandboxtest.MisregisteredGateway(t)
+	client := sandboxtest.NewClient(t, gw.URL)
 	quiet := slog.New(slog.DiscardHandler)
 	up := func(context.Context) error { return nil }
 	srv := httptest.NewServer(opsHandler([]*probe{newProbe("postgres", up, quiet), newProbe("redis", up, quiet)},
@@ -80,7 +80,7 @@ func TestReadyzAndMetricsNameUnverifiableAPO(t *testing.T) {
 		`payops_apo_unverifiable_replies_total{cause="unsigned_reply"} 0`)
 
 	gw.Fix()
-	if _, err := client.Pay(context.Background(), apotest.CardPay("w-2")); err != nil {
+	if _, err := client.Pay(context.Background(), sandboxtest.CardPay("w-2")); err != nil {
 		t.Fatalf("pay once the key is fixed: %v", err)
 	}
 	if status, check := ready(); status != "ok" || check != "ok" {

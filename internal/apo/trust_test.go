@@ -5,15 +5,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/payops/payops/internal/apo"
-	"github.com/payops/payops/internal/apo/apotest"
 	"github.com/payops/payops/internal/apo/sandbox"
+	"github.com/payops/payops/internal/sandboxtest"
 )
 
 // TestVerificationCauses: each kind of reply counts under its cause, or
@@ -99,12 +98,12 @@ func (l *lockedLog) String() string {
 // verified reply, once the key is fixed, clears both.
 func TestUnsignedRejectionsAgainstSandbox(t *testing.T) {
 	t.Parallel()
-	gw := apotest.MisregisteredGateway(t)
+	gw := sandboxtest.MisregisteredGateway(t)
 	logs := &lockedLog{}
-	c := apotest.Client(t, gw.URL, func(cfg *apo.Config) { cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
+	c := sandboxtest.NewClient(t, gw.URL, func(cfg *apo.Config) { cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
 
 	for i := range apo.DegradedAfter + 2 {
-		_, err := c.Pay(context.Background(), apotest.CardPay("unsigned-"+strconv.Itoa(i)))
+		_, err := c.Pay(context.Background(), sandboxtest.CardPay("unsigned-"+strconv.Itoa(i)))
 		if !apo.IsUnknown(err) || !errors.Is(err, apo.ErrSignature) {
 			t.Fatalf("pay %d: got %v, want an unknown outcome for an unsigned reply", i, err)
 		}
@@ -121,7 +120,7 @@ func TestUnsignedRejectionsAgainstSandbox(t *testing.T) {
 	if v.Consecutive != apo.DegradedAfter+2 || v.Cause != apo.CauseSignatureInvalid || v.Total[apo.CauseSignatureInvalid] != apo.DegradedAfter+2 {
 		t.Fatalf("verification %+v", v)
 	}
-	if p := v.Problem(); !strings.Contains(p, "wrong key pair") || !strings.Contains(p, apotest.ClientID) {
+	if p := v.Problem(); !strings.Contains(p, "wrong key pair") || !strings.Contains(p, sandboxtest.ClientID) {
 		t.Errorf("problem %q does not name the key pair and client id", p)
 	}
 	if n := logs.count("APO replies cannot be verified"); n != 1 {
@@ -132,7 +131,7 @@ func TestUnsignedRejectionsAgainstSandbox(t *testing.T) {
 	}
 
 	gw.Fix()
-	if _, err := c.Pay(context.Background(), apotest.CardPay("fixed")); err != nil {
+	if _, err := c.Pay(context.Background(), sandboxtest.CardPay("fixed")); err != nil {
 		t.Fatalf("pay once the key is fixed: %v", err)
 	}
 	v = c.Verification()
@@ -148,21 +147,14 @@ func TestUnsignedRejectionsAgainstSandbox(t *testing.T) {
 // as such, signed or not.
 func TestClientInvalidAgainstSandbox(t *testing.T) {
 	t.Parallel()
-	merchant, apoKey := apotest.Keys(t)
 	for _, unsigned := range []bool{false, true} {
-		srv, err := sandbox.New(sandbox.Config{APOPrivateKey: apoKey, MerchantPublicKey: &merchant.PublicKey})
-		if err != nil {
+		env := sandboxtest.Start(t, sandboxtest.Options{})
+		if err := env.Sandbox.SetFaults(sandbox.Faults{UnsignedRejections: unsigned}); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = srv.Close() })
-		if err := srv.SetFaults(sandbox.Faults{UnsignedRejections: unsigned}); err != nil {
-			t.Fatal(err)
-		}
-		ts := httptest.NewServer(srv)
-		t.Cleanup(ts.Close)
-		c := apotest.Client(t, ts.URL, func(cfg *apo.Config) { cfg.ClientID = "SANDBOX_SOMEONE_ELSE" })
+		c := sandboxtest.NewClient(t, env.URL, func(cfg *apo.Config) { cfg.ClientID = "SANDBOX_SOMEONE_ELSE" })
 		for range apo.DegradedAfter {
-			if _, err := c.Pay(context.Background(), apotest.CardPay("ci")); err == nil {
+			if _, err := c.Pay(context.Background(), sandboxtest.CardPay("ci")); err == nil {
 				t.Fatal("pay with an unknown client id succeeded")
 			}
 		}

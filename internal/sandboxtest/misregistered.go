@@ -1,14 +1,9 @@
-// Package apotest holds test helpers shared by the packages that drive an
-// APO client against the sandbox: keys, a card payment, and a gateway whose
-// key registration is wrong until the test fixes it.
-package apotest
+package sandboxtest
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -16,49 +11,26 @@ import (
 	"github.com/payops/payops/internal/apo/sandbox"
 )
 
-var (
-	keysOnce          sync.Once
-	merchantKey, apoK *rsa.PrivateKey
-	keysErr           error
-)
-
-// Keys returns a merchant key and an APO key, made once per test binary.
-func Keys(t testing.TB) (merchant, apoKey *rsa.PrivateKey) {
+// NewClient is an APO client with the harness's keys for baseURL; opts
+// adjust its Config.
+func NewClient(t testing.TB, baseURL string, opts ...func(*apo.Config)) *apo.Client {
 	t.Helper()
-	keysOnce.Do(func() {
-		if merchantKey, keysErr = rsa.GenerateKey(rand.Reader, 2048); keysErr == nil {
-			apoK, keysErr = rsa.GenerateKey(rand.Reader, 2048)
-		}
-	})
-	if keysErr != nil {
-		t.Fatal(keysErr)
-	}
-	return merchantKey, apoK
-}
-
-// ClientID is the client id the sandboxes of this package accept.
-const ClientID = "SANDBOX_PAYOPS"
-
-// Client is an APO client with the Keys, for baseURL; opts adjust its
-// Config.
-func Client(t testing.TB, baseURL string, opts ...func(*apo.Config)) *apo.Client {
-	t.Helper()
-	merchant, apoKey := Keys(t)
-	cfg := apo.Config{BaseURL: baseURL, ClientID: ClientID, PrivateKey: merchant, APOPublicKey: &apoKey.PublicKey}
+	m, a := keys(t)
+	cfg := apo.Config{BaseURL: baseURL, ClientID: ClientID, PrivateKey: m, APOPublicKey: &a.PublicKey}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	c, err := apo.New(cfg)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("sandboxtest: client: %v", err)
 	}
 	return c
 }
 
 // Gateway is a sandbox that has another public key on record for our client
-// id, as after uploading the wrong key to Antom's dashboard, and answers
-// its SIGNATURE_INVALID rejections unsigned (Faults.UnsignedRejections),
-// until Fix swaps in a sandbox that knows the merchant key of Keys.
+// id, as after uploading the wrong key to Antom's dashboard, and answers its
+// SIGNATURE_INVALID rejections unsigned (Faults.UnsignedRejections), until
+// Fix swaps in a sandbox that knows the harness's merchant key.
 type Gateway struct {
 	*httptest.Server
 	// Wrong is the sandbox with the wrong key on record.
@@ -70,18 +42,18 @@ type Gateway struct {
 // MisregisteredGateway starts a Gateway for the test's duration.
 func MisregisteredGateway(t testing.TB) *Gateway {
 	t.Helper()
-	merchant, apoKey := Keys(t)
+	m, a := keys(t)
 	start := func(registered *rsa.PublicKey) *sandbox.Server {
-		s, err := sandbox.New(sandbox.Config{APOPrivateKey: apoKey, MerchantPublicKey: registered, ClientID: ClientID})
+		s, err := sandbox.New(sandbox.Config{ClientID: ClientID, APOPrivateKey: a, MerchantPublicKey: registered, Seed: 1})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("sandboxtest: %v", err)
 		}
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	}
-	g := &Gateway{Wrong: start(&apoKey.PublicKey), fixed: start(&merchant.PublicKey)}
+	g := &Gateway{Wrong: start(&a.PublicKey), fixed: start(&m.PublicKey)}
 	if err := g.Wrong.SetFaults(sandbox.Faults{UnsignedRejections: true}); err != nil {
-		t.Fatal(err)
+		t.Fatalf("sandboxtest: %v", err)
 	}
 	g.current.Store(g.Wrong)
 	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -94,8 +66,8 @@ func MisregisteredGateway(t testing.TB) *Gateway {
 // Fix puts the right key on record: from now on requests verify.
 func (g *Gateway) Fix() { g.current.Store(g.fixed) }
 
-// CardPay is a frictionless card authorization with request id id; the
-// sandbox answers it S at once.
+// CardPay is a frictionless card authorization with request id id, which
+// the sandbox answers S at once.
 func CardPay(id string) apo.PayRequest {
 	amt := apo.NewAmount(1000, "USD")
 	return apo.PayRequest{
