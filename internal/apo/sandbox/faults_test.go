@@ -51,9 +51,11 @@ func clientPay(rid, pan string) apo.PayRequest {
 func TestFaultsNeverInventFailures(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	c := e.client(300 * time.Millisecond)
+	// A hang outlasts the client's timeout whatever the load; a clean call
+	// that a loaded machine holds past it is a true unknown (checked below).
+	c := e.client(2 * time.Second)
 	if err := e.srv.SetFaults(Faults{APIs: map[string]APIFaults{
-		"pay": {Error5xx: 0.2, Status: http.StatusBadGateway, Hang: 0.1, HangMs: 1000, Applied: 0.5},
+		"pay": {Error5xx: 0.2, Status: http.StatusBadGateway, Hang: 0.1, HangMs: 600_000, Applied: 0.5},
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +102,7 @@ func TestFaultsNeverInventFailures(t *testing.T) {
 				t.Errorf("%s: client saw %s, the sandbox did %q with fault %q", o.rid, o.out, cl.ResultStatus, cl.Fault)
 			}
 		case apo.OutcomeUnknown:
-			if cl.Fault == "" && cl.ResultStatus != "U" {
+			if cl.Fault == "" && cl.ResultStatus != "U" && !errors.Is(o.err, context.DeadlineExceeded) {
 				t.Errorf("%s: client saw unknown (%v), the sandbox answered %s without a fault", o.rid, o.err, cl.ResultStatus)
 			}
 			if cl.Fault == faultHang && !errors.Is(o.err, context.DeadlineExceeded) {
@@ -117,6 +119,7 @@ func TestFaultsNeverInventFailures(t *testing.T) {
 
 	// The truth of each faulted call: applied means the payment exists.
 	e.srv.ClearFaults()
+	c = e.client(patience)
 	applied := 0
 	for _, o := range outs {
 		cl := calls[o.rid]
@@ -151,7 +154,7 @@ func TestFaultsNeverInventFailures(t *testing.T) {
 func TestResetAndUnknownFaults(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	c := e.client(2 * time.Second)
+	c := e.client(patience)
 	set := func(f APIFaults) {
 		t.Helper()
 		if err := e.srv.SetFaults(Faults{APIs: map[string]APIFaults{"*": f}}); err != nil {
@@ -190,7 +193,7 @@ func TestResetAndUnknownFaults(t *testing.T) {
 func TestLatencyAndHangEndOnClose(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	c := e.client(5 * time.Second)
+	c := e.client(10 * time.Minute)
 	if err := e.srv.SetFaults(Faults{APIs: map[string]APIFaults{"inquiryPayment": {LatencyMs: 80}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +209,9 @@ func TestLatencyAndHangEndOnClose(t *testing.T) {
 		t.Errorf("latency not logged: %+v", calls[len(calls)-1])
 	}
 
-	if err := e.srv.SetFaults(Faults{APIs: map[string]APIFaults{"capture": {Hang: 1}}}); err != nil { // 30 s by default
+	// The hang and the client's timeout (10 min) both outlast the wait
+	// below: only Close can end the call within it.
+	if err := e.srv.SetFaults(Faults{APIs: map[string]APIFaults{"capture": {Hang: 1, HangMs: 600_000}}}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -214,21 +219,17 @@ func TestLatencyAndHangEndOnClose(t *testing.T) {
 		_, err := c.Capture(context.Background(), apo.CaptureRequest{CaptureRequestID: "hang-1", PaymentID: id, CaptureAmount: apo.NewAmount(100, "USD")})
 		done <- err
 	}()
-	eventually(t, 2*time.Second, "the hanging call to be logged", func() bool {
+	eventually(t, patience, "the hanging call to be logged", func() bool {
 		calls := e.srv.Calls()
 		return calls[len(calls)-1].Fault == faultHang
 	})
-	began = time.Now()
 	_ = e.srv.Close()
 	select {
 	case err := <-done:
 		if !apo.IsUnknown(err) {
 			t.Errorf("hang ended with %v", err)
 		}
-		if d := time.Since(began); d > 2*time.Second {
-			t.Errorf("hang outlived Close by %v", d)
-		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("hang did not end on Close")
 	}
 }
