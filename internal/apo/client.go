@@ -235,12 +235,11 @@ func (c *Client) exchange(ctx context.Context, cl call, path string, body []byte
 	}
 	if err := c.verifyReply(path, resp.Header, raw); err != nil {
 		cause := claimedRejection(raw)
-		switch {
-		case cause != "":
-		case headerValue(resp.Header, "signature") == "" || headerValue(resp.Header, "response-time") == "":
-			cause = CauseUnsignedReply
-		default:
+		if cause == "" {
 			cause = CauseBadReplySignature
+			if headerValue(resp.Header, "signature") == "" || headerValue(resp.Header, "response-time") == "" {
+				cause = CauseUnsignedReply
+			}
 		}
 		c.trust.observe(ctx, cause, cl.api, c.now())
 		return unknown(resp.StatusCode, err)
