@@ -517,7 +517,7 @@ func (s *Stack) restartRedis(t *testing.T) {
 		t.Fatalf("restart redis-server: %v", err)
 	}
 	s.redis = cmd
-	waitFor(t, 10*time.Second, "redis back", func() (bool, string) {
+	waitFor(t, 2*time.Minute, "redis back", func() (bool, string) {
 		out, err := exec.Command("redis-cli", "-h", "127.0.0.1", "-p", s.RedisAddr[strings.LastIndex(s.RedisAddr, ":")+1:], "PING").CombinedOutput()
 		return err == nil && strings.TrimSpace(string(out)) == "PONG", fmt.Sprintf("%s %v", out, err)
 	})

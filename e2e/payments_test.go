@@ -117,7 +117,7 @@ func TestPaymentLifecycleOverHTTP(t *testing.T) {
 		if code := s.Call("POST", "/sandbox/3ds/"+tds.PaymentID, map[string]any{"outcome": outcome}, nil); code != 200 {
 			t.Fatalf("3DS %s: %d", outcome, code)
 		}
-		s.waitStatus(t, tds.ID, want, 30*time.Second)
+		s.waitStatus(t, tds.ID, want, 2*time.Minute)
 	}
 
 	// The delayed card answers U; only the worker's inquiry chain (or a
@@ -126,7 +126,7 @@ func TestPaymentLifecycleOverHTTP(t *testing.T) {
 	if late.Status != "PROCESSING" {
 		t.Fatalf("delayed card: %s", late.Status)
 	}
-	s.waitStatus(t, late.ID, "AUTHORIZED", 30*time.Second)
+	s.waitStatus(t, late.ID, "AUTHORIZED", 2*time.Minute)
 
 	var list struct {
 		Items []payment `json:"items"`

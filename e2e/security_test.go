@@ -160,7 +160,7 @@ func checkWebhookSignatures(t *testing.T, s *Stack, p paymentDetail) {
 	// APO's own PAYMENT_RESULT for p lands first, so that anything new in
 	// the timeline afterwards is the test's doing.
 	var before paymentDetail
-	waitFor(t, 30*time.Second, "APO's notification of the payment processed", func() (bool, string) {
+	waitFor(t, 2*time.Minute, "APO's notification of the payment processed", func() (bool, string) {
 		var err error
 		if before, err = s.detail(p.ID); err != nil {
 			return false, err.Error()

@@ -265,7 +265,7 @@ func tail(b []byte, n int) string {
 // WaitHTTP polls url until it answers want.
 func (s *Stack) WaitHTTP(url string, want int) {
 	s.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		resp, err := http.Get(url)
 		if err == nil {
@@ -275,7 +275,7 @@ func (s *Stack) WaitHTTP(url string, want int) {
 			}
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("%s did not answer %d in 30s (last: %v)", url, want, err)
+			s.t.Fatalf("%s did not answer %d in 2m (last: %v)", url, want, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -355,7 +355,7 @@ func TestStackBoots(t *testing.T) {
 		t.Fatalf("bad key: %d", code)
 	}
 	// The stack waits for the api; the worker may still be starting.
-	waitFor(t, 30*time.Second, "the worker to log that it started", func() (bool, string) {
+	waitFor(t, 2*time.Minute, "the worker to log that it started", func() (bool, string) {
 		return lines(s.Logs("worker"), `"worker started"`) == 1, tail([]byte(s.Logs("worker")), 2000)
 	})
 }

@@ -238,7 +238,7 @@ func TestTwoReplicasFireOncePerTick(t *testing.T) {
 	}
 
 	const wantTicks = 3
-	deadline := time.Now().Add(8 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for len(q.counts()) < wantTicks && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -249,7 +249,7 @@ func TestTwoReplicasFireOncePerTick(t *testing.T) {
 		}
 	}
 	if len(counts) < 2 {
-		t.Fatalf("only %d ticks fired in 8s: %v", len(counts), counts)
+		t.Fatalf("only %d ticks fired in 2m: %v", len(counts), counts)
 	}
 	// Both replicas fired: the one that came second was turned away.
 	if taken.Load() == 0 {

@@ -212,7 +212,7 @@ func (e *reconEnv) startRun(t *testing.T, body any) ReconRun {
 // waitRun polls the run until it is done.
 func (e *reconEnv) waitRun(t *testing.T, id int64) ReconRun {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		resp, b := e.get(t, "/v1/recon/runs/"+strconv.FormatInt(id, 10), e.viewer)
 		run := decodeBody[ReconRun](t, resp, b, http.StatusOK)

@@ -39,7 +39,7 @@ func addRoutes(api huma.API, svc *services) {
 	huma.Register(api, public(huma.Operation{
 		OperationID: "get-readyz", Method: http.MethodGet, Path: "/readyz",
 		Summary: "Readiness probe", Tags: []string{"Health"},
-		Description: "Pings PostgreSQL and Redis, each with a short timeout. 503 names what failed.",
+		Description: "Pings PostgreSQL and Redis, each with a short timeout. 503 names what failed. 200 with status `degraded` when APO's replies cannot be verified (a wrong key pair or client id): `checks.apo` names the likely cause.",
 		Errors:      []int{http.StatusServiceUnavailable},
 	}), readyz(svc.log, svc.checks, svc.readyTimeout))
 

@@ -62,10 +62,12 @@ type services struct {
 	collectors []prometheus.Collector
 }
 
-// readinessCheck is one dependency /readyz pings.
+// readinessCheck is one dependency /readyz pings, or, when degraded is
+// set, a condition it reads instead (apoCheck).
 type readinessCheck struct {
-	name string
-	ping func(context.Context) error
+	name     string
+	ping     func(context.Context) error
+	degraded func() string // "" when fine, else what operators must fix
 }
 
 // newServices wires the stores over db and the readiness checks of db and

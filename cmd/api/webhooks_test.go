@@ -63,7 +63,7 @@ func (e *payEnv) deliver(t *testing.T, key *rsa.PrivateKey, body []byte) (*http.
 // waitForStatus polls the payment until it has status, or fails.
 func (e *payEnv) waitForStatus(t *testing.T, id, status string) Payment {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		resp, b := e.call(t, http.MethodGet, "/v1/payments/"+id, e.viewer, nil)
 		p := decode[Payment](t, resp, b, http.StatusOK)
@@ -111,7 +111,7 @@ func TestWebhookIntake(t *testing.T) {
 	}
 	e.waitForStatus(t, p.ID, "AUTHORIZED")
 	var ev WebhookEvent
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		evs := e.webhookEvents(t, "")
 		if len(evs) == 1 && evs[0].State == "PROCESSED" {

@@ -9,9 +9,11 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/apo/apometrics"
 	"github.com/payops/payops/internal/config"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/payments"
@@ -27,9 +29,16 @@ func wireDomains(svc *services, cfg config.Config, db *sqlx.DB, log *slog.Logger
 		return fmt.Errorf("APO keys (APO_PRIVATE_KEY_FILE, APO_PUBLIC_KEY_FILE): %w", err)
 	}
 	client, err := apo.New(apo.Config{BaseURL: cfg.APOBaseURL, ClientID: cfg.APOClientID, PrivateKey: priv,
-		APOPublicKey: pub, Timeout: cfg.APOTimeout, InquiryTimeout: cfg.APOInquiryTime, Recorder: payments.NewCallRecorder(db)})
+		APOPublicKey: pub, Timeout: cfg.APOTimeout, InquiryTimeout: cfg.APOInquiryTime, Recorder: payments.NewCallRecorder(db),
+		Logger: log})
 	if err != nil {
 		return fmt.Errorf("APO client: %w", err)
+	}
+	svc.checks = append(svc.checks, apoCheck(client))
+	// One serve per process registers once; a second in the same process
+	// (tests) keeps the first's series rather than failing to start.
+	if err := prometheus.Register(apometrics.NewCollector(client)); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
+		return fmt.Errorf("register APO metrics: %w", err)
 	}
 	ropt := asynq.RedisClientOpt{Addr: cfg.RedisAddr, DB: cfg.RedisDB}
 	pay := payments.NewService(db, client, nil, log, cfg.PublicURL)

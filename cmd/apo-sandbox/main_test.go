@@ -43,7 +43,7 @@ func noEnv(string) string { return "" }
 // listeningURL polls the JSON log for the startup line.
 func listeningURL(t *testing.T, out *syncBuffer, done <-chan error) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		sc := bufio.NewScanner(strings.NewReader(out.String()))
 		for sc.Scan() {
@@ -133,7 +133,7 @@ func TestRunServesSignedAPIAndShutsDown(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run: %v", err)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(2 * time.Minute):
 		t.Fatal("run did not return after cancel")
 	}
 	logs := out.String()
@@ -414,7 +414,7 @@ func TestRunWiresNotificationsAndReports(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run: %v", err)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(2 * time.Minute):
 		t.Fatal("run did not return")
 	}
 	mu.Lock()

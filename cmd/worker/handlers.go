@@ -24,20 +24,22 @@ type deps struct {
 	rdb    *redis.Client
 	db     *sqlx.DB
 	queue  *asynq.Client
+	apo    *apo.Client // newAPOClient; /readyz reads its Verification too
 	cfg    config.Config
 	log    *slog.Logger
 	worker string // this replica's name (host:pid)
 }
 
 // newAPOClient builds the APO client from the configured key files; every
-// call is recorded in apo_calls.
-func newAPOClient(cfg config.Config, db *sqlx.DB) (*apo.Client, error) {
+// call is recorded in apo_calls, and a run of unverifiable replies is
+// logged naming the likely cause.
+func newAPOClient(cfg config.Config, db *sqlx.DB, log *slog.Logger) (*apo.Client, error) {
 	priv, pub, err := apo.LoadKeyFiles(cfg.APOPrivateKey, cfg.APOPublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("APO keys (APO_PRIVATE_KEY_FILE, APO_PUBLIC_KEY_FILE): %w", err)
 	}
 	return apo.New(apo.Config{BaseURL: cfg.APOBaseURL, ClientID: cfg.APOClientID, PrivateKey: priv, APOPublicKey: pub,
-		Timeout: cfg.APOTimeout, InquiryTimeout: cfg.APOInquiryTime, Recorder: payments.NewCallRecorder(db)})
+		Timeout: cfg.APOTimeout, InquiryTimeout: cfg.APOInquiryTime, Recorder: payments.NewCallRecorder(db), Logger: log})
 }
 
 // registerHandlers routes each task type to its handler, one line per type.
@@ -45,10 +47,7 @@ func registerHandlers(mux *asynq.ServeMux, d deps) error {
 	hb := &heartbeat{rdb: d.rdb, worker: d.worker, now: time.Now}
 	mux.HandleFunc(jobs.TypeHeartbeat, hb.HandleTask)
 
-	client, err := newAPOClient(d.cfg, d.db)
-	if err != nil {
-		return err
-	}
+	client := d.apo
 	pay := payments.NewService(d.db, client, nil, d.log, d.cfg.PublicURL)
 	pay.SetPayTimeout(d.cfg.APOTimeout)
 	// Every worker's inquiries share one budget (APO_INQUIRY_RPS).

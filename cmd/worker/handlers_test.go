@@ -29,8 +29,13 @@ func TestEveryTaskTypeHasAHandler(t *testing.T) {
 	queue := asynq.NewClient(asynq.RedisClientOpt{Addr: addr})
 	t.Cleanup(func() { queue.Close() })
 	mux := asynq.NewServeMux()
-	if err := registerHandlers(mux, deps{rdb: rdb, db: pgtest.NewDB(t), queue: queue, cfg: cfg,
-		log: slog.New(slog.NewJSONHandler(io.Discard, nil)), worker: "test"}); err != nil {
+	db, log := pgtest.NewDB(t), slog.New(slog.NewJSONHandler(io.Discard, nil))
+	client, err := newAPOClient(cfg, db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := registerHandlers(mux, deps{rdb: rdb, db: db, queue: queue, apo: client, cfg: cfg,
+		log: log, worker: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, typ := range []string{jobs.TypeHeartbeat, payments.TypeProcessWebhook, payments.TypeInquire, payments.TypeSweep,

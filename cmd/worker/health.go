@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/payops/payops/internal/apo"
 )
 
 // pingTimeout bounds one dependency check.
@@ -88,13 +90,22 @@ func (p *probe) check(ctx context.Context) {
 	}
 }
 
+// apoVerifier is the part of the APO client /readyz reads; *apo.Client
+// satisfies it.
+type apoVerifier interface{ Verification() apo.Verification }
+
 // opsHandler serves /metrics (the default Prometheus registry plus the
-// process's own collectors in extra) and /healthz.
+// process's own collectors in extra), /healthz and /readyz.
 // /healthz is a liveness probe: it answers 200 while the process runs and
 // names each dependency's state in the body. A dependency outage is no
 // reason to restart the worker; it recovers by itself when the dependency
 // is back.
-func opsHandler(probes []*probe, extra ...prometheus.Collector) http.Handler {
+// /readyz says whether the worker can do its work: 503 with status
+// "unavailable" while a dependency is down; 200 with status "degraded"
+// when APO's replies cannot be verified (a wrong key pair or client id:
+// every poll and capture stays unknown until it is fixed), its "apo" check
+// naming the likely cause; else 200 "ok". apoV may be nil (no APO check).
+func opsHandler(probes []*probe, apoV apoVerifier, extra ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
 	for _, c := range extra {
 		reg.MustRegister(c)
@@ -111,6 +122,29 @@ func opsHandler(probes []*probe, extra ...prometheus.Collector) http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(body)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		status, code := "ok", http.StatusOK
+		checks := map[string]string{}
+		for _, p := range probes {
+			checks[p.name] = "ok"
+			if !p.up.Load() {
+				checks[p.name] = "unreachable"
+				status, code = "unavailable", http.StatusServiceUnavailable
+			}
+		}
+		if apoV != nil {
+			checks["apo"] = "ok"
+			if problem := apoV.Verification().Problem(); problem != "" {
+				checks["apo"] = "degraded: " + problem
+				if code == http.StatusOK {
+					status = "degraded"
+				}
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": status, "checks": checks})
 	})
 	return mux
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/payops/payops/internal/apo/apometrics"
 	"github.com/payops/payops/internal/config"
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/payments"
@@ -136,13 +137,19 @@ func serve(ctx context.Context, cfg config.Config, schedules jobs.Schedules, log
 		}
 	}()
 
+	client, err := newAPOClient(cfg, db, log)
+	if err != nil {
+		return err
+	}
+
 	ln, err := net.Listen("tcp", cfg.WorkerMetrics)
 	if err != nil {
 		return fmt.Errorf("metrics listener on %s (PAYOPS_WORKER_METRICS_ADDR): %w", cfg.WorkerMetrics, err)
 	}
 	ins := asynq.NewInspector(ropt)
 	defer ins.Close()
-	hs := &http.Server{Handler: opsHandler(probes, newQueueCollector(ins), payments.NewStatusCollector(db)), ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: opsHandler(probes, client, newQueueCollector(ins), payments.NewStatusCollector(db),
+		apometrics.NewCollector(client)), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	defer func() {
@@ -173,7 +180,7 @@ func serve(ctx context.Context, cfg config.Config, schedules jobs.Schedules, log
 		DelayedTaskCheckInterval: 500 * time.Millisecond,
 	})
 	mux := asynq.NewServeMux()
-	if err := registerHandlers(mux, deps{rdb: rdb, db: db, queue: queue, cfg: cfg, log: log, worker: name}); err != nil {
+	if err := registerHandlers(mux, deps{rdb: rdb, db: db, queue: queue, apo: client, cfg: cfg, log: log, worker: name}); err != nil {
 		return err
 	}
 	if err := srv.Start(mux); err != nil {

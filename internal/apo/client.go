@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -57,6 +58,11 @@ type Config struct {
 	// Recorder, if set, is told about every call after it ends. Default nil
 	// (nothing recorded).
 	Recorder Recorder
+	// Logger, if set, gets one error line when replies have been
+	// unverifiable DegradedAfter times in a row, naming the likely cause,
+	// and one line when a verified reply ends that run. Default nil (no
+	// lines; Verification still reports the state).
+	Logger *slog.Logger
 }
 
 // Client calls APO. Requests are signed with the merchant key, and no reply
@@ -74,6 +80,7 @@ type Client struct {
 	inquiryTimeout time.Duration
 	now            func() time.Time
 	recorder       Recorder
+	trust          *trust
 }
 
 // New checks cfg, fills its defaults and returns a Client.
@@ -104,6 +111,7 @@ func New(cfg Config) (*Client, error) {
 		inquiryTimeout: cfg.InquiryTimeout,
 		now:            cfg.Now,
 		recorder:       cfg.Recorder,
+		trust:          &trust{log: cfg.Logger, clientID: cfg.ClientID},
 	}
 	if c.http == nil {
 		c.http = &http.Client{}
@@ -122,6 +130,12 @@ func New(cfg Config) (*Client, error) {
 
 // ClientID returns the client id the Client signs with.
 func (c *Client) ClientID() string { return c.clientID }
+
+// Verification reports the replies the Client could not trust: how many in
+// a row, why, and since when. Health checks and metrics read it, so that
+// a wrong key pair or client id shows up as such rather than as payments
+// quietly staying PROCESSING.
+func (c *Client) Verification() Verification { return c.trust.snapshot() }
 
 // call names one APO operation for post.
 type call struct {
@@ -213,12 +227,25 @@ func (c *Client) exchange(ctx context.Context, cl call, path string, body []byte
 		rec.Response = raw // redacted by post before anyone sees it
 	}
 	if resp.StatusCode != http.StatusOK {
+		// A gateway rejection under another status still points at keys.
+		if cause := claimedRejection(raw); cause != "" {
+			c.trust.observe(ctx, cause, cl.api, c.now())
+		}
 		return unknown(resp.StatusCode, fmt.Errorf("http status %d", resp.StatusCode))
 	}
 	if err := c.verifyReply(path, resp.Header, raw); err != nil {
+		cause := claimedRejection(raw)
+		if cause == "" {
+			cause = CauseBadReplySignature
+			if headerValue(resp.Header, "signature") == "" || headerValue(resp.Header, "response-time") == "" {
+				cause = CauseUnsignedReply
+			}
+		}
+		c.trust.observe(ctx, cause, cl.api, c.now())
 		return unknown(resp.StatusCode, err)
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
+		c.trust.observe(ctx, "", cl.api, c.now()) // verified all the same
 		// A type error leaves out half-filled; hand back nothing rather
 		// than a response nobody can trust.
 		reflect.ValueOf(out).Elem().SetZero()
@@ -226,6 +253,7 @@ func (c *Client) exchange(ctx context.Context, cl call, path string, body []byte
 	}
 	res := out.result()
 	rec.ResultCode = res.ResultCode
+	c.trust.observe(ctx, rejectionCause(res.ResultCode), cl.api, c.now())
 	switch res.ResultStatus {
 	case "S":
 		rec.Outcome = "S"

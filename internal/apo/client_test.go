@@ -455,7 +455,10 @@ func TestTimeoutIsUnknown(t *testing.T) {
 	if !apo.IsUnknown(err) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want unknown wrapping DeadlineExceeded", err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
+	// The gateway never answers: only a timeout ends the call. Took as
+	// long as the default, it was not the per-call one (any shorter time
+	// is load, not a fault).
+	if d := time.Since(start); d >= apo.DefaultTimeout {
 		t.Fatalf("call took %v; the per-call timeout did not apply", d)
 	}
 	if resp.PaymentID != "" {
@@ -474,14 +477,14 @@ func TestInquiryUsesInquiryTimeout(t *testing.T) {
 		c.Timeout = time.Hour
 		c.InquiryTimeout = 100 * time.Millisecond
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	_, err := c.InquiryPayment(ctx, apo.InquiryPaymentRequest{PaymentRequestID: "req-1"})
 	if !apo.IsUnknown(err) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want unknown wrapping DeadlineExceeded", err)
 	}
 	if ctx.Err() != nil {
-		t.Fatal("the test's own 10s deadline fired: InquiryTimeout was not applied")
+		t.Fatal("the test's own 2m deadline fired: InquiryTimeout was not applied")
 	}
 }
 

@@ -350,7 +350,7 @@ func TestUnknownPaymentIsKept(t *testing.T) {
 		Amount: money.Money{Minor: 500, Currency: "USD"}}
 	body := created("2026GHOST01", ghost, h.clock.after(5*24*time.Hour))
 	body = []byte(strings.Replace(string(body), `"disputeType":"CHARGEBACK"`, `"disputeType":"PRE_ARBITRATION","cardNo":"4111111111111111"`, 1))
-	// APO documents scalars as strings; the sandbox sends defendable so.
+	// APO documents scalars as strings: the legacy string form still reads.
 	body = []byte(strings.Replace(string(body), `"defendable":true`, `"defendable":"false"`, 1))
 	h.deliver(t, body)
 	d := h.byAPOID(t, "2026GHOST01")

@@ -73,13 +73,13 @@ func TestPollingResolvesWithoutNotification(t *testing.T) {
 	if err != nil || p.Status != payments.StatusProcessing {
 		t.Fatalf("create: %v %s", err, p.Status)
 	}
-	waitFor(t, 15*time.Second, "polling to authorize the payment", func() bool {
+	waitFor(t, 2*time.Minute, "polling to authorize the payment", func() bool {
 		got, _ := svc.Get(context.Background(), p.ID)
 		return got.Status == payments.StatusAuthorized
 	})
 	_ = tasks
 	// Once final, the chain ends: no poll stays scheduled.
-	waitFor(t, 5*time.Second, "the poll chain to end", func() bool {
+	waitFor(t, 2*time.Minute, "the poll chain to end", func() bool {
 		var next *time.Time
 		_ = h.db.Get(&next, `SELECT next_poll_at FROM payments WHERE id = $1`, p.ID)
 		return next == nil
@@ -110,7 +110,7 @@ func TestSweeperRecreatesLostWork(t *testing.T) {
 	if n, err := tasks.Sweep(ctx); err != nil || n != 2 {
 		t.Fatalf("sweep: %d %v, want 2 items", n, err)
 	}
-	waitFor(t, 10*time.Second, "the swept notification to be processed", func() bool {
+	waitFor(t, 2*time.Minute, "the swept notification to be processed", func() bool {
 		page, _ := h.svc.ListWebhooks(ctx, payments.WebhookFilter{State: payments.WebhookProcessed})
 		return len(page.Items) == 1 && page.Items[0].ID == ev.ID
 	})
@@ -174,7 +174,7 @@ func TestRecoverySweepTakesFreshNotifications(t *testing.T) {
 	if _, err := q.EnqueueContext(ctx, payments.NewRecoverySweepTask(recovered.Truncate(10*time.Second))); !errors.Is(err, asynq.ErrTaskIDConflict) {
 		t.Errorf("second recovery sweep in the same 10 s: %v, want a task id conflict", err)
 	}
-	waitFor(t, 15*time.Second, "the recovery sweep to get every notification processed", func() bool {
+	waitFor(t, 2*time.Minute, "the recovery sweep to get every notification processed", func() bool {
 		for _, p := range ps {
 			if got, _ := h.svc.Get(ctx, p.ID); got.Status != payments.StatusAuthorized {
 				return false
@@ -204,7 +204,7 @@ func TestInquiryBudgetIsShared(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 60*time.Second, "every payment to resolve", func() bool {
+	waitFor(t, 3*time.Minute, "every payment to resolve", func() bool {
 		var open int
 		_ = h.db.Get(&open, `SELECT count(*) FROM payments WHERE status <> 'AUTHORIZED'`)
 		return open == 0
@@ -250,7 +250,7 @@ func TestBatchedWebhooksProcessed(t *testing.T) {
 	if err := tasks.EnqueueWebhooks(ctx, ids); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the batch to be processed", func() bool {
+	waitFor(t, 2*time.Minute, "the batch to be processed", func() bool {
 		page, _ := h.svc.ListWebhooks(ctx, payments.WebhookFilter{State: payments.WebhookProcessed})
 		return len(page.Items) == 3
 	})
@@ -283,11 +283,11 @@ func TestPollingFindsAutomaticCapture(t *testing.T) {
 	if err != nil || p.Status != payments.StatusAuthorized {
 		t.Fatalf("create: %v %s", err, p.Status)
 	}
-	waitFor(t, 15*time.Second, "polling to find the automatic capture", func() bool {
+	waitFor(t, 2*time.Minute, "polling to find the automatic capture", func() bool {
 		got, _ := svc.Get(context.Background(), p.ID)
 		return got.Status == payments.StatusCaptured && got.CapturedMinor == 700
 	})
-	waitFor(t, 5*time.Second, "the poll chain to end", func() bool {
+	waitFor(t, 2*time.Minute, "the poll chain to end", func() bool {
 		var next *time.Time
 		_ = h.db.Get(&next, `SELECT next_poll_at FROM payments WHERE id = $1`, p.ID)
 		return next == nil

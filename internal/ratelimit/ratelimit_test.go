@@ -26,7 +26,7 @@ func TestSharedBudget(t *testing.T) {
 		wg    sync.WaitGroup
 		stop  atomic.Bool
 	)
-	deadline := time.Now().Add(1500 * time.Millisecond)
+	deadline := time.Now().Add(3 * time.Second)
 	for i := range 8 {
 		wg.Add(1)
 		go func() {
@@ -54,14 +54,15 @@ func TestSharedBudget(t *testing.T) {
 	}
 	wg.Wait()
 	if len(times) < rps {
-		t.Fatalf("only %d events admitted in 1.5 s at %d/s", len(times), rps)
+		t.Fatalf("only %d events admitted in 3 s at %d/s", len(times), rps)
 	}
 	for i := range times {
 		n := 0
 		for _, u := range times[i:] {
-			// Times are taken after Allow returns; 30 ms of slack keeps
-			// scheduling jitter on a loaded machine from compressing gaps.
-			if u.Sub(times[i]) < time.Second-30*time.Millisecond {
+			// Times are taken after Allow returns; 300 ms of slack keeps
+			// scheduling jitter on a loaded machine from compressing gaps
+			// (two limiters each spending 10/s would still put 14 in 0.7 s).
+			if u.Sub(times[i]) < time.Second-300*time.Millisecond {
 				n++
 			}
 		}

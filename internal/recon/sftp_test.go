@@ -124,7 +124,7 @@ func TestPullSFTP(t *testing.T) {
 
 	srv := startSFTP(t, "payops", "s3cret")
 	cfg := SFTPConfig{Addr: srv.addr, User: "payops", Password: "s3cret", RemoteDir: remote,
-		KnownHostsFile: knownHosts(t, srv.addr, srv.hostKey.PublicKey()), Timeout: 10 * time.Second}
+		KnownHostsFile: knownHosts(t, srv.addr, srv.hostKey.PublicKey()), Timeout: 2 * time.Minute}
 	if strings.Contains(cfg.String(), "s3cret") {
 		t.Errorf("String shows the password: %s", cfg)
 	}

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -154,7 +153,9 @@ func (c *cdp) eval(ctx context.Context, expr string) (any, error) {
 // the merchant's paymentRedirectUrl and the payment is authorized.
 func TestChallengePageInChromium(t *testing.T) {
 	ensureChromium(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Generous bounds on conditions, not timings: alone this takes 3 s, but
+	// a loaded 2-core machine starts Chromium many times slower.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
 	var mu sync.Mutex
@@ -181,7 +182,9 @@ func TestChallengePageInChromium(t *testing.T) {
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--disable-dev-shm-usage", "--user-data-dir="+profile,
 		"--remote-debugging-port=0", "--remote-allow-origins=http://127.0.0.1", "about:blank")
-	var stderr bytes.Buffer
+	// Guarded: exec copies Chromium's stderr in a goroutine of its own
+	// until Wait, while a failure message reads it.
+	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start chromium: %v", err)
@@ -193,7 +196,7 @@ func TestChallengePageInChromium(t *testing.T) {
 
 	// Chromium writes its port and browser path once it listens.
 	var port string
-	eventually(t, 20*time.Second, "DevToolsActivePort", func() bool {
+	eventually(t, 2*time.Minute, "DevToolsActivePort", func() bool {
 		b, err := os.ReadFile(filepath.Join(profile, "DevToolsActivePort"))
 		if err != nil {
 			return false
@@ -207,7 +210,7 @@ func TestChallengePageInChromium(t *testing.T) {
 		Type string `json:"type"`
 		WS   string `json:"webSocketDebuggerUrl"`
 	}
-	eventually(t, 10*time.Second, "a page target", func() bool {
+	eventually(t, 2*time.Minute, "a page target", func() bool {
 		res, err := http.Get(base + "/json/list")
 		if err != nil {
 			return false

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func TestDisputeLifecycleNotifications(t *testing.T) {
 	// The dispute card opens one at its first capture.
 	id := e.authorized("dn-card", "4000000000000259")
 	capID := e.captureReq("dn-card-cap", id, "USD", "6000").str("captureId")
-	g := rc.waitType(apo.DisputeCreated, id, 5*time.Second)
+	g := rc.waitType(apo.DisputeCreated, id, patience)
 	d := g.n.Dispute
 	if g.verify != nil || g.uri != "/disputes" {
 		t.Fatalf("dispute notification uri %q signature %v", g.uri, g.verify)
@@ -38,8 +39,14 @@ func TestDisputeLifecycleNotifications(t *testing.T) {
 		d.DefenseDueTime != "2026-12-03T10:00:00+00:00" || d.NotifyType != "" || d.Result != nil {
 		t.Errorf("DISPUTE_CREATED %s", g.body)
 	}
+	// defendable is a JSON boolean, as the SDKs model it: a string would
+	// fail an SDK receiver's decode even though apo.FlexBool takes both.
+	var raw map[string]any
+	if err := json.Unmarshal(g.body, &raw); err != nil || raw["defendable"] != true {
+		t.Errorf("defendable is %#v, want the JSON boolean true (%v)", raw["defendable"], err)
+	}
 	wantResult(t, "accept", e.call("acceptDispute", obj{"disputeId": d.DisputeID}), "S", "SUCCESS")
-	g = rc.waitType(apo.DisputeAccepted, d.DisputeID, 5*time.Second)
+	g = rc.waitType(apo.DisputeAccepted, d.DisputeID, patience)
 	if g.n.Dispute.DisputeAcceptReason != "MERCHANT_ACCEPTED" || g.n.Dispute.DisputeAcceptTime == "" || g.n.Dispute.DefenseDueTime != "" {
 		t.Errorf("DISPUTE_ACCEPTED %s", g.body)
 	}
@@ -51,19 +58,19 @@ func TestDisputeLifecycleNotifications(t *testing.T) {
 		t.Fatalf("open: %d %v", status, m)
 	}
 	did := m["disputeId"].(string)
-	g = rc.waitType(apo.DisputeCreated, did, 5*time.Second)
+	g = rc.waitType(apo.DisputeCreated, did, patience)
 	if g.n.Dispute.DisputeReasonCode != "4837" || g.n.Dispute.DisputeSource != "Mastercard" || g.n.Dispute.DisputeAmount.Value != "2500" {
 		t.Errorf("DISPUTE_CREATED via the endpoint %s", g.body)
 	}
 	doc := base64.StdEncoding.EncodeToString([]byte("proof of delivery"))
 	wantResult(t, "defend", e.call("supplyDefenseDocument", obj{"disputeId": did, "disputeEvidence": doc}), "S", "SUCCESS")
-	rc.waitType(apo.DisputeDefenseSupplied, did, 5*time.Second)
+	rc.waitType(apo.DisputeDefenseSupplied, did, patience)
 	e.clock.Advance(time.Hour)
 	status, m = postJSON(t, e.ts.URL+"/sandbox/disputes/"+did+"/judge", obj{"result": "ACCEPT_BY_CUSTOMER", "amount": amount("USD", "2000")})
 	if status != 200 || m["status"] != "JUDGED" {
 		t.Fatalf("judge: %d %v", status, m)
 	}
-	g = rc.waitType(apo.DisputeJudged, did, 5*time.Second)
+	g = rc.waitType(apo.DisputeJudged, did, patience)
 	j := g.n.Dispute
 	if j.DisputeJudgedResult != "ACCEPT_BY_CUSTOMER" || j.DisputeJudgedAmount == nil || j.DisputeJudgedAmount.Value != "2000" ||
 		j.DisputeJudgedTime != "2026-11-23T11:00:00+00:00" || j.DisputeReasonCode != "4837" || j.DisputeSource != "Mastercard" {
@@ -82,7 +89,7 @@ func TestDisputeLifecycleNotifications(t *testing.T) {
 	if status, m = postJSON(t, e.ts.URL+"/sandbox/disputes/"+cid+"/cancel", nil); status != 200 || m["status"] != "CANCELLED" {
 		t.Errorf("cancel: %d %v", status, m)
 	}
-	g = rc.waitType(apo.DisputeCancelled, cid, 5*time.Second)
+	g = rc.waitType(apo.DisputeCancelled, cid, patience)
 	if g.n.Dispute.DisputeType != "RETRIEVAL_REQUEST" {
 		t.Errorf("DISPUTE_CANCELLED %s", g.body)
 	}
@@ -123,7 +130,7 @@ func TestDefenseDueAlert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := rc.waitType(apo.DisputeCreated, did, 5*time.Second)
+	g := rc.waitType(apo.DisputeCreated, did, patience)
 	if g.n.Dispute.DefenseDueTime != "2026-11-26T10:00:00+00:00" {
 		t.Errorf("defenseDueTime %s with a 3-day window", g.n.Dispute.DefenseDueTime)
 	}
@@ -138,7 +145,7 @@ func TestDefenseDueAlert(t *testing.T) {
 		}
 	}
 	e.clock.Advance(time.Second)
-	g = rc.waitType(apo.DisputeDefenseDueAlert, did, 5*time.Second)
+	g = rc.waitType(apo.DisputeDefenseDueAlert, did, patience)
 	if g.n.Dispute.DefenseDueTime != "2026-11-26T10:00:00+00:00" {
 		t.Errorf("DEFENSE_DUE_ALERT %s", g.body)
 	}

@@ -18,7 +18,8 @@
 //     leaves open);
 //   - and a misbehaving network (POST /sandbox/faults): latency, 5xx, hangs,
 //     resets and U answers per API, applied before or after the state
-//     change, and dropped, duplicated, reordered or delayed notifications.
+//     change, unsigned gateway rejections, and dropped, duplicated,
+//     reordered or delayed notifications.
 //
 // Its wire structs are its own reading of the reference, deliberately not
 // shared with the client in package apo, so that a client mistake shows up as

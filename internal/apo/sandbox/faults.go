@@ -24,6 +24,14 @@ type Faults struct {
 	APIs map[string]APIFaults `json:"apis,omitempty"`
 	// Notifications sets notification misbehaviour.
 	Notifications NotificationFaults `json:"notifications,omitzero"`
+	// UnsignedRejections answers the gateway's own rejections
+	// (CLIENT_INVALID, SIGNATURE_INVALID and the other checks made before
+	// an API runs) without the signature and response-time headers. Antom
+	// documents that the answer to a request rejected for its signature
+	// may carry no signature; whether the real gateway ever signs one is
+	// not documented, so by default the sandbox signs them, as it signs
+	// every answer.
+	UnsignedRejections bool `json:"unsignedRejections,omitempty"`
 }
 
 // APIFaults is the misbehaviour of one gateway API. At most one of the
@@ -83,6 +91,9 @@ const (
 	faultReset   = "reset"
 	faultUnknown = "unknown"
 	faultGone    = "client_gone"
+	// faultUnsigned marks a gateway rejection sent unsigned
+	// (Faults.UnsignedRejections); nothing ran either way.
+	faultUnsigned = "unsigned"
 )
 
 // faultAPIs are the names Faults.APIs accepts besides "*".
@@ -205,6 +216,13 @@ func (fi *faultInjector) draw(api string) decision {
 		d.hang = 30 * time.Second
 	}
 	return d
+}
+
+// unsignedRejections reports whether gateway rejections go out unsigned.
+func (fi *faultInjector) unsignedRejections() bool {
+	fi.mu.Lock()
+	defer fi.mu.Unlock()
+	return fi.cfg.UnsignedRejections
 }
 
 // SetFaults replaces the fault configuration (API and notification

@@ -140,6 +140,11 @@ func (m *memSink) count() int {
 }
 
 // eventually polls cond until it holds or the deadline passes.
+// patience bounds the waits on conditions: generous, because a loaded
+// 2-core machine can stall a test for many seconds, and a wait that passes
+// ends as soon as its condition holds.
+const patience = 2 * time.Minute
+
 func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)

@@ -61,7 +61,7 @@ type disputeNotification struct {
 	DisputeReasonCode       string        `json:"disputeReasonCode,omitempty"`
 	DisputeSource           string        `json:"disputeSource,omitempty"`
 	DisputeType             string        `json:"disputeType"`
-	Defendable              string        `json:"defendable"` // "true"/"false": APO documents scalars as strings
+	Defendable              bool          `json:"defendable"` // a JSON boolean, as the official SDKs model it and Antom's example sends it
 	DefenseDueTime          string        `json:"defenseDueTime,omitempty"`
 	DisputeJudgedTime       string        `json:"disputeJudgedTime,omitempty"`
 	DisputeJudgedAmount     *Amount       `json:"disputeJudgedAmount,omitempty"`
@@ -156,12 +156,9 @@ func (s *Server) notifyDispute(d *dispute, typ string) {
 		DisputeNotificationType: typ,
 		DisputeReasonMsg:        d.ReasonMsg,
 		DisputeType:             d.Type,
-		Defendable:              "false",
+		Defendable:              d.Defendable,
 		ARN:                     d.ARN,
 		AcquirerInfo:            &acq,
-	}
-	if d.Defendable {
-		body.Defendable = "true"
 	}
 	switch typ {
 	case disputeNoticeCreated, disputeNoticeDueAlert:

@@ -61,9 +61,12 @@ func TestNotificationRetrySchedule(t *testing.T) {
 	})
 	paid := time.Now()
 	id := e.mustPay(payTo("sched-1", "4111111111111111", rc.url("/hooks/apo?src=sandbox")), "S").str("paymentId")
-	got := rc.wait(8, 10*time.Second)
+	got := rc.wait(8, patience)
 
-	if first := got[0].at.Sub(paid); first > 500*time.Millisecond {
+	// Upper bounds only catch a schedule left unscaled (minutes to hours):
+	// a loaded machine may hold any attempt back for seconds.
+	const slack = 30 * time.Second
+	if first := got[0].at.Sub(paid); first > slack {
 		t.Errorf("first attempt %v after pay, want at once", first)
 	}
 	// Measured at the receiver, each arrival carries its own transit time
@@ -79,7 +82,7 @@ func TestNotificationRetrySchedule(t *testing.T) {
 		if since := got[i].at.Sub(paid); since < due {
 			t.Errorf("attempt %d arrived %v after pay, before its schedule's %v", i+1, since, due)
 		}
-		if gap := got[i].at.Sub(got[i-1].at); gap > want+250*time.Millisecond {
+		if gap := got[i].at.Sub(got[i-1].at); gap > want+slack {
 			t.Errorf("gap before attempt %d: %v, want %v", i+1, gap, want)
 		}
 	}
@@ -93,7 +96,7 @@ func TestNotificationRetrySchedule(t *testing.T) {
 	}
 	// The sandbox knows it gave up, and nothing more comes: the longest
 	// gap of the schedule (15 h × scale ≈ 1.1 s) passes in silence.
-	eventually(t, 5*time.Second, "the notification to fail", func() bool {
+	eventually(t, patience, "the notification to fail", func() bool {
 		return e.notificationOf(notifyPaymentResult, id).Status == NotificationFailed
 	})
 	quiet := time.Now().Add(time.Duration(float64(retrySchedule[7])*scale) + 200*time.Millisecond)
@@ -128,7 +131,7 @@ func TestNotificationAcknowledged(t *testing.T) {
 	spaced := "{ \"result\" : {\n \"resultStatus\":\"S\", \"resultMessage\" : \"success\",\t\"resultCode\":\"SUCCESS\" } }\n"
 	rc := newReceiver(t, e.apoPub, func(int) (int, string) { return http.StatusOK, spaced })
 	id := e.mustPay(payTo("ack-1", "4111111111111111", rc.url("/ok")), "S").str("paymentId")
-	rc.wait(1, 5*time.Second)
+	rc.wait(1, patience)
 
 	third := newReceiver(t, e.apoPub, func(i int) (int, string) {
 		if i < 2 {
@@ -137,8 +140,8 @@ func TestNotificationAcknowledged(t *testing.T) {
 		return http.StatusOK, apo.NotificationAck
 	})
 	id3 := e.mustPay(payTo("ack-3", "4111111111111111", third.url("/late")), "S").str("paymentId")
-	third.wait(3, 5*time.Second)
-	eventually(t, 5*time.Second, "delivery", func() bool {
+	third.wait(3, patience)
+	eventually(t, patience, "delivery", func() bool {
 		return e.notificationOf(notifyPaymentResult, id3).Status == NotificationDelivered
 	})
 	// Well past the next scheduled attempts (10 min × scale = 12 ms).
@@ -206,7 +209,7 @@ func TestNotificationHeadersOnWire(t *testing.T) {
 	var r raw
 	select {
 	case r = <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("no notification")
 	}
 	if r.line != "POST /notify/apo?x=1 HTTP/1.1" {
@@ -246,7 +249,7 @@ func TestPaymentCaptureRefundNotifications(t *testing.T) {
 
 	// Frictionless, manual capture: PAYMENT_RESULT S.
 	id := e.mustPay(payTo("n-ok", "5555555555554444", hook), "S").str("paymentId")
-	g := rc.waitType("PAYMENT_RESULT", id, 5*time.Second)
+	g := rc.waitType("PAYMENT_RESULT", id, patience)
 	if g.verify != nil {
 		t.Fatalf("signature: %v", g.verify)
 	}
@@ -264,7 +267,7 @@ func TestPaymentCaptureRefundNotifications(t *testing.T) {
 
 	// Manual capture: CAPTURE_RESULT.
 	capID := e.captureReq("n-ok-cap", id, "USD", "4000").str("captureId")
-	g = rc.waitType("CAPTURE_RESULT", capID, 5*time.Second)
+	g = rc.waitType("CAPTURE_RESULT", capID, patience)
 	cn := g.n.Capture
 	if g.verify != nil || cn.Result.ResultStatus != "S" || cn.CaptureRequestID != "n-ok-cap" || cn.PaymentID != id ||
 		cn.CaptureAmount.Value != "4000" || cn.CaptureTime == "" || cn.AcquirerInfo == nil {
@@ -276,7 +279,7 @@ func TestPaymentCaptureRefundNotifications(t *testing.T) {
 	r := e.call("refund", obj{"refundRequestId": "n-ok-ref", "paymentId": id, "refundAmount": amount("USD", "1500"),
 		"refundNotifyUrl": refunds.url("/refunds")})
 	wantResult(t, "refund", r, "S", "SUCCESS")
-	g = refunds.waitType("REFUND_RESULT", r.str("refundId"), 5*time.Second)
+	g = refunds.waitType("REFUND_RESULT", r.str("refundId"), patience)
 	rn := g.n.Refund
 	if g.verify != nil || rn.RefundStatus != "SUCCESS" || rn.RefundRequestID != "n-ok-ref" || rn.RefundAmount.Value != "1500" ||
 		rn.RefundTime == "" || rn.ARN == "" || rn.PaymentID != "" {
@@ -285,15 +288,15 @@ func TestPaymentCaptureRefundNotifications(t *testing.T) {
 
 	// Automatic capture: PAYMENT_RESULT, then CAPTURE_RESULT.
 	auto := e.mustPay(set(payTo("n-auto", "4111111111111111", hook), "paymentFactor.captureMode", "AUTOMATIC"), "S").str("paymentId")
-	rc.waitType("PAYMENT_RESULT", auto, 5*time.Second)
-	g = rc.waitType("CAPTURE_RESULT", auto, 5*time.Second)
+	rc.waitType("PAYMENT_RESULT", auto, patience)
+	g = rc.waitType("CAPTURE_RESULT", auto, patience)
 	if g.n.Capture.CaptureAmount.Value != "10000" || g.n.Capture.CaptureID == "" {
 		t.Errorf("automatic CAPTURE_RESULT %s", g.body)
 	}
 
 	// Decline: PAYMENT_RESULT F with the code.
 	dec := e.mustPay(payTo("n-dec", "4000000000000002", hook), "F").str("paymentId")
-	g = rc.waitType("PAYMENT_RESULT", dec, 5*time.Second)
+	g = rc.waitType("PAYMENT_RESULT", dec, patience)
 	if g.n.Payment.Result.ResultStatus != "F" || g.n.Payment.Result.ResultCode != "DO_NOT_HONOR" || g.n.Payment.PaymentTime != "" {
 		t.Errorf("decline PAYMENT_RESULT %s", g.body)
 	}
@@ -323,7 +326,7 @@ func TestDelayedCardNotifiesAfterItsDelay(t *testing.T) {
 		r.str("paymentCreateTime") == "" {
 		t.Fatalf("PAYMENT_IN_PROCESS answer lacks ids: %s", r.raw)
 	}
-	g := rc.waitType("PAYMENT_RESULT", r.str("paymentId"), 5*time.Second)
+	g := rc.waitType("PAYMENT_RESULT", r.str("paymentId"), patience)
 	if wait := g.at.Sub(sent); wait < 30*time.Millisecond {
 		t.Errorf("notified %v after pay was sent, before the 30 ms delay", wait)
 	}
@@ -350,16 +353,14 @@ func TestNotificationQueueOverflow(t *testing.T) {
 	ts := newHTTPServer(t, slow)
 	t.Cleanup(unblock) // runs before ts.Close
 	e := newEnv(t, realNotify, func(c *Config) { c.NotifyWorkers = 1; c.NotifyQueueSize = 1 })
-	started := time.Now()
+	// The receiver stays stuck until unblock below: the pays returning at
+	// all shows that the gateway does not wait for it.
 	for i := range 5 {
 		e.mustPay(payTo("of-"+itoa(i), "4111111111111111", ts.URL+"/slow"), "S")
 	}
-	if d := time.Since(started); d > 3*time.Second {
-		t.Errorf("5 pays took %v with a stuck receiver", d)
-	}
-	eventually(t, 2*time.Second, "overflow", func() bool { return e.srv.NotificationStats().Overflow == 3 })
+	eventually(t, patience, "overflow", func() bool { return e.srv.NotificationStats().Overflow == 3 })
 	unblock()
-	eventually(t, 5*time.Second, "the two queued to be delivered", func() bool { return e.srv.NotificationStats().Delivered == 2 })
+	eventually(t, patience, "the two queued to be delivered", func() bool { return e.srv.NotificationStats().Delivered == 2 })
 	var over int
 	for _, n := range e.srv.Notifications() {
 		if n.Status == NotificationOverflow {
@@ -399,7 +400,7 @@ func TestShutdownDrainsQueue(t *testing.T) {
 	ts := newHTTPServer(t, ok)
 	e := newEnv(t, realNotify, func(c *Config) { c.NotifyWorkers = 1 })
 	e.mustPay(payTo("sd-0", "4111111111111111", ts.URL+"/ok"), "S")
-	eventually(t, 2*time.Second, "the worker to be busy", func() bool {
+	eventually(t, patience, "the worker to be busy", func() bool {
 		calls.Lock()
 		defer calls.Unlock()
 		return n == 1
@@ -409,7 +410,7 @@ func TestShutdownDrainsQueue(t *testing.T) {
 	}
 	bad := e.mustPay(payTo("sd-bad", "4111111111111111", ts.URL+"/bad"), "S").str("paymentId")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- e.srv.Shutdown(ctx) }()
@@ -438,6 +439,11 @@ func TestShutdownDrainsQueue(t *testing.T) {
 func TestNotificationFaults(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, realNotify)
+	// The reorder hold ends after 2 s even if no other notification came;
+	// a loaded machine can take that long between the two pays below.
+	e.srv.notifier.mu.Lock()
+	e.srv.notifier.reorderWait = patience
+	e.srv.notifier.mu.Unlock()
 	rc := newReceiver(t, e.apoPub, nil)
 	hook := rc.url("/f")
 	setNF := func(f NotificationFaults) {
@@ -455,7 +461,7 @@ func TestNotificationFaults(t *testing.T) {
 
 	setNF(NotificationFaults{Duplicate: 1})
 	dup := e.mustPay(payTo("nf-dup", "4111111111111111", hook), "S").str("paymentId")
-	eventually(t, 5*time.Second, "two copies", func() bool {
+	eventually(t, patience, "two copies", func() bool {
 		c := 0
 		for _, g := range rc.all() {
 			if g.n.Payment != nil && g.n.Payment.PaymentID == dup {
@@ -468,7 +474,7 @@ func TestNotificationFaults(t *testing.T) {
 	setNF(NotificationFaults{Delay: 1, DelayMs: 150})
 	sent := time.Now()
 	delayed := e.mustPay(payTo("nf-delay", "4111111111111111", hook), "S").str("paymentId")
-	g := rc.waitType("PAYMENT_RESULT", delayed, 5*time.Second)
+	g := rc.waitType("PAYMENT_RESULT", delayed, patience)
 	if d := g.at.Sub(sent); d < 150*time.Millisecond {
 		t.Errorf("delayed notification came after %v", d)
 	}
@@ -478,8 +484,8 @@ func TestNotificationFaults(t *testing.T) {
 	first := e.mustPay(payTo("nf-re-1", "4111111111111111", hook), "S").str("paymentId")
 	setNF(NotificationFaults{})
 	second := e.mustPay(payTo("nf-re-2", "4111111111111111", hook), "S").str("paymentId")
-	g1 := rc.waitType("PAYMENT_RESULT", first, 5*time.Second)
-	g2 := rc.waitType("PAYMENT_RESULT", second, 5*time.Second)
+	g1 := rc.waitType("PAYMENT_RESULT", first, patience)
+	g2 := rc.waitType("PAYMENT_RESULT", second, patience)
 	if !g2.at.Before(g1.at) {
 		t.Errorf("reordered notification arrived first (%v vs %v)", g1.at, g2.at)
 	}
@@ -497,7 +503,7 @@ func TestNotificationFaults(t *testing.T) {
 func TestNotificationsEndpoint(t *testing.T) {
 	e := newEnv(t)
 	e.mustPay(payTo("ne-1", "4111111111111111", "https://shop.example/h"), "S")
-	eventually(t, 5*time.Second, "delivery", func() bool { return e.srv.NotificationStats().Delivered == 1 })
+	eventually(t, patience, "delivery", func() bool { return e.srv.NotificationStats().Delivered == 1 })
 	res, err := http.Get(e.ts.URL + "/sandbox/notifications?type=PAYMENT_RESULT")
 	if err != nil {
 		t.Fatal(err)

@@ -588,14 +588,14 @@ func TestDailyReports(t *testing.T) {
 		t.Fatal("reports written before 01:00")
 	}
 	e.clock.Advance(time.Second)
-	eventually(t, 5*time.Second, "the daily reports", func() bool { _, err := os.Stat(path); return err == nil })
+	eventually(t, patience, "the daily reports", func() bool { _, err := os.Stat(path); return err == nil })
 	if rows := readSheet(t, path).rows; len(rows) != 1 {
 		t.Errorf("daily file has %d lines", len(rows))
 	}
 	// And again the next day.
 	e.clock.Advance(24 * time.Hour)
 	next := filepath.Join(dir, "1022188000000000001", "20261124", "transactionItems_20261124_000.csv")
-	eventually(t, 5*time.Second, "the next daily reports", func() bool { _, err := os.Stat(next); return err == nil })
+	eventually(t, patience, "the next daily reports", func() bool { _, err := os.Stat(next); return err == nil })
 }
 
 // TestReportStreamsInChunks writes a day of several chunks and injects

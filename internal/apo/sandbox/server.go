@@ -259,6 +259,7 @@ type reply struct {
 	answer
 	requestID string
 	replay    bool
+	rejected  bool // refused by the gateway's own checks, before any API ran
 }
 
 var apis = map[string]apiHandler{
@@ -328,6 +329,12 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	}
 	switch f.kind {
 	case "":
+		if rep.rejected && s.faults.unsignedRejections() {
+			c.Fault = faultUnsigned
+			s.record(c)
+			s.writeUnsigned(w, clientID, rep.body)
+			break
+		}
 		s.record(c)
 		s.write(w, uri, clientID, rep.body)
 	case faultUnknown:
@@ -416,26 +423,31 @@ func requestIDOf(api string, body []byte) string {
 
 // handleGateway runs the gateway checks in APO's order, then the API.
 func (s *Server) handleGateway(r *http.Request, uri, api, clientID string) reply {
+	reject := func(code, msg string) reply {
+		rep := s.fail(code, msg)
+		rep.rejected = true
+		return rep
+	}
 	if r.Method != http.MethodPost {
-		return s.fail("METHOD_NOT_SUPPORTED", "HTTP method "+r.Method+" is not supported; use POST")
+		return reject("METHOD_NOT_SUPPORTED", "HTTP method "+r.Method+" is not supported; use POST")
 	}
 	h, ok := apis[api]
 	if !ok {
 		// INVALID_API is in APO's gateway list; its status is unconfirmed.
-		return s.fail("INVALID_API", "the API at "+r.URL.Path+" does not exist in this sandbox")
+		return reject("INVALID_API", "the API at "+r.URL.Path+" does not exist in this sandbox")
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
 		return s.unknown("UNKNOWN_EXCEPTION", "could not read the request body")
 	}
 	if len(body) > maxBody {
-		return s.fail("PARAM_ILLEGAL", "request body is larger than the sandbox accepts")
+		return reject("PARAM_ILLEGAL", "request body is larger than the sandbox accepts")
 	}
 	if clientID != s.clientID {
-		return s.fail("CLIENT_INVALID", "client id is not valid")
+		return reject("CLIENT_INVALID", "client id is not valid")
 	}
 	if msg := s.verifyRequest(r, uri, clientID, body); msg != "" {
-		return s.fail("SIGNATURE_INVALID", msg)
+		return reject("SIGNATURE_INVALID", msg)
 	}
 	return h(s, r, body)
 }
@@ -480,10 +492,7 @@ func formatTime(t time.Time) string {
 // canonicalise them.
 func (s *Server) write(w http.ResponseWriter, uri, clientID string, body []byte) {
 	rt := formatTime(s.now())
-	h := w.Header()
-	h["Content-Type"] = nil // stops net/http adding a sniffed Content-Type next to ours
-	h["content-type"] = []string{"application/json; charset=UTF-8"}
-	h["client-id"] = []string{clientID}
+	h := plainHeaders(w, clientID)
 	h["response-time"] = []string{rt}
 	sig, err := apo.Sign(s.apoKey, http.MethodPost, uri, clientID, rt, body)
 	if err != nil {
@@ -493,6 +502,25 @@ func (s *Server) write(w http.ResponseWriter, uri, clientID string, body []byte)
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
+}
+
+// writeUnsigned sends an HTTP 200 answer without the signature and
+// response-time headers: a gateway rejection under the unsignedRejections
+// fault.
+func (s *Server) writeUnsigned(w http.ResponseWriter, clientID string, body []byte) {
+	plainHeaders(w, clientID)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// plainHeaders sets the headers of every gateway answer but the signature
+// pair, and returns the header map.
+func plainHeaders(w http.ResponseWriter, clientID string) http.Header {
+	h := w.Header()
+	h["Content-Type"] = nil // stops net/http adding a sniffed Content-Type next to ours
+	h["content-type"] = []string{"application/json; charset=UTF-8"}
+	h["client-id"] = []string{clientID}
+	return h
 }
 
 // Result constructors.

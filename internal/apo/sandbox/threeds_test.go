@@ -126,7 +126,7 @@ func TestChallengeJSON(t *testing.T) {
 		m["redirectUrl"] != "https://shop.example/return" {
 		t.Errorf("success: %d %v", status, m)
 	}
-	g := rc.waitType("PAYMENT_RESULT", ok.str("paymentId"), 5*time.Second)
+	g := rc.waitType("PAYMENT_RESULT", ok.str("paymentId"), patience)
 	if g.n.Payment.Result.ResultStatus != "S" || g.n.Payment.PaymentResultInfo.ThreeDSResult == nil ||
 		!g.n.Payment.PaymentResultInfo.ThreeDSResult.Challenged {
 		t.Errorf("PAYMENT_RESULT after 3DS: %s", g.body)
@@ -137,7 +137,7 @@ func TestChallengeJSON(t *testing.T) {
 	if status != 200 || m["paymentStatus"] != "FAIL" || m["paymentResultCode"] != challengeFailedCode {
 		t.Errorf("fail: %d %v", status, m)
 	}
-	g = rc.waitType("PAYMENT_RESULT", bad.str("paymentId"), 5*time.Second)
+	g = rc.waitType("PAYMENT_RESULT", bad.str("paymentId"), patience)
 	if g.n.Payment.Result.ResultStatus != "F" || g.n.Payment.Result.ResultCode != challengeFailedCode {
 		t.Errorf("PAYMENT_RESULT after failed 3DS: %s", g.body)
 	}
@@ -160,7 +160,7 @@ func TestChallengeExpires(t *testing.T) {
 	e := newEnv(t, realNotify, realClock, func(c *Config) { c.TimeScale = 0.0001 }) // 14 min → 84 ms
 	rc := newReceiver(t, e.apoPub, nil)
 	r := e.mustPay(payTo("exp-3ds", "4000000000003220", rc.url("/n")), "U")
-	g := rc.waitType("PAYMENT_RESULT", r.str("paymentId"), 5*time.Second)
+	g := rc.waitType("PAYMENT_RESULT", r.str("paymentId"), patience)
 	if g.n.Payment.Result.ResultStatus != "F" || g.n.Payment.Result.ResultCode != expiredCode {
 		t.Errorf("expiry PAYMENT_RESULT %s", g.body)
 	}
@@ -180,7 +180,7 @@ func TestChallengeExpires(t *testing.T) {
 		t.Errorf("before paymentExpiryTime: %s", got)
 	}
 	f.clock.Advance(time.Second)
-	eventually(t, 2*time.Second, "the scheduler to expire the payment", func() bool {
+	eventually(t, patience, "the scheduler to expire the payment", func() bool {
 		return f.srv.NotificationStats().Created == 1
 	})
 	if got := f.inquiry(id).str("paymentResultCode"); got != expiredCode {

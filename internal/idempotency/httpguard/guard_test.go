@@ -230,7 +230,7 @@ func TestKeyInFlightIsAConflict(t *testing.T) {
 	done := make(chan int, 1)
 	go func() { done <- h.post("/things/a", "alice", "k1", `{}`).StatusCode }()
 
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		rec, err := h.store.Get(context.Background(), "alice echo", "k1")
 		if err == nil && rec.InProgress() {
