@@ -8,6 +8,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -20,6 +21,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -55,12 +58,20 @@ type loadResult struct {
 	ok, failed int
 	rate       float64
 	p50, p99   time.Duration
+	timed      []timedRequest // the answers that carried Server-Timing
+}
+
+// timedRequest is one answer's latency and the server's steps in it.
+type timedRequest struct {
+	latency time.Duration
+	steps   string // Server-Timing
 }
 
 func load(conns int, d time.Duration, rate float64, next func(i int) (*http.Request, error)) loadResult {
 	var (
 		mu      sync.Mutex
 		lat     []time.Duration
+		timed   []timedRequest
 		ok, bad atomic.Int64
 		seq     atomic.Int64
 		wg      sync.WaitGroup
@@ -73,6 +84,7 @@ func load(conns int, d time.Duration, rate float64, next func(i int) (*http.Requ
 		go func() {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 1024)
+			var localTimed []timedRequest
 			for {
 				i := int(seq.Add(1) - 1)
 				t0 := time.Now()
@@ -96,11 +108,16 @@ func load(conns int, d time.Duration, rate float64, next func(i int) (*http.Requ
 					bad.Add(1)
 					continue
 				}
-				local = append(local, time.Since(t0))
+				took := time.Since(t0)
+				local = append(local, took)
+				if st := resp.Header.Get("Server-Timing"); st != "" {
+					localTimed = append(localTimed, timedRequest{took, st})
+				}
 				ok.Add(1)
 			}
 			mu.Lock()
 			lat = append(lat, local...)
+			timed = append(timed, localTimed...)
 			mu.Unlock()
 		}()
 	}
@@ -113,7 +130,7 @@ func load(conns int, d time.Duration, rate float64, next func(i int) (*http.Requ
 		}
 		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 	}
-	return loadResult{ok: int(ok.Load()), failed: int(bad.Load()), rate: float64(ok.Load()) / el.Seconds(), p50: q(0.5), p99: q(0.99)}
+	return loadResult{ok: int(ok.Load()), failed: int(bad.Load()), rate: float64(ok.Load()) / el.Seconds(), p50: q(0.5), p99: q(0.99), timed: timed}
 }
 
 // bareHandlerRate is the floor: a do-nothing net/http handler under the
@@ -329,8 +346,77 @@ func BenchmarkPayRoundTrip(b *testing.B) {
 		return req, err
 	})
 	b.ReportMetric(float64(r.p99.Microseconds())/1000, "p99-ms")
-	row(b, "pay round trip, api + sandbox at 50/s", fmt.Sprintf("p50 %v p99 %v", r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond)), "p99 < 30ms",
+	row(b, "pay round trip, api + sandbox at 50/s", fmt.Sprintf("p50 %v p99 %v", r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond)), "p99 < 30ms, ≤ 3×p50",
 		fmt.Sprintf("%d ok, %d failed", r.ok, r.failed))
+	if len(r.timed) < r.ok {
+		b.Fatalf("%d of %d answers carried Server-Timing", len(r.timed), r.ok)
+	}
+	for _, s := range payStepRows(r.timed) {
+		row(b, "  pay step "+s.name, fmt.Sprintf("p50 %v p99 %v", s.p50, s.p99), "", s.note)
+	}
+}
+
+type stepRow struct {
+	name     string
+	p50, p99 time.Duration
+	note     string
+}
+
+// payStepRows splits pay's latency into the server's steps (Server-Timing:
+// auth, store, apo with its sign/http/verify/record, apply, poll, audit),
+// plus "outside" (the client, the network and the HTTP server around the
+// handler). Each step's note is its mean share of the slowest 1% of
+// requests, which says where the tail goes.
+func payStepRows(timed []timedRequest) []stepRow {
+	per := map[string][]time.Duration{}
+	var order []string
+	parsed := make([]map[string]time.Duration, len(timed))
+	for i, t := range timed {
+		m := map[string]time.Duration{}
+		var inHandler time.Duration
+		for _, part := range strings.Split(t.steps, ",") {
+			name, dur, ok := strings.Cut(strings.TrimSpace(part), ";dur=")
+			ms, err := strconv.ParseFloat(dur, 64)
+			if !ok || err != nil {
+				continue
+			}
+			d := time.Duration(ms * float64(time.Millisecond))
+			m[name] += d
+			if !strings.HasPrefix(name, "apo_") { // apo_* are parts of apo
+				inHandler += d
+			}
+		}
+		m["outside"] = max(0, t.latency-inHandler)
+		for name, d := range m {
+			if _, seen := per[name]; !seen {
+				order = append(order, name)
+			}
+			per[name] = append(per[name], d)
+		}
+		parsed[i] = m
+	}
+	slices.Sort(order)
+	idx := make([]int, len(timed))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(timed[b].latency, timed[a].latency) })
+	tail := idx[:max(1, len(idx)/100)]
+	var out []stepRow
+	for _, name := range order {
+		ds := per[name]
+		slices.Sort(ds)
+		var tailSum, tailTotal time.Duration
+		for _, i := range tail {
+			tailSum += parsed[i][name]
+			tailTotal += timed[i].latency
+		}
+		out = append(out, stepRow{name: name, p50: ds[len(ds)/2].Round(time.Microsecond),
+			p99: ds[min(len(ds)-1, len(ds)*99/100)].Round(time.Microsecond),
+			note: fmt.Sprintf("slowest 1%%: mean %v (%.0f%% of their latency)", (tailSum / time.Duration(len(tail))).Round(time.Microsecond),
+				100*float64(tailSum)/float64(max(1, tailTotal)))})
+	}
+	return out
 }
 
 func BenchmarkListMillion(b *testing.B) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/payops/payops/internal/auth"
 	"github.com/payops/payops/internal/httpx"
+	"github.com/payops/payops/internal/timing"
 )
 
 // securityScheme names the bearer API-key scheme in the spec.
@@ -90,7 +91,9 @@ func authenticate(api huma.API, log *slog.Logger, keys authenticator) func(huma.
 			unauthorized(api, ctx, "missing bearer API key in the Authorization header")
 			return
 		}
+		authenticated := timing.Track(rctx, "auth")
 		actor, err := keys.Authenticate(rctx, raw)
+		authenticated()
 		if errors.Is(err, auth.ErrUnauthenticated) {
 			// The reason (malformed, unknown, revoked) is for our logs only.
 			log.InfoContext(rctx, "authentication failed", "reason", err.Error(),

@@ -18,6 +18,7 @@ import (
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/timing"
 )
 
 // Audit actions of this resource.
@@ -406,6 +407,7 @@ func operationOutput(p payments.Payment, t *payments.Transaction) *PaymentOperat
 // may have moved): it is logged as an error with everything the row held.
 func recordAudit(ctx context.Context, log *slog.Logger, store *audit.Store, action, target string, input any, outcome string) {
 	e := auditEntry(ctx, action, target, input, outcome)
+	defer timing.Track(ctx, "audit")()
 	if err := store.Record(context.WithoutCancel(ctx), e); err != nil {
 		log.ErrorContext(ctx, "audit row not written", "err", err, "action", action, "target", target,
 			"outcome", outcome, "actor", e.Actor, "request_id", httpx.RequestIDFromContext(ctx))

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/payops/payops/internal/timing"
 )
 
 // Default per-call timeouts. A call that runs out of time has an unknown
@@ -174,7 +176,9 @@ func (c *Client) post(ctx context.Context, cl call, in any, out resulter) error 
 			rec.Response = RedactedJSON(rec.Response)
 		}
 		// WithoutCancel: a call that timed out must still be recorded.
+		recorded := timing.Track(ctx, "apo_record")
 		c.recorder.Record(context.WithoutCancel(ctx), rec)
+		recorded()
 	}
 	if e == nil {
 		return nil
@@ -192,7 +196,9 @@ func (c *Client) exchange(ctx context.Context, cl call, path string, body []byte
 	rec.Outcome = "transport_error"
 
 	reqTime := strconv.FormatInt(c.now().UnixMilli(), 10)
+	signed := timing.Track(ctx, "apo_sign")
 	sig, err := Sign(c.key, http.MethodPost, path, c.clientID, reqTime, body)
+	signed()
 	if err != nil {
 		return unknown(0, err)
 	}
@@ -209,12 +215,15 @@ func (c *Client) exchange(ctx context.Context, cl call, path string, body []byte
 	req.Header["signature"] = []string{sig}
 	req.Header["Content-Type"] = []string{"application/json; charset=UTF-8"}
 
+	sent := timing.Track(ctx, "apo_http")
 	resp, err := c.http.Do(req)
 	if err != nil {
+		sent()
 		return unknown(0, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxReplyBytes+1))
+	sent()
 	rec.HTTPStatus = resp.StatusCode
 	if err != nil {
 		return unknown(resp.StatusCode, fmt.Errorf("read reply: %w", err))
@@ -233,7 +242,10 @@ func (c *Client) exchange(ctx context.Context, cl call, path string, body []byte
 		}
 		return unknown(resp.StatusCode, fmt.Errorf("http status %d", resp.StatusCode))
 	}
-	if err := c.verifyReply(path, resp.Header, raw); err != nil {
+	verified := timing.Track(ctx, "apo_verify")
+	err = c.verifyReply(path, resp.Header, raw)
+	verified()
+	if err != nil {
 		cause := claimedRejection(raw)
 		if cause == "" {
 			cause = CauseBadReplySignature

@@ -18,6 +18,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/payops/payops/internal/timing"
 )
 
 // HeaderRequestID is the header that carries a request's id in and out.
@@ -91,8 +93,9 @@ func validRequestID(id string) bool {
 func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &recorder{ResponseWriter: w}
 		ctx, notes := withAnnotations(r.Context())
+		ctx, steps := timing.With(ctx)
+		rec := &recorder{ResponseWriter: w, steps: steps}
 		r = r.WithContext(ctx)
 		next.ServeHTTP(rec, r)
 		status := rec.status
@@ -210,28 +213,35 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	steps  *timing.Steps // sent as Server-Timing with the headers
+}
+
+// started notes the status and, before the headers go out, adds the steps
+// timed so far as Server-Timing.
+func (r *recorder) started(code int) {
+	if r.status != 0 {
+		return
+	}
+	r.status = code
+	if h := r.steps.Header(); h != "" {
+		r.ResponseWriter.Header().Set("Server-Timing", h)
+	}
 }
 
 func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
+	r.started(code)
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
+	r.started(http.StatusOK)
 	n, err := r.ResponseWriter.Write(b)
 	r.bytes += int64(n)
 	return n, err
 }
 
 func (r *recorder) Flush() {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
+	r.started(http.StatusOK)
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}

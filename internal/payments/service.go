@@ -18,6 +18,7 @@ import (
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/pan"
 	"github.com/payops/payops/internal/postgres"
+	"github.com/payops/payops/internal/timing"
 )
 
 // Provider is the part of the APO client this package uses. *apo.Client
@@ -200,6 +201,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Payment, error
 	auth := Transaction{ID: uuid.Must(uuid.NewV7()).String(), PaymentID: id, Type: TxAuthorization,
 		RequestID: p.PaymentRequestID, Amount: req.Amount, Status: TxProcessing, Actor: req.Actor,
 		CreatedAt: now, UpdatedAt: now}
+	stored := timing.Track(ctx, "store")
 	err := postgres.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		st := NewStore(tx)
 		if err := st.Create(ctx, p); err != nil {
@@ -212,14 +214,19 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Payment, error
 			StatusAfter: string(StatusProcessing), Applied: true, Note: "payment stored before pay", CreatedAt: now}, "api|created")
 		return err
 	})
+	stored()
 	if err != nil {
 		return Payment{}, fmt.Errorf("create payment: %w", err)
 	}
 
+	paid := timing.Track(ctx, "apo")
 	resp, payErr := s.apo.Pay(ctx, s.payRequest(p, req))
+	paid()
+	applied := timing.Track(ctx, "apply")
 	p, err = s.applyAuth(ctx, id, authFromPay(resp, payErr), authDetails{
 		APOPaymentID: resp.PaymentID, ResultInfo: resp.PaymentResultInfo, Acquirer: resp.AcquirerInfo,
 		AuthExpiry: resp.AuthExpiryTime, NormalURL: resp.ActionURL(), Payload: resp})
+	applied()
 	if err != nil {
 		return Payment{}, err
 	}
@@ -302,6 +309,7 @@ func (s *Service) schedulePoll(ctx context.Context, paymentID string) {
 	if s.polls == nil {
 		return
 	}
+	defer timing.Track(ctx, "poll")()
 	if err := s.polls.SchedulePoll(ctx, paymentID); err != nil {
 		// The sweeper re-creates lost poll chains from the database.
 		s.log.WarnContext(ctx, "schedule poll failed; the sweeper will retry", "payment_id", paymentID, "err", err)
