@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -104,5 +106,59 @@ func TestTempDirsOfEndedProcessesAreRemoved(t *testing.T) {
 	}
 	if nextDir == liveDir || next.TempDir() != nextDir {
 		t.Errorf("directories %s and %s", liveDir, nextDir)
+	}
+}
+
+// TestTempDirsClaimedTogether: processes that start together find the same
+// stale directories; each starts, and every stale directory goes (before
+// the fix, one removing while another locked made "directory not empty").
+func TestTempDirsClaimedTogether(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	for i := range 20 {
+		dead := filepath.Join(root, fmt.Sprintf("payops-worker-%d", i))
+		if err := os.MkdirAll(dead, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{".lock", "excelize-1", "excelize-2"} {
+			if err := os.WriteFile(filepath.Join(dead, n), []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	const n = 8
+	var wg sync.WaitGroup
+	dirs := make([]string, n)
+	locks := make([]*os.File, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dirs[i], locks[i], errs[i] = claimTempDir(root, "api")
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("start %d: %v", i, errs[i])
+		}
+		defer locks[i].Close()
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if len(left) != n {
+		t.Fatalf("left in the root: %v; want only the %d live directories", left, n)
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, ".lock")); err != nil {
+			t.Errorf("live directory %s: %v", d, err)
+		}
 	}
 }

@@ -6,12 +6,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 )
 
 // tmpPrefix names the private directories UseTempDir makes, so that a scan
 // of the root never touches anything else that lives there.
 const tmpPrefix = "payops-"
+
+// trashPrefix names a stale directory on its way out (see claimTempDir);
+// trashSeq with the pid makes each such name unique.
+const trashPrefix = ".payops-trash-"
+
+var trashSeq atomic.Int64
 
 // UseTempDir gives this process a private directory under Config.TmpDir
 // for its temporary files (spooled uploads, excelize's spilled worksheets)
@@ -46,16 +53,26 @@ func claimTempDir(root, role string) (string, *os.File, error) {
 		return "", nil, fmt.Errorf("temporary directory: %w", err)
 	}
 	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), tmpPrefix) {
-			continue
-		}
 		p := filepath.Join(root, e.Name())
-		if lock, err := tryLock(filepath.Join(p, ".lock")); err == nil {
-			// Its process is gone; the lock goes with the directory.
-			rerr := os.RemoveAll(p)
+		switch {
+		case !e.IsDir():
+		case strings.HasPrefix(e.Name(), trashPrefix):
+			// Left by a cleaner that ended mid-way: nothing uses it.
+			_ = os.RemoveAll(p)
+		case strings.HasPrefix(e.Name(), tmpPrefix):
+			lock, err := tryLock(filepath.Join(p, ".lock"))
+			if err != nil {
+				continue // alive, or already taken by another cleaner
+			}
+			// Its process is gone. Processes starting together may find the
+			// same stale directory, so it is first renamed away (only one
+			// rename wins) and then removed, best effort: a leftover is
+			// removed by the next start, and never stops this one.
+			trash := filepath.Join(root, fmt.Sprintf("%s%d-%d", trashPrefix, os.Getpid(), trashSeq.Add(1)))
+			rerr := os.Rename(p, trash)
 			_ = lock.Close()
-			if rerr != nil {
-				return "", nil, fmt.Errorf("remove stale temporary directory: %w", rerr)
+			if rerr == nil {
+				_ = os.RemoveAll(trash)
 			}
 		}
 	}
