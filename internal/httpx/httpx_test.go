@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/payops/payops/internal/timing"
 )
 
 func TestRequestID(t *testing.T) {
@@ -154,5 +156,29 @@ func TestTextQuery(t *testing.T) {
 		if got := strings.Contains(rec.Body.String(), name); got != echoed {
 			t.Errorf("%q: name echoed = %v, want %v: %s", query, got, echoed, rec.Body.String())
 		}
+	}
+}
+
+// TestServerTiming: steps a handler times come back as Server-Timing, through
+// the same chain the API uses (Recover inside AccessLog); an answer with no
+// steps carries none.
+func TestServerTiming(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))
+	h := AccessLog(log, Recover(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/timed" {
+			timing.Track(r.Context(), "store")()
+		}
+		w.WriteHeader(http.StatusCreated)
+	})))
+	rr := httptest.NewRecorder()
+	h.ServeHTTP(rr, httptest.NewRequest("POST", "/timed", nil))
+	if got := rr.Header().Get("Server-Timing"); rr.Code != http.StatusCreated || !strings.HasPrefix(got, "store;dur=") {
+		t.Fatalf("%d Server-Timing %q", rr.Code, got)
+	}
+	rr = httptest.NewRecorder()
+	h.ServeHTTP(rr, httptest.NewRequest("GET", "/plain", nil))
+	if got, ok := rr.Header()["Server-Timing"]; ok {
+		t.Fatalf("untimed answer carries Server-Timing %q", got)
 	}
 }

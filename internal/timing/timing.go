@@ -54,8 +54,12 @@ func Track(ctx context.Context, name string) func() {
 
 // Header renders the steps as a Server-Timing value, durations in
 // milliseconds ("store;dur=1.204, apo;dur=5.87"); "" when there are none.
-// A step recorded twice (two commits of one kind) appears twice.
+// A step recorded twice (two commits of one kind) appears twice. A nil
+// Steps has none.
 func (s *Steps) Header() string {
+	if s == nil {
+		return ""
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var b strings.Builder

@@ -9,6 +9,9 @@ import (
 
 func TestStepsHeader(t *testing.T) {
 	Track(context.Background(), "ignored")() // no Steps: nothing to do, no panic
+	if h := (*Steps)(nil).Header(); h != "" {
+		t.Fatalf("nil steps rendered %q", h)
+	}
 
 	ctx, s := With(context.Background())
 	if h := s.Header(); h != "" {
