@@ -63,6 +63,7 @@ type loadResult struct {
 
 // timedRequest is one answer's latency and the server's steps in it.
 type timedRequest struct {
+	at      time.Duration // when it was due, from the start of the run
 	latency time.Duration
 	steps   string // Server-Timing
 }
@@ -111,7 +112,7 @@ func load(conns int, d time.Duration, rate float64, next func(i int) (*http.Requ
 				took := time.Since(t0)
 				local = append(local, took)
 				if st := resp.Header.Get("Server-Timing"); st != "" {
-					localTimed = append(localTimed, timedRequest{took, st})
+					localTimed = append(localTimed, timedRequest{t0.Sub(start), took, st})
 				}
 				ok.Add(1)
 			}
@@ -353,6 +354,10 @@ func BenchmarkPayRoundTrip(b *testing.B) {
 	}
 	for _, s := range payStepRows(r.timed) {
 		row(b, "  pay step "+s.name, fmt.Sprintf("p50 %v p99 %v", s.p50, s.p99), "", s.note)
+	}
+	slices.SortFunc(r.timed, func(x, y timedRequest) int { return cmp.Compare(y.latency, x.latency) })
+	for _, t := range r.timed[:min(3, len(r.timed))] {
+		row(b, "  a slowest pay", fmt.Sprintf("%v at +%v", t.latency.Round(time.Microsecond), t.at.Round(time.Millisecond)), "", t.steps)
 	}
 }
 

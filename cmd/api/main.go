@@ -203,6 +203,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	postgres.SetPool(db, cfg.DBMaxConns)
 	defer db.Close()
+	warmed := time.Now()
+	if err := postgres.Warm(ctx, db, cfg.DBMaxConns); err != nil {
+		log.WarnContext(ctx, "database pool not warmed; first requests will be slower", "err", err)
+	} else {
+		log.InfoContext(ctx, "database pool warmed", "connections", cfg.DBMaxConns, "duration_ms", time.Since(warmed).Milliseconds())
+	}
 	rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
 	defer rdb.Close()
 

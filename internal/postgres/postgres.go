@@ -28,8 +28,7 @@ func Open(ctx context.Context, url string) (*sqlx.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(16)
+	SetPool(db, 32)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -135,10 +134,14 @@ func Array(a any) interface {
 	return pq.Array(a)
 }
 
-// SetPool sizes db's connection pool: at most n open, half of them kept idle.
+// SetPool sizes db's connection pool: at most n open, and all of them kept
+// when idle (until ConnMaxIdleTime). Keeping fewer idle than open closes a
+// connection each time a burst ends and opens a new one (a PostgreSQL
+// backend start, several milliseconds and more on a busy host) in the next:
+// that churn was most of pay's p99.
 func SetPool(db *sqlx.DB, n int) {
 	db.SetMaxOpenConns(n)
-	db.SetMaxIdleConns(max(1, n/2))
+	db.SetMaxIdleConns(n)
 }
 
 // IsUUID reports whether s can be bound to a uuid column; stores check it
@@ -163,4 +166,52 @@ func NullJSON(b json.RawMessage) []byte {
 		return nil
 	}
 	return b
+}
+
+// Warm opens n of db's connections at once and has each plan a read and a
+// write of every table in its schema (EXPLAIN: nothing runs), so the first
+// requests a process serves do not pay for new PostgreSQL backends and their
+// cold catalog caches. Without it, pay's slowest answers were its first ones,
+// 300–500 ms of connection starts and first-time planning. It stops at the
+// first error and returns it; a cold pool still works, so callers log it.
+func Warm(ctx context.Context, db *sqlx.DB, n int) error {
+	conns := make([]*sqlx.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	for range n {
+		c, err := db.Connx(ctx)
+		if err != nil {
+			return fmt.Errorf("warm pool: %w", err)
+		}
+		conns = append(conns, c)
+	}
+	var tables []string
+	if err := conns[0].SelectContext(ctx, &tables,
+		`SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1`); err != nil {
+		return fmt.Errorf("warm pool: %w", err)
+	}
+	errs := make(chan error, len(conns))
+	for _, c := range conns {
+		go func() {
+			for _, t := range tables {
+				for _, q := range []string{"EXPLAIN SELECT * FROM " + t, "EXPLAIN INSERT INTO " + t + " DEFAULT VALUES"} {
+					if _, err := c.ExecContext(ctx, q); err != nil {
+						errs <- fmt.Errorf("warm pool: %s: %w", q, err)
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range conns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }

@@ -154,3 +154,27 @@ func TestOpenUnreachable(t *testing.T) {
 		t.Fatal("open of a closed port succeeded")
 	}
 }
+
+// TestWarmKeepsWarmConnections: Warm leaves n connections open and idle,
+// each of which has planned against every table (so a request that follows
+// finds one ready), and SetPool keeps every idle connection it opened.
+func TestWarmKeepsWarmConnections(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	postgres.SetPool(db, 4)
+	if err := postgres.Warm(context.Background(), db, 4); err != nil {
+		t.Fatal(err)
+	}
+	if st := db.Stats(); st.OpenConnections != 4 || st.Idle != 4 {
+		t.Fatalf("after Warm: %d open, %d idle; want 4 and 4", st.OpenConnections, st.Idle)
+	}
+	var tables int
+	if err := db.Get(&tables, `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()`); err != nil || tables == 0 {
+		t.Fatalf("%d tables, %v", tables, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := postgres.Warm(ctx, db, 2); err == nil {
+		t.Fatal("Warm with a cancelled context succeeded")
+	}
+}
