@@ -30,7 +30,7 @@ type authDetails struct {
 // machine allows, all under the payment's row lock in one transaction.
 func (s *Service) applyAuth(ctx context.Context, id string, f AuthFact, d authDetails) (Payment, error) {
 	var out Payment
-	err := postgres.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+	err := postgres.InTxRelearnable(ctx, s.db, func(tx *sqlx.Tx) error {
 		var err error
 		out, err = s.applyAuthIn(ctx, NewStore(tx), id, f, d)
 		return err
@@ -177,7 +177,7 @@ func (s *Service) applyTx(ctx context.Context, txID string, f TxFact, d txDetail
 		outP Payment
 		outT Transaction
 	)
-	err := postgres.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+	err := postgres.InTxRelearnable(ctx, s.db, func(tx *sqlx.Tx) error {
 		var err error
 		outP, outT, err = s.applyTxIn(ctx, NewStore(tx), txID, f, d)
 		return err

@@ -83,6 +83,23 @@ func InTx(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) (err err
 	return nil
 }
 
+// InTxRelearnable is InTx for a transaction whose every write can be learnt
+// again from a durable source: its commit does not wait for the WAL flush
+// (synchronous_commit off for this transaction alone). A database crash
+// can lose the last fraction of a second of such commits, and nothing else:
+// the next synchronous commit on the server flushes them, and whatever is
+// lost is recomputed from where it came from. It takes a flush stall off
+// the paths that apply APO's answers (pay's reply, notifications,
+// inquiries), which are re-learnt by inquiry and redelivery.
+func InTxRelearnable(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) error {
+	return InTx(ctx, db, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit TO off"); err != nil {
+			return fmt.Errorf("set synchronous_commit: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
 // SQLSTATE codes the stores act on.
 const (
 	codeUniqueViolation      = "23505"

@@ -178,3 +178,42 @@ func TestWarmKeepsWarmConnections(t *testing.T) {
 		t.Fatal("Warm with a cancelled context succeeded")
 	}
 }
+
+// TestInTxRelearnable: inside, the commit does not wait for the flush; the
+// setting ends with the transaction, so the connection's next transaction
+// is synchronous again; and the transaction still commits or rolls back.
+func TestInTxRelearnable(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	postgres.SetPool(db, 1) // one connection: the next transaction reuses it
+	ctx := context.Background()
+	if _, err := db.Exec(`CREATE TABLE relearnable (n int)`); err != nil {
+		t.Fatal(err)
+	}
+	err := postgres.InTxRelearnable(ctx, db, func(tx *sqlx.Tx) error {
+		var s string
+		if err := tx.Get(&s, `SHOW synchronous_commit`); err != nil || s != "off" {
+			t.Errorf("inside: synchronous_commit %q, %v", s, err)
+		}
+		_, err := tx.Exec(`INSERT INTO relearnable VALUES (1)`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if err := postgres.InTxRelearnable(ctx, db, func(tx *sqlx.Tx) error {
+		_, _ = tx.Exec(`INSERT INTO relearnable VALUES (2)`)
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("rollback returned %v", err)
+	}
+	var s string
+	var n int
+	if err := db.Get(&s, `SHOW synchronous_commit`); err != nil || s != "on" {
+		t.Errorf("after: synchronous_commit %q, %v", s, err)
+	}
+	if err := db.Get(&n, `SELECT sum(n) FROM relearnable`); err != nil || n != 1 {
+		t.Errorf("rows sum to %d (%v); want the first transaction's only", n, err)
+	}
+}
