@@ -132,23 +132,7 @@ func (s *Store) linesNaming(ctx context.Context, fileIDs []int64, apoIDs, reques
 			OR l.original_transaction_id IN (SELECT jsonb_array_elements_text($2::jsonb))
 			OR l.transaction_request_id IN (SELECT jsonb_array_elements_text($3::jsonb))
 			OR l.original_transaction_request_id IN (SELECT jsonb_array_elements_text($3::jsonb)))`
-	rows, err := s.db.QueryContext(ctx, q, int64Array(fileIDs), jsonStrings(apoIDs), jsonStrings(requestIDs))
-	if err != nil {
-		return nil, fmt.Errorf("lines naming transactions: %w", err)
-	}
-	defer rows.Close()
-	var (
-		sc  itemScanner
-		out []itemRow
-	)
-	dest := sc.dest(false)
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("lines naming transactions: %w", err)
-		}
-		out = append(out, *sc.row(false))
-	}
-	return out, rows.Err()
+	return s.queryItems(ctx, "lines naming transactions", q, int64Array(fileIDs), jsonStrings(apoIDs), jsonStrings(requestIDs))
 }
 
 // SetContextFiles records the files a run read beyond its inputs (its
@@ -477,9 +461,15 @@ func (s *Store) streamItems(ctx context.Context, fileIDs []int64, fn func(*itemR
 func (s *Store) itemsAt(ctx context.Context, fileIDs []int64, positions []int64) ([]itemRow, error) {
 	q := `SELECT ` + itemColumns + ` FROM report_lines l
 		WHERE l.file_id = ANY($1::bigint[]) AND ((l.file_id << 32) | l.line_no::bigint) = ANY($2::bigint[])`
-	rows, err := s.db.QueryContext(ctx, q, int64Array(fileIDs), int64Array(positions))
+	return s.queryItems(ctx, "report lines at positions", q, int64Array(fileIDs), int64Array(positions))
+}
+
+// queryItems runs q, which selects itemColumns, and returns its lines
+// without ledger columns; what names the query in errors.
+func (s *Store) queryItems(ctx context.Context, what, q string, args ...any) ([]itemRow, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("report lines at positions: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var (
@@ -489,7 +479,7 @@ func (s *Store) itemsAt(ctx context.Context, fileIDs []int64, positions []int64)
 	dest := sc.dest(false)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("report lines at positions: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		out = append(out, *sc.row(false))
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
+
+	cardno "github.com/payops/payops/internal/pan"
 )
 
 // behaviour is what a test card makes the sandbox do (design.md §7). It is
@@ -43,24 +45,6 @@ func behaviourOf(pan string) behaviour {
 	return cardApprove
 }
 
-// luhnValid reports whether an all-digit card number passes the Luhn check.
-func luhnValid(pan string) bool {
-	sum := 0
-	double := false
-	for i := len(pan) - 1; i >= 0; i-- {
-		d := int(pan[i] - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
-}
-
 // allDigits reports whether s is a non-empty run of ASCII digits.
 func allDigits(s string) bool {
 	if s == "" {
@@ -92,14 +76,6 @@ func cardBrand(pan string) string {
 		return "UNIONPAY"
 	}
 	return "UNKNOWN"
-}
-
-// maskPAN keeps the BIN and the last four, as APO's displayable cardNo.
-func maskPAN(pan string) string {
-	if len(pan) < 12 {
-		return strings.Repeat("*", len(pan))
-	}
-	return pan[:6] + strings.Repeat("*", len(pan)-10) + pan[len(pan)-4:]
 }
 
 // cardFacts is everything the sandbox keeps about a card. The PAN and CVV
@@ -135,7 +111,7 @@ func cardFactsOf(fpKey []byte, pan, month, year string) cardFacts {
 		country = issuingCountries[int(sum[1])%len(issuingCountries)]
 	}
 	f := cardFacts{
-		Masked:         maskPAN(pan),
+		Masked:         cardno.Mask(pan), // as APO's displayable cardNo
 		Brand:          cardBrand(pan),
 		Funding:        "CREDIT",
 		IssuingCountry: country,

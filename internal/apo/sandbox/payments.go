@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	cardno "github.com/payops/payops/internal/pan"
 )
 
 // Errors returned by the sandbox's Go methods (the HTTP API answers with
@@ -309,7 +311,7 @@ func (s *Server) pay(r *http.Request, body []byte) reply {
 		}
 		facts = *saved
 	} else {
-		validNumber = len(meta.CardNo) >= 12 && len(meta.CardNo) <= 19 && luhnValid(meta.CardNo)
+		validNumber = len(meta.CardNo) >= 12 && len(meta.CardNo) <= 19 && cardno.Luhn(meta.CardNo)
 	}
 	expired = cardExpired(facts.ExpiryMonth, facts.ExpiryYear, now)
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	cardno "github.com/payops/payops/internal/pan"
 )
 
 // Cards by the acquirer they route to (routeAcquirer hashes the number).
@@ -27,7 +29,7 @@ func TestReportCardsRoute(t *testing.T) {
 	for pan, acq := range map[string]string{cardAlipay: "ALIPAY", cardAlipay2: "ALIPAY", cardCheckout: "CHECKOUT",
 		cardCheckou2: "CHECKOUT", cardAdyen: "ADYEN", cardAdyen2: "ADYEN"} {
 		if got := routeAcquirer(pan).Name; got != acq {
-			t.Fatalf("%s routes to %s, the tests expect %s", maskPAN(pan), got, acq)
+			t.Fatalf("%s routes to %s, the tests expect %s", cardno.Mask(pan), got, acq)
 		}
 	}
 }
