@@ -100,6 +100,13 @@ func TestImportRules(t *testing.T) {
 				}
 			}
 		}
+		// internal/browsertest (headless Chromium and chromedp) is test
+		// support: _test.go files may import it, no package's code may.
+		for _, imp := range p.Imports {
+			if imp == module+"/internal/browsertest" {
+				t.Errorf("%s imports %s; only tests may", from, imp)
+			}
+		}
 		// lib/pq and goose belong to internal/postgres alone (tests aside).
 		if from != "internal/postgres" {
 			for _, imp := range p.Imports {
