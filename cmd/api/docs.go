@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"embed"
 	"io/fs"
 	"net/http"
+	"time"
 )
 
 // docsUI is Redoc's standalone bundle, vendored from the npm registry
@@ -36,6 +38,25 @@ const docsPage = `<!doctype html>
 const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
 	"font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
+// redocLogo is the one outside address in Redoc's bundle: the sidebar's
+// "API docs by Redocly" image. It is served as an empty data: URL, which
+// fails to decode, and Redoc hides an image that fails; without this the
+// page asks Redocly's CDN for it (the CSP refuses, but the page still
+// tries).
+const redocLogo = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+// redocBundle is the bundle with redocLogo taken out.
+func redocBundle() []byte {
+	b, err := docsUI.ReadFile("docsui/redoc.standalone.js")
+	if err != nil {
+		panic(err) // the embed directive guarantees the file
+	}
+	if bytes.Count(b, []byte(redocLogo)) != 1 {
+		panic("docs: the vendored Redoc bundle no longer names " + redocLogo + " once: check it for outside addresses")
+	}
+	return bytes.Replace(b, []byte(redocLogo), []byte("data:,"), 1)
+}
+
 // mountDocs serves the API docs at /docs and their assets under
 // /docs/assets/, all from the binary.
 func mountDocs(mux *http.ServeMux) {
@@ -43,10 +64,15 @@ func mountDocs(mux *http.ServeMux) {
 	if err != nil {
 		panic(err) // the embed directive guarantees the directory
 	}
+	bundle := redocBundle()
 	mux.HandleFunc("GET /docs", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", docsCSP)
 		_, _ = w.Write([]byte(docsPage))
+	})
+	mux.HandleFunc("GET /docs/assets/redoc.standalone.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		http.ServeContent(w, r, "redoc.standalone.js", time.Time{}, bytes.NewReader(bundle))
 	})
 	mux.Handle("GET /docs/assets/", http.StripPrefix("/docs/assets/", http.FileServerFS(assets)))
 }
