@@ -171,6 +171,10 @@ func startStack(t testing.TB, timeScale float64, worker bool, dbURL string) *Sta
 		s.Start("worker")
 	}
 	s.WaitHTTP(s.API+"/readyz", 200)
+	if worker {
+		// The stack is ready when the worker is: it applies notifications.
+		s.WaitHTTP(fmt.Sprintf("http://127.0.0.1:%d/readyz", metricsPort), 200)
+	}
 	// An address answered is not proof that our process answered it.
 	for name, p := range s.procs {
 		if !running(p.cmd.Process.Pid) {

@@ -104,8 +104,11 @@ type apoVerifier interface{ Verification() apo.Verification }
 // "unavailable" while a dependency is down; 200 with status "degraded"
 // when APO's replies cannot be verified (a wrong key pair or client id:
 // every poll and capture stays unknown until it is fixed), its "apo" check
-// naming the likely cause; else 200 "ok". apoV may be nil (no APO check).
-func opsHandler(probes []*probe, apoV apoVerifier, extra ...prometheus.Collector) http.Handler {
+// naming the likely cause; else 200 "ok". Until started is set (the pool
+// warmed, the task server running) it answers 503 "starting", so that
+// nothing routes work to a worker that would take it cold. apoV may be nil
+// (no APO check).
+func opsHandler(started *atomic.Bool, probes []*probe, apoV apoVerifier, extra ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
 	for _, c := range extra {
 		reg.MustRegister(c)
@@ -126,6 +129,9 @@ func opsHandler(probes []*probe, apoV apoVerifier, extra ...prometheus.Collector
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		status, code := "ok", http.StatusOK
 		checks := map[string]string{}
+		if !started.Load() {
+			status, code = "starting", http.StatusServiceUnavailable
+		}
 		for _, p := range probes {
 			checks[p.name] = "ok"
 			if !p.up.Load() {
@@ -137,7 +143,7 @@ func opsHandler(probes []*probe, apoV apoVerifier, extra ...prometheus.Collector
 			checks["apo"] = "ok"
 			if problem := apoV.Verification().Problem(); problem != "" {
 				checks["apo"] = "degraded: " + problem
-				if code == http.StatusOK {
+				if status == "ok" {
 					status = "degraded"
 				}
 			}

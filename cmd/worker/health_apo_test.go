@@ -26,7 +26,7 @@ func TestReadyzAndMetricsNameUnverifiableAPO(t *testing.T) {
 	client := sandboxtest.NewClient(t, gw.URL)
 	quiet := slog.New(slog.DiscardHandler)
 	up := func(context.Context) error { return nil }
-	srv := httptest.NewServer(opsHandler([]*probe{newProbe("postgres", up, quiet), newProbe("redis", up, quiet)},
+	srv := httptest.NewServer(opsHandler(startedTrue(), []*probe{newProbe("postgres", up, quiet), newProbe("redis", up, quiet)},
 		client, apometrics.NewCollector(client)))
 	t.Cleanup(srv.Close)
 
@@ -91,7 +91,7 @@ func TestReadyzAndMetricsNameUnverifiableAPO(t *testing.T) {
 	// A dependency down makes the worker unavailable, whatever APO says.
 	down := newProbe("postgres", func(context.Context) error { return context.DeadlineExceeded }, quiet)
 	down.check(context.Background())
-	srv2 := httptest.NewServer(opsHandler([]*probe{down}, client))
+	srv2 := httptest.NewServer(opsHandler(startedTrue(), []*probe{down}, client))
 	t.Cleanup(srv2.Close)
 	res, err := http.Get(srv2.URL + "/readyz")
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -161,7 +162,7 @@ func TestOpsHandler(t *testing.T) {
 	pg := newProbe("postgres", func(context.Context) error { return errors.New("down") }, quiet)
 	rd := newProbe("redis", func(context.Context) error { return nil }, quiet)
 	pg.check(context.Background())
-	srv := httptest.NewServer(opsHandler([]*probe{pg, rd}, nil))
+	srv := httptest.NewServer(opsHandler(startedTrue(), []*probe{pg, rd}, nil))
 	defer srv.Close()
 
 	res, err := http.Get(srv.URL + "/healthz")
@@ -190,5 +191,41 @@ func TestOpsHandler(t *testing.T) {
 	}
 	if res.StatusCode != http.StatusOK || !strings.Contains(string(b), `payops_worker_dependency_up{dependency="postgres"} 0`) {
 		t.Fatalf("/metrics: got %d, want 200 with postgres marked down:\n%s", res.StatusCode, b)
+	}
+}
+
+func startedTrue() *atomic.Bool {
+	var b atomic.Bool
+	b.Store(true)
+	return &b
+}
+
+// A worker still warming its pool or starting its task server is alive but
+// not ready; it turns ready once started is set.
+func TestReadyzWaitsForStart(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	up := newProbe("postgres", func(context.Context) error { return nil }, quiet)
+	var started atomic.Bool
+	srv := httptest.NewServer(opsHandler(&started, []*probe{up}, nil))
+	defer srv.Close()
+	get := func() (int, string) {
+		t.Helper()
+		res, err := http.Get(srv.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body struct{ Status string }
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return res.StatusCode, body.Status
+	}
+	if code, status := get(); code != http.StatusServiceUnavailable || status != "starting" {
+		t.Fatalf("before start: got %d %q, want 503 starting", code, status)
+	}
+	started.Store(true)
+	if code, status := get(); code != http.StatusOK || status != "ok" {
+		t.Fatalf("after start: got %d %q, want 200 ok", code, status)
 	}
 }

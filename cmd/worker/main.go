@@ -114,6 +114,15 @@ func serve(ctx context.Context, cfg config.Config, schedules jobs.Schedules, log
 	if err := postgres.Migrate(ctx, db.DB); err != nil {
 		return err
 	}
+	// The worker applies the same PAYMENT_RESULT the api applies from pay's
+	// answer, under the same row lock: a cold backend holding that lock
+	// while it loads its catalog made the first pays after a start wait.
+	warmed := time.Now()
+	if err := postgres.Warm(ctx, db, cfg.DBMaxConns); err != nil {
+		log.WarnContext(ctx, "database pool not warmed; first tasks will be slower", "err", err)
+	} else {
+		log.InfoContext(ctx, "database pool warmed", "connections", cfg.DBMaxConns, "duration_ms", time.Since(warmed).Milliseconds())
+	}
 
 	rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
 	defer rdb.Close()
@@ -148,7 +157,8 @@ func serve(ctx context.Context, cfg config.Config, schedules jobs.Schedules, log
 	}
 	ins := asynq.NewInspector(ropt)
 	defer ins.Close()
-	hs := &http.Server{Handler: opsHandler(probes, client, newQueueCollector(ins), payments.NewStatusCollector(db),
+	var started atomic.Bool
+	hs := &http.Server{Handler: opsHandler(&started, probes, client, newQueueCollector(ins), payments.NewStatusCollector(db),
 		apometrics.NewCollector(client)), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
@@ -205,6 +215,7 @@ func serve(ctx context.Context, cfg config.Config, schedules jobs.Schedules, log
 		return err
 	}
 	s.Start()
+	started.Store(true)
 
 	log.Info("worker started", "worker", name, "tz", cfg.ReconTZ.String())
 	<-ctx.Done()

@@ -3,7 +3,6 @@ package disputes
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -240,7 +239,7 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 		add("payment_id = ?", f.PaymentID)
 	}
 	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
+		at, id, err := postgres.DecodeTimeCursor(f.Cursor)
 		if err != nil {
 			return Page{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
 		}
@@ -264,7 +263,7 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 	for i, r := range rows {
 		if i == limit {
 			last := page.Items[limit-1]
-			page.Next = encodeCursor(last.CreatedAt, last.ID)
+			page.Next = postgres.EncodeTimeCursor(last.CreatedAt, last.ID)
 			break
 		}
 		page.Items = append(page.Items, r.dispute())
@@ -416,21 +415,4 @@ func (s *Store) Events(ctx context.Context, disputeID string) ([]Event, error) {
 			Note: r.Note, Actor: r.Actor, Payload: r.Payload, CreatedAt: r.CreatedAt.UTC()}
 	}
 	return out, nil
-}
-
-func encodeCursor(at time.Time, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id))
-}
-
-func decodeCursor(c string) (time.Time, string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return time.Time{}, "", err
-	}
-	ts, id, ok := strings.Cut(string(b), "|")
-	if !ok || !postgres.IsUUID(id) {
-		return time.Time{}, "", errors.New("bad cursor")
-	}
-	at, err := time.Parse(time.RFC3339Nano, ts)
-	return at, id, err
 }

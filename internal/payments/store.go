@@ -3,7 +3,6 @@ package payments
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -284,7 +283,7 @@ func (s *Store) List(ctx context.Context, f Filter) (Page[Payment], error) {
 		add("auth_expiry_time < ?", f.ExpiringBefore)
 	}
 	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
+		at, id, err := postgres.DecodeTimeCursor(f.Cursor)
 		if err != nil {
 			return Page[Payment]{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
 		}
@@ -308,7 +307,7 @@ func (s *Store) List(ctx context.Context, f Filter) (Page[Payment], error) {
 	for i, r := range rows {
 		if i == limit {
 			last := page.Items[limit-1]
-			page.Next = encodeCursor(last.CreatedAt, last.ID)
+			page.Next = postgres.EncodeTimeCursor(last.CreatedAt, last.ID)
 			break
 		}
 		page.Items = append(page.Items, r.payment())
@@ -318,23 +317,6 @@ func (s *Store) List(ctx context.Context, f Filter) (Page[Payment], error) {
 
 // ListQuery exposes the SQL List runs, for the index-only EXPLAIN test.
 func ListQuery() string { return `SELECT ` + paymentColumns + ` FROM payments` }
-
-func encodeCursor(at time.Time, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id))
-}
-
-func decodeCursor(c string) (time.Time, string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return time.Time{}, "", err
-	}
-	ts, id, ok := strings.Cut(string(b), "|")
-	if !ok || !postgres.IsUUID(id) {
-		return time.Time{}, "", errors.New("bad cursor")
-	}
-	at, err := time.Parse(time.RFC3339Nano, ts)
-	return at, id, err
-}
 
 // ---- transactions ----
 

@@ -138,7 +138,7 @@ func (s *Store) ListWebhooks(ctx context.Context, f WebhookFilter) (Page[Webhook
 		add("payment_id = $%d", f.PaymentID)
 	}
 	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
+		at, id, err := postgres.DecodeTimeCursor(f.Cursor)
 		if err != nil {
 			return Page[WebhookEvent]{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
 		}
@@ -162,7 +162,7 @@ func (s *Store) ListWebhooks(ctx context.Context, f WebhookFilter) (Page[Webhook
 	for i, r := range rows {
 		if i == limit {
 			last := page.Items[limit-1]
-			page.Next = encodeCursor(last.ReceivedAt, last.ID)
+			page.Next = postgres.EncodeTimeCursor(last.ReceivedAt, last.ID)
 			break
 		}
 		page.Items = append(page.Items, r.event())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -562,7 +561,7 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) (Page[Run], error) {
 		where = append(where, fmt.Sprintf("status = $%d", len(args)))
 	}
 	if f.Cursor != "" {
-		id, err := decodeCursor(f.Cursor)
+		id, err := postgres.DecodeIDCursor(f.Cursor)
 		if err != nil {
 			return Page[Run]{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
 		}
@@ -585,7 +584,7 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) (Page[Run], error) {
 	var page Page[Run]
 	for i, r := range rows {
 		if i == limit {
-			page.Next = encodeCursor(page.Items[limit-1].ID)
+			page.Next = postgres.EncodeIDCursor(page.Items[limit-1].ID)
 			break
 		}
 		run, err := r.run()
@@ -805,7 +804,7 @@ func (q *discrepancyQuery) page(ctx context.Context, db sqlx.ExtContext, kind Ki
 		q.add("d.status = %s", string(status))
 	}
 	if cursor != "" {
-		id, err := decodeCursor(cursor)
+		id, err := postgres.DecodeIDCursor(cursor)
 		if err != nil {
 			return Page[Discrepancy]{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
 		}
@@ -823,7 +822,7 @@ func (q *discrepancyQuery) page(ctx context.Context, db sqlx.ExtContext, kind Ki
 	var page Page[Discrepancy]
 	for i, r := range rows {
 		if i == limit {
-			page.Next = encodeCursor(page.Items[limit-1].ID)
+			page.Next = postgres.EncodeIDCursor(page.Items[limit-1].ID)
 			break
 		}
 		page.Items = append(page.Items, r.discrepancy())
@@ -974,20 +973,4 @@ func dateArray(ds []time.Time) string {
 	}
 	b.WriteByte('}')
 	return b.String()
-}
-
-func encodeCursor(id int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(id, 10)))
-}
-
-func decodeCursor(c string) (int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return 0, err
-	}
-	n, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil || n <= 0 {
-		return 0, errors.New("bad cursor")
-	}
-	return n, nil
 }
