@@ -564,8 +564,8 @@ func TestRecorderSeesRedactedCall(t *testing.T) {
 			}
 			assertNoCard(t, "recorded request", string(r.Request))
 			assertNoCard(t, "recorded response", string(r.Response))
-			if !strings.Contains(string(r.Request), `"cardNo":"424242******4242"`) || !strings.Contains(string(r.Request), `"cvv":"***"`) {
-				t.Fatalf("recorded request lacks the masked card: %s", r.Request)
+			if !strings.Contains(string(r.Request), `"cardNo":"[REDACTED]"`) || !strings.Contains(string(r.Request), `"cvv":"[REDACTED]"`) {
+				t.Fatalf("recorded request lacks the withheld card: %s", r.Request)
 			}
 			if len(r.Response) == 0 {
 				t.Fatal("recorded response is empty")

@@ -6,105 +6,44 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"strings"
+	"unicode/utf8"
 
-	"github.com/payops/payops/internal/pan"
+	"github.com/payops/payops/internal/carddata"
 )
 
 // MaskPAN keeps what PCI DSS allows us to show of a card number, the first
-// six and last four characters, and replaces the rest with '*' (pan.Mask).
-// Masking a masked number returns it unchanged.
-func MaskPAN(number string) string { return pan.Mask(number) }
+// six and last four characters, and replaces the rest with '*'
+// (carddata.Mask). Masking a masked number returns it unchanged.
+func MaskPAN(number string) string { return carddata.Mask(number) }
 
-// scrubPANs masks the card numbers in free text with the policy every text
-// payops keeps goes through (pan.MaskText).
-func scrubPANs(s string) string { return pan.MaskText(s) }
-
-// Keys whose values RedactedJSON replaces, compared case-insensitively.
-var (
-	panKeys    = map[string]bool{"cardno": true}
-	secretKeys = map[string]bool{"cvv": true, "cvv2": true, "cvc": true, "cvc2": true, "securitycode": true, "cardpassworddigest": true}
-	// A card token pays with the card it stands for: a credential, kept out
-	// of call logs like the CVV.
-	tokenKeys    = map[string]bool{"cardtoken": true, "acquirercardtoken": true, "paymentmethodid": true}
-	documentKeys = map[string]bool{"disputeevidence": true}
-)
+// scrubPANs masks the card numbers in free text (carddata.MaskText).
+func scrubPANs(s string) string { return carddata.MaskText(s) }
 
 // RedactedJSON returns a copy of an APO JSON body that is safe to store or
-// log: every "cardNo" is masked with MaskPAN, every CVV-like field and card
-// token (cardToken, paymentMethodId) becomes "***", card numbers in
-// free-text fields (see isFreeText) are masked by pan.MaskText, and base64
-// dispute documents ("disputeEvidence") are replaced by a note of their
-// length so call logs stay small. Keys are re-ordered (encoding/json sorts
-// object keys); numbers are kept exactly. A body that is not JSON becomes a
-// JSON object {"unparsedBody": "..."} holding its first 2 KiB with card
-// numbers masked.
+// log, by carddata's one policy (carddata.RedactJSON): card security codes
+// and card tokens (cardToken, paymentMethodId) become "[REDACTED]", and so
+// does a cardNo unless APO already masked it; card numbers anywhere else
+// are masked to their first six and last four digits; base64 dispute
+// documents ("disputeEvidence") are replaced by a note of their length, so
+// call records stay small. Layout and key order are kept. A body that is
+// not JSON becomes a JSON object {"unparsedBody": "..."} holding its first
+// 2 KiB, redacted as text. The result is always valid UTF-8, as a jsonb
+// column needs.
 func RedactedJSON(body []byte) []byte {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil || dec.Decode(new(any)) != io.EOF {
-		s := string(body)
+	if !utf8.Valid(body) {
+		body = bytes.ToValidUTF8(body, []byte("\uFFFD"))
+	}
+	if !json.Valid(body) {
+		// Redact before cutting: a cut through a card number would leave
+		// its first digits as too short a run to be found.
+		s := carddata.Redact(string(body))
 		if len(s) > 2048 {
-			s = s[:2048]
+			s = strings.ToValidUTF8(s[:2048], "")
 		}
-		return mustJSON(map[string]string{"unparsedBody": scrubPANs(strings.ToValidUTF8(s, "?"))})
+		return mustJSON(map[string]string{"unparsedBody": s})
 	}
-	return mustJSON(redactValue(v))
-}
-
-func redactValue(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, val := range t {
-			lk := strings.ToLower(k)
-			s, isString := val.(string)
-			switch {
-			case panKeys[lk] && isString:
-				t[k] = MaskPAN(s)
-			case (panKeys[lk] || secretKeys[lk] || tokenKeys[lk]) && val != nil:
-				t[k] = "***"
-			case isFreeText(lk) && isString:
-				t[k] = scrubPANs(s)
-			case documentKeys[lk] && isString:
-				t[k] = "[" + strconv.Itoa(len(s)) + " base64 characters omitted]"
-			default:
-				t[k] = redactValue(val)
-			}
-		}
-		return t
-	case []any:
-		for i := range t {
-			t[i] = redactValue(t[i])
-		}
-		return t
-	}
-	return v
-}
-
-// isFreeText reports keys holding what a person typed or a gateway wrote
-// (resultMessage, disputeReasonMsg, refundReason, orderDescription,
-// referenceBuyerId, buyerEmail, the cardholder's names, userAgent …), where a
-// card number may be echoed. Ids we or APO generate are left alone.
-func isFreeText(lowerKey string) bool {
-	if freeTextKeys[lowerKey] {
-		return true
-	}
-	for _, suffix := range []string{"message", "msg", "reason", "reasonraw", "description"} {
-		if strings.HasSuffix(lowerKey, suffix) {
-			return true
-		}
-	}
-	return false
-}
-
-// freeTextKeys are free-text fields of APO's bodies whose names the suffixes
-// of isFreeText do not catch. buyerPhoneNo is not one: phone numbers run to
-// 15 digits and one in ten would pass the Luhn check.
-var freeTextKeys = map[string]bool{
-	"referencebuyerid": true, "buyeremail": true, "buyername": true, "firstname": true, "middlename": true,
-	"lastname": true, "fullname": true, "cardholdername": true, "useragent": true, "goodsname": true,
+	return carddata.RedactJSON(body)
 }
 
 // mustJSON encodes values built from decoded JSON, which cannot fail.
@@ -137,9 +76,10 @@ func formatRedacted(f fmt.State, verb rune, s string) {
 	io.WriteString(f, s)
 }
 
-// Redacted returns a copy of r with the card masked (cardNo → first six and
-// last four, cvv → "***"): what to store as "the request we sent". r itself
-// is not modified.
+// Redacted returns a copy of r with the card data withheld as carddata's
+// policy has it (cardNo masked to its first six and last four, cvv and a
+// saved card's token, paymentMethodId, replaced by carddata.Redacted): what
+// to store as "the request we sent". r itself is not modified.
 func (r PayRequest) Redacted() PayRequest {
 	r.PaymentMethod = r.PaymentMethod.redacted()
 	return r
@@ -174,6 +114,9 @@ func (r PayRequest) LogValue() slog.Value {
 }
 
 func (m PaymentMethod) redacted() PaymentMethod {
+	if m.PaymentMethodID != "" { // a card token pays with the card: a credential
+		m.PaymentMethodID = carddata.Redacted
+	}
 	if m.PaymentMethodMetaData != nil {
 		c := m.PaymentMethodMetaData.redacted()
 		m.PaymentMethodMetaData = &c
@@ -194,7 +137,7 @@ func (m PaymentMethod) Format(f fmt.State, verb rune) { formatRedacted(f, verb, 
 func (m PaymentMethod) LogValue() slog.Value {
 	attrs := []slog.Attr{slog.String("paymentMethodType", m.PaymentMethodType)}
 	if m.PaymentMethodID != "" {
-		attrs = append(attrs, slog.String("paymentMethodId", m.PaymentMethodID))
+		attrs = append(attrs, slog.String("paymentMethodId", carddata.Redacted))
 	}
 	if m.PaymentMethodMetaData != nil {
 		attrs = append(attrs, slog.Attr{Key: "paymentMethodMetaData", Value: m.PaymentMethodMetaData.LogValue()})
@@ -205,7 +148,7 @@ func (m PaymentMethod) LogValue() slog.Value {
 func (c CardMetaData) redacted() CardMetaData {
 	c.CardNo = MaskPAN(c.CardNo)
 	if c.CVV != "" {
-		c.CVV = "***"
+		c.CVV = carddata.Redacted
 	}
 	return c
 }
@@ -230,7 +173,7 @@ func (c CardMetaData) LogValue() slog.Value {
 		slog.Bool("isCardOnFile", bool(c.IsCardOnFile)),
 	}
 	if c.CVV != "" {
-		attrs = append(attrs, slog.String("cvv", "***"))
+		attrs = append(attrs, slog.String("cvv", carddata.Redacted))
 	}
 	return slog.GroupValue(attrs...)
 }

@@ -104,7 +104,7 @@ func TestSlogNeverLogsCard(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
 		t.Fatal(err)
 	}
-	if line.Req.PaymentRequestID != "req-1" || line.Req.PaymentMethod.Meta.CardNo != "424242******4242" || line.Req.PaymentMethod.Meta.CVV != "***" {
+	if line.Req.PaymentRequestID != "req-1" || line.Req.PaymentMethod.Meta.CardNo != "424242******4242" || line.Req.PaymentMethod.Meta.CVV != "[REDACTED]" {
 		t.Fatalf("structured log: got %+v", line)
 	}
 }
@@ -115,7 +115,7 @@ func TestRedacted(t *testing.T) {
 	if got := red.PaymentMethod.PaymentMethodMetaData.CardNo; got != "424242******4242" {
 		t.Fatalf("redacted cardNo: got %q", got)
 	}
-	if got := red.PaymentMethod.PaymentMethodMetaData.CVV; got != "***" {
+	if got := red.PaymentMethod.PaymentMethodMetaData.CVV; got != "[REDACTED]" {
 		t.Fatalf("redacted cvv: got %q", got)
 	}
 	if req.PaymentMethod.PaymentMethodMetaData.CardNo != testPAN || req.PaymentMethod.PaymentMethodMetaData.CVV != testCVV {
@@ -129,10 +129,19 @@ func TestRedacted(t *testing.T) {
 	if red.PaymentMethod.PaymentMethodMetaData.ExpiryYear != "27" || red.PaymentRequestID != "req-1" {
 		t.Fatal("Redacted lost non-secret fields")
 	}
-	// A saved-card request (no metadata) survives unchanged.
+	// A saved-card request (no metadata) keeps its shape; its card token is
+	// a credential and is withheld.
 	saved := apo.PayRequest{PaymentMethod: apo.PaymentMethod{PaymentMethodType: "CARD", PaymentMethodID: "tok-1"}}
-	if got := saved.Redacted(); got.PaymentMethod.PaymentMethodID != "tok-1" || got.PaymentMethod.PaymentMethodMetaData != nil {
+	if got := saved.Redacted(); got.PaymentMethod.PaymentMethodID != "[REDACTED]" || got.PaymentMethod.PaymentMethodMetaData != nil {
 		t.Fatalf("saved card: got %+v", got.PaymentMethod)
+	}
+	if saved.PaymentMethod.PaymentMethodID != "tok-1" {
+		t.Fatal("Redacted modified the original saved-card request")
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("pay", "req", saved)
+	if out := buf.String() + fmt.Sprint(saved); strings.Contains(out, "tok-1") {
+		t.Fatalf("saved card token printed: %s", out)
 	}
 }
 
@@ -146,25 +155,33 @@ func TestRedactedJSON(t *testing.T) {
 	}
 	red := string(apo.RedactedJSON(body))
 	assertNoCard(t, "RedactedJSON", red)
-	for _, want := range []string{`"cardNo":"424242******4242"`, `"cvv":"***"`, `"paymentRequestId":"req-1"`, `"isAuthorization":true`} {
+	// The number under cardNo is withheld whole, as any value of a card
+	// number field that is not already masked.
+	for _, want := range []string{`"cardNo":"[REDACTED]"`, `"cvv":"[REDACTED]"`, `"paymentRequestId":"req-1"`, `"isAuthorization":true`} {
 		if !strings.Contains(red, want) {
 			t.Errorf("RedactedJSON lacks %s: %s", want, red)
 		}
 	}
+	// Layout and key order are kept (carddata.RedactJSON copies the body).
 	tests := map[string]struct{ in, want string }{
-		"nested and case-insensitive": {`{"a":[{"CardNo":"5555555555554444","CVC":"123"}],"n":12.50}`, `{"a":[{"CVC":"***","CardNo":"555555******4444"}],"n":12.50}`},
-		"non-string secrets":          {`{"cvv":737,"cardNo":4242424242424242,"errorMessage":{"cardNo":"4242424242424242"}}`, `{"cardNo":"***","cvv":"***","errorMessage":{"cardNo":"424242******4242"}}`},
+		"nested and case-insensitive": {`{"a":[{"CardNo":"5555555555554444","CVC":"123"}],"n":12.50}`, `{"a":[{"CardNo":"[REDACTED]","CVC":"[REDACTED]"}],"n":12.50}`},
+		"non-string secrets":          {`{"cvv":737,"cardNo":4242424242424242,"errorMessage":{"cardNo":"4242424242424242"}}`, `{"cvv":"[REDACTED]","cardNo":"[REDACTED]","errorMessage":{"cardNo":"[REDACTED]"}}`},
 		"already masked":              {`{"cardNo":"555555******4444"}`, `{"cardNo":"555555******4444"}`},
 		"evidence elided":             {`{"disputeEvidence":"SGVsbG8="}`, `{"disputeEvidence":"[8 base64 characters omitted]"}`},
-		"free text scrubbed":          {`{"result":{"resultMessage":"card 4242 4242 4242 4242 declined"},"refundReason":"4242424242424242"}`, `{"refundReason":"424242******4242","result":{"resultMessage":"card 4242 42** **** 4242 declined"}}`},
+		"free text scrubbed":          {`{"result":{"resultMessage":"card 4242 4242 4242 4242 declined"},"refundReason":"4242424242424242"}`, `{"result":{"resultMessage":"card 4242 42** **** 4242 declined"},"refundReason":"424242******4242"}`},
+		// Every string is free text now, the buyer's phone number included.
 		"typed into what a buyer types": {`{"order":{"orderDescription":"4242-4242-4242-4242","buyer":{"referenceBuyerId":"4242424242424242","buyerPhoneNo":"4242424242424242"}},"cardholderName":{"firstName":"4242424242424242","fullName":"A 4242424242424242"}}`,
-			`{"cardholderName":{"firstName":"424242******4242","fullName":"A 424242******4242"},"order":{"buyer":{"buyerPhoneNo":"4242424242424242","referenceBuyerId":"424242******4242"},"orderDescription":"4242-42**-****-4242"}}`},
+			`{"order":{"orderDescription":"4242-42**-****-4242","buyer":{"referenceBuyerId":"424242******4242","buyerPhoneNo":"424242******4242"}},"cardholderName":{"firstName":"424242******4242","fullName":"A 424242******4242"}}`},
 		"not a card number": {`{"resultMessage":"order 4242424242424241 unknown"}`, `{"resultMessage":"order 4242424242424241 unknown"}`},
 		"card tokens withheld": {`{"paymentMethod":{"paymentMethodId":"tok_1"},"paymentResultInfo":{"cardToken":"tok_1","acquirerInfo":{"acquirerCardToken":"atok"}}}`,
-			`{"paymentMethod":{"paymentMethodId":"***"},"paymentResultInfo":{"acquirerInfo":{"acquirerCardToken":"***"},"cardToken":"***"}}`},
+			`{"paymentMethod":{"paymentMethodId":"[REDACTED]"},"paymentResultInfo":{"cardToken":"[REDACTED]","acquirerInfo":{"acquirerCardToken":"[REDACTED]"}}}`},
 		"ids with long digit runs": {`{"paymentId":"202611231234567890123"}`, `{"paymentId":"202611231234567890123"}`},
 		"not json":                 {`card 4242424242424242 <b>`, `{"unparsedBody":"card 424242******4242 <b>"}`},
-		"trailing garbage":         {`{"cardNo":"4242424242424242"} x`, `{"unparsedBody":"{\"cardNo\":\"424242******4242\"} x"}`},
+		"trailing garbage":         {`{"cardNo":"4242424242424242"} x`, `{"unparsedBody":"{\"cardNo\":\"[REDACTED]\"} x"}`},
+		"invalid utf-8":            {"{\"resultMessage\":\"caf\xe9 4242424242424242\"}", "{\"resultMessage\":\"caf\uFFFD 424242******4242\"}"},
+		// Cut before redaction, the 2 KiB would end in nine digits of the
+		// card, too short a run to be found.
+		"cut after redaction": {strings.Repeat("x", 2036) + " 4242 4242 4242 4242", `{"unparsedBody":"` + strings.Repeat("x", 2036) + ` 4242 42** *"}`},
 	}
 	for name, tt := range tests {
 		if got := string(apo.RedactedJSON([]byte(tt.in))); got != tt.want {

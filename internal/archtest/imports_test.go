@@ -89,11 +89,11 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 		// internal/apo is the provider client only: nothing of this module
-		// but two leaves of the standard library, internal/pan (the
-		// card-number policy, so the client masks as everything else does)
+		// but two leaves of the standard library, internal/carddata (the
+		// card data policy, so the client redacts as everything else does)
 		// and internal/timing (the request's step timer).
-		leaves := map[string]bool{module + "/internal/pan": true, module + "/internal/timing": true}
-		if from == "internal/apo" || from == "internal/pan" || from == "internal/timing" {
+		leaves := map[string]bool{module + "/internal/carddata": true, module + "/internal/timing": true}
+		if from == "internal/apo" || from == "internal/carddata" || from == "internal/timing" {
 			for _, imp := range p.Imports {
 				if strings.HasPrefix(imp, module) && !(from == "internal/apo" && leaves[imp]) {
 					t.Errorf("%s imports %s; it may use the standard library only", from, imp)

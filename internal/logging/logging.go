@@ -1,8 +1,7 @@
-// Package logging builds the service's structured loggers and owns the
-// redaction of card data: a slog.Handler that masks card numbers and drops
-// card security codes from every log line, and the Redact and RedactJSON
-// functions other packages use on payloads before they store them (APO call
-// records, webhook bodies, audit inputs).
+// Package logging builds the service's structured loggers: a slog.Handler
+// that applies carddata's redaction policy to every log line (card numbers
+// masked, card security codes and card tokens withheld). The policy itself
+// belongs to internal/carddata.
 package logging
 
 import (
@@ -16,7 +15,7 @@ import (
 	"reflect"
 	"strconv"
 
-	"github.com/payops/payops/internal/pan"
+	"github.com/payops/payops/internal/carddata"
 )
 
 // New returns a JSON logger writing to w at level and above, with every line
@@ -29,15 +28,19 @@ func New(w io.Writer, level slog.Level) *slog.Logger {
 // attribute keys and values, group names, and attributes added with WithAttrs
 // are redacted; values are resolved (LogValuer) first:
 //
-//   - strings, error texts and integers: card numbers masked as by Redact;
-//   - the value of a sensitive key (IsSensitiveKey), at any depth, including
-//     a whole group and everything logged under a WithGroup of such a name:
-//     replaced by "[REDACTED]";
-//   - json.RawMessage and []byte holding JSON: redacted as by RedactJSON and
-//     logged as JSON; other []byte: logged as redacted text (not base64);
+//   - strings: as carddata.Field has it for their key (a card number field
+//     keeps only a masked display, a security code or card token field
+//     nothing, other text has its card numbers masked);
+//   - error texts and integers: card numbers masked as by carddata.Redact;
+//   - any other value of a sensitive key (carddata.IsSensitiveKey), at any
+//     depth, including a whole group and everything logged under a
+//     WithGroup of such a name: replaced by "[REDACTED]";
+//   - json.RawMessage and []byte holding JSON: redacted as by
+//     carddata.RedactJSON and logged as JSON; other []byte: logged as
+//     redacted text (not base64);
 //   - any other value (structs, maps, slices, pointers): encoded to JSON as
-//     slog's JSON handler would do, then redacted as by RedactJSON, so struct
-//     fields and map keys are judged by name. A value that cannot be encoded
+//     slog's JSON handler would do, then redacted as by carddata.RedactJSON,
+//     so struct fields and map keys are judged by name. A value that cannot be encoded
 //     to JSON is replaced by a note naming its type rather than printed with
 //     %+v, which would show a security code field unredacted.
 func NewRedactingHandler(inner slog.Handler) slog.Handler {
@@ -59,7 +62,7 @@ func (h *handler) Enabled(ctx context.Context, level slog.Level) bool {
 
 // Handle redacts a copy of r and passes it on; r itself is not changed.
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
-	nr := slog.NewRecord(r.Time, r.Level, Redact(r.Message), r.PC)
+	nr := slog.NewRecord(r.Time, r.Level, carddata.Redact(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		nr.AddAttrs(redactAttr(a, h.drop))
 		return true
@@ -82,15 +85,27 @@ func (h *handler) WithGroup(name string) slog.Handler {
 	if name == "" {
 		return h
 	}
-	return &handler{inner: h.inner.WithGroup(pan.MaskText(name)), drop: h.drop || IsSensitiveKey(name)}
+	return &handler{inner: h.inner.WithGroup(carddata.MaskText(name)), drop: h.drop || carddata.IsSensitiveKey(name)}
 }
 
 // redactAttr returns a redacted copy of a; drop replaces every value.
 func redactAttr(a slog.Attr, drop bool) slog.Attr {
 	v := a.Value.Resolve()
-	key := pan.MaskText(a.Key)
-	if key != "" && (drop || IsSensitiveKey(key)) {
-		return slog.String(key, Redacted)
+	key := carddata.MaskText(a.Key)
+	if key != "" && drop {
+		return slog.String(key, carddata.Redacted)
+	}
+	if key != "" && v.Kind() == slog.KindString {
+		// The field rule: a card number field keeps only a masked display, a
+		// security code or token field nothing, any other its redacted text.
+		s := v.String()
+		if r := carddata.Field(key, s); r != s {
+			return slog.String(key, r)
+		}
+		return slog.Attr{Key: key, Value: v}
+	}
+	if key != "" && carddata.IsSensitiveKey(key) {
+		return slog.String(key, carddata.Redacted)
 	}
 	if v.Kind() == slog.KindGroup {
 		// Rebuilt even when unchanged: cheaper than comparing, and groups are rare.
@@ -105,7 +120,7 @@ func redactAttr(a slog.Attr, drop bool) slog.Attr {
 		if a.Equal(slog.Attr{}) {
 			return a // handlers ignore the empty attr; keep it so
 		}
-		return slog.String(key, Redacted)
+		return slog.String(key, carddata.Redacted)
 	}
 	return slog.Attr{Key: key, Value: redactValue(v)}
 }
@@ -115,7 +130,7 @@ func redactValue(v slog.Value) slog.Value {
 	switch v.Kind() {
 	case slog.KindString:
 		s := v.String()
-		if r := Redact(s); r != s {
+		if r := carddata.Redact(s); r != s {
 			return slog.StringValue(r)
 		}
 	case slog.KindInt64:
@@ -141,7 +156,7 @@ func redactValue(v slog.Value) slog.Value {
 // maskNumber returns v unchanged unless its decimal text is a card number,
 // in which case the masked text replaces it.
 func maskNumber(v slog.Value, text string) slog.Value {
-	if r := pan.MaskText(text); r != text {
+	if r := carddata.MaskText(text); r != text {
 		return slog.StringValue(r)
 	}
 	return v
@@ -172,7 +187,7 @@ func redactAny(v slog.Value) (out slog.Value) {
 		return redactBytes(x)
 	case error:
 		if _, ok := x.(json.Marshaler); !ok {
-			return slog.StringValue(Redact(x.Error()))
+			return slog.StringValue(carddata.Redact(x.Error()))
 		}
 	}
 	var buf bytes.Buffer
@@ -181,14 +196,14 @@ func redactAny(v slog.Value) (out slog.Value) {
 	if err := enc.Encode(x); err != nil {
 		return slog.StringValue(fmt.Sprintf("!unloggable %T (not JSON-encodable)", x))
 	}
-	return slog.AnyValue(json.RawMessage(RedactJSON(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))))
+	return slog.AnyValue(json.RawMessage(carddata.RedactJSON(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))))
 }
 
 // redactBytes logs JSON bytes as redacted JSON and anything else as
 // redacted text.
 func redactBytes(b []byte) slog.Value {
 	if json.Valid(b) {
-		return slog.AnyValue(json.RawMessage(RedactJSON(b)))
+		return slog.AnyValue(json.RawMessage(carddata.RedactJSON(b)))
 	}
-	return slog.StringValue(Redact(string(b)))
+	return slog.StringValue(carddata.Redact(string(b)))
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"testing/slogtest"
 	"time"
+
+	"github.com/payops/payops/internal/carddata"
 )
 
 const (
@@ -86,6 +88,9 @@ func TestHandlerRedacts(t *testing.T) {
 		{"int attrs", func(l *slog.Logger) {
 			l.Info("x", "i", int64(4111111111111111), "u", uint64(5555555555554444), "f", 4111111111111111.0)
 		}, []string{`"i":"411111******1111"`, `"u":"555555******4444"`, `"f":"411111******1111"`}},
+		{"masked card number and token attrs", func(l *slog.Logger) {
+			l.Info("x", "cardNo", panMasked, "cardToken", "tok_1", "disputeEvidence", "SGVsbG8=")
+		}, []string{`"cardNo":"` + panMasked + `"`, `"cardToken":"[REDACTED]"`, `"disputeEvidence":"[8 base64 characters omitted]"`}},
 		{"sensitive keys", func(l *slog.Logger) {
 			l.Info("x", "cvv", cvv, "CardNumber", testPAN, "security_code", 918, "pan", "typo-4111111111111112")
 		}, []string{`"cvv":"[REDACTED]"`, `"CardNumber":"[REDACTED]"`, `"security_code":"[REDACTED]"`, `"pan":"[REDACTED]"`}},
@@ -202,7 +207,7 @@ func TestNew(t *testing.T) {
 		t.Fatalf("want only the warning, got %q", buf.String())
 	}
 	m := assertClean(t, lines[0])
-	if m["msg"] != "kept" || m["level"] != "WARN" || m["cardNo"] != Redacted || m["time"] == nil {
+	if m["msg"] != "kept" || m["level"] != "WARN" || m["cardNo"] != carddata.Redacted || m["time"] == nil {
 		t.Errorf("unexpected line %v", m)
 	}
 }

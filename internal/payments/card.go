@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/payops/payops/internal/pan"
+	"github.com/payops/payops/internal/carddata"
 )
 
 // CardInput is a card as the buyer typed it. Number and CVV pass through to
@@ -54,20 +54,20 @@ func normalizePAN(s string) string {
 	return strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(s))
 }
 
-// maskPAN masks a typed card number as pan.Mask does, spaces and dashes
+// maskPAN masks a typed card number as carddata.Mask does, spaces and dashes
 // removed first.
-func maskPAN(number string) string { return pan.Mask(normalizePAN(number)) }
+func maskPAN(number string) string { return carddata.Mask(normalizePAN(number)) }
 
 // maskFreeText masks card numbers typed into the fields of a payment
 // request that are free text, with the one policy every stored text follows
-// (pan.MaskText), before anything is stored or sent: a number belongs in
+// (carddata.MaskText), before anything is stored or sent: a number belongs in
 // card.number only. Reference order id and phone stay as typed: the first
 // is the merchant's key for the order, and a long phone number passes the
 // Luhn check one time in ten.
 func (r *CreateRequest) maskFreeText() {
 	for _, f := range []*string{&r.OrderDescription, &r.BuyerReference, &r.BuyerEmail, &r.UserAgent,
 		&r.Card.HolderFirst, &r.Card.HolderLast} {
-		*f = pan.MaskText(*f)
+		*f = carddata.MaskText(*f)
 	}
 }
 

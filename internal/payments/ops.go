@@ -10,8 +10,8 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/carddata"
 	"github.com/payops/payops/internal/money"
-	"github.com/payops/payops/internal/pan"
 	"github.com/payops/payops/internal/postgres"
 )
 
@@ -163,7 +163,7 @@ func (s *Service) Refund(ctx context.Context, paymentID string, req RefundReques
 				money.Money{Minor: reserved, Currency: p.Amount.Currency}, money.Money{Minor: p.DisputeLostMinor, Currency: p.Amount.Currency})
 		}
 		return Transaction{Type: TxRefund, Amount: money.Money{Minor: req.Amount, Currency: p.Amount.Currency},
-			Actor: req.Actor, Reason: pan.MaskText(req.Reason)}, nil
+			Actor: req.Actor, Reason: carddata.MaskText(req.Reason)}, nil
 	})
 	if err != nil {
 		return Payment{}, Transaction{}, err
@@ -241,7 +241,7 @@ func (s *Service) Resolve(ctx context.Context, paymentID string, r Review) (Paym
 			return err
 		}
 		_, err = st.AddEvent(ctx, Event{PaymentID: p.ID, Source: SourceAdmin, Kind: "review", StatusBefore: string(before),
-			StatusAfter: string(r.Status), Applied: true, Note: r.Actor + ": " + pan.MaskText(r.Reason), CreatedAt: now},
+			StatusAfter: string(r.Status), Applied: true, Note: r.Actor + ": " + carddata.MaskText(r.Reason), CreatedAt: now},
 			"admin|review|"+uuid.Must(uuid.NewV7()).String())
 		out = p
 		return err

@@ -15,8 +15,8 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/carddata"
 	"github.com/payops/payops/internal/money"
-	"github.com/payops/payops/internal/pan"
 	"github.com/payops/payops/internal/postgres"
 	"github.com/payops/payops/internal/timing"
 )
@@ -150,7 +150,7 @@ func (r *CreateRequest) validate(now time.Time) error {
 	}
 	if c.Number != "" {
 		c.Number = normalizePAN(c.Number)
-		if !allDigits(c.Number) || len(c.Number) < pan.MinLen || len(c.Number) > pan.MaxLen || !pan.Luhn(c.Number) {
+		if !allDigits(c.Number) || len(c.Number) < carddata.MinLen || len(c.Number) > carddata.MaxLen || !carddata.Luhn(c.Number) {
 			bad("card.number", "not a valid card number")
 		}
 		if c.CVV != "" && (!allDigits(c.CVV) || len(c.CVV) < 3 || len(c.CVV) > 4) {

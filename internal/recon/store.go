@@ -3,7 +3,6 @@ package recon
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -169,22 +168,14 @@ const copyLines = `COPY report_lines (file_id, line_no, settlement_batch_id, cus
 	fee_amount_minor, fee_currency, quote_currency_pair, quote_price, summary_type, count, status, card_brand, extra)
 	FROM STDIN`
 
-// RawConn is a connection whose driver connection can be reached
-// (*sqlx.Conn, *sql.Conn).
-type RawConn interface {
-	Raw(func(driverConn any) error) error
-}
-
-// copyData is the part of lib/pq's COPY statement that takes a row already
-// in COPY's text format.
-type copyData interface {
-	CopyData(ctx context.Context, line string) (driver.Result, error)
-}
+// RawConn is the connection of a store's transaction, for COPY
+// (postgres.RawConn).
+type RawConn = postgres.RawConn
 
 // CopyLines stages a file's lines with COPY. conn must be the connection of
 // the store's transaction. produce is called once and calls add per line.
 func (s *Store) CopyLines(ctx context.Context, conn RawConn, fileID int64, produce func(add func(report.Line) error) error) error {
-	err := copyIn(ctx, conn, copyLines, func(add func([]byte) error) error {
+	err := postgres.CopyIn(ctx, conn, copyLines, func(add func([]byte) error) error {
 		var buf []byte
 		return produce(func(l report.Line) error {
 			buf = appendCopyRow(buf[:0], fileID, l)
@@ -197,49 +188,6 @@ func (s *Store) CopyLines(ctx context.Context, conn RawConn, fileID int64, produ
 	return nil
 }
 
-// copyIn runs a COPY … FROM STDIN on conn, the connection of the current
-// transaction; produce calls add once per row, already in COPY's text
-// format.
-//
-// Rows are handed to the driver as they are: going through database/sql's
-// argument conversion costs an interface conversion per column and row,
-// which at a million lines was most of the ingest time.
-func copyIn(ctx context.Context, conn RawConn, stmt string, produce func(add func([]byte) error) error) error {
-	return conn.Raw(func(dc any) error {
-		p, ok := dc.(driver.ConnPrepareContext)
-		if !ok {
-			return errors.New("driver cannot prepare statements")
-		}
-		st, err := p.PrepareContext(ctx, stmt)
-		if err != nil {
-			return err
-		}
-		cd, ok := st.(copyData)
-		if !ok {
-			_ = st.Close()
-			return errors.New("driver has no COPY support")
-		}
-		n := 0
-		add := func(row []byte) error {
-			if n++; n%8192 == 0 && ctx.Err() != nil {
-				return ctx.Err()
-			}
-			// A background context: lib/pq starts a watcher goroutine per call
-			// for a cancellable one; cancellation is checked above instead.
-			_, err := cd.CopyData(context.Background(), string(row))
-			return err
-		}
-		perr := produce(add)
-		// Closing ends the COPY (and reports its errors) whatever produce
-		// did, so the connection stays usable for the rollback.
-		cerr := st.Close()
-		if perr != nil {
-			return perr
-		}
-		return cerr
-	})
-}
-
 // appendCopyRow encodes one line as a row of COPY's text format.
 func appendCopyRow(b []byte, fileID int64, l report.Line) []byte {
 	b = strconv.AppendInt(b, fileID, 10)
@@ -247,38 +195,38 @@ func appendCopyRow(b []byte, fileID int64, l report.Line) []byte {
 	b = strconv.AppendInt(b, int64(l.No), 10)
 	for _, v := range []string{l.SettlementBatchID, l.CustomerID, l.Acquirer, l.TransactionType, l.TransactionID,
 		l.OriginalTransactionID, l.TransactionRequestID, l.OriginalTransactionRequestID} {
-		b = appendCopyText(append(b, '\t'), v)
+		b = postgres.AppendCopyText(append(b, '\t'), v)
 	}
-	b = appendCopyTime(append(b, '\t'), l.PaymentTime)
-	b = appendCopyTime(append(b, '\t'), l.SettlementTime)
+	b = postgres.AppendCopyTime(append(b, '\t'), l.PaymentTime)
+	b = postgres.AppendCopyTime(append(b, '\t'), l.SettlementTime)
 	for _, a := range []report.Amount{l.TransactionAmount, l.SettlementAmount, l.FeeAmount} {
 		b = append(b, '\t')
 		if a.Valid {
 			b = strconv.AppendInt(b, a.Minor, 10)
 		} else {
-			b = append(b, `\N`...)
+			b = append(b, postgres.CopyNull...)
 		}
-		b = appendCopyText(append(b, '\t'), a.Currency)
+		b = postgres.AppendCopyText(append(b, '\t'), a.Currency)
 	}
-	b = appendCopyText(append(b, '\t'), l.QuoteCurrencyPair)
+	b = postgres.AppendCopyText(append(b, '\t'), l.QuoteCurrencyPair)
 	b = append(b, '\t')
 	if l.QuotePrice == "" {
-		b = append(b, `\N`...)
+		b = append(b, postgres.CopyNull...)
 	} else {
 		b = append(b, l.QuotePrice...) // digits and a point, validated by the parser
 	}
-	b = appendCopyText(append(b, '\t'), l.SummaryType)
+	b = postgres.AppendCopyText(append(b, '\t'), l.SummaryType)
 	b = append(b, '\t')
 	if l.HasCount {
 		b = strconv.AppendInt(b, l.Count, 10)
 	} else {
-		b = append(b, `\N`...)
+		b = append(b, postgres.CopyNull...)
 	}
-	b = appendCopyText(append(b, '\t'), l.Status)
-	b = appendCopyText(append(b, '\t'), l.CardBrand)
+	b = postgres.AppendCopyText(append(b, '\t'), l.Status)
+	b = postgres.AppendCopyText(append(b, '\t'), l.CardBrand)
 	b = append(b, '\t')
 	if len(l.Extra) == 0 {
-		return append(b, `\N`...)
+		return append(b, postgres.CopyNull...)
 	}
 	var js []byte
 	js = append(js, '{')
@@ -291,33 +239,7 @@ func appendCopyRow(b []byte, fileID int64, l report.Line) []byte {
 		js = appendJSONString(js, f.Value)
 	}
 	js = append(js, '}')
-	return appendCopyText(b, string(js))
-}
-
-// appendCopyText escapes a value for COPY's text format.
-func appendCopyText(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			b = append(b, '\\', '\\')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
-}
-
-func appendCopyTime(b []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return append(b, `\N`...)
-	}
-	return t.UTC().AppendFormat(b, "2006-01-02 15:04:05.999999999Z07:00")
+	return postgres.AppendCopyText(b, string(js))
 }
 
 // appendJSONString writes s as a JSON string.

@@ -830,7 +830,7 @@ func (s *Store) addSettlementEvents(ctx context.Context, conn RawConn, fileIDs [
 		payment_id uuid, tx_id uuid) ON COMMIT DROP`); err != nil {
 		return 0, fmt.Errorf("settlement events: %w", err)
 	}
-	err := copyIn(ctx, conn, `COPY recon_settled (file_id, line_no, payment_id, tx_id) FROM STDIN`,
+	err := postgres.CopyIn(ctx, conn, `COPY recon_settled (file_id, line_no, payment_id, tx_id) FROM STDIN`,
 		func(add func([]byte) error) error {
 			var b []byte
 			for _, l := range lines {

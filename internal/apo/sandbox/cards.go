@@ -7,7 +7,7 @@ import (
 	"encoding/hex"
 	"strings"
 
-	cardno "github.com/payops/payops/internal/pan"
+	"github.com/payops/payops/internal/carddata"
 )
 
 // behaviour is what a test card makes the sandbox do (design.md §7). It is
@@ -111,7 +111,7 @@ func cardFactsOf(fpKey []byte, pan, month, year string) cardFacts {
 		country = issuingCountries[int(sum[1])%len(issuingCountries)]
 	}
 	f := cardFacts{
-		Masked:         cardno.Mask(pan), // as APO's displayable cardNo
+		Masked:         carddata.Mask(pan), // as APO's displayable cardNo
 		Brand:          cardBrand(pan),
 		Funding:        "CREDIT",
 		IssuingCountry: country,
@@ -123,7 +123,7 @@ func cardFactsOf(fpKey []byte, pan, month, year string) cardFacts {
 	}
 	// A number too short to be a card keeps no digits at all: its BIN and
 	// last four together would give most of it away.
-	if len(pan) >= 12 {
+	if len(pan) >= carddata.MinLen {
 		f.BIN, f.LastFour = pan[:6], pan[len(pan)-4:]
 	}
 	return f

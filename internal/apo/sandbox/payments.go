@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	cardno "github.com/payops/payops/internal/pan"
+	"github.com/payops/payops/internal/carddata"
 )
 
 // Errors returned by the sandbox's Go methods (the HTTP API answers with
@@ -311,7 +311,7 @@ func (s *Server) pay(r *http.Request, body []byte) reply {
 		}
 		facts = *saved
 	} else {
-		validNumber = len(meta.CardNo) >= 12 && len(meta.CardNo) <= 19 && cardno.Luhn(meta.CardNo)
+		validNumber = len(meta.CardNo) >= carddata.MinLen && len(meta.CardNo) <= carddata.MaxLen && carddata.Luhn(meta.CardNo)
 	}
 	expired = cardExpired(facts.ExpiryMonth, facts.ExpiryYear, now)
 

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	cardno "github.com/payops/payops/internal/pan"
+	"github.com/payops/payops/internal/carddata"
 )
 
 // Cards by the acquirer they route to (routeAcquirer hashes the number).
@@ -29,7 +29,7 @@ func TestReportCardsRoute(t *testing.T) {
 	for pan, acq := range map[string]string{cardAlipay: "ALIPAY", cardAlipay2: "ALIPAY", cardCheckout: "CHECKOUT",
 		cardCheckou2: "CHECKOUT", cardAdyen: "ADYEN", cardAdyen2: "ADYEN"} {
 		if got := routeAcquirer(pan).Name; got != acq {
-			t.Fatalf("%s routes to %s, the tests expect %s", cardno.Mask(pan), got, acq)
+			t.Fatalf("%s routes to %s, the tests expect %s", carddata.Mask(pan), got, acq)
 		}
 	}
 }

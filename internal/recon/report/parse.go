@@ -11,7 +11,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/payops/payops/internal/logging"
+	"github.com/payops/payops/internal/carddata"
 	"github.com/payops/payops/internal/money"
 )
 
@@ -126,7 +126,7 @@ func (r *Reader) parse(rec []string, no int) (Line, error) {
 			break
 		}
 		v := strings.TrimSpace(rec[i])
-		if v == "" || logging.IsSensitiveKey(r.header[i]) {
+		if v == "" || carddata.IsSensitiveKey(r.header[i]) {
 			continue
 		}
 		l.Extra = append(l.Extra, Field{Name: r.header[i], Value: maskCards(v)})
@@ -333,7 +333,7 @@ func maskCards(v string) string {
 	for i := 0; i < len(v); i++ {
 		if v[i] >= '0' && v[i] <= '9' {
 			if n++; n >= 12 {
-				return logging.Redact(v)
+				return carddata.Redact(v)
 			}
 		}
 	}

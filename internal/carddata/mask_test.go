@@ -1,20 +1,20 @@
-package pan_test
+package carddata_test
 
 import (
 	"testing"
 
-	"github.com/payops/payops/internal/pan"
+	"github.com/payops/payops/internal/carddata"
 )
 
 func TestLuhn(t *testing.T) {
 	for _, s := range []string{"4111111111111111", "5555555555554444", "378282246310005", "4000000000003220",
 		"6011000990139424", "4111 1111 1111 1111", "4111-1111-1111-1111"} {
-		if !pan.Luhn(s) {
+		if !carddata.Luhn(s) {
 			t.Errorf("Luhn(%s) = false, want true", s)
 		}
 	}
 	for _, s := range []string{"4111111111111112", "1700000000000", "1234567890123"} {
-		if pan.Luhn(s) {
+		if carddata.Luhn(s) {
 			t.Errorf("Luhn(%s) = true, want false", s)
 		}
 	}
@@ -29,14 +29,14 @@ func TestMask(t *testing.T) {
 		"":                    "",
 		"4111111111111111111": "411111*********1111",
 	} {
-		if got := pan.Mask(in); got != want {
+		if got := carddata.Mask(in); got != want {
 			t.Errorf("Mask(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
 
 // TestMaskText covers the policy every stored text goes through; the
-// logging package's tests cover the rest of its cases through Redact.
+// tests of Redact in redact_test.go cover the rest of its cases.
 func TestMaskText(t *testing.T) {
 	for in, want := range map[string]string{
 		"2 x beans, card 4111 1111 1111 1111":      "2 x beans, card 4111 11** **** 1111",
@@ -46,7 +46,7 @@ func TestMaskText(t *testing.T) {
 		"pay-01937a2e-8c4f-7d31-b0e2-5f6a7b8c9d0e": "pay-01937a2e-8c4f-7d31-b0e2-5f6a7b8c9d0e", // an id
 		"202611231940108001001888G0000000001":      "202611231940108001001888G0000000001",      // APO id: one long run
 	} {
-		if got := pan.MaskText(in); got != want {
+		if got := carddata.MaskText(in); got != want {
 			t.Errorf("MaskText(%q) = %q, want %q", in, got, want)
 		}
 	}

@@ -1,12 +1,7 @@
-// Package pan owns what payops knows about card numbers (primary account
-// numbers) in data it did not expect them in: the Luhn check, and the one
-// masking policy for every stored, logged or displayed text. PCI DSS allows
-// at most the first six and the last four digits of a card number to be
-// shown; everything here keeps that much and hides the rest.
-//
-// It depends on the standard library only, so every package may use it,
-// the APO client included.
-package pan
+// Card numbers: the Luhn check, Mask for a value known to be a card number
+// and MaskText for the card numbers inside free text.
+
+package carddata
 
 import "strings"
 

@@ -1,18 +1,16 @@
-package logging
+package carddata
 
 import (
 	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/payops/payops/internal/pan"
 )
 
 // luhnComplete appends the check digit that makes prefix pass the Luhn check.
 func luhnComplete(prefix string) string {
 	for d := '0'; d <= '9'; d++ {
-		if s := prefix + string(d); pan.Luhn(s) {
+		if s := prefix + string(d); Luhn(s) {
 			return s
 		}
 	}
@@ -294,11 +292,11 @@ func FuzzRedact(f *testing.F) {
 				k, to = k+1, i+1
 			}
 		}
-		got := pan.MaskText(in)
+		got := MaskText(in)
 		if !strings.ContainsAny(got[from:to], "0123456789") || form == 1 && insideUUID(in, from, to) {
 			return
 		}
-		t.Fatalf("pan.MaskText(%q) = %q shows %s", in, got, got[from:to])
+		t.Fatalf("MaskText(%q) = %q shows %s", in, got, got[from:to])
 	})
 }
 
