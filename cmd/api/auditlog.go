@@ -7,28 +7,7 @@ import (
 	"time"
 
 	"github.com/payops/payops/internal/audit"
-	"github.com/payops/payops/internal/auth"
-	"github.com/payops/payops/internal/httpx"
 )
-
-// auditEntry is the audit row of a change made by the current request:
-// the actor and role come from authentication, the peer address and
-// request id from the httpx middleware. Handlers record it with
-// audit.NewStore(tx).Record in the transaction of the change itself.
-func auditEntry(ctx context.Context, action, target string, input any, outcome string) audit.Entry {
-	a, _ := auth.ActorFromContext(ctx)
-	return audit.Entry{
-		Actor:      a.Name,
-		KeyID:      a.KeyID,
-		Role:       string(a.Role),
-		Action:     action,
-		Target:     target,
-		Input:      input,
-		Outcome:    outcome,
-		RemoteAddr: httpx.RemoteAddrFromContext(ctx),
-		RequestID:  httpx.RequestIDFromContext(ctx),
-	}
-}
 
 // AuditEntry is one audit log row as the API shows it.
 type AuditEntry struct {

@@ -4,25 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"mime"
 	"mime/multipart"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/audit"
-	"github.com/payops/payops/internal/auth"
 	"github.com/payops/payops/internal/disputes"
-	"github.com/payops/payops/internal/httpx"
-	"github.com/payops/payops/internal/idempotency"
-	"github.com/payops/payops/internal/idempotency/httpguard"
 )
 
 // Audit actions of this resource.
@@ -40,128 +33,6 @@ const maxDueWithin = 400 * 24 * time.Hour
 // disputes.MaxEvidenceBytes) plus room for the multipart framing. Anything
 // larger is refused with 413 before it is read whole.
 const maxDefenseBody = disputes.MaxEvidenceBytes + 64<<10
-
-// addDisputeRoutes registers the dispute operations. POSTs are guarded by
-// Idempotency-Key like every other admin POST; both are also idempotent by
-// nature (accepting twice, or sending the same document twice, changes
-// nothing).
-func addDisputeRoutes(api huma.API, log *slog.Logger, db *sqlx.DB, d *disputes.Service) {
-	api.OpenAPI().Tags = append(api.OpenAPI().Tags, &huma.Tag{Name: "Disputes",
-		Description: "Chargebacks and other card disputes APO notifies: their deadlines, the payment facts a " +
-			"defence needs, and accepting or defending them through APO."})
-	idem := httpguard.New(api, idempotency.NewStore(db), log, idempotencyScope)
-	audits := audit.NewStore(db)
-
-	huma.Register(api, needs(auth.NeedRead, huma.Operation{
-		OperationID: "list-disputes", Method: http.MethodGet, Path: "/v1/disputes",
-		Summary: "List disputes", Tags: []string{"Disputes"},
-		Description: "Newest first, keyset-paginated. `due_within` lists OPEN disputes whose defence is due " +
-			"within the duration (overdue ones included), e.g. `48h` or `7d`.",
-		Errors: []int{http.StatusUnprocessableEntity},
-	}), listDisputes(log, d))
-	huma.Register(api, needs(auth.NeedRead, huma.Operation{
-		OperationID: "get-dispute", Method: http.MethodGet, Path: "/v1/disputes/{id}",
-		Summary: "Get a dispute", Tags: []string{"Disputes"},
-		Description: "The dispute, its history (every notification and action), and what a defence needs " +
-			"about the payment: amounts, card facts, 3DS, AVS/CVV, acquirer, transactions and timeline.",
-		Errors: []int{http.StatusNotFound},
-	}), getDispute(log, d))
-	huma.Register(api, needs(auth.NeedOperate, idem.Wrap(huma.Operation{
-		OperationID: "accept-dispute", Method: http.MethodPost, Path: "/v1/disputes/{id}/accept",
-		Summary: "Accept a dispute", Tags: []string{"Disputes"},
-		Description: "Concedes the dispute through APO's acceptDispute. The disputed amount then counts as " +
-			"lost: refunds of the payment are held to captured − lost. APO's refusal is 409 with its result " +
-			"code (`TIME_EXCEEDS_LIMIT` once the defence window has closed); when APO's answer is unknown the " +
-			"answer is 503 and repeating the request is safe.",
-		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
-	})), acceptDispute(log, audits, d))
-	huma.Register(api, needs(auth.NeedOperate, idem.Wrap(huma.Operation{
-		OperationID: "defend-dispute", Method: http.MethodPost, Path: "/v1/disputes/{id}/defense",
-		Summary: "Defend a dispute", Tags: []string{"Disputes"},
-		Description: "Uploads one defence document (multipart/form-data, field `file`): a PDF, JPEG or PNG of " +
-			"at most 750,000 bytes, recognised by its content. payops stores it with its SHA-256 and sends " +
-			"it to APO's supplyDefenseDocument. Sending the same document again changes nothing; another " +
-			"document after a defence is 409. APO's refusal is 409 with its result code (`TIME_EXCEEDS_LIMIT` " +
-			"after the due time); an unknown outcome is 503 and repeating the request is safe.",
-		MaxBodyBytes: maxDefenseBody,
-		// The body is parsed by the handler (see DefendDisputeInput); Huma
-		// would otherwise try to decode multipart as a document.
-		SkipValidateBody: true,
-		RequestBody: &huma.RequestBody{
-			Required: true,
-			Content: map[string]*huma.MediaType{"multipart/form-data": {
-				Schema: &huma.Schema{
-					Type: "object", Required: []string{"file"},
-					Properties: map[string]*huma.Schema{"file": {Type: "string", Format: "binary",
-						Description: "The defence document: PDF, JPEG or PNG, ≤ 750,000 bytes"}},
-				},
-				Encoding: map[string]*huma.Encoding{"file": {ContentType: "application/pdf, image/jpeg, image/png"}},
-			}},
-		},
-		Middlewares: huma.Middlewares{keepContentType},
-		Errors: []int{http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity,
-			http.StatusServiceUnavailable},
-	})), defendDispute(log, audits, d))
-	huma.Register(api, needs(auth.NeedOperate, huma.Operation{
-		OperationID: "get-dispute-evidence-template", Method: http.MethodGet, Path: "/v1/disputes/{id}/evidence-template",
-		Summary: "Download APO's defence template", Tags: []string{"Disputes"},
-		Description: "Fetches the dispute's defence template from APO (downloadDisputeEvidence, " +
-			"DISPUTE_EVIDENCE_TEMPLATE) and returns the file: PDF or Word, as APO provides it.",
-		Responses: map[string]*huma.Response{"200": {Description: "The template file", Content: map[string]*huma.MediaType{
-			"application/pdf":    {Schema: binaryFile},
-			"application/msword": {Schema: binaryFile},
-			"application/vnd.openxmlformats-officedocument.wordprocessingml.document": {Schema: binaryFile},
-		}}},
-		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
-	}), getEvidenceTemplate(log, d))
-}
-
-// binaryFile is the schema of a file in a request or response body.
-var binaryFile = &huma.Schema{Type: "string", Format: "binary"}
-
-// disputeError turns a disputes error into a problem. Anything it does not
-// recognise is logged and answered with a bare 500.
-func disputeError(ctx context.Context, log *slog.Logger, err error) error {
-	var (
-		invalid  *disputes.InvalidError
-		conflict *disputes.ConflictError
-		rejected *disputes.RejectedError
-	)
-	switch {
-	case errors.Is(err, disputes.ErrNotFound):
-		return huma.Error404NotFound("dispute not found")
-	case errors.As(err, &invalid):
-		return huma.Error422UnprocessableEntity(invalid.Error(), &huma.ErrorDetail{Location: "body." + invalid.Field,
-			Message: invalid.Reason})
-	case errors.As(err, &conflict):
-		return huma.Error409Conflict(conflict.Error())
-	case errors.As(err, &rejected):
-		// APO's code is the useful part: TIME_EXCEEDS_LIMIT,
-		// NOT_ALLOW_IN_CURRENT_STATUS, REPEAT_REQUEST, …
-		return huma.Error409Conflict(rejected.Error(), &huma.ErrorDetail{Location: "apo.resultCode",
-			Message: rejected.Code, Value: rejected.Code})
-	case errors.Is(err, disputes.ErrOutcomeUnknown):
-		log.WarnContext(ctx, "dispute action outcome unknown", "err", err, "request_id", httpx.RequestIDFromContext(ctx))
-		return huma.Error503ServiceUnavailable("APO's answer is unknown; retry the same request (it is safe)")
-	}
-	log.ErrorContext(ctx, "request failed", "err", err, "request_id", httpx.RequestIDFromContext(ctx))
-	return huma.Error500InternalServerError("internal error")
-}
-
-// disputeAuditOutcome classifies an action's error for the audit log.
-func disputeAuditOutcome(err error) string {
-	var (
-		invalid  *disputes.InvalidError
-		conflict *disputes.ConflictError
-	)
-	switch {
-	case err == nil:
-		return audit.OutcomeSucceeded
-	case errors.Is(err, disputes.ErrNotFound), errors.As(err, &invalid), errors.As(err, &conflict):
-		return audit.OutcomeRejected
-	}
-	return audit.OutcomeFailed
-}
 
 // ---- response types ----
 
@@ -206,13 +77,6 @@ type DisputeEvidence struct {
 	SHA256      string `json:"sha256"`
 	ContentType string `json:"content_type" example:"application/pdf"`
 	Size        int    `json:"size" doc:"Bytes"`
-}
-
-func optionalMoney(minor int64, ccy string) *Money {
-	if ccy == "" {
-		return nil
-	}
-	return &Money{Value: minor, Currency: ccy}
 }
 
 func disputeBody(d disputes.Dispute) Dispute {
@@ -297,12 +161,7 @@ func listDisputes(log *slog.Logger, d *disputes.Service) func(context.Context, *
 		}
 		page, err := d.List(ctx, f)
 		if err != nil {
-			var invalid *disputes.InvalidError
-			if errors.As(err, &invalid) {
-				return nil, huma.Error422UnprocessableEntity("invalid query parameter "+invalid.Field,
-					&huma.ErrorDetail{Location: "query." + invalid.Field, Message: invalid.Reason})
-			}
-			return nil, disputeError(ctx, log, err)
+			return nil, httpErrorAt(ctx, log, err, at{in: "query"})
 		}
 		out := &DisputeListOutput{}
 		out.Body.NextCursor = page.Next
@@ -359,7 +218,7 @@ func getDispute(log *slog.Logger, d *disputes.Service) func(context.Context, *Di
 	return func(ctx context.Context, in *DisputeIDInput) (*DisputeDetailOutput, error) {
 		det, err := d.Get(ctx, in.ID)
 		if err != nil {
-			return nil, disputeError(ctx, log, err)
+			return nil, httpError(ctx, log, err)
 		}
 		out := &DisputeDetailOutput{}
 		out.Body.Dispute = disputeBody(det.Dispute)
@@ -377,9 +236,7 @@ func getDispute(log *slog.Logger, d *disputes.Service) func(context.Context, *Di
 				p.Transactions[i] = transactionBody(t)
 			}
 			for i, e := range pd.Events {
-				p.Timeline[i] = TimelineEvent{ID: e.ID, Source: string(e.Source), Kind: e.Kind,
-					TransactionID: e.TransactionID, StatusBefore: e.StatusBefore, StatusAfter: e.StatusAfter,
-					Applied: e.Applied, Note: e.Note, Payload: redactedJSON(e.Payload), CreatedAt: e.CreatedAt}
+				p.Timeline[i] = timelineBody(e)
 			}
 			out.Body.Payment = p
 		}
@@ -399,11 +256,10 @@ type AcceptDisputeInput struct {
 
 func acceptDispute(log *slog.Logger, audits *audit.Store, d *disputes.Service) func(context.Context, *AcceptDisputeInput) (*DisputeOutput, error) {
 	return func(ctx context.Context, in *AcceptDisputeInput) (*DisputeOutput, error) {
-		actor, _ := auth.ActorFromContext(ctx)
-		dp, err := d.Accept(ctx, in.ID, in.Body.Reason, actor.Name)
-		recordAudit(ctx, log, audits, actionDisputeAccept, disputeTarget(in.ID), in.Body, disputeAuditOutcome(err))
+		dp, err := d.Accept(ctx, in.ID, in.Body.Reason, actorName(ctx))
+		recordAudit(ctx, log, audits, actionDisputeAccept, disputeTarget(in.ID), in.Body, auditOutcome(err))
 		if err != nil {
-			return nil, disputeError(ctx, log, err)
+			return nil, httpError(ctx, log, err)
 		}
 		return &DisputeOutput{Body: disputeBody(dp)}, nil
 	}
@@ -487,12 +343,11 @@ func defendDispute(log *slog.Logger, audits *audit.Store, d *disputes.Service) f
 			recordAudit(ctx, log, audits, actionDisputeDefend, disputeTarget(in.ID), defenseAuditInput{}, audit.OutcomeRejected)
 			return nil, err
 		}
-		actor, _ := auth.ActorFromContext(ctx)
-		dp, err := d.Defend(ctx, in.ID, doc, partType, actor.Name)
+		dp, err := d.Defend(ctx, in.ID, doc, partType, actorName(ctx))
 		recordAudit(ctx, log, audits, actionDisputeDefend, disputeTarget(in.ID),
-			defenseAuditInput{Filename: name, ContentType: partType, Size: len(doc)}, disputeAuditOutcome(err))
+			defenseAuditInput{Filename: name, ContentType: partType, Size: len(doc)}, auditOutcome(err))
 		if err != nil {
-			return nil, disputeError(ctx, log, err)
+			return nil, httpError(ctx, log, err)
 		}
 		return &DisputeOutput{Body: disputeBody(dp)}, nil
 	}
@@ -511,7 +366,7 @@ func getEvidenceTemplate(log *slog.Logger, d *disputes.Service) func(context.Con
 	return func(ctx context.Context, in *DisputeIDInput) (*EvidenceTemplateOutput, error) {
 		doc, err := d.EvidenceTemplate(ctx, in.ID)
 		if err != nil {
-			return nil, disputeError(ctx, log, err)
+			return nil, httpError(ctx, log, err)
 		}
 		ext := ".pdf"
 		switch doc.ContentType {

@@ -26,6 +26,7 @@ import (
 	"github.com/payops/payops/internal/auth"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/httpx"
+	"github.com/payops/payops/internal/idempotency"
 	"github.com/payops/payops/internal/idempotency/httpguard"
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/money"
@@ -64,7 +65,7 @@ func newDisputeEnv(t *testing.T) *disputeEnv {
 	mux := http.NewServeMux()
 	api := humago.New(mux, apiConfig())
 	api.UseMiddleware(authenticate(api, log, auth.NewStore(e.db)))
-	addDisputeRoutes(api, log, e.db, e.svc)
+	addDisputeRoutes(api, newEdge(api, log, audit.NewStore(e.db), idempotency.NewStore(e.db)), e.svc)
 	e.srv = httptest.NewServer(httpx.RequestID(mux))
 	t.Cleanup(e.srv.Close)
 	_, e.viewer = mustCreateKey(t, e.db, "viewer-1", auth.RoleViewer)
@@ -393,7 +394,7 @@ func TestDisputeListAndTemplate(t *testing.T) {
 func TestDisputeRoutesSpec(t *testing.T) {
 	t.Parallel()
 	api := humago.New(http.NewServeMux(), apiConfig())
-	addDisputeRoutes(api, slog.New(slog.DiscardHandler), nil, nil)
+	addDisputeRoutes(api, newEdge(api, slog.New(slog.DiscardHandler), nil, nil), nil)
 	paths := api.OpenAPI().Paths
 	for path, ops := range map[string][]*huma.Operation{
 		"/v1/disputes":                        {paths["/v1/disputes"].Get},

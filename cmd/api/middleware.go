@@ -104,7 +104,7 @@ func authenticate(api huma.API, log *slog.Logger, keys authenticator) func(huma.
 		if err != nil {
 			log.ErrorContext(rctx, "authentication error", "err", err,
 				"operation", op.OperationID, "request_id", httpx.RequestIDFromContext(rctx))
-			_ = huma.WriteErr(api, ctx, http.StatusInternalServerError, "")
+			writeInternalError(api, ctx)
 			return
 		}
 		httpx.Annotate(rctx, slog.String("api_key_id", actor.KeyID))

@@ -55,7 +55,7 @@ func withKey(svc *services, need auth.Need, next http.Handler) http.Handler {
 			return
 		case err != nil:
 			svc.log.ErrorContext(r.Context(), "authenticate ops request", "err", err, "path", r.URL.Path)
-			httpx.WriteProblem(w, http.StatusInternalServerError, "internal error")
+			httpx.WriteProblem(w, http.StatusInternalServerError, "") // the one bare 500 (errors.go)
 			return
 		}
 		httpx.Annotate(r.Context(), slog.String("api_key_id", actor.KeyID))

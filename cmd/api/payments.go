@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,12 +12,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/payops/payops/internal/audit"
-	"github.com/payops/payops/internal/auth"
-	"github.com/payops/payops/internal/httpx"
-	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
-	"github.com/payops/payops/internal/timing"
 )
 
 // Audit actions of this resource.
@@ -238,14 +233,6 @@ func maskNumber(s string) string {
 
 // ---- response types ----
 
-// Money is an amount in minor units of its currency.
-type Money struct {
-	Value    int64  `json:"value" example:"1000" doc:"Minor units of the currency"`
-	Currency string `json:"currency" example:"USD"`
-}
-
-func moneyBody(m money.Money) Money { return Money{Value: m.Minor, Currency: m.Currency} }
-
 // ResultBody is APO's last result code and message for a payment or
 // transaction.
 type ResultBody struct {
@@ -364,14 +351,12 @@ type TimelineEvent struct {
 	CreatedAt     time.Time       `json:"created_at"`
 }
 
-// redactedJSON passes a stored document through the log redactor before it
-// leaves: APO's answers carry masked card data only, but a stored document
-// is never trusted to.
-func redactedJSON(b json.RawMessage) json.RawMessage {
-	if len(b) == 0 || !json.Valid(b) {
-		return nil
-	}
-	return logging.RedactJSON(b)
+// timelineBody is one entry of a payment's timeline (get-payment, and the
+// payment of get-dispute).
+func timelineBody(e payments.Event) TimelineEvent {
+	return TimelineEvent{ID: e.ID, Source: string(e.Source), Kind: e.Kind,
+		TransactionID: e.TransactionID, StatusBefore: e.StatusBefore, StatusAfter: e.StatusAfter,
+		Applied: e.Applied, Note: e.Note, Payload: redactedJSON(e.Payload), CreatedAt: e.CreatedAt}
 }
 
 // PaymentOutput is a payment.
@@ -400,36 +385,6 @@ func operationOutput(p payments.Payment, t *payments.Transaction) *PaymentOperat
 
 // ---- audit ----
 
-// recordAudit writes the audit row of a payment action. The payments
-// service commits its changes in its own transactions, so the row is
-// written after the action, detached from the request so a client hanging
-// up cannot lose it. A failure to write it does not undo the action (money
-// may have moved): it is logged as an error with everything the row held.
-func recordAudit(ctx context.Context, log *slog.Logger, store *audit.Store, action, target string, input any, outcome string) {
-	e := auditEntry(ctx, action, target, input, outcome)
-	defer timing.Track(ctx, "audit")()
-	if err := store.Record(context.WithoutCancel(ctx), e); err != nil {
-		log.ErrorContext(ctx, "audit row not written", "err", err, "action", action, "target", target,
-			"outcome", outcome, "actor", e.Actor, "request_id", httpx.RequestIDFromContext(ctx))
-	}
-}
-
-// auditOutcome classifies an action's error: refused by a rule before
-// anything changed, or attempted and failed.
-func auditOutcome(err error) string {
-	var (
-		invalid  *payments.InvalidError
-		conflict *payments.ConflictError
-	)
-	switch {
-	case err == nil:
-		return audit.OutcomeSucceeded
-	case errors.Is(err, payments.ErrNotFound), errors.As(err, &invalid), errors.As(err, &conflict):
-		return audit.OutcomeRejected
-	}
-	return audit.OutcomeFailed
-}
-
 // txOutcome is the audit outcome of an operation that made a transaction:
 // a transaction APO declined is a failed action.
 func txOutcome(t payments.Transaction, err error) string {
@@ -437,11 +392,6 @@ func txOutcome(t payments.Transaction, err error) string {
 		return audit.OutcomeFailed
 	}
 	return auditOutcome(err)
-}
-
-func actorName(ctx context.Context) string {
-	a, _ := auth.ActorFromContext(ctx)
-	return a.Name
 }
 
 // ---- handlers ----
@@ -615,9 +565,7 @@ func getPayment(log *slog.Logger, pay paymentService) func(context.Context, *Pay
 		}
 		out.Body.Timeline = make([]TimelineEvent, len(d.Events))
 		for i, e := range d.Events {
-			out.Body.Timeline[i] = TimelineEvent{ID: e.ID, Source: string(e.Source), Kind: e.Kind,
-				TransactionID: e.TransactionID, StatusBefore: e.StatusBefore, StatusAfter: e.StatusAfter,
-				Applied: e.Applied, Note: e.Note, Payload: redactedJSON(e.Payload), CreatedAt: e.CreatedAt}
+			out.Body.Timeline[i] = timelineBody(e)
 		}
 		return out, nil
 	}
@@ -660,11 +608,6 @@ func (in *ListPaymentsInput) filter(now time.Time) (payments.Filter, error) {
 		f.ExpiringBefore = now.Add(d)
 	}
 	return f, nil
-}
-
-func queryError(param, msg string) error {
-	return huma.Error422UnprocessableEntity("invalid query parameter "+param,
-		&huma.ErrorDetail{Location: "query." + param, Message: msg})
 }
 
 // PaymentListOutput is one page of payments.

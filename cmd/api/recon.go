@@ -6,25 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"mime"
 	"mime/multipart"
-	"net/http"
 	"os"
 	"path"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/audit"
-	"github.com/payops/payops/internal/auth"
 	"github.com/payops/payops/internal/httpx"
-	"github.com/payops/payops/internal/idempotency/httpguard"
 	"github.com/payops/payops/internal/recon"
 	"github.com/payops/payops/internal/recon/report"
 )
@@ -62,123 +54,10 @@ const (
 
 // reconAPI is what the reconciliation handlers need.
 type reconAPI struct {
+	edge
 	api     huma.API // to write problems from inside a streamed download
-	log     *slog.Logger
-	db      *sqlx.DB // to fail a run that could not be queued
-	audits  *audit.Store
 	recon   *recon.Service
 	enqueue func(ctx context.Context, runID int64) error
-}
-
-// addReconRoutes registers the reconciliation operations. Actions need
-// finance (admin passes everything), reads need read. The POSTs and the
-// PATCH are guarded by Idempotency-Key; each writes an audit row.
-func addReconRoutes(api huma.API, svc *services) {
-	api.OpenAPI().Tags = append(api.OpenAPI().Tags, &huma.Tag{Name: "Reconciliation",
-		Description: "APO's transaction and settlement reports matched against the payments ledger: report " +
-			"uploads, runs with their counts, totals and batch roll-forward, the discrepancies they find with " +
-			"their owner workflow, and Excel/CSV exports for finance."})
-	idem := httpguard.New(api, svc.idempotency, svc.log, idempotencyScope)
-	h := reconAPI{api: api, log: svc.log, db: svc.db, audits: svc.audit, recon: svc.recon, enqueue: svc.enqueueRun}
-
-	upload := idem.Wrap(huma.Operation{
-		OperationID: "upload-recon-reports", Method: http.MethodPost, Path: "/v1/recon/reports",
-		Summary: "Upload APO report files", Tags: []string{"Reconciliation"}, DefaultStatus: http.StatusCreated,
-		Description: "multipart/form-data with one or more `file` parts, each an APO report named as APO names " +
-			"it (`transactionItems_<yyyyMMdd>_<seq>`, `settlementItems_<ccy>_<batchId>_<seq>` or " +
-			"`settlementSummary_<ccy>_<batchId>_<seq>`, `.csv` or `.xlsx`), at most 256 MiB in all (413 beyond). " +
-			"Each file is archived with its SHA-256 and its lines staged. The same content uploaded again is not " +
-			"ingested twice: the answer is the earlier file with `duplicate: true`. A file without the `<END>` " +
-			"trailer is kept as `INCOMPLETE` and not reconciled. A bad file name refuses the whole upload before " +
-			"anything is kept; a file with bad lines is recorded `FAILED` and the answer is 422 listing each bad " +
-			"line as `<file>:<line>` (other files of the upload are ingested; uploading them again is harmless).",
-		MaxBodyBytes: maxReportUpload, BodyReadTimeout: reportUploadTimeout,
-		Errors: []int{http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
-	})
-	// After the guard, so the handler reads the body the guard hands on.
-	upload.Middlewares = append(upload.Middlewares, keepUploadBody)
-	huma.Register(api, needs(auth.NeedFinance, upload), h.uploadReports)
-	// Declared after registration: with a request body in the operation,
-	// Huma would read the whole upload into memory itself, and the handler
-	// streams it to disk instead.
-	api.OpenAPI().Paths["/v1/recon/reports"].Post.RequestBody = &huma.RequestBody{
-		Required: true,
-		Content: map[string]*huma.MediaType{"multipart/form-data": {
-			Schema: &huma.Schema{
-				Type: "object", Required: []string{"file"},
-				Properties: map[string]*huma.Schema{"file": {Type: "array", Items: binaryFile,
-					Description: "One or more report files; each part's filename is the APO file name"}},
-			},
-			Encoding: map[string]*huma.Encoding{"file": {ContentType: "text/csv, " + xlsxContentType}},
-		}},
-	}
-
-	huma.Register(api, needs(auth.NeedFinance, idem.Wrap(huma.Operation{
-		OperationID: "start-recon-run", Method: http.MethodPost, Path: "/v1/recon/runs",
-		Summary: "Start a reconciliation run", Tags: []string{"Reconciliation"}, DefaultStatus: http.StatusAccepted,
-		Description: "Reconciles either every ingested file of `date` (that day's transaction items, the " +
-			"settlement files of batches settled that day, and their summaries) or exactly `file_ids`. The run " +
-			"is recorded and handed to the worker; the answer is the `QUEUED` run. Poll `GET " +
-			"/v1/recon/runs/{id}` for its progress. 503 when the run could not be queued (it is then `FAILED`).",
-		Errors: []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
-	})), h.startRun)
-	huma.Register(api, needs(auth.NeedRead, huma.Operation{
-		OperationID: "list-recon-runs", Method: http.MethodGet, Path: "/v1/recon/runs",
-		Summary: "List reconciliation runs", Tags: []string{"Reconciliation"},
-		Description: "Newest first, keyset-paginated.",
-		Errors:      []int{http.StatusUnprocessableEntity},
-	}), h.listRuns)
-	huma.Register(api, needs(auth.NeedRead, huma.Operation{
-		OperationID: "get-recon-run", Method: http.MethodGet, Path: "/v1/recon/runs/{id}",
-		Summary: "Get a reconciliation run", Tags: []string{"Reconciliation"},
-		Description: "The run: its inputs with their hashes, status and progress, counts, totals per " +
-			"discrepancy kind and currency, batch roll-forward, timings, and what changed since the previous " +
-			"run of the same period.",
-		Errors: []int{http.StatusNotFound},
-	}), h.getRun)
-	huma.Register(api, needs(auth.NeedRead, huma.Operation{
-		OperationID: "list-recon-discrepancies", Method: http.MethodGet, Path: "/v1/recon/runs/{id}/discrepancies",
-		Summary: "List a run's discrepancies", Tags: []string{"Reconciliation"},
-		Description: "In id order, keyset-paginated. Filters combine with AND.",
-		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
-	}), h.listDiscrepancies)
-	huma.Register(api, needs(auth.NeedRead, huma.Operation{
-		OperationID: "list-current-recon-discrepancies", Method: http.MethodGet, Path: "/v1/recon/discrepancies",
-		Summary: "List the current discrepancies of every period", Tags: []string{"Reconciliation"},
-		Description: "The discrepancies as they stand now, without knowing a run id: those of the latest " +
-			"`SUCCEEDED` run of each period (a later run of a period supersedes the earlier ones, carrying each " +
-			"discrepancy it finds again with its status, and leaving out those it no longer finds), so each " +
-			"discrepancy is listed once, in its latest state. `status=OPEN` is finance's worklist. In id order, " +
-			"keyset-paginated; filters combine with AND. A `run_id` must name its period's latest run (422 " +
-			"otherwise; `GET /v1/recon/runs/{id}/discrepancies` lists what any run found).",
-		Errors: []int{http.StatusUnprocessableEntity},
-	}), h.currentDiscrepancies)
-	huma.Register(api, needs(auth.NeedFinance, idem.Wrap(huma.Operation{
-		OperationID: "update-recon-discrepancy", Method: http.MethodPatch, Path: "/v1/recon/discrepancies/{id}",
-		Summary: "Resolve, ignore or reopen a discrepancy", Tags: []string{"Reconciliation"},
-		Description: "The owner workflow: an `OPEN` discrepancy is closed as `RESOLVED` or `IGNORED`, and a closed " +
-			"one is reopened with `OPEN`; every change takes a mandatory note, kept with the actor (and carried to " +
-			"later runs that find the same, unchanged discrepancy) and written to the audit log. Any other change " +
-			"(closing a closed one, opening an open one) is 409. Only a discrepancy of its period's latest run can " +
-			"change (409 naming the current one otherwise), and not while a run of its period is in progress (409).",
-		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
-	})), h.updateDiscrepancy)
-	huma.Register(api, needs(auth.NeedRead, huma.Operation{
-		OperationID: "export-recon-run-xlsx", Method: http.MethodGet, Path: "/v1/recon/runs/{id}/export.xlsx",
-		Summary: "Download a run's workbook", Tags: []string{"Reconciliation"},
-		Description: "A Summary sheet (run, inputs, counts and totals per kind, batch roll-forward) and one " +
-			"sheet per discrepancy kind. Only a `SUCCEEDED` run can be exported (409 otherwise).",
-		Responses: downloadResponse("The workbook, as recon-run-<id>.xlsx", xlsxContentType),
-		Errors:    []int{http.StatusNotFound, http.StatusConflict},
-	}), h.exportXLSX)
-	huma.Register(api, needs(auth.NeedRead, huma.Operation{
-		OperationID: "export-recon-run-csv", Method: http.MethodGet, Path: "/v1/recon/runs/{id}/export/{file}",
-		Summary: "Download a run's discrepancies of one kind as CSV", Tags: []string{"Reconciliation"},
-		Description: "`file` is the discrepancy kind with `.csv`, e.g. `/v1/recon/runs/7/export/AMOUNT_MISMATCH.csv`. " +
-			"Only a `SUCCEEDED` run can be exported (409 otherwise).",
-		Responses: downloadResponse("The discrepancies, as recon-run-<id>-<kind>.csv", "text/csv"),
-		Errors:    []int{http.StatusNotFound, http.StatusConflict},
-	}), h.exportCSV)
 }
 
 // downloadResponse documents a 200 that is a file download.
@@ -189,46 +68,6 @@ func downloadResponse(desc, contentType string) map[string]*huma.Response {
 			Schema: &huma.Schema{Type: "string"}, Description: "attachment; filename=…"}},
 		Content: map[string]*huma.MediaType{contentType: {Schema: binaryFile}},
 	}}
-}
-
-// reconError turns a recon error into a problem; loc is where a rule's
-// field lives ("body" or "query"), what names the resource of a 404.
-// Anything it does not recognise is logged and answered with a bare 500.
-func reconError(ctx context.Context, log *slog.Logger, err error, loc, what string) error {
-	var (
-		invalid  *recon.InvalidError
-		conflict *recon.ConflictError
-	)
-	switch {
-	case errors.Is(err, recon.ErrNotFound):
-		return huma.Error404NotFound(what + " not found")
-	case errors.As(err, &invalid):
-		return huma.Error422UnprocessableEntity(invalid.Error(), &huma.ErrorDetail{Location: loc + "." + invalid.Field,
-			Message: invalid.Reason})
-	case errors.As(err, &conflict):
-		return huma.Error409Conflict(conflict.Rule)
-	}
-	log.ErrorContext(ctx, "request failed", "err", err, "request_id", httpx.RequestIDFromContext(ctx))
-	return huma.Error500InternalServerError("internal error")
-}
-
-// reconAuditOutcome classifies an action's error for the audit log: a
-// recon rule or a 4xx problem refused it, anything else failed.
-func reconAuditOutcome(err error) string {
-	var (
-		invalid  *recon.InvalidError
-		conflict *recon.ConflictError
-		status   huma.StatusError
-	)
-	switch {
-	case err == nil:
-		return audit.OutcomeSucceeded
-	case errors.Is(err, recon.ErrNotFound), errors.As(err, &invalid), errors.As(err, &conflict):
-		return audit.OutcomeRejected
-	case errors.As(err, &status) && status.GetStatus() < 500:
-		return audit.OutcomeRejected
-	}
-	return audit.OutcomeFailed
 }
 
 // ---- response types ----
@@ -496,46 +335,18 @@ func keepUploadBody(ctx huma.Context, next func(huma.Context)) {
 		body: ctx.BodyReader(), limit: op.MaxBodyBytes}))
 }
 
-// errUploadTooLarge is the body going past its limit.
-var errUploadTooLarge = errors.New("upload too large")
-
-// cappedReader passes at most left bytes on, and fails with
-// errUploadTooLarge when there is more. Bytes past the limit never reach
-// the multipart reader, so it cannot finish a body that is too large
-// without seeing the error.
-type cappedReader struct {
-	r    io.Reader
-	left int64
-}
-
-func (c *cappedReader) Read(p []byte) (int, error) {
-	if c.left <= 0 {
-		var probe [1]byte
-		n, err := c.r.Read(probe[:])
-		if n > 0 {
-			return 0, errUploadTooLarge
-		}
-		return 0, err
+// reportSpool reads a report upload of at most limit bytes (0: the
+// operation's maxReportUpload): each `file` part, named as APO names its
+// reports, goes to a temporary file in dir (the process's private
+// temporary directory, which the next start empties if this process dies
+// first). Names and the total size are checked first, so that a bad
+// upload is refused before anything is ingested.
+func reportSpool(dir string, limit int64) httpx.Spool {
+	if limit <= 0 {
+		limit = maxReportUpload
 	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
-	}
-	n, err := c.r.Read(p)
-	c.left -= int64(n)
-	return n, err
-}
-
-// spooledReport is a file part written to a temporary file.
-type spooledReport struct {
-	name string
-	path string
-	size int64
-}
-
-func removeSpooled(files []spooledReport) {
-	for _, f := range files {
-		_ = os.Remove(f.path)
-	}
+	return httpx.Spool{Dir: dir, Pattern: "payops-report-*", Field: "file", Noun: "report file",
+		MaxBytes: limit, MaxFiles: maxReportFiles, Name: reportFileName}
 }
 
 // uploadAudit is what the audit log keeps of an upload: names, sizes and
@@ -553,153 +364,16 @@ type uploadAuditFile struct {
 	Duplicate bool   `json:"duplicate,omitempty"`
 }
 
-// spoolReports reads a multipart upload and writes each `file` part to a
-// temporary file in dir (the process's private temporary directory, which
-// the next start empties if this process dies first), checking names and
-// the total size first, so that a bad upload is refused before anything is
-// ingested. The caller removes the files.
-func spoolReports(dir, contentType string, body io.Reader, limit int64) (files []spooledReport, err error) {
-	mt, params, perr := mime.ParseMediaType(contentType)
-	if perr != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		return nil, huma.Error422UnprocessableEntity("the body must be multipart/form-data with file parts",
-			&huma.ErrorDetail{Location: "header.Content-Type", Message: "want multipart/form-data; boundary=…"})
-	}
-	if body == nil {
-		body = strings.NewReader("")
-	}
-	if limit <= 0 {
-		limit = maxReportUpload
-	}
-	defer func() {
-		if err != nil {
-			removeSpooled(files)
-			files = nil
-		}
-	}()
-	mr := multipart.NewReader(&cappedReader{r: body, left: limit}, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return files, uploadReadError(err, limit)
-		}
-		if p.FormName() != "file" {
-			// Other fields carry nothing we use; they still count against the limit.
-			if _, err := io.Copy(io.Discard, p); err != nil {
-				return files, uploadReadError(err, limit)
-			}
-			continue
-		}
-		loc := "body.file[" + strconv.Itoa(len(files)) + "]"
-		if len(files) == maxReportFiles {
-			return files, huma.Error422UnprocessableEntity("too many files",
-				&huma.ErrorDetail{Location: loc, Message: fmt.Sprintf("at most %d files per upload", maxReportFiles)})
-		}
-		name, reason := reportFileName(p)
-		if reason != "" {
-			return files, huma.Error422UnprocessableEntity("bad report file name", &huma.ErrorDetail{Location: loc, Message: reason})
-		}
-		f, err := spool(dir, p)
-		f.name = name
-		if f.path != "" {
-			files = append(files, f)
-		}
-		if err != nil {
-			return files, uploadReadError(err, limit)
-		}
-	}
-	if len(files) == 0 {
-		return nil, huma.Error422UnprocessableEntity("no report file in the upload",
-			&huma.ErrorDetail{Location: "body.file", Message: "required: one or more file parts"})
-	}
-	return files, nil
-}
-
-// spool copies a part into a temporary file. A failure to write the
-// file is a *spoolError (ours, 500); any other error is the upload's.
-func spool(dir string, p *multipart.Part) (spooledReport, error) {
-	tmp, err := os.CreateTemp(dir, "payops-report-*")
-	if err != nil {
-		return spooledReport{}, &spoolError{err}
-	}
-	w := &writeErrs{w: tmp}
-	n, err := io.Copy(w, p)
-	cerr := tmp.Close()
-	switch {
-	case w.err != nil:
-		err = &spoolError{w.err}
-	case err == nil && cerr != nil:
-		err = &spoolError{cerr}
-	}
-	return spooledReport{path: tmp.Name(), size: n}, err
-}
-
-// spoolError is a temporary file that could not be written.
-type spoolError struct{ err error }
-
-func (e *spoolError) Error() string { return "spool upload: " + e.err.Error() }
-func (e *spoolError) Unwrap() error { return e.err }
-
-// writeErrs remembers a write error, to tell it from a read error after
-// io.Copy.
-type writeErrs struct {
-	w   io.Writer
-	err error
-}
-
-func (w *writeErrs) Write(p []byte) (int, error) {
-	n, err := w.w.Write(p)
-	if err != nil {
-		w.err = err
-	}
-	return n, err
-}
-
-// uploadReadError is the problem for an upload that could not be read;
-// a *spoolError is returned as it is, for reconError to log (500).
-func uploadReadError(err error, limit int64) error {
-	var spoolErr *spoolError
-	switch {
-	case errors.Is(err, errUploadTooLarge):
-		return huma.Error413RequestEntityTooLarge(fmt.Sprintf("the upload is larger than %d bytes", limit))
-	case errors.As(err, &spoolErr):
-		return err
-	}
-	return huma.Error422UnprocessableEntity("unreadable multipart body", &huma.ErrorDetail{Location: "body",
-		Message: err.Error()})
-}
-
-// reportFileName checks a part's file name: the raw Content-Disposition
-// filename (multipart.Part.FileName would silently strip directories),
-// a printable base name of at most 255 bytes naming an APO report, .csv
-// or .xlsx. It returns the name, or why it is refused.
+// reportFileName checks a part's file name: a safe base name
+// (httpx.PartFileName) of at most 255 bytes naming an APO report, .csv or
+// .xlsx. It returns the name, or why it is refused.
 func reportFileName(p *multipart.Part) (name, reason string) {
-	_, params, err := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
-	if err != nil {
-		return "", "unreadable Content-Disposition: " + err.Error()
-	}
-	name = params["filename"]
-	shown := name
-	if len(shown) > 80 {
-		shown = shown[:80] + "…"
-	}
-	shown = strconv.QuoteToASCII(shown)
-	switch {
-	case name == "":
-		return "", "the part has no filename"
-	case len(name) > maxReportName:
-		return "", fmt.Sprintf("file name %s is longer than %d bytes", shown, maxReportName)
-	case !utf8.ValidString(name):
-		return "", fmt.Sprintf("file name %s is not UTF-8", shown)
-	case strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
-		return "", fmt.Sprintf("file name %s has control or non-printable characters", shown)
-	case strings.ContainsAny(name, `/\`) || name == "." || name == "..":
-		return "", fmt.Sprintf("file name %s must be a base name, without directories", shown)
+	name, reason = httpx.PartFileName(p, maxReportName)
+	if reason != "" {
+		return "", reason
 	}
 	if ext := strings.ToLower(path.Ext(name)); ext != ".csv" && ext != ".xlsx" {
-		return "", fmt.Sprintf("file name %s must end in .csv or .xlsx", shown)
+		return "", fmt.Sprintf("file name %s must end in .csv or .xlsx", httpx.QuoteName(name))
 	}
 	if _, err := report.ParseName(name); err != nil {
 		return "", err.Error()
@@ -729,19 +403,15 @@ func parseProblems(pe *recon.ParseError) []error {
 
 func (h reconAPI) uploadReports(ctx context.Context, _ *UploadReportsInput) (*ReconFilesOutput, error) {
 	up, _ := ctx.Value(uploadBodyKey{}).(uploadBody)
-	files, err := spoolReports(h.recon.TempDir(), up.contentType, up.body, up.limit)
-	defer removeSpooled(files)
+	files, err := reportSpool(h.recon.TempDir(), up.limit).Read(up.contentType, up.body)
+	defer httpx.RemoveSpooled(files)
 	rec := uploadAudit{Files: make([]uploadAuditFile, len(files))}
 	for i, f := range files {
-		rec.Files[i] = uploadAuditFile{Name: f.name, Size: f.size}
+		rec.Files[i] = uploadAuditFile{Name: f.Name, Size: f.Size}
 	}
 	if err != nil {
-		recordAudit(ctx, h.log, h.audits, actionReconUpload, reconReportTarget(nil), rec, reconAuditOutcome(err))
-		var status huma.StatusError
-		if errors.As(err, &status) {
-			return nil, err
-		}
-		return nil, reconError(ctx, h.log, err, "body", "file")
+		recordAudit(ctx, h.log, h.audits, actionReconUpload, reconReportTarget(nil), rec, auditOutcome(err))
+		return nil, httpErrorAt(ctx, h.log, err, at{in: "body", what: "file"})
 	}
 
 	var (
@@ -755,7 +425,7 @@ func (h reconAPI) uploadReports(ctx context.Context, _ *UploadReportsInput) (*Re
 		file, err := h.ingest(ctx, f)
 		if file.ID != 0 {
 			ids = append(ids, strconv.FormatInt(file.ID, 10))
-			rec.Files[i] = uploadAuditFile{Name: f.name, Size: f.size, ID: file.ID, SHA256: file.SHA256,
+			rec.Files[i] = uploadAuditFile{Name: f.Name, Size: f.Size, ID: file.ID, SHA256: file.SHA256,
 				Status: string(file.Status), Duplicate: file.Duplicate}
 		}
 		var (
@@ -765,21 +435,21 @@ func (h reconAPI) uploadReports(ctx context.Context, _ *UploadReportsInput) (*Re
 		switch {
 		case err == nil && file.Status == recon.FileFailed:
 			// The same bad content again: it failed the first time.
-			problems = append(problems, &huma.ErrorDetail{Location: f.name,
+			problems = append(problems, &huma.ErrorDetail{Location: f.Name,
 				Message: "uploaded before and FAILED: " + file.Error})
-			bad = append(bad, f.name)
+			bad = append(bad, f.Name)
 		case err == nil:
 			out.Body.Files = append(out.Body.Files, reconFileBody(file))
-			good = append(good, f.name)
+			good = append(good, f.Name)
 		case errors.As(err, &parse):
 			problems = append(problems, parseProblems(parse)...)
-			bad = append(bad, f.name)
+			bad = append(bad, f.Name)
 		case errors.As(err, &invalid):
 			problems = append(problems, &huma.ErrorDetail{Location: "body.file[" + strconv.Itoa(i) + "]", Message: invalid.Error()})
-			bad = append(bad, f.name)
+			bad = append(bad, f.Name)
 		default:
 			recordAudit(ctx, h.log, h.audits, actionReconUpload, reconReportTarget(ids), rec, audit.OutcomeFailed)
-			return nil, reconError(ctx, h.log, err, "body", "file")
+			return nil, httpErrorAt(ctx, h.log, err, at{in: "body", what: "file"})
 		}
 	}
 	if len(problems) > 0 {
@@ -794,13 +464,13 @@ func (h reconAPI) uploadReports(ctx context.Context, _ *UploadReportsInput) (*Re
 	return out, nil
 }
 
-func (h reconAPI) ingest(ctx context.Context, f spooledReport) (recon.File, error) {
-	fh, err := os.Open(f.path)
+func (h reconAPI) ingest(ctx context.Context, f httpx.SpooledFile) (recon.File, error) {
+	fh, err := os.Open(f.Path)
 	if err != nil {
 		return recon.File{}, fmt.Errorf("open spooled upload: %w", err)
 	}
 	defer fh.Close()
-	return h.recon.Ingest(ctx, f.name, fh)
+	return h.recon.Ingest(ctx, f.Name, fh)
 }
 
 // ---- runs ----
@@ -836,18 +506,16 @@ func (h reconAPI) startRun(ctx context.Context, in *StartReconRunInput) (*ReconR
 		recordAudit(ctx, h.log, h.audits, actionReconRunStart, "recon-run:", in.Body, audit.OutcomeRejected)
 		return nil, err
 	}
-	actor, _ := auth.ActorFromContext(ctx)
-	run, err := h.recon.StartRun(ctx, req, actor.Name)
+	run, err := h.recon.StartRun(ctx, req, actorName(ctx))
 	if err != nil {
-		recordAudit(ctx, h.log, h.audits, actionReconRunStart, "recon-run:", in.Body, reconAuditOutcome(err))
-		return nil, reconError(ctx, h.log, err, "body", "file")
+		recordAudit(ctx, h.log, h.audits, actionReconRunStart, "recon-run:", in.Body, auditOutcome(err))
+		return nil, httpErrorAt(ctx, h.log, err, at{in: "body", what: "file"})
 	}
 	if err := h.enqueue(ctx, run.ID); err != nil {
-		// Nothing sweeps QUEUED runs: fail it, so no one waits for it.
+		// Nothing sweeps QUEUED runs: the service fails it, so no one waits for it.
 		h.log.ErrorContext(ctx, "recon run not queued", "run_id", run.ID, "err", err,
 			"request_id", httpx.RequestIDFromContext(ctx))
-		if ferr := recon.NewStore(h.db).FailRun(context.WithoutCancel(ctx), run.ID, "not queued: "+err.Error(),
-			time.Now().UTC()); ferr != nil {
+		if ferr := h.recon.FailUnqueued(ctx, run.ID, err); ferr != nil {
 			h.log.ErrorContext(ctx, "recon run not marked failed", "run_id", run.ID, "err", ferr)
 		}
 		recordAudit(ctx, h.log, h.audits, actionReconRunStart, reconRunTarget(run.ID), in.Body, audit.OutcomeFailed)
@@ -884,7 +552,7 @@ func (h reconAPI) listRuns(ctx context.Context, in *ListReconRunsInput) (*ReconR
 	}
 	page, err := h.recon.ListRuns(ctx, f)
 	if err != nil {
-		return nil, reconError(ctx, h.log, err, "query", "run")
+		return nil, httpErrorAt(ctx, h.log, err, at{in: "query", what: "run"})
 	}
 	out := &ReconRunListOutput{}
 	out.Body.NextCursor = page.Next
@@ -903,7 +571,7 @@ type ReconRunIDInput struct {
 func (h reconAPI) getRun(ctx context.Context, in *ReconRunIDInput) (*ReconRunOutput, error) {
 	run, err := h.recon.GetRun(ctx, in.ID)
 	if err != nil {
-		return nil, reconError(ctx, h.log, err, "path", "run")
+		return nil, httpErrorAt(ctx, h.log, err, at{in: "path", what: "run"})
 	}
 	return &ReconRunOutput{Body: reconRunBody(run)}, nil
 }
@@ -932,7 +600,7 @@ func (h reconAPI) listDiscrepancies(ctx context.Context, in *ListDiscrepanciesIn
 	page, err := h.recon.ListDiscrepancies(ctx, recon.DiscrepancyFilter{RunID: in.ID, Kind: recon.Kind(in.Kind),
 		Status: recon.Status(in.Status), Change: recon.Change(in.Change), Cursor: in.Cursor, Limit: in.Limit})
 	if err != nil {
-		return nil, reconError(ctx, h.log, err, "query", "run")
+		return nil, httpErrorAt(ctx, h.log, err, at{in: "query", what: "run"})
 	}
 	out := &DiscrepancyListOutput{}
 	out.Body.NextCursor = page.Next
@@ -972,7 +640,7 @@ func (h reconAPI) currentDiscrepancies(ctx context.Context, in *CurrentDiscrepan
 	}
 	page, err := h.recon.CurrentDiscrepancies(ctx, f)
 	if err != nil {
-		return nil, reconError(ctx, h.log, err, "query", "discrepancy")
+		return nil, httpErrorAt(ctx, h.log, err, at{in: "query", what: "discrepancy"})
 	}
 	out := &DiscrepancyListOutput{}
 	out.Body.NextCursor = page.Next
@@ -998,11 +666,10 @@ type DiscrepancyOutput struct {
 }
 
 func (h reconAPI) updateDiscrepancy(ctx context.Context, in *UpdateDiscrepancyInput) (*DiscrepancyOutput, error) {
-	actor, _ := auth.ActorFromContext(ctx)
-	d, err := h.recon.UpdateDiscrepancy(ctx, in.ID, recon.Status(in.Body.Status), in.Body.Note, actor.Name)
-	recordAudit(ctx, h.log, h.audits, actionDiscrepancyUpdate, discrepancyTarget(in.ID), in.Body, reconAuditOutcome(err))
+	d, err := h.recon.UpdateDiscrepancy(ctx, in.ID, recon.Status(in.Body.Status), in.Body.Note, actorName(ctx))
+	recordAudit(ctx, h.log, h.audits, actionDiscrepancyUpdate, discrepancyTarget(in.ID), in.Body, auditOutcome(err))
 	if err != nil {
-		return nil, reconError(ctx, h.log, err, "body", "discrepancy")
+		return nil, httpErrorAt(ctx, h.log, err, at{in: "body", what: "discrepancy"})
 	}
 	return &DiscrepancyOutput{Body: discrepancyBody(d)}, nil
 }
@@ -1048,7 +715,7 @@ func (h reconAPI) exportCSV(ctx context.Context, in *ReconCSVInput) (*ReconExpor
 func (h reconAPI) exportable(ctx context.Context, id int64) error {
 	run, err := h.recon.GetRun(ctx, id)
 	if err != nil {
-		return reconError(ctx, h.log, err, "path", "run")
+		return httpErrorAt(ctx, h.log, err, at{in: "path", what: "run"})
 	}
 	if run.Status != recon.RunSucceeded {
 		return huma.Error409Conflict(fmt.Sprintf("run %d is %s; only a succeeded run can be exported", id, run.Status))
@@ -1056,47 +723,22 @@ func (h reconAPI) exportable(ctx context.Context, id int64) error {
 	return nil
 }
 
-// download streams write's output as an attachment. Headers and the 200 go
-// out with the first byte, so a failure before any is written is still a
-// problem document; after that, the response is cut short (never a
-// truncated file that looks whole).
+// download streams write's output as an attachment (httpx.Download): a
+// failure before the first byte is still the bare 500 problem, a failure
+// after cuts the response short. Either is logged.
 func (h reconAPI) download(contentType, filename string, write func(context.Context, io.Writer) error) *ReconExportOutput {
 	return &ReconExportOutput{Body: func(hctx huma.Context) {
-		w := &lazyDownload{ctx: hctx, contentType: contentType, filename: filename}
-		err := write(hctx.Context(), w)
-		if err == nil {
-			w.start() // an empty file is still a file
-			return
-		}
 		ctx := hctx.Context()
-		h.log.ErrorContext(ctx, "export failed", "err", err, "file", filename, "request_id", httpx.RequestIDFromContext(ctx))
-		if !w.started {
-			_ = huma.WriteErr(h.api, hctx, http.StatusInternalServerError, "internal error")
-			return
+		err := httpx.Download(hctx, contentType, filename, func(w io.Writer) error {
+			err := write(ctx, w)
+			if err != nil {
+				h.log.ErrorContext(ctx, "export failed", "err", err, "file", filename,
+					"request_id", httpx.RequestIDFromContext(ctx))
+			}
+			return err
+		})
+		if err != nil {
+			writeInternalError(h.api, hctx)
 		}
-		panic(http.ErrAbortHandler)
 	}}
-}
-
-// lazyDownload writes the download's headers on the first write.
-type lazyDownload struct {
-	ctx         huma.Context
-	contentType string
-	filename    string
-	started     bool
-}
-
-func (d *lazyDownload) start() {
-	if d.started {
-		return
-	}
-	d.started = true
-	d.ctx.SetHeader("Content-Type", d.contentType)
-	d.ctx.SetHeader("Content-Disposition", `attachment; filename="`+d.filename+`"`)
-	d.ctx.SetStatus(http.StatusOK)
-}
-
-func (d *lazyDownload) Write(p []byte) (int, error) {
-	d.start()
-	return d.ctx.BodyWriter().Write(p)
 }

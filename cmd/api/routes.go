@@ -1,18 +1,24 @@
 package main
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/payops/payops/internal/auth"
-	"github.com/payops/payops/internal/idempotency/httpguard"
+	"github.com/payops/payops/internal/disputes"
+	"github.com/payops/payops/internal/recon"
 )
 
-// addRoutes registers every operation. Reading this function tells you the
-// entire API and who may call each operation; handlers live in the file
+// addRoutes registers every operation. Reading this file tells you the
+// entire API and who may call each operation: addRoutes and the two
+// resource functions it calls below (addDisputeRoutes, addReconRoutes) are
+// the only places an operation is registered. Handlers live in the file
 // named after their resource. Authenticated operations are wrapped in
-// needs(permission, …), open ones in public(…).
+// needs(permission, …), open ones in public(…); changes in idem.Wrap
+// (Idempotency-Key). Handlers audit with recordAudit and answer errors
+// with httpError (edge.go, errors.go).
 func addRoutes(api huma.API, svc *services) {
 	api.OpenAPI().Tags = []*huma.Tag{
 		{Name: "Health", Description: "Probes for the process supervisor and load balancer; no API key needed."},
@@ -23,12 +29,15 @@ func addRoutes(api huma.API, svc *services) {
 		{Name: "Webhooks", Description: "APO's signed notifications: the intake APO calls, and the stored events."},
 	}
 	// Every POST but create-api-key honours Idempotency-Key (that one would
-	// have to keep the new key to replay it).
-	idem := httpguard.New(api, svc.idempotency, svc.log, idempotencyScope)
+	// have to keep the new key to replay it). One guard and one audit log
+	// serve every operation (edge.go).
+	e := newEdge(api, svc.log, svc.audit, svc.idempotency)
+	idem := e.idem
 
-	// Disputes (disputes.go).
-	addDisputeRoutes(api, svc.log, svc.db, svc.disputes)
-	addReconRoutes(api, svc) // recon.go
+	// Disputes and reconciliation: registered below, in this file, in
+	// functions of their own so that their tests can register them alone.
+	addDisputeRoutes(api, e, svc.disputes)
+	addReconRoutes(api, e, svc.recon, svc.enqueueRun)
 
 	// Health (health.go).
 	huma.Register(api, public(huma.Operation{
@@ -153,12 +162,188 @@ func addRoutes(api huma.API, svc *services) {
 	})), replayWebhookEvent(svc.log, svc.audit, svc.payments))
 }
 
-// idempotencyScope scopes Idempotency-Key to the API key and the
-// operation: one caller's keys never replay another's answers.
-func idempotencyScope(ctx huma.Context) (string, bool) {
-	a, ok := auth.ActorFromContext(ctx.Context())
-	if !ok || a.KeyID == "" {
-		return "", false
+// addDisputeRoutes registers the dispute operations. POSTs are guarded by
+// Idempotency-Key like every other admin POST; both are also idempotent by
+// nature (accepting twice, or sending the same document twice, changes
+// nothing). Handlers are in disputes.go.
+func addDisputeRoutes(api huma.API, e edge, d *disputes.Service) {
+	api.OpenAPI().Tags = append(api.OpenAPI().Tags, &huma.Tag{Name: "Disputes",
+		Description: "Chargebacks and other card disputes APO notifies: their deadlines, the payment facts a " +
+			"defence needs, and accepting or defending them through APO."})
+	log, audits, idem := e.log, e.audits, e.idem
+
+	huma.Register(api, needs(auth.NeedRead, huma.Operation{
+		OperationID: "list-disputes", Method: http.MethodGet, Path: "/v1/disputes",
+		Summary: "List disputes", Tags: []string{"Disputes"},
+		Description: "Newest first, keyset-paginated. `due_within` lists OPEN disputes whose defence is due " +
+			"within the duration (overdue ones included), e.g. `48h` or `7d`.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}), listDisputes(log, d))
+	huma.Register(api, needs(auth.NeedRead, huma.Operation{
+		OperationID: "get-dispute", Method: http.MethodGet, Path: "/v1/disputes/{id}",
+		Summary: "Get a dispute", Tags: []string{"Disputes"},
+		Description: "The dispute, its history (every notification and action), and what a defence needs " +
+			"about the payment: amounts, card facts, 3DS, AVS/CVV, acquirer, transactions and timeline.",
+		Errors: []int{http.StatusNotFound},
+	}), getDispute(log, d))
+	huma.Register(api, needs(auth.NeedOperate, idem.Wrap(huma.Operation{
+		OperationID: "accept-dispute", Method: http.MethodPost, Path: "/v1/disputes/{id}/accept",
+		Summary: "Accept a dispute", Tags: []string{"Disputes"},
+		Description: "Concedes the dispute through APO's acceptDispute. The disputed amount then counts as " +
+			"lost: refunds of the payment are held to captured − lost. APO's refusal is 409 with its result " +
+			"code (`TIME_EXCEEDS_LIMIT` once the defence window has closed); when APO's answer is unknown the " +
+			"answer is 503 and repeating the request is safe.",
+		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+	})), acceptDispute(log, audits, d))
+	huma.Register(api, needs(auth.NeedOperate, idem.Wrap(huma.Operation{
+		OperationID: "defend-dispute", Method: http.MethodPost, Path: "/v1/disputes/{id}/defense",
+		Summary: "Defend a dispute", Tags: []string{"Disputes"},
+		Description: "Uploads one defence document (multipart/form-data, field `file`): a PDF, JPEG or PNG of " +
+			"at most 750,000 bytes, recognised by its content. payops stores it with its SHA-256 and sends " +
+			"it to APO's supplyDefenseDocument. Sending the same document again changes nothing; another " +
+			"document after a defence is 409. APO's refusal is 409 with its result code (`TIME_EXCEEDS_LIMIT` " +
+			"after the due time); an unknown outcome is 503 and repeating the request is safe.",
+		MaxBodyBytes: maxDefenseBody,
+		// The body is parsed by the handler (see DefendDisputeInput); Huma
+		// would otherwise try to decode multipart as a document.
+		SkipValidateBody: true,
+		RequestBody: &huma.RequestBody{
+			Required: true,
+			Content: map[string]*huma.MediaType{"multipart/form-data": {
+				Schema: &huma.Schema{
+					Type: "object", Required: []string{"file"},
+					Properties: map[string]*huma.Schema{"file": {Type: "string", Format: "binary",
+						Description: "The defence document: PDF, JPEG or PNG, ≤ 750,000 bytes"}},
+				},
+				Encoding: map[string]*huma.Encoding{"file": {ContentType: "application/pdf, image/jpeg, image/png"}},
+			}},
+		},
+		Middlewares: huma.Middlewares{keepContentType},
+		Errors: []int{http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity,
+			http.StatusServiceUnavailable},
+	})), defendDispute(log, audits, d))
+	huma.Register(api, needs(auth.NeedOperate, huma.Operation{
+		OperationID: "get-dispute-evidence-template", Method: http.MethodGet, Path: "/v1/disputes/{id}/evidence-template",
+		Summary: "Download APO's defence template", Tags: []string{"Disputes"},
+		Description: "Fetches the dispute's defence template from APO (downloadDisputeEvidence, " +
+			"DISPUTE_EVIDENCE_TEMPLATE) and returns the file: PDF or Word, as APO provides it.",
+		Responses: map[string]*huma.Response{"200": {Description: "The template file", Content: map[string]*huma.MediaType{
+			"application/pdf":    {Schema: binaryFile},
+			"application/msword": {Schema: binaryFile},
+			"application/vnd.openxmlformats-officedocument.wordprocessingml.document": {Schema: binaryFile},
+		}}},
+		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
+	}), getEvidenceTemplate(log, d))
+}
+
+// addReconRoutes registers the reconciliation operations. Actions need
+// finance (admin passes everything), reads need read. The POSTs and the
+// PATCH are guarded by Idempotency-Key; each writes an audit row. Handlers
+// are in recon.go.
+func addReconRoutes(api huma.API, e edge, rs *recon.Service, enqueue func(ctx context.Context, runID int64) error) {
+	api.OpenAPI().Tags = append(api.OpenAPI().Tags, &huma.Tag{Name: "Reconciliation",
+		Description: "APO's transaction and settlement reports matched against the payments ledger: report " +
+			"uploads, runs with their counts, totals and batch roll-forward, the discrepancies they find with " +
+			"their owner workflow, and Excel/CSV exports for finance."})
+	idem := e.idem
+	h := reconAPI{edge: e, api: api, recon: rs, enqueue: enqueue}
+
+	upload := idem.Wrap(huma.Operation{
+		OperationID: "upload-recon-reports", Method: http.MethodPost, Path: "/v1/recon/reports",
+		Summary: "Upload APO report files", Tags: []string{"Reconciliation"}, DefaultStatus: http.StatusCreated,
+		Description: "multipart/form-data with one or more `file` parts, each an APO report named as APO names " +
+			"it (`transactionItems_<yyyyMMdd>_<seq>`, `settlementItems_<ccy>_<batchId>_<seq>` or " +
+			"`settlementSummary_<ccy>_<batchId>_<seq>`, `.csv` or `.xlsx`), at most 256 MiB in all (413 beyond). " +
+			"Each file is archived with its SHA-256 and its lines staged. The same content uploaded again is not " +
+			"ingested twice: the answer is the earlier file with `duplicate: true`. A file without the `<END>` " +
+			"trailer is kept as `INCOMPLETE` and not reconciled. A bad file name refuses the whole upload before " +
+			"anything is kept; a file with bad lines is recorded `FAILED` and the answer is 422 listing each bad " +
+			"line as `<file>:<line>` (other files of the upload are ingested; uploading them again is harmless).",
+		MaxBodyBytes: maxReportUpload, BodyReadTimeout: reportUploadTimeout,
+		Errors: []int{http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
+	})
+	// After the guard, so the handler reads the body the guard hands on.
+	upload.Middlewares = append(upload.Middlewares, keepUploadBody)
+	huma.Register(api, needs(auth.NeedFinance, upload), h.uploadReports)
+	// Declared after registration: with a request body in the operation,
+	// Huma would read the whole upload into memory itself, and the handler
+	// streams it to disk instead.
+	api.OpenAPI().Paths["/v1/recon/reports"].Post.RequestBody = &huma.RequestBody{
+		Required: true,
+		Content: map[string]*huma.MediaType{"multipart/form-data": {
+			Schema: &huma.Schema{
+				Type: "object", Required: []string{"file"},
+				Properties: map[string]*huma.Schema{"file": {Type: "array", Items: binaryFile,
+					Description: "One or more report files; each part's filename is the APO file name"}},
+			},
+			Encoding: map[string]*huma.Encoding{"file": {ContentType: "text/csv, " + xlsxContentType}},
+		}},
 	}
-	return a.KeyID + " " + ctx.Operation().OperationID, true
+
+	huma.Register(api, needs(auth.NeedFinance, idem.Wrap(huma.Operation{
+		OperationID: "start-recon-run", Method: http.MethodPost, Path: "/v1/recon/runs",
+		Summary: "Start a reconciliation run", Tags: []string{"Reconciliation"}, DefaultStatus: http.StatusAccepted,
+		Description: "Reconciles either every ingested file of `date` (that day's transaction items, the " +
+			"settlement files of batches settled that day, and their summaries) or exactly `file_ids`. The run " +
+			"is recorded and handed to the worker; the answer is the `QUEUED` run. Poll `GET " +
+			"/v1/recon/runs/{id}` for its progress. 503 when the run could not be queued (it is then `FAILED`).",
+		Errors: []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+	})), h.startRun)
+	huma.Register(api, needs(auth.NeedRead, huma.Operation{
+		OperationID: "list-recon-runs", Method: http.MethodGet, Path: "/v1/recon/runs",
+		Summary: "List reconciliation runs", Tags: []string{"Reconciliation"},
+		Description: "Newest first, keyset-paginated.",
+		Errors:      []int{http.StatusUnprocessableEntity},
+	}), h.listRuns)
+	huma.Register(api, needs(auth.NeedRead, huma.Operation{
+		OperationID: "get-recon-run", Method: http.MethodGet, Path: "/v1/recon/runs/{id}",
+		Summary: "Get a reconciliation run", Tags: []string{"Reconciliation"},
+		Description: "The run: its inputs with their hashes, status and progress, counts, totals per " +
+			"discrepancy kind and currency, batch roll-forward, timings, and what changed since the previous " +
+			"run of the same period.",
+		Errors: []int{http.StatusNotFound},
+	}), h.getRun)
+	huma.Register(api, needs(auth.NeedRead, huma.Operation{
+		OperationID: "list-recon-discrepancies", Method: http.MethodGet, Path: "/v1/recon/runs/{id}/discrepancies",
+		Summary: "List a run's discrepancies", Tags: []string{"Reconciliation"},
+		Description: "In id order, keyset-paginated. Filters combine with AND.",
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+	}), h.listDiscrepancies)
+	huma.Register(api, needs(auth.NeedRead, huma.Operation{
+		OperationID: "list-current-recon-discrepancies", Method: http.MethodGet, Path: "/v1/recon/discrepancies",
+		Summary: "List the current discrepancies of every period", Tags: []string{"Reconciliation"},
+		Description: "The discrepancies as they stand now, without knowing a run id: those of the latest " +
+			"`SUCCEEDED` run of each period (a later run of a period supersedes the earlier ones, carrying each " +
+			"discrepancy it finds again with its status, and leaving out those it no longer finds), so each " +
+			"discrepancy is listed once, in its latest state. `status=OPEN` is finance's worklist. In id order, " +
+			"keyset-paginated; filters combine with AND. A `run_id` must name its period's latest run (422 " +
+			"otherwise; `GET /v1/recon/runs/{id}/discrepancies` lists what any run found).",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}), h.currentDiscrepancies)
+	huma.Register(api, needs(auth.NeedFinance, idem.Wrap(huma.Operation{
+		OperationID: "update-recon-discrepancy", Method: http.MethodPatch, Path: "/v1/recon/discrepancies/{id}",
+		Summary: "Resolve, ignore or reopen a discrepancy", Tags: []string{"Reconciliation"},
+		Description: "The owner workflow: an `OPEN` discrepancy is closed as `RESOLVED` or `IGNORED`, and a closed " +
+			"one is reopened with `OPEN`; every change takes a mandatory note, kept with the actor (and carried to " +
+			"later runs that find the same, unchanged discrepancy) and written to the audit log. Any other change " +
+			"(closing a closed one, opening an open one) is 409. Only a discrepancy of its period's latest run can " +
+			"change (409 naming the current one otherwise), and not while a run of its period is in progress (409).",
+		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
+	})), h.updateDiscrepancy)
+	huma.Register(api, needs(auth.NeedRead, huma.Operation{
+		OperationID: "export-recon-run-xlsx", Method: http.MethodGet, Path: "/v1/recon/runs/{id}/export.xlsx",
+		Summary: "Download a run's workbook", Tags: []string{"Reconciliation"},
+		Description: "A Summary sheet (run, inputs, counts and totals per kind, batch roll-forward) and one " +
+			"sheet per discrepancy kind. Only a `SUCCEEDED` run can be exported (409 otherwise).",
+		Responses: downloadResponse("The workbook, as recon-run-<id>.xlsx", xlsxContentType),
+		Errors:    []int{http.StatusNotFound, http.StatusConflict},
+	}), h.exportXLSX)
+	huma.Register(api, needs(auth.NeedRead, huma.Operation{
+		OperationID: "export-recon-run-csv", Method: http.MethodGet, Path: "/v1/recon/runs/{id}/export/{file}",
+		Summary: "Download a run's discrepancies of one kind as CSV", Tags: []string{"Reconciliation"},
+		Description: "`file` is the discrepancy kind with `.csv`, e.g. `/v1/recon/runs/7/export/AMOUNT_MISMATCH.csv`. " +
+			"Only a `SUCCEEDED` run can be exported (409 otherwise).",
+		Responses: downloadResponse("The discrepancies, as recon-run-<id>-<kind>.csv", "text/csv"),
+		Errors:    []int{http.StatusNotFound, http.StatusConflict},
+	}), h.exportCSV)
 }

@@ -1,7 +1,9 @@
-// Package httpx holds the plain net/http middleware every payops HTTP
-// server wraps around its mux: request ids, access logs and panic
-// recovery. It sits outside any router so that every path, /healthz
-// included, is covered.
+// Package httpx holds the plain net/http pieces every payops HTTP server
+// shares: the middleware it wraps around its mux (request ids, access logs,
+// panic recovery; outside any router so that every path, /healthz
+// included, is covered), and the generic parts of handlers that no domain
+// owns: bounded multipart upload spooling (upload.go) and streamed file
+// downloads (download.go). It knows no router and no domain.
 package httpx
 
 import (
