@@ -5,11 +5,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
-	"github.com/payops/payops/internal/postgres"
 )
 
 // Audit actions of this resource.
@@ -73,22 +70,14 @@ type CreateAPIKeyOutput struct {
 // createAPIKey creates the key and its audit row in one transaction. The
 // operation cannot honour Idempotency-Key replays: replaying the first
 // response would mean storing the key.
-func createAPIKey(log *slog.Logger, db *sqlx.DB) func(context.Context, *CreateAPIKeyInput) (*CreateAPIKeyOutput, error) {
+func createAPIKey(log *slog.Logger, keys *auth.Keys) func(context.Context, *CreateAPIKeyInput) (*CreateAPIKeyOutput, error) {
 	return func(ctx context.Context, in *CreateAPIKeyInput) (*CreateAPIKeyOutput, error) {
 		actor, _ := auth.ActorFromContext(ctx)
-		var (
-			key    auth.Key
-			secret auth.Secret
-		)
-		err := postgres.InTx(ctx, db, func(tx *sqlx.Tx) error {
-			var err error
-			key, secret, err = auth.NewStore(tx).Create(ctx, auth.NewKey{Name: in.Body.Name, Role: in.Body.Role, CreatedBy: actor.Name})
-			if err != nil {
-				return err
-			}
-			return audit.NewStore(tx).Record(ctx, auditEntry(ctx, actionAPIKeyCreate, apiKeyTarget(key.ID),
-				apiKeyAuditInput{Name: key.Name, Role: string(key.Role)}, audit.OutcomeSucceeded))
-		})
+		key, secret, err := keys.Create(ctx, auth.NewKey{Name: in.Body.Name, Role: in.Body.Role, CreatedBy: actor.Name},
+			func(key auth.Key) audit.Entry {
+				return auditEntry(ctx, actionAPIKeyCreate, apiKeyTarget(key.ID),
+					apiKeyAuditInput{Name: key.Name, Role: string(key.Role)}, audit.OutcomeSucceeded)
+			})
 		if err != nil {
 			return nil, httpError(ctx, log, err)
 		}
@@ -127,14 +116,9 @@ type RevokeAPIKeyInput struct {
 }
 
 // revokeAPIKey revokes the key and writes its audit row in one transaction.
-func revokeAPIKey(log *slog.Logger, db *sqlx.DB) func(context.Context, *RevokeAPIKeyInput) (*struct{}, error) {
+func revokeAPIKey(log *slog.Logger, keys *auth.Keys) func(context.Context, *RevokeAPIKeyInput) (*struct{}, error) {
 	return func(ctx context.Context, in *RevokeAPIKeyInput) (*struct{}, error) {
-		err := postgres.InTx(ctx, db, func(tx *sqlx.Tx) error {
-			if _, err := auth.NewStore(tx).Revoke(ctx, in.ID); err != nil {
-				return err
-			}
-			return audit.NewStore(tx).Record(ctx, auditEntry(ctx, actionAPIKeyRevoke, apiKeyTarget(in.ID), nil, audit.OutcomeSucceeded))
-		})
+		err := keys.Revoke(ctx, in.ID, auditEntry(ctx, actionAPIKeyRevoke, apiKeyTarget(in.ID), nil, audit.OutcomeSucceeded))
 		if err != nil {
 			return nil, httpError(ctx, log, err)
 		}

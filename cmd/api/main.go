@@ -24,7 +24,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/payops/payops/internal/audit"
@@ -158,22 +157,12 @@ func keysCommand(ctx context.Context, cfg config.Config, args []string, stdout i
 	postgres.SetPool(db, cfg.DBMaxConns)
 	defer db.Close()
 
-	var secret auth.Secret
-	err = postgres.InTx(ctx, db, func(tx *sqlx.Tx) error {
-		k, s, err := auth.NewStore(tx).Create(ctx, auth.NewKey{Name: *name, Role: r, CreatedBy: cliActor})
-		if err != nil {
-			return err
-		}
-		secret = s
-		return audit.NewStore(tx).Record(ctx, audit.Entry{
-			Actor:   cliActor,
-			Role:    string(auth.RoleAdmin),
-			Action:  actionAPIKeyCreate,
-			Target:  apiKeyTarget(k.ID),
-			Input:   apiKeyAuditInput{Name: k.Name, Role: string(k.Role)},
-			Outcome: audit.OutcomeSucceeded,
+	_, secret, err := auth.NewKeys(db).Create(ctx, auth.NewKey{Name: *name, Role: r, CreatedBy: cliActor},
+		func(k auth.Key) audit.Entry {
+			return audit.Entry{Actor: cliActor, Role: string(auth.RoleAdmin), Action: actionAPIKeyCreate,
+				Target: apiKeyTarget(k.ID), Input: apiKeyAuditInput{Name: k.Name, Role: string(k.Role)},
+				Outcome: audit.OutcomeSucceeded}
 		})
-	})
 	if err != nil {
 		return fmt.Errorf("keys create: %w", err)
 	}

@@ -58,7 +58,7 @@ func addRoutes(api huma.API, svc *services) {
 		Summary: "Create an API key", Tags: []string{"API keys"}, DefaultStatus: http.StatusCreated,
 		Description: "Returns the new key in `key`. It is shown only in this response: payops stores a hash.",
 		Errors:      []int{http.StatusUnprocessableEntity},
-	}), createAPIKey(svc.log, svc.db))
+	}), createAPIKey(svc.log, auth.NewKeys(svc.db)))
 	huma.Register(api, needs(auth.NeedAdmin, huma.Operation{
 		OperationID: "list-api-keys", Method: http.MethodGet, Path: "/v1/api-keys",
 		Summary: "List API keys", Tags: []string{"API keys"},
@@ -69,7 +69,7 @@ func addRoutes(api huma.API, svc *services) {
 		Summary: "Revoke an API key", Tags: []string{"API keys"}, DefaultStatus: http.StatusNoContent,
 		Description: "The key stops working at once. Revoking a revoked key is a no-op.",
 		Errors:      []int{http.StatusNotFound},
-	}), revokeAPIKey(svc.log, svc.db))
+	}), revokeAPIKey(svc.log, auth.NewKeys(svc.db)))
 
 	// Audit log (auditlog.go).
 	huma.Register(api, needs(auth.NeedAdmin, huma.Operation{
