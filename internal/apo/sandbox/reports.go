@@ -353,12 +353,6 @@ func (l *line) value(c string, run *reportRun) string {
 	return ""
 }
 
-// batchKey names a settlement batch: one per acquirer and currency a day.
-type batchKey struct {
-	acquirer string
-	currency string
-}
-
 // batchID makes a settlement batch id: the day, the acquirer's number and
 // the settlement currency, e.g. "2026112302USD".
 func batchID(day string, acq, ccy string) string {
