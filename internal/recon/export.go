@@ -88,11 +88,6 @@ func (s *Service) Export(ctx context.Context, runID int64, dir string) (string, 
 	return xlsx.path, nil
 }
 
-// Exports lists the files exported for a run.
-func (s *Service) Exports(ctx context.Context, runID int64) ([]Export, error) {
-	return NewStore(s.db).Exports(ctx, runID)
-}
-
 // WriteXLSX writes a succeeded run's workbook to w (an HTTP download).
 func (s *Service) WriteXLSX(ctx context.Context, runID int64, w io.Writer) error {
 	run, err := s.exportable(ctx, runID)
