@@ -223,6 +223,9 @@ func (d *demo) pick() string {
 	return cards[0].number
 }
 
+// day1 drives one realistic day: checkout under notification faults, the
+// buyers at the 3DS page, APO's answers, operations, chargebacks, then the
+// day's reports and their reconciliation.
 func (d *demo) day1(ctx context.Context, n int, exports string) error {
 	fmt.Fprintf(d.out, "payops demo day %s against %s (sandbox %s)\n", d.day, d.api, d.sandbox)
 	faults := map[string]any{"notifications": map[string]any{"drop": 0.1, "duplicate": 0.1, "reorder": 0.1}}
@@ -231,7 +234,39 @@ func (d *demo) day1(ctx context.Context, n int, exports string) error {
 	}
 	defer func() { _, _ = d.do(context.Background(), "DELETE", d.sandbox+"/sandbox/faults", nil, nil, nil) }()
 
-	// 1. Checkout: authorize payments, eight at a time.
+	pays, rejected := d.checkout(ctx, n)
+	challenged, abandoned, err := d.threeDS(ctx, pays)
+	if err != nil {
+		return err
+	}
+	if err := d.awaitAnswers(ctx, pays, challenged); err != nil {
+		return err
+	}
+	captured := d.operate(ctx, pays)
+	refunds := d.refund(ctx, captured)
+
+	// 5. Two chargebacks: one defended with a document, one accepted. APO has
+	// no dispute inquiry, so a dropped dispute notification would be found
+	// only by the settlement report: the faults end before the disputes.
+	if _, err := d.do(ctx, "DELETE", d.sandbox+"/sandbox/faults", nil, nil, nil); err != nil {
+		return err
+	}
+	disputes, err := d.disputes(ctx, captured)
+	if err != nil {
+		return err
+	}
+
+	// 6. The day's reports, with a handful of injected discrepancies, then reconciliation.
+	run, workbook, err := d.reconcile(ctx, exports)
+	if err != nil {
+		return err
+	}
+	return d.summary(ctx, rejected, abandoned, refunds, disputes, run, workbook)
+}
+
+// checkout is step 1: authorize n payments, eight at a time. It returns
+// them (a refused one stays empty) and how many the API refused.
+func (d *demo) checkout(ctx context.Context, n int) ([]payment, int) {
 	pays := make([]payment, n)
 	rejected := 0
 	var mu sync.Mutex
@@ -275,15 +310,20 @@ func (d *demo) day1(ctx context.Context, n int, exports string) error {
 	}
 	close(work)
 	wg.Wait()
+	return pays, rejected
+}
 
-	// 2. The buyers at the 3DS page: most authenticate, some fail, some walk away.
+// threeDS is step 2: the buyers at the 3DS page: most authenticate, some
+// fail, some walk away. It returns the challenged payments and how many
+// were abandoned.
+func (d *demo) threeDS(ctx context.Context, pays []payment) ([]payment, int, error) {
 	var challenged []payment
 	for _, py := range pays {
 		if py.Status == "REQUIRES_ACTION" {
 			challenged = append(challenged, py)
 		}
 	}
-	p = newProgress(d.out, "buyers at the 3DS page", len(challenged))
+	p := newProgress(d.out, "buyers at the 3DS page", len(challenged))
 	abandoned := 0
 	for i, py := range challenged {
 		switch {
@@ -299,13 +339,17 @@ func (d *demo) day1(ctx context.Context, n int, exports string) error {
 			case code == http.StatusConflict:
 				abandoned++ // the buyer took too long: the challenge expired
 			case err != nil:
-				return err
+				return nil, 0, err
 			}
 		}
 		p.tick()
 	}
+	return challenged, abandoned, nil
+}
 
-	// 3. Wait for notifications and polling to settle what is still open.
+// awaitAnswers is step 3: wait for notifications and polling to settle what
+// is still open, refreshing pays.
+func (d *demo) awaitAnswers(ctx context.Context, pays []payment, challenged []payment) error {
 	fmt.Fprint(d.out, "  waiting for APO's answers …")
 	deadline := time.Now().Add(90 * time.Second)
 	for i := range pays {
@@ -324,9 +368,13 @@ func (d *demo) day1(ctx context.Context, n int, exports string) error {
 		}
 	}
 	fmt.Fprintln(d.out, " done")
+	return nil
+}
 
-	// 4. Ops: capture (fully or partly), cancel, refund.
-	p = newProgress(d.out, "ops: capture, cancel, refund", len(pays))
+// operate is step 4: capture (fully or partly) or cancel the manual
+// authorizations. It returns the captured payments.
+func (d *demo) operate(ctx context.Context, pays []payment) []payment {
+	p := newProgress(d.out, "ops: capture, cancel, refund", len(pays))
 	var captured []payment
 	for i, py := range pays {
 		p.tick()
@@ -353,6 +401,12 @@ func (d *demo) day1(ctx context.Context, n int, exports string) error {
 			captured = append(captured, op.Payment)
 		}
 	}
+	return captured
+}
+
+// refund ends step 4: refund a third of every third captured payment. It
+// returns how many refunds the API took.
+func (d *demo) refund(ctx context.Context, captured []payment) int {
 	refunds := 0
 	for i, py := range captured {
 		if i%3 == 0 {
@@ -362,24 +416,7 @@ func (d *demo) day1(ctx context.Context, n int, exports string) error {
 			}
 		}
 	}
-
-	// 5. Two chargebacks: one defended with a document, one accepted. APO has
-	// no dispute inquiry, so a dropped dispute notification would be found
-	// only by the settlement report: the faults end before the disputes.
-	if _, err := d.do(ctx, "DELETE", d.sandbox+"/sandbox/faults", nil, nil, nil); err != nil {
-		return err
-	}
-	disputes, err := d.disputes(ctx, captured)
-	if err != nil {
-		return err
-	}
-
-	// 6. The day's reports, with a handful of injected discrepancies, then reconciliation.
-	run, workbook, err := d.reconcile(ctx, exports)
-	if err != nil {
-		return err
-	}
-	return d.summary(ctx, rejected, abandoned, refunds, disputes, run, workbook)
+	return refunds
 }
 
 // disputeNote describes a dispute for the summary: its reason, amount and

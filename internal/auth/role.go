@@ -3,7 +3,10 @@
 // It knows nothing about HTTP; cmd/api turns its answers into 401 and 403.
 package auth
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Role is what an API key is allowed to do. Roles are fixed by design.md §9;
 // the api_keys table enforces the same list with a CHECK constraint.
@@ -70,18 +73,12 @@ const (
 	NeedAdmin Need = "admin"
 )
 
-// Needs lists every permission.
-func Needs() []Need {
-	return []Need{NeedRead, NeedFinance, NeedOperate, NeedCheckout, NeedAdmin}
-}
+// needs lists every permission; Valid accepts exactly these.
+var needs = [...]Need{NeedRead, NeedFinance, NeedOperate, NeedCheckout, NeedAdmin}
 
-// Valid reports whether n is one of Needs.
+// Valid reports whether n is one of the permissions above.
 func (n Need) Valid() bool {
-	switch n {
-	case NeedRead, NeedFinance, NeedOperate, NeedCheckout, NeedAdmin:
-		return true
-	}
-	return false
+	return slices.Contains(needs[:], n)
 }
 
 // Allows reports whether role may perform an operation that requires need.

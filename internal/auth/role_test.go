@@ -20,7 +20,7 @@ func TestAllows(t *testing.T) {
 		for _, n := range want[r] {
 			allowed[n] = true
 		}
-		for _, n := range Needs() {
+		for _, n := range needs {
 			if got := Allows(r, n); got != allowed[n] {
 				t.Errorf("Allows(%s, %s) = %v, want %v", r, n, got, allowed[n])
 			}

@@ -41,9 +41,6 @@ func NewPurger(db sqlx.ExtContext, ttl time.Duration, log *slog.Logger) *Purger 
 	return &Purger{store: NewStore(db), ttl: ttl, log: log, now: time.Now}
 }
 
-// SetClock replaces the clock (tests).
-func (p *Purger) SetClock(now func() time.Time) { p.now = now }
-
 // HandlePurgeTask deletes the expired keys and logs how many. A second
 // delivery finds nothing more to delete, and a run cut short (timeout,
 // shutdown) keeps the batches it committed; the next run goes on.

@@ -35,16 +35,6 @@ var (
 	ErrCurrencyMismatch = errors.New("currency mismatch")
 )
 
-// New returns minor units of ccy, failing with ErrUnknownCurrency when ccy is
-// not a known code. Use it where an amount enters from outside already in
-// minor units (an API body) so that a bad currency is caught at the edge.
-func New(minor int64, ccy string) (Money, error) {
-	if !Known(ccy) {
-		return Money{}, fmt.Errorf("currency %q: %w", truncate(ccy), ErrUnknownCurrency)
-	}
-	return Money{Minor: minor, Currency: ccy}, nil
-}
-
 // ParseMinor parses APO's amount value: a string of minor units such as
 // "4200" for USD 42.00. The form is strict, because it is a wire format and
 // anything else points at a bug on one side: ASCII digits only, no sign, no

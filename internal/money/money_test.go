@@ -195,16 +195,6 @@ func TestFormat(t *testing.T) {
 	}
 }
 
-func TestNew(t *testing.T) {
-	m, err := New(4200, "EUR")
-	if err != nil || m != (Money{4200, "EUR"}) {
-		t.Errorf("New(4200, EUR) = %+v, %v", m, err)
-	}
-	if _, err := New(1, "eur"); !errors.Is(err, ErrUnknownCurrency) {
-		t.Errorf("New(1, eur) error = %v, want ErrUnknownCurrency", err)
-	}
-}
-
 func TestAddSub(t *testing.T) {
 	usd := func(n int64) Money { return Money{n, "USD"} }
 	if got, err := usd(150).Add(usd(-50)); err != nil || got != usd(100) {

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -15,7 +13,6 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/apo"
-	"github.com/payops/payops/internal/carddata"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/postgres"
 	"github.com/payops/payops/internal/timing"
@@ -100,79 +97,12 @@ type CreateRequest struct {
 // errors.Join, each naming the request's JSON field (amount.value,
 // card.holder_first_name …), so a client fixes its request in one round.
 func (r *CreateRequest) validate(now time.Time) error {
-	var errs []error
-	bad := func(field, reason string) { errs = append(errs, &InvalidError{Field: field, Reason: reason}) }
-	known := money.Known(r.Amount.Currency)
-	if !known {
-		bad("amount.currency", "not an ISO 4217 currency")
-	}
-	if r.Amount.Minor <= 0 {
-		bad("amount.value", "must be positive")
-	} else if known {
-		if err := money.CheckCeiling(r.Amount); err != nil {
-			bad("amount.value", err.Error())
-		}
-	}
-	switch r.CaptureMode {
-	case "":
-		r.CaptureMode = CaptureManual
-	case CaptureManual, CaptureAutomatic:
-	default:
-		bad("capture_mode", "MANUAL or AUTOMATIC")
-	}
-	if strings.TrimSpace(r.ReferenceOrderID) == "" {
-		bad("order.reference_order_id", "required")
-	}
-	if r.BuyerReference == "" && r.BuyerEmail == "" && r.BuyerPhone == "" {
-		bad("buyer", "give at least one of reference, email, phone")
-	}
-	if net.ParseIP(r.ClientIP) == nil {
-		bad("env.client_ip", "not an IP address")
-	}
-	switch r.TerminalType {
-	case "WEB":
-		if r.OSType != "" && r.OSType != "IOS" && r.OSType != "ANDROID" {
-			bad("env.os_type", "IOS or ANDROID")
-		}
-	case "WAP", "APP":
-		if r.OSType != "IOS" && r.OSType != "ANDROID" {
-			bad("env.os_type", "IOS or ANDROID is required for "+r.TerminalType)
-		}
-	default:
-		bad("env.terminal_type", "WEB, WAP or APP")
-	}
-	if u, err := url.Parse(r.RedirectURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("redirect_url", "an absolute http(s) URL")
-	}
-	c := &r.Card
-	if (c.Number == "") == (c.Token == "") {
-		bad("card", "give either number or token")
-	}
-	if c.Number != "" {
-		c.Number = normalizePAN(c.Number)
-		if !allDigits(c.Number) || len(c.Number) < carddata.MinLen || len(c.Number) > carddata.MaxLen || !carddata.Luhn(c.Number) {
-			bad("card.number", "not a valid card number")
-		}
-		if c.CVV != "" && (!allDigits(c.CVV) || len(c.CVV) < 3 || len(c.CVV) > 4) {
-			bad("card.cvv", "3 or 4 digits")
-		}
-		if m, y, err := expiry(c.ExpiryMonth, c.ExpiryYear, now); err != nil {
-			errs = append(errs, err)
-		} else {
-			c.ExpiryMonth, c.ExpiryYear = m, y
-		}
-		if strings.TrimSpace(c.HolderFirst+c.HolderLast) == "" {
-			bad("card.holder_first_name", "the name on the card is required with a number: give holder_first_name, holder_last_name or both")
-		}
-		notASCII := func(ch rune) bool { return ch > 126 || ch < 32 }
-		if strings.ContainsFunc(c.HolderFirst, notASCII) {
-			bad("card.holder_first_name", "English (ASCII) letters only")
-		}
-		if strings.ContainsFunc(c.HolderLast, notASCII) {
-			bad("card.holder_last_name", "English (ASCII) letters only")
-		}
-	}
-	return errors.Join(errs...)
+	var v violations
+	r.checkAmount(&v)
+	r.checkOrder(&v)
+	r.checkEnv(&v)
+	r.Card.check(&v, now)
+	return errors.Join(v...)
 }
 
 // Create stores a payment and its request id, then asks APO to authorize it.

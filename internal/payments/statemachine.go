@@ -52,64 +52,101 @@ type Decision struct {
 // state, and a final answer that contradicts the one we hold is recorded and
 // flagged for review instead of applied.
 func DecideAuth(p Payment, f AuthFact, now time.Time) Decision {
-	keep := func(note string) Decision { return Decision{Status: p.Status, Note: note} }
-	conflict := func(what string) Decision {
-		d := keep("conflicting final answer: " + what)
-		d.Review = fmt.Sprintf("%s %s said %s (%s) but the payment is %s: %s", f.Source, f.Kind, f.Outcome, f.Code, p.Status, what)
-		return d
-	}
+	a := authRules{p: p, f: f}
 	final := f.Outcome == AuthSucceeded || f.Outcome == AuthFailed
 	if final && f.AmountProblem != "" {
-		return conflict(f.AmountProblem)
+		return a.conflict(f.AmountProblem)
 	}
 	if f.Amount != nil && final && *f.Amount != p.Amount {
-		return conflict(fmt.Sprintf("amount %s differs from %s", f.Amount, p.Amount))
+		return a.conflict(fmt.Sprintf("amount %s differs from %s", f.Amount, p.Amount))
 	}
 	switch f.Outcome {
 	case AuthUnknown:
-		return keep("not final")
+		return a.keep("not final")
 	case AuthAction:
-		if p.Status == StatusProcessing {
-			return Decision{Status: StatusRequiresAction, Applied: true, Note: "buyer must complete 3DS"}
-		}
-		return keep("stale: already " + string(p.Status))
+		return a.action()
 	case AuthSucceeded:
-		switch {
-		case p.Status.Open():
-			return Decision{Status: StatusAuthorized, Applied: true, Note: "authorized"}
-		case p.NotReceived():
-			// We closed it as never received, but APO took the money: the
-			// success wins (forward-only) and a person must look.
-			d := Decision{Status: StatusAuthorized, Applied: true, Note: "authorized after being closed as " + ResultNotReceived}
-			d.Review = fmt.Sprintf("%s %s said SUCCESS after the payment was closed as %s: money moved; check the order", f.Source, f.Kind, ResultNotReceived)
-			return d
-		case p.Status == StatusFailed:
-			return conflict("success after failure")
-		default:
-			return keep("already " + string(p.Status))
-		}
+		return a.succeeded()
 	case AuthFailed:
-		switch {
-		case p.Status.Open():
-			return Decision{Status: StatusFailed, Applied: true, Note: "declined: " + f.Code}
-		case p.Status == StatusFailed:
-			return keep("already FAILED")
-		default:
-			return conflict("failure after " + string(p.Status))
-		}
+		return a.failed()
 	case AuthCancelled:
-		switch {
-		case p.CapturedMinor > 0 || p.Status == StatusCaptured:
-			return conflict("cancelled after capture")
-		case p.Status == StatusCancelled || p.Status == StatusExpired || p.Status == StatusFailed:
-			return keep("already " + string(p.Status))
-		case p.Status == StatusAuthorized && p.AuthExpiry != nil && !now.Before(*p.AuthExpiry):
-			return Decision{Status: StatusExpired, Applied: true, Note: "authorization lapsed"}
-		default:
-			return Decision{Status: StatusCancelled, Applied: true, Note: "cancelled at APO"}
-		}
+		return a.cancelled(now)
 	}
-	return keep("unrecognised outcome")
+	return a.keep("unrecognised outcome")
+}
+
+// authRules are DecideAuth's rules for one payment and one fact, one
+// method per outcome.
+type authRules struct {
+	p Payment
+	f AuthFact
+}
+
+// keep leaves the payment as it is, noting why.
+func (a authRules) keep(note string) Decision { return Decision{Status: a.p.Status, Note: note} }
+
+// conflict keeps the payment and flags it for review.
+func (a authRules) conflict(what string) Decision {
+	d := a.keep("conflicting final answer: " + what)
+	d.Review = fmt.Sprintf("%s %s said %s (%s) but the payment is %s: %s", a.f.Source, a.f.Kind, a.f.Outcome, a.f.Code, a.p.Status, what)
+	return d
+}
+
+// action: a payment still processing waits for the buyer's 3DS.
+func (a authRules) action() Decision {
+	if a.p.Status == StatusProcessing {
+		return Decision{Status: StatusRequiresAction, Applied: true, Note: "buyer must complete 3DS"}
+	}
+	return a.keep("stale: already " + string(a.p.Status))
+}
+
+// succeeded: an open payment is authorized; one closed as never received
+// is too, for review; success after failure is a conflict.
+func (a authRules) succeeded() Decision {
+	p, f := a.p, a.f
+	switch {
+	case p.Status.Open():
+		return Decision{Status: StatusAuthorized, Applied: true, Note: "authorized"}
+	case p.NotReceived():
+		// We closed it as never received, but APO took the money: the
+		// success wins (forward-only) and a person must look.
+		d := Decision{Status: StatusAuthorized, Applied: true, Note: "authorized after being closed as " + ResultNotReceived}
+		d.Review = fmt.Sprintf("%s %s said SUCCESS after the payment was closed as %s: money moved; check the order", f.Source, f.Kind, ResultNotReceived)
+		return d
+	case p.Status == StatusFailed:
+		return a.conflict("success after failure")
+	default:
+		return a.keep("already " + string(p.Status))
+	}
+}
+
+// failed: an open payment is declined; failure after any other final
+// state is a conflict.
+func (a authRules) failed() Decision {
+	switch {
+	case a.p.Status.Open():
+		return Decision{Status: StatusFailed, Applied: true, Note: "declined: " + a.f.Code}
+	case a.p.Status == StatusFailed:
+		return a.keep("already FAILED")
+	default:
+		return a.conflict("failure after " + string(a.p.Status))
+	}
+}
+
+// cancelled: a captured payment cannot be; an authorization past its
+// expiry lapsed; anything else not closed is cancelled.
+func (a authRules) cancelled(now time.Time) Decision {
+	p := a.p
+	switch {
+	case p.CapturedMinor > 0 || p.Status == StatusCaptured:
+		return a.conflict("cancelled after capture")
+	case p.Status == StatusCancelled || p.Status == StatusExpired || p.Status == StatusFailed:
+		return a.keep("already " + string(p.Status))
+	case p.Status == StatusAuthorized && p.AuthExpiry != nil && !now.Before(*p.AuthExpiry):
+		return Decision{Status: StatusExpired, Applied: true, Note: "authorization lapsed"}
+	default:
+		return Decision{Status: StatusCancelled, Applied: true, Note: "cancelled at APO"}
+	}
 }
 
 // TxOutcome is what a source says about a capture, cancel or refund.

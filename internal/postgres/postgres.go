@@ -100,47 +100,17 @@ func InTxRelearnable(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) erro
 	})
 }
 
-// SQLSTATE codes the stores act on.
-const (
-	codeUniqueViolation      = "23505"
-	codeForeignKeyViolation  = "23503"
-	codeSerializationFailure = "40001"
-	codeDeadlockDetected     = "40P01"
-)
+// codeUniqueViolation is the SQLSTATE of a duplicate key, the one code the
+// stores act on.
+const codeUniqueViolation = "23505"
 
-func hasCode(err error, codes ...string) bool {
+func hasCode(err error, code string) bool {
 	var pe *pq.Error
-	if !errors.As(err, &pe) {
-		return false
-	}
-	for _, c := range codes {
-		if string(pe.Code) == c {
-			return true
-		}
-	}
-	return false
+	return errors.As(err, &pe) && string(pe.Code) == code
 }
 
 // IsUniqueViolation reports a duplicate key (SQLSTATE 23505).
 func IsUniqueViolation(err error) bool { return hasCode(err, codeUniqueViolation) }
-
-// IsForeignKeyViolation reports a missing referenced row (SQLSTATE 23503).
-func IsForeignKeyViolation(err error) bool { return hasCode(err, codeForeignKeyViolation) }
-
-// IsSerializationFailure reports a transaction the server aborted to keep
-// serializability or break a deadlock; the whole transaction may be retried.
-func IsSerializationFailure(err error) bool {
-	return hasCode(err, codeSerializationFailure, codeDeadlockDetected)
-}
-
-// ConstraintName returns the violated constraint's name, or "".
-func ConstraintName(err error) string {
-	var pe *pq.Error
-	if errors.As(err, &pe) {
-		return pe.Constraint
-	}
-	return ""
-}
 
 // Array adapts a Go slice for use as a PostgreSQL array parameter or scan
 // target, so domain stores need not import the driver.

@@ -162,137 +162,190 @@ func rollUp(b *Batch, types map[string]batchTypeSum, c convention) {
 // (e.g. RESERVE_WITHHOLDING) must equal the magnitude, gross or net, and
 // count of that type's items.
 func rollForward(sums []batchTypeSum, summaries []summaryLine, setting string) ([]Batch, []Discrepancy) {
-	tried := conventions(setting)
-	batches := map[batchKey]*Batch{}
-	byType := map[batchKey]map[string]batchTypeSum{}
-	get := func(k batchKey) *Batch {
-		b, ok := batches[k]
-		if !ok {
-			b = &Batch{BatchID: k.id, Currency: k.ccy}
-			batches[k] = b
-			byType[k] = map[string]batchTypeSum{}
-		}
-		return b
+	bk := newBatchBook(conventions(setting), sums)
+	perType := bk.readTotals(summaries)
+	usual := bk.fitConventions()
+	for k, b := range bk.batches {
+		bk.checkTotal(k, b, usual)
 	}
+	for _, c := range perType {
+		bk.checkTypeLine(c)
+	}
+	return bk.result()
+}
+
+// batchBook is rollForward's working state: the batches of the run, their
+// items' sums by transaction type, their total summary lines, the
+// conventions each batch's amounts fit, and the breaks found.
+type batchBook struct {
+	tried   []convention // the conventions the setting allows, the default first
+	batches map[batchKey]*Batch
+	byType  map[batchKey]map[string]batchTypeSum
+	totals  map[batchKey]summaryLine
+	fits    map[batchKey][]convention
+	out     []Discrepancy
+}
+
+// typeCheck is a per-type summary line and the batch it is for.
+type typeCheck struct {
+	line summaryLine
+	key  batchKey
+}
+
+func newBatchBook(tried []convention, sums []batchTypeSum) *batchBook {
+	bk := &batchBook{tried: tried, batches: map[batchKey]*Batch{}, byType: map[batchKey]map[string]batchTypeSum{},
+		totals: map[batchKey]summaryLine{}, fits: map[batchKey][]convention{}}
 	for _, s := range sums {
 		k := batchKey{s.BatchID, s.Currency}
-		get(k).Items += s.Lines
-		byType[k][s.TransactionType] = s
+		bk.get(k).Items += s.Lines
+		bk.byType[k][s.TransactionType] = s
 	}
-	var out []Discrepancy
-	type typeCheck struct {
-		line summaryLine
-		key  batchKey
+	return bk
+}
+
+// get returns the batch k, added if the book has none yet.
+func (bk *batchBook) get(k batchKey) *Batch {
+	b, ok := bk.batches[k]
+	if !ok {
+		b = &Batch{BatchID: k.id, Currency: k.ccy}
+		bk.batches[k] = b
+		bk.byType[k] = map[string]batchTypeSum{}
 	}
+	return b
+}
+
+// readTotals takes each batch's total summary line and returns the
+// per-type lines, to be checked once the batches' conventions are known.
+func (bk *batchBook) readTotals(summaries []summaryLine) []typeCheck {
 	var perType []typeCheck
-	totals := map[batchKey]summaryLine{}
 	for _, l := range summaries {
 		k := batchKey{l.BatchID, l.Currency}
-		b := get(k)
-		if totalSummaryTypes[l.SummaryType] {
-			if b.HasSummary {
-				// Two totals for one batch cannot both be right: the
-				// first is checked, each later one reported.
-				rollUp(b, byType[k], tried[0])
-				d := batchDiscrepancy(*b, l, "summary has more than one total line", nil)
-				d.Fingerprint += "|extra-total|" + l.FileName + "|" + strconv.Itoa(l.LineNo)
-				out = append(out, d)
-				continue
-			}
-			b.HasSummary, b.Summary = true, l.Minor
-			b.SummaryCount = -1
-			if l.Count != nil {
-				b.SummaryCount = *l.Count
-			}
-			totals[k] = l
+		b := bk.get(k)
+		if !totalSummaryTypes[l.SummaryType] {
+			perType = append(perType, typeCheck{l, k})
 			continue
 		}
-		perType = append(perType, typeCheck{l, k})
+		if b.HasSummary {
+			// Two totals for one batch cannot both be right: the
+			// first is checked, each later one reported.
+			rollUp(b, bk.byType[k], bk.tried[0])
+			d := batchDiscrepancy(*b, l, "summary has more than one total line", nil)
+			d.Fingerprint += "|extra-total|" + l.FileName + "|" + strconv.Itoa(l.LineNo)
+			bk.out = append(bk.out, d)
+			continue
+		}
+		b.HasSummary, b.Summary = true, l.Minor
+		b.SummaryCount = -1
+		if l.Count != nil {
+			b.SummaryCount = *l.Count
+		}
+		bk.totals[k] = l
 	}
-	// Each batch with a total takes the first convention under which its
-	// items add up to it.
-	fits := map[batchKey][]convention{}
+	return perType
+}
+
+// fitConventions gives each batch with a total the first convention under
+// which its items add up to it, and returns the run's usual convention:
+// the one most batches fit (the default on a tie).
+func (bk *batchBook) fitConventions() convention {
 	used := map[convention]int{}
-	for k, b := range batches {
+	for k, b := range bk.batches {
 		if !b.HasSummary {
 			continue
 		}
-		for _, c := range tried {
-			rollUp(b, byType[k], c)
+		for _, c := range bk.tried {
+			rollUp(b, bk.byType[k], c)
 			if b.Computed == b.Summary {
-				fits[k] = []convention{c}
+				bk.fits[k] = []convention{c}
 				used[c]++
 				break
 			}
 		}
 	}
-	usual := tried[0]
-	for _, c := range tried {
+	usual := bk.tried[0]
+	for _, c := range bk.tried {
 		if used[c] > used[usual] {
 			usual = c
 		}
 	}
-	for k, b := range batches {
-		if !b.HasSummary {
-			rollUp(b, byType[k], usual)
-			fits[k] = []convention{usual}
-			continue
-		}
-		var reasons []string
-		extra := map[string]any{}
-		if b.Saturated {
-			// No reading can be checked when a sum left the int64 range.
-			fits[k] = tried
-			reasons = append(reasons, "items add up beyond the int64 range of minor units: the batch cannot be checked")
-		} else if fits[k] == nil {
-			// Shown under the run's usual reading; each reading tried is
-			// named with what it gave.
-			fits[k] = tried
-			gave := map[string]string{}
-			var names []string
-			for _, c := range tried {
-				rollUp(b, byType[k], c)
-				gave[c.String()] = money.FormatMajor(money.Money{Minor: b.Computed, Currency: b.Currency})
-				names = append(names, c.String())
-			}
-			rollUp(b, byType[k], usual)
-			b.Convention = ""
-			extra["conventions_tried"] = gave
-			reasons = append(reasons, "items add up to the summary under none of the conventions tried ("+
-				strings.Join(names, "; ")+")")
-		}
-		b.Residual = subSat(b.Summary, b.Computed, &b.Saturated)
-		if b.SummaryCount >= 0 && b.SummaryCount != b.Items {
-			reasons = append(reasons, "summary count differs from the number of items")
-		}
-		if len(reasons) > 0 {
-			var foreign int64
-			for _, s := range byType[k] {
-				foreign += s.ForeignFees
-			}
-			if foreign > 0 {
-				extra["fees_in_other_currencies"] = foreign
-			}
-			out = append(out, batchDiscrepancy(*b, totals[k], strings.Join(reasons, "; "), extra))
-		}
+	return usual
+}
+
+// checkTotal leaves batch k rolled up under the convention it fits (the
+// usual one for a batch without a total, or one no convention explains)
+// and reports a total or count its items do not give.
+func (bk *batchBook) checkTotal(k batchKey, b *Batch, usual convention) {
+	if !b.HasSummary {
+		rollUp(b, bk.byType[k], usual)
+		bk.fits[k] = []convention{usual}
+		return
 	}
-	for _, c := range perType {
-		s := byType[c.key][c.line.SummaryType]
-		got := abs(c.line.Minor)
-		if typeLineFits(s, got, fits[c.key]) && (c.line.Count == nil || *c.line.Count == s.Lines) {
-			continue
-		}
-		b := *batches[c.key]
-		d := batchDiscrepancy(b, c.line, "summary line for "+c.line.SummaryType+" differs from its items",
-			map[string]any{"summary_type": c.line.SummaryType, "items_of_type": s.Lines, "items_magnitude_minor": s.Magnitude,
-				"summary_count": c.line.Count})
-		d.Fingerprint += "|" + c.line.SummaryType
-		d.TransactionType = c.line.SummaryType
-		d.Ours = report.Amount{Money: money.Money{Minor: s.Magnitude, Currency: c.key.ccy}, Valid: true}
-		out = append(out, d)
+	var reasons []string
+	extra := map[string]any{}
+	if b.Saturated {
+		// No reading can be checked when a sum left the int64 range.
+		bk.fits[k] = bk.tried
+		reasons = append(reasons, "items add up beyond the int64 range of minor units: the batch cannot be checked")
+	} else if bk.fits[k] == nil {
+		bk.fits[k] = bk.tried
+		reasons = append(reasons, bk.noConventionFits(k, b, usual, extra))
 	}
-	list := make([]Batch, 0, len(batches))
-	for _, b := range batches {
+	b.Residual = subSat(b.Summary, b.Computed, &b.Saturated)
+	if b.SummaryCount >= 0 && b.SummaryCount != b.Items {
+		reasons = append(reasons, "summary count differs from the number of items")
+	}
+	if len(reasons) == 0 {
+		return
+	}
+	var foreign int64
+	for _, s := range bk.byType[k] {
+		foreign += s.ForeignFees
+	}
+	if foreign > 0 {
+		extra["fees_in_other_currencies"] = foreign
+	}
+	bk.out = append(bk.out, batchDiscrepancy(*b, bk.totals[k], strings.Join(reasons, "; "), extra))
+}
+
+// noConventionFits shows batch k under the run's usual reading, names in
+// extra what each reading tried gave, and returns the reason.
+func (bk *batchBook) noConventionFits(k batchKey, b *Batch, usual convention, extra map[string]any) string {
+	gave := map[string]string{}
+	var names []string
+	for _, c := range bk.tried {
+		rollUp(b, bk.byType[k], c)
+		gave[c.String()] = money.FormatMajor(money.Money{Minor: b.Computed, Currency: b.Currency})
+		names = append(names, c.String())
+	}
+	rollUp(b, bk.byType[k], usual)
+	b.Convention = ""
+	extra["conventions_tried"] = gave
+	return "items add up to the summary under none of the conventions tried (" + strings.Join(names, "; ") + ")"
+}
+
+// checkTypeLine reports a per-type summary line whose amount (gross or net,
+// under a convention its batch fits) or count its items do not give.
+func (bk *batchBook) checkTypeLine(c typeCheck) {
+	s := bk.byType[c.key][c.line.SummaryType]
+	got := abs(c.line.Minor)
+	if typeLineFits(s, got, bk.fits[c.key]) && (c.line.Count == nil || *c.line.Count == s.Lines) {
+		return
+	}
+	b := *bk.batches[c.key]
+	d := batchDiscrepancy(b, c.line, "summary line for "+c.line.SummaryType+" differs from its items",
+		map[string]any{"summary_type": c.line.SummaryType, "items_of_type": s.Lines, "items_magnitude_minor": s.Magnitude,
+			"summary_count": c.line.Count})
+	d.Fingerprint += "|" + c.line.SummaryType
+	d.TransactionType = c.line.SummaryType
+	d.Ours = report.Amount{Money: money.Money{Minor: s.Magnitude, Currency: c.key.ccy}, Valid: true}
+	bk.out = append(bk.out, d)
+}
+
+// result returns the batches in id and currency order and the breaks in
+// fingerprint order.
+func (bk *batchBook) result() ([]Batch, []Discrepancy) {
+	list := make([]Batch, 0, len(bk.batches))
+	for _, b := range bk.batches {
 		list = append(list, *b)
 	}
 	sort.Slice(list, func(i, j int) bool {
@@ -301,6 +354,7 @@ func rollForward(sums []batchTypeSum, summaries []summaryLine, setting string) (
 		}
 		return list[i].Currency < list[j].Currency
 	})
+	out := bk.out
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Fingerprint < out[j].Fingerprint })
 	return list, out
 }

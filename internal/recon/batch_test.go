@@ -101,7 +101,7 @@ func conventionDay(t *testing.T, setting string, gross func([]row), usdTotalDelt
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	lg := buildLedger([]time.Time{thu}, perDay)
 	seedLedger(t, db, lg)
-	files := buildFiles(lg, svc.Calendar(), nil, nil)
+	files := buildFiles(lg, svc.cal, nil, nil)
 	for i, f := range files {
 		if f.kind != report.SettlementItems {
 			continue

@@ -22,7 +22,7 @@ func TestOversizedLinesNeverFailARun(t *testing.T) {
 	svc, db, _ := newTestService(t)
 	lg := buildLedger([]time.Time{thu}, 4)
 	seedLedger(t, db, lg)
-	write(t, svc.cfg.ReportsDir, buildFiles(lg, svc.Calendar(), nil, nil), fileOpts{})
+	write(t, svc.cfg.ReportsDir, buildFiles(lg, svc.cal, nil, nil), fileOpts{})
 	if _, err := svc.ScanDir(ctx, svc.cfg.ReportsDir); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestTotalsCannotOverflow(t *testing.T) {
 	svc, db, _ := newTestService(t)
 	lg := buildLedger([]time.Time{thu}, 2)
 	seedLedger(t, db, lg)
-	write(t, svc.cfg.ReportsDir, buildFiles(lg, svc.Calendar(), nil, nil), fileOpts{})
+	write(t, svc.cfg.ReportsDir, buildFiles(lg, svc.cal, nil, nil), fileOpts{})
 	if _, err := svc.ScanDir(ctx, svc.cfg.ReportsDir); err != nil {
 		t.Fatal(err)
 	}

@@ -88,11 +88,6 @@ func (s *Service) Export(ctx context.Context, runID int64, dir string) (string, 
 	return xlsx.path, nil
 }
 
-// Exports lists the files exported for a run.
-func (s *Service) Exports(ctx context.Context, runID int64) ([]Export, error) {
-	return NewStore(s.db).Exports(ctx, runID)
-}
-
 // WriteXLSX writes a succeeded run's workbook to w (an HTTP download).
 func (s *Service) WriteXLSX(ctx context.Context, runID int64, w io.Writer) error {
 	run, err := s.exportable(ctx, runID)
@@ -644,41 +639,8 @@ func flatObject(raw []byte) (fields [][2]string, ok bool) {
 	}
 	s = strings.TrimSpace(s[1 : len(s)-1])
 	fields = make([][2]string, 0, 8)
-	// str reads the JSON string at the start of s; the rest follows it.
-	str := func(s string) (v, rest string, ok bool) {
-		if s == "" || s[0] != '"' {
-			return "", "", false
-		}
-		end := strings.IndexByte(s[1:], '"') + 1
-		if end == 0 {
-			return "", "", false
-		}
-		if !strings.Contains(s[:end], `\`) {
-			return s[1:end], s[end+1:], true
-		}
-		// Escapes: the string ends at the first quote with an even run of
-		// backslashes before it; encoding/json decodes it.
-		for end < len(s) {
-			n := 0
-			for n < end && s[end-1-n] == '\\' {
-				n++
-			}
-			if n%2 == 0 {
-				break
-			}
-			next := strings.IndexByte(s[end+1:], '"')
-			if next < 0 {
-				return "", "", false
-			}
-			end += next + 1
-		}
-		if err := json.Unmarshal([]byte(s[:end+1]), &v); err != nil {
-			return "", "", false
-		}
-		return v, s[end+1:], true
-	}
 	for s != "" {
-		k, rest, ok := str(s)
+		k, rest, ok := jsonString(s)
 		if !ok {
 			return nil, false
 		}
@@ -686,27 +648,12 @@ func flatObject(raw []byte) (fields [][2]string, ok bool) {
 		if rest == "" || rest[0] != ':' {
 			return nil, false
 		}
-		rest = strings.TrimSpace(rest[1:])
-		var v string
-		if rest != "" && rest[0] == '"' {
-			if v, rest, ok = str(rest); !ok {
-				return nil, false
-			}
-		} else {
-			end := strings.IndexByte(rest, ',')
-			if end < 0 {
-				end = len(rest)
-			}
-			v = strings.TrimSpace(rest[:end])
-			rest = rest[end:]
-			if v == "" || strings.ContainsAny(v, `{}[]"`) {
-				return nil, false
-			}
-			if v == "null" {
-				v = ""
-			}
+		v, rest, ok := flatValue(strings.TrimSpace(rest[1:]))
+		if !ok {
+			return nil, false
 		}
 		fields = append(fields, [2]string{k, v})
+		// A comma must be followed by another member.
 		rest = strings.TrimSpace(rest)
 		if rest != "" {
 			if rest[0] != ',' {
@@ -720,6 +667,60 @@ func flatObject(raw []byte) (fields [][2]string, ok bool) {
 		s = rest
 	}
 	return fields, true
+}
+
+// flatValue reads the member value at the start of s: a string, or a
+// number, boolean or null (as "") up to the next comma.
+func flatValue(s string) (v, rest string, ok bool) {
+	if s != "" && s[0] == '"' {
+		return jsonString(s)
+	}
+	end := strings.IndexByte(s, ',')
+	if end < 0 {
+		end = len(s)
+	}
+	v, rest = strings.TrimSpace(s[:end]), s[end:]
+	if v == "" || strings.ContainsAny(v, `{}[]"`) {
+		return "", "", false
+	}
+	if v == "null" {
+		v = ""
+	}
+	return v, rest, true
+}
+
+// jsonString reads the JSON string at the start of s; the rest follows it.
+func jsonString(s string) (v, rest string, ok bool) {
+	if s == "" || s[0] != '"' {
+		return "", "", false
+	}
+	end := strings.IndexByte(s[1:], '"') + 1
+	if end == 0 {
+		return "", "", false
+	}
+	if !strings.Contains(s[:end], `\`) {
+		return s[1:end], s[end+1:], true
+	}
+	// Escapes: the string ends at the first quote with an even run of
+	// backslashes before it; encoding/json decodes it.
+	for end < len(s) {
+		n := 0
+		for n < end && s[end-1-n] == '\\' {
+			n++
+		}
+		if n%2 == 0 {
+			break
+		}
+		next := strings.IndexByte(s[end+1:], '"')
+		if next < 0 {
+			return "", "", false
+		}
+		end += next + 1
+	}
+	if err := json.Unmarshal([]byte(s[:end+1]), &v); err != nil {
+		return "", "", false
+	}
+	return v, s[end+1:], true
 }
 
 // difference is the report's magnitude minus ours, when comparable.

@@ -168,12 +168,13 @@ func TestExportWorkbookAndCSV(t *testing.T) {
 		}
 	}
 
-	// CSVs per kind, and every file recorded with its hash.
-	exports, err := sc.svc.Exports(ctx, run.ID)
-	if err != nil || len(exports) != 1+len(Kinds) {
-		t.Fatalf("exports = %+v %v", exports, err)
+	// CSVs per kind, and every file recorded with its hash; the run lists
+	// them.
+	withExports, err := sc.svc.GetRun(ctx, run.ID)
+	if err != nil || len(withExports.Exports) != 1+len(Kinds) {
+		t.Fatalf("exports = %+v %v", withExports.Exports, err)
 	}
-	for _, e := range exports {
+	for _, e := range withExports.Exports {
 		b, err := os.ReadFile(e.Path)
 		if err != nil {
 			t.Fatal(err)

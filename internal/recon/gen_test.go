@@ -259,8 +259,6 @@ func toSettle(m money.Money) int64 {
 	return (m.Minor*10845 + 5000) / 10000
 }
 
-func txRow(x *genTx) row { return txRowGen(x, genOpts{}) }
-
 // txRowGen writes a ledger transaction as a transaction details line of
 // the generation, with the ids of apo-reference.md §6.3.
 func txRowGen(x *genTx, o genOpts) row {

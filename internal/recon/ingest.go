@@ -44,6 +44,9 @@ type arrival struct {
 	mtime  *time.Time // its modification time there
 }
 
+// ingest archives a file under its content hash, records it, stages its
+// lines in one transaction, and reports the outcome. The same content a
+// second time is the first file, marked Duplicate.
 func (s *Service) ingest(ctx context.Context, a arrival, r io.Reader) (File, error) {
 	clean := path.Clean(filepath.ToSlash(a.path))
 	base := path.Base(clean)
@@ -51,32 +54,74 @@ func (s *Service) ingest(ctx context.Context, a arrival, r io.Reader) (File, err
 	if err != nil {
 		return File{}, &InvalidError{Field: "name", Reason: err.Error()}
 	}
-	customer, dirDate := layoutOf(clean)
-
-	archived, sum, size, err := s.archive(r)
+	kept, dup, err := s.keep(ctx, r, base)
 	if err != nil {
 		return File{}, err
 	}
-	defer os.Remove(archived) // a no-op once renamed into place
-	st := NewStore(s.db)
-	if f, err := st.FileByHash(ctx, sum); err == nil {
+	if dup != nil {
+		return *dup, nil
+	}
+	f := s.newFile(a, clean, n, kept)
+	res, lost, parsed, err := s.stageFile(ctx, &f, n, a.mtime)
+	if err != nil {
+		return File{}, fmt.Errorf("ingest %s: %w", base, err)
+	}
+	if lost {
+		// Another arrival of the same content committed first.
+		f, err := NewStore(s.db).FileByHash(ctx, kept.sum)
+		if err != nil {
+			return File{}, err
+		}
 		f.Duplicate = true
 		return f, nil
+	}
+	s.ingested(ctx, f, res, parsed)
+	if f.Status == FileFailed {
+		return f, res.parseError(f)
+	}
+	return f, nil
+}
+
+// kept is a file archived under its content hash.
+type kept struct {
+	path string
+	sum  []byte
+	size int64
+}
+
+// keep copies r into the archive under its SHA-256, unless a file of the
+// same content was ingested before: that file comes back, as a duplicate.
+func (s *Service) keep(ctx context.Context, r io.Reader, base string) (kept, *File, error) {
+	archived, sum, size, err := s.archive(r)
+	if err != nil {
+		return kept{}, nil, err
+	}
+	defer os.Remove(archived) // a no-op once renamed into place
+	if f, err := NewStore(s.db).FileByHash(ctx, sum); err == nil {
+		f.Duplicate = true
+		return kept{}, &f, nil
 	} else if !errors.Is(err, ErrNotFound) {
-		return File{}, err
+		return kept{}, nil, err
 	}
 	hexSum := hex.EncodeToString(sum)
 	final := filepath.Join(s.cfg.ArchiveDir, hexSum[:2], hexSum+"_"+base)
 	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
-		return File{}, fmt.Errorf("archive %s: %w", base, err)
+		return kept{}, nil, fmt.Errorf("archive %s: %w", base, err)
 	}
 	if err := os.Rename(archived, final); err != nil {
-		return File{}, fmt.Errorf("archive %s: %w", base, err)
+		return kept{}, nil, fmt.Errorf("archive %s: %w", base, err)
 	}
+	return kept{path: final, sum: sum, size: size}, nil, nil
+}
 
-	f := File{Name: base, Kind: n.Kind, Format: n.Format, CustomerID: customer, BatchID: n.BatchID,
-		SettlementCurrency: n.Currency, Seq: n.Seq, SHA256: hexSum, Size: size, ArchivePath: final,
-		Origin: a.origin, ReceivedAt: s.now().UTC()}
+// newFile is the record of a kept file, from its name and where it came
+// from. The report date is the name's for transaction details, else the
+// directory's when the path has one.
+func (s *Service) newFile(a arrival, clean string, n report.Name, k kept) File {
+	customer, dirDate := layoutOf(clean)
+	f := File{Name: path.Base(clean), Kind: n.Kind, Format: n.Format, CustomerID: customer, BatchID: n.BatchID,
+		SettlementCurrency: n.Currency, Seq: n.Seq, SHA256: hex.EncodeToString(k.sum), Size: k.size,
+		ArchivePath: k.path, Origin: a.origin, ReceivedAt: s.now().UTC()}
 	f.SourcePath = a.source
 	switch {
 	case n.Kind == report.TransactionItems:
@@ -84,12 +129,14 @@ func (s *Service) ingest(ctx context.Context, a arrival, r io.Reader) (File, err
 	case !dirDate.IsZero():
 		f.ReportDate = dirDate
 	}
+	return f
+}
 
-	var (
-		res    staged
-		lost   bool // another arrival of the same content committed first
-		parsed time.Duration
-	)
+// stageFile records f and stages its lines in one transaction, and sets
+// f's outcome. lost means another arrival of the same content committed
+// first, and nothing was written.
+func (s *Service) stageFile(ctx context.Context, f *File, n report.Name, mtime *time.Time) (res staged, lost bool,
+	parsed time.Duration, err error) {
 	// A dedicated connection: COPY rows go to its driver connection
 	// directly (Store.CopyLines), inside this transaction.
 	err = inConnTx(ctx, s.db, func(conn *sqlx.Conn, tx *sqlx.Tx) error {
@@ -97,7 +144,7 @@ func (s *Service) ingest(ctx context.Context, a arrival, r io.Reader) (File, err
 		// The row comes first so that lines can carry its id; its outcome
 		// is written at the end of the same transaction.
 		f.Status = FileIngested // provisional, never visible: FinishFile sets the outcome before commit
-		id, created, err := st.CreateFile(ctx, f, a.mtime)
+		id, created, err := st.CreateFile(ctx, *f, mtime)
 		if err != nil {
 			return err
 		}
@@ -110,7 +157,7 @@ func (s *Service) ingest(ctx context.Context, a arrival, r io.Reader) (File, err
 			return fmt.Errorf("savepoint: %w", err)
 		}
 		start := time.Now()
-		if res, err = stage(ctx, st, conn, id, n, f, report.Limits{TmpDir: s.tmpDir}); err != nil {
+		if res, err = stage(ctx, st, conn, id, n, *f, report.Limits{TmpDir: s.tmpDir}); err != nil {
 			return err
 		}
 		parsed = time.Since(start)
@@ -125,25 +172,20 @@ func (s *Service) ingest(ctx context.Context, a arrival, r io.Reader) (File, err
 			f.ReportDate = day(res.lastSettled) // settlement date from the content when the path has none
 		}
 		if res.status == FileFailed {
-			f.Error = res.parseError(f).Error()
+			f.Error = res.parseError(*f).Error()
 		} else if res.cause != nil {
 			f.Error = res.cause.Error()
 		}
-		return st.FinishFile(ctx, f, parsed)
+		return st.FinishFile(ctx, *f, parsed)
 	})
-	if err != nil {
-		return File{}, fmt.Errorf("ingest %s: %w", base, err)
-	}
-	if lost {
-		f, err := st.FileByHash(ctx, sum)
-		if err != nil {
-			return File{}, err
-		}
-		f.Duplicate = true
-		return f, nil
-	}
+	return res, lost, parsed, err
+}
+
+// ingested refreshes the planner's statistics after lines went in, logs
+// the file, and gives memory back after a large one.
+func (s *Service) ingested(ctx context.Context, f File, res staged, parsed time.Duration) {
 	if f.Status == FileIngested {
-		if err := st.AnalyzeLines(ctx); err != nil {
+		if err := NewStore(s.db).AnalyzeLines(ctx); err != nil {
 			// Only the planner's estimates suffer; the file is in.
 			s.log.WarnContext(ctx, "report lines not analyzed", "file_id", f.ID, "err", err)
 		}
@@ -155,10 +197,6 @@ func (s *Service) ingest(ctx context.Context, a arrival, r io.Reader) (File, err
 		// system now rather than hold it until the runtime does.
 		debug.FreeOSMemory()
 	}
-	if f.Status == FileFailed {
-		return f, res.parseError(f)
-	}
-	return f, nil
 }
 
 // freeAfter is the file size past which ingest returns freed memory to the

@@ -309,70 +309,16 @@ func (m *matcher) batchSums() []batchTypeSum {
 // duplicate; one that names a payment of ours but none of its
 // transactions is MISSING_IN_LEDGER with the payment named.
 func (m *matcher) fallbacks(ctx context.Context, st *Store) error {
-	var reqs []string
-	for _, r := range m.attention {
-		if !r.Tx.Valid && r.TransactionRequestID != "" {
-			reqs = append(reqs, r.TransactionRequestID)
-		}
-	}
-	if len(reqs) > 0 {
-		txs, err := st.txsByRequestID(ctx, uniqStrings(reqs))
-		if err != nil {
-			return err
-		}
-		byReq := map[string]ledgerTx{}
-		for _, t := range txs {
-			byReq[t.RequestID] = t
-		}
-		for _, r := range m.sortedAttention() {
-			if t, ok := byReq[r.TransactionRequestID]; ok && !r.Tx.Valid && t.Type == ledgerType(r.TransactionType) {
-				m.assign(r, t.Ref)
-			}
-		}
+	if err := m.byRequestID(ctx, st); err != nil {
+		return err
 	}
 	for _, typ := range []string{"CAPTURE", "REFUND"} {
 		if err := m.byPayment(ctx, st, typ); err != nil {
 			return err
 		}
 	}
-
-	var apoIDs, payReqs []string
-	for _, r := range m.attention {
-		if !r.Tx.Valid && ledgerType(r.TransactionType) == "CANCEL" {
-			apoIDs = append(apoIDs, paymentOf(r))
-			payReqs = append(payReqs, r.TransactionRequestID, r.OriginalTransactionRequestID)
-		}
-	}
-	if len(apoIDs) > 0 {
-		pcs, err := st.cancelsOfPayments(ctx, uniqStrings(apoIDs), uniqStrings(payReqs))
-		if err != nil {
-			return err
-		}
-		byAPO, byReq := map[string]paymentCancel{}, map[string]paymentCancel{}
-		for _, pc := range pcs {
-			if pc.APOPaymentID != "" {
-				byAPO[pc.APOPaymentID] = pc
-			}
-			byReq[pc.PaymentRequestID] = pc
-		}
-		for _, r := range m.sortedAttention() {
-			if r.Tx.Valid || ledgerType(r.TransactionType) != "CANCEL" {
-				continue
-			}
-			pc, ok := byAPO[paymentOf(r)]
-			for _, req := range []string{r.TransactionRequestID, r.OriginalTransactionRequestID} {
-				if !ok && req != "" {
-					pc, ok = byReq[req]
-				}
-			}
-			if !ok {
-				continue
-			}
-			r.KnownPayment = pc.PaymentID
-			if pc.Cancel.Valid {
-				m.assign(r, pc.Cancel)
-			}
-		}
+	if err := m.cancels(ctx, st); err != nil {
+		return err
 	}
 	// What is still unmatched takes part in duplicate detection by ids.
 	for _, r := range m.attention {
@@ -381,6 +327,82 @@ func (m *matcher) fallbacks(ctx context.Context, st *Store) error {
 		}
 	}
 	m.fillFX()
+	return nil
+}
+
+// byRequestID matches the unmatched lines whose transactionRequestId is the
+// request id of one of our transactions of the line's type.
+func (m *matcher) byRequestID(ctx context.Context, st *Store) error {
+	var reqs []string
+	for _, r := range m.attention {
+		if !r.Tx.Valid && r.TransactionRequestID != "" {
+			reqs = append(reqs, r.TransactionRequestID)
+		}
+	}
+	if len(reqs) == 0 {
+		return nil
+	}
+	txs, err := st.txsByRequestID(ctx, uniqStrings(reqs))
+	if err != nil {
+		return err
+	}
+	byReq := map[string]ledgerTx{}
+	for _, t := range txs {
+		byReq[t.RequestID] = t
+	}
+	for _, r := range m.sortedAttention() {
+		if t, ok := byReq[r.TransactionRequestID]; ok && !r.Tx.Valid && t.Type == ledgerType(r.TransactionType) {
+			m.assign(r, t.Ref)
+		}
+	}
+	return nil
+}
+
+// cancels matches the unmatched CANCEL lines to the cancel of the payment
+// they name (by paymentId, else by either request id). A line naming a
+// payment of ours without a cancel keeps the payment for its
+// MISSING_IN_LEDGER.
+func (m *matcher) cancels(ctx context.Context, st *Store) error {
+	unmatched := func(r *itemRow) bool { return !r.Tx.Valid && ledgerType(r.TransactionType) == "CANCEL" }
+	var apoIDs, payReqs []string
+	for _, r := range m.attention {
+		if unmatched(r) {
+			apoIDs = append(apoIDs, paymentOf(r))
+			payReqs = append(payReqs, r.TransactionRequestID, r.OriginalTransactionRequestID)
+		}
+	}
+	if len(apoIDs) == 0 {
+		return nil
+	}
+	pcs, err := st.cancelsOfPayments(ctx, uniqStrings(apoIDs), uniqStrings(payReqs))
+	if err != nil {
+		return err
+	}
+	byAPO, byReq := map[string]paymentCancel{}, map[string]paymentCancel{}
+	for _, pc := range pcs {
+		if pc.APOPaymentID != "" {
+			byAPO[pc.APOPaymentID] = pc
+		}
+		byReq[pc.PaymentRequestID] = pc
+	}
+	for _, r := range m.sortedAttention() {
+		if !unmatched(r) {
+			continue
+		}
+		pc, ok := byAPO[paymentOf(r)]
+		for _, req := range []string{r.TransactionRequestID, r.OriginalTransactionRequestID} {
+			if !ok && req != "" {
+				pc, ok = byReq[req]
+			}
+		}
+		if !ok {
+			continue
+		}
+		r.KnownPayment = pc.PaymentID
+		if pc.Cancel.Valid {
+			m.assign(r, pc.Cancel)
+		}
+	}
 	return nil
 }
 
@@ -431,49 +453,84 @@ func (m *matcher) byPayment(ctx context.Context, st *Store, typ string) error {
 	if err != nil {
 		return err
 	}
-	byAPO, byReq, ofPay := map[string]uuid16{}, map[string]uuid16{}, map[uuid16][]ledgerTx{}
+	pays := newPaymentTxs(txs)
+	cands := make(map[*itemRow][]ledgerTx, len(rows))
+	for _, r := range rows {
+		cands[r] = pays.candidates(r)
+	}
+	m.pairClosest(rows, cands)
+	m.pairRepeats(rows, cands)
+	return nil
+}
+
+// paymentTxs are our transactions of one type, by the payment they belong
+// to, and the payments by the ids a line may name them with.
+type paymentTxs struct {
+	byAPO, byReq map[string]uuid16
+	ofPay        map[uuid16][]ledgerTx
+}
+
+func newPaymentTxs(txs []ledgerTx) paymentTxs {
+	p := paymentTxs{byAPO: map[string]uuid16{}, byReq: map[string]uuid16{}, ofPay: map[uuid16][]ledgerTx{}}
 	for _, t := range txs {
 		if t.APOPaymentID != "" {
-			byAPO[t.APOPaymentID] = t.Ref.PaymentID
+			p.byAPO[t.APOPaymentID] = t.Ref.PaymentID
 		}
-		byReq[t.PaymentRequestID] = t.Ref.PaymentID
-		ofPay[t.Ref.PaymentID] = append(ofPay[t.Ref.PaymentID], t)
+		p.byReq[t.PaymentRequestID] = t.Ref.PaymentID
+		p.ofPay[t.Ref.PaymentID] = append(p.ofPay[t.Ref.PaymentID], t)
 	}
-	payment := func(r *itemRow) (uuid16, bool) {
-		if p, ok := byAPO[paymentOf(r)]; ok {
-			return p, true
+	return p
+}
+
+// payment returns the payment the line names: by its paymentId, else by
+// either request id it carries.
+func (p paymentTxs) payment(r *itemRow) (uuid16, bool) {
+	if id, ok := p.byAPO[paymentOf(r)]; ok {
+		return id, true
+	}
+	for _, req := range []string{r.OriginalTransactionRequestID, r.TransactionRequestID} {
+		if id, ok := p.byReq[req]; ok && req != "" {
+			return id, true
 		}
-		for _, req := range []string{r.OriginalTransactionRequestID, r.TransactionRequestID} {
-			if p, ok := byReq[req]; ok && req != "" {
-				return p, true
-			}
+	}
+	return uuid16{}, false
+}
+
+// candidates are the transactions of the line's payment that it may stand
+// for: all of them, less those whose APO id differs from the line's own.
+// The line learns its payment.
+func (p paymentTxs) candidates(r *itemRow) []ledgerTx {
+	pay, ok := p.payment(r)
+	if !ok {
+		return nil
+	}
+	r.KnownPayment = pay
+	own := ownID(r)
+	var out []ledgerTx
+	for _, t := range p.ofPay[pay] {
+		if own == "" || t.APOID == "" || t.APOID == own {
+			out = append(out, t)
 		}
-		return uuid16{}, false
 	}
-	taken := func(r *itemRow, t ledgerTx) bool {
-		_, ok := m.seen[seenKey{m.files[r.FileID].kind == report.SettlementItems, t.Ref.ID}]
-		return ok
-	}
-	sameAmount := func(r *itemRow, t ledgerTx) bool {
-		a, ok := comparable(r)
-		return ok && a.Currency == t.Ref.Amount.Currency && abs(a.Minor) == t.Ref.Amount.Minor
-	}
-	// candidates are the payment's transactions the line may stand for.
-	candidates := func(r *itemRow) []ledgerTx {
-		p, ok := payment(r)
-		if !ok {
-			return nil
-		}
-		r.KnownPayment = p
-		own := ownID(r)
-		var out []ledgerTx
-		for _, t := range ofPay[p] {
-			if own == "" || t.APOID == "" || t.APOID == own {
-				out = append(out, t)
-			}
-		}
-		return out
-	}
+	return out
+}
+
+// taken reports whether a line of r's report kind already holds t.
+func (m *matcher) taken(r *itemRow, t ledgerTx) bool {
+	_, ok := m.seen[seenKey{m.files[r.FileID].kind == report.SettlementItems, t.Ref.ID}]
+	return ok
+}
+
+func sameAmount(r *itemRow, t ledgerTx) bool {
+	a, ok := comparable(r)
+	return ok && a.Currency == t.Ref.Amount.Currency && abs(a.Minor) == t.Ref.Amount.Minor
+}
+
+// pairClosest is byPayment's step 1: every pair of a line and a candidate
+// nobody holds, closest first (same amount, then nearest in time, then the
+// earlier line, then the earlier transaction), each line and transaction
+// paired once.
+func (m *matcher) pairClosest(rows []*itemRow, cands map[*itemRow][]ledgerTx) {
 	type pair struct {
 		r       *itemRow
 		t       ledgerTx
@@ -482,11 +539,9 @@ func (m *matcher) byPayment(ctx context.Context, st *Store, typ string) error {
 		n       int // the transaction's place among its payment's
 	}
 	var pairs []pair
-	cands := make(map[*itemRow][]ledgerTx, len(rows))
 	for _, r := range rows {
-		cands[r] = candidates(r)
 		for i, t := range cands[r] {
-			if !taken(r, t) {
+			if !m.taken(r, t) {
 				pairs = append(pairs, pair{r: r, t: t, differs: !sameAmount(r, t), gap: gap(r, t), n: i})
 			}
 		}
@@ -504,10 +559,16 @@ func (m *matcher) byPayment(ctx context.Context, st *Store, typ string) error {
 		return a.n < b.n
 	})
 	for _, p := range pairs {
-		if !p.r.Tx.Valid && !taken(p.r, p.t) {
+		if !p.r.Tx.Valid && !m.taken(p.r, p.t) {
 			m.assign(p.r, p.t.Ref)
 		}
 	}
+}
+
+// pairRepeats is byPayment's step 2: a line left over repeats a
+// transaction already held, the nearest in time of the same amount, or the
+// payment's only one.
+func (m *matcher) pairRepeats(rows []*itemRow, cands map[*itemRow][]ledgerTx) {
 	for _, r := range rows {
 		if r.Tx.Valid {
 			continue
@@ -519,7 +580,6 @@ func (m *matcher) byPayment(ctx context.Context, st *Store, typ string) error {
 			m.assign(r, cs[0].Ref)
 		}
 	}
-	return nil
 }
 
 // gap is how far the line's time is from our transaction's completion;

@@ -113,7 +113,7 @@ func TestMultiCaptureMatchesEachLineToItsTransaction(t *testing.T) {
 			p := addMultiCapture(lg, thu)
 			seedLedger(t, db, lg)
 			cap1, cap2, cap3, ref1, ref2 := p.txs[1], p.txs[2], p.txs[3], p.txs[4], p.txs[5]
-			files := buildFilesGen(lg, svc.Calendar(), g, map[string]func([]row) []row{
+			files := buildFilesGen(lg, svc.cal, g, map[string]func([]row) []row{
 				"transactionItems_20240307_000.csv": chain(
 					dupRow(lineFor(cap3)), // the repeat comes before the changed line
 					setField(lineFor(cap2), "transactionAmountValue", "35.00"),
@@ -160,7 +160,7 @@ func TestCaptureSettledTwiceAcrossBatches(t *testing.T) {
 			lg := buildLedger([]time.Time{thu, fri, sat, mon}, 5)
 			seedLedger(t, db, lg)
 			early, late := lg.pays[0].txs[1], lg.pays[1].txs[1] // Thursday's captures 000 and 001, in USD
-			files := buildFilesGen(lg, svc.Calendar(), g, nil, nil)
+			files := buildFilesGen(lg, svc.cal, g, nil, nil)
 			// An early batch on Thursday pays capture 000, which Friday's
 			// regular batch pays again.
 			files = settleIn(files, g, "settlementItems_USD_B20240308USD_000.csv", lineFor(early), "E20240307USD", "20240307", false)
@@ -219,7 +219,7 @@ func TestLateLinesHealEarlierBreaks(t *testing.T) {
 			lg := buildLedger([]time.Time{thu, fri}, 5)
 			seedLedger(t, db, lg)
 			lateTD, lateSD := lg.pays[1].txs[1], lg.pays[0].txs[1] // Thursday's captures 001 and 000 (USD)
-			files := buildFilesGen(lg, svc.Calendar(), g, nil, nil)
+			files := buildFilesGen(lg, svc.cal, g, nil, nil)
 			moveRow(files, "transactionItems_20240307_000.csv", "transactionItems_20240308_000.csv", lineFor(lateTD))
 			files = settleIn(files, g, "settlementItems_USD_B20240308USD_000.csv", lineFor(lateSD), "B20240311USD", "20240311", true)
 			tdLine := lineOf(files, "transactionItems_20240308_000.csv", lineFor(lateTD))

@@ -212,18 +212,21 @@ type Timings struct {
 
 // Run is one reconciliation run.
 type Run struct {
-	ID         int64
-	Period     time.Time
-	Request    RunRequest
-	Inputs     []Input
-	Status     RunStatus
-	Phase      string
-	Progress   int // percent
-	Counts     Counts
-	Totals     []Total
-	Batches    []Batch
-	Diff       Diff
-	Timings    Timings
+	ID       int64
+	Period   time.Time
+	Request  RunRequest
+	Inputs   []Input
+	Status   RunStatus
+	Phase    string
+	Progress int // percent
+	Counts   Counts
+	Totals   []Total
+	Batches  []Batch
+	Diff     Diff
+	Timings  Timings
+	// Exports are the files the nightly export wrote for the run, oldest
+	// first; only GetRun fills them.
+	Exports    []Export
 	Actor      string
 	Error      string
 	CreatedAt  time.Time

@@ -116,10 +116,60 @@ func (s *Service) ExecuteRun(ctx context.Context, id int64) (Run, error) {
 	return st.Run(ctx, id)
 }
 
-// reconcile is the run's transaction.
+// reconcile is the run's transaction. After it has the period to itself, it
+// works in phases, each timed and shown as the run's progress:
+//
+//	stage    stream the run's lines, and the window of earlier settlement
+//	         files, into the matcher;
+//	match    fallback matches and duplicates, and the breaks they make;
+//	ledger   our transactions the reports should hold and do not;
+//	batches  roll each batch forward against its summary; write the breaks
+//	         and the settlement events;
+//	diff     compare with the period's previous run and record what healed;
+//
+// then it totals the breaks and marks the run succeeded.
 func (s *Service) reconcile(ctx context.Context, conn RawConn, tx *sqlx.Tx, run *Run) error {
-	st := NewStore(tx)
 	total := time.Now()
+	st := NewStore(tx)
+	if err := claimPeriod(ctx, st, run); err != nil {
+		return err
+	}
+	r := &reconciliation{s: s, st: st, conn: conn, run: run, now: s.now().UTC(), in: s.planInputs(run.Inputs)}
+	phases := []struct {
+		progress string // the phase shown while it works; "" keeps the last
+		percent  int
+		took     *time.Duration
+		do       func(context.Context) error
+	}{
+		{"matching", 10, &run.Timings.Stage, r.stage},
+		{"", 0, &run.Timings.Match, r.match},
+		{"ledger", 50, &run.Timings.Ledger, r.ledger},
+		{"batches", 75, &run.Timings.Batches, r.batches},
+		{"diff", 90, &run.Timings.Diff, r.diff},
+	}
+	for _, p := range phases {
+		t := time.Now()
+		if p.progress != "" {
+			r.progress(ctx, p.progress, p.percent)
+		}
+		if err := p.do(ctx); err != nil {
+			return err
+		}
+		*p.took = time.Since(t)
+	}
+	if err := r.totals(ctx); err != nil {
+		return err
+	}
+	finished := s.now().UTC()
+	run.Timings.Total = time.Since(total)
+	run.Status, run.Phase, run.Progress, run.FinishedAt = RunSucceeded, "done", 100, &finished
+	return st.FinishRun(ctx, *run)
+}
+
+// claimPeriod takes the period's lock for the transaction and prepares the
+// session's scratch tables. A run that another attempt finished while this
+// one waited for the lock is errAlreadyDone.
+func claimPeriod(ctx context.Context, st *Store, run *Run) error {
 	if err := st.LockPeriod(ctx, run.Period); err != nil {
 		return err
 	}
@@ -130,194 +180,243 @@ func (s *Service) reconcile(ctx context.Context, conn RawConn, tx *sqlx.Tx, run 
 	} else if cur.Status == RunSucceeded {
 		return errAlreadyDone
 	}
-	if err := st.Prepare(ctx); err != nil {
-		return err
-	}
-	phase := func(name string, pct int) {
-		// Progress is written outside the transaction so that it is visible
-		// while the run works; losing an update only delays the display.
-		if err := NewStore(s.db).SetPhase(ctx, run.ID, RunRunning, name, pct, nil); err != nil {
-			s.log.WarnContext(ctx, "recon progress not recorded", "run_id", run.ID, "err", err)
-		}
-	}
-	now := s.now().UTC()
+	return st.Prepare(ctx)
+}
 
-	var (
-		items, summaries  []int64
-		tdDates, sdDates  []time.Time
-		windowFrom, maxSD time.Time
-	)
-	for _, in := range run.Inputs {
-		switch in.Kind {
+// runInputs sorts a run's files by what they feed: item files (transaction
+// and settlement details) are matched, summaries are rolled forward against.
+// The settlement dates decide the window of earlier files to read.
+type runInputs struct {
+	items, summaries []int64
+	tdDates, sdDates []time.Time // report dates of transaction and settlement items
+	windowFrom       time.Time   // earliest date the calendar says is due or pending on a settlement date
+	maxSD            time.Time   // latest settlement date
+}
+
+func (s *Service) planInputs(inputs []Input) runInputs {
+	var in runInputs
+	for _, f := range inputs {
+		switch f.Kind {
 		case report.SettlementSummary:
-			summaries = append(summaries, in.FileID)
+			in.summaries = append(in.summaries, f.FileID)
 			continue
 		case report.TransactionItems:
-			tdDates = addDate(tdDates, in.ReportDate)
+			in.tdDates = addDate(in.tdDates, f.ReportDate)
 		case report.SettlementItems:
-			sdDates = addDate(sdDates, in.ReportDate)
+			in.sdDates = addDate(in.sdDates, f.ReportDate)
 		}
-		items = append(items, in.FileID)
+		in.items = append(in.items, f.FileID)
 	}
-	for _, d := range sdDates {
+	for _, d := range in.sdDates {
 		for _, list := range [][]time.Time{s.cal.DueOn(d), s.cal.NotYetDue(d)} {
-			if len(list) > 0 && (windowFrom.IsZero() || list[0].Before(windowFrom)) {
-				windowFrom = list[0]
+			if len(list) > 0 && (in.windowFrom.IsZero() || list[0].Before(in.windowFrom)) {
+				in.windowFrom = list[0]
 			}
 		}
-		if d.After(maxSD) {
-			maxSD = d
+		if d.After(in.maxSD) {
+			in.maxSD = d
 		}
 	}
+	return in
+}
 
-	t := time.Now()
-	phase("matching", 10)
-	inRun := map[int64]bool{}
-	for _, id := range items {
-		inRun[id] = true
+// reconciliation is one run's work in progress, handed from phase to phase.
+type reconciliation struct {
+	s    *Service
+	st   *Store // in the run's transaction
+	conn RawConn
+	run  *Run
+	now  time.Time // stamped on everything the run writes
+	in   runInputs
+
+	inRun  map[int64]bool // the run's own item files
+	window []int64        // earlier settlement files read for context
+	m      *matcher
+	dups   map[int64]duplicate
+	found  []Discrepancy // the breaks, as the phases find them
+	late   lateResult
+}
+
+// progress records the phase outside the transaction so that it is visible
+// while the run works; losing an update only delays the display.
+func (r *reconciliation) progress(ctx context.Context, name string, pct int) {
+	if err := NewStore(r.s.db).SetPhase(ctx, r.run.ID, RunRunning, name, pct, nil); err != nil {
+		r.s.log.WarnContext(ctx, "recon progress not recorded", "run_id", r.run.ID, "err", err)
 	}
-	files, err := st.FilesByID(ctx, items)
+}
+
+// stage streams the run's own lines into a new matcher, then the window's.
+func (r *reconciliation) stage(ctx context.Context) error {
+	r.inRun = map[int64]bool{}
+	for _, id := range r.in.items {
+		r.inRun[id] = true
+	}
+	files, err := r.st.FilesByID(ctx, r.in.items)
 	if err != nil {
 		return err
 	}
-	m := newMatcher(files, inRun)
-	// The run's own lines first; the earliest time on its settlement lines
-	// says how far back the window must reach to see an earlier payout of
-	// the same transaction.
-	var earliest time.Time
-	if len(items) > 0 {
-		if err := st.streamItems(ctx, items, func(r *itemRow) error {
-			settled := m.files[r.FileID].kind == report.SettlementItems && ledgerType(r.TransactionType) != ""
-			if settled && !r.PaymentTime.IsZero() && (earliest.IsZero() || r.PaymentTime.Before(earliest)) {
-				earliest = r.PaymentTime
-			}
-			m.add(r)
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
-	// The window: settlement files of earlier dates (not in the run) from
-	// the completion of the oldest transaction due in the run, or settled
-	// in it, up to the run's settlement date. They show what was settled
-	// before it was due, and what the run's lines pay out a second time.
-	var window []int64
-	if len(sdDates) > 0 {
-		if e := day(earliest); !earliest.IsZero() && e.Before(windowFrom) {
-			windowFrom = maxDate(e, windowFrom.AddDate(0, 0, -repeatLookbackDays))
-		}
-		ids, err := st.SettlementFilesBetween(ctx, windowFrom, maxSD)
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			if !inRun[id] {
-				window = append(window, id)
-			}
-		}
-	}
-	if len(window) > 0 {
-		wf, err := st.FilesByID(ctx, window)
-		if err != nil {
-			return err
-		}
-		m.addFiles(wf, inRun)
-		if err := st.streamItems(ctx, window, func(r *itemRow) error {
-			m.add(r)
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
-	run.Timings.Stage = time.Since(t)
-	t = time.Now()
-	if err := m.fallbacks(ctx, st); err != nil {
+	r.m = newMatcher(files, r.inRun)
+	earliest, err := r.stageOwnLines(ctx)
+	if err != nil {
 		return err
 	}
-	dups := m.duplicates()
+	if r.window, err = r.windowFiles(ctx, earliest); err != nil || len(r.window) == 0 {
+		return err
+	}
+	wf, err := r.st.FilesByID(ctx, r.window)
+	if err != nil {
+		return err
+	}
+	r.m.addFiles(wf, r.inRun)
+	return r.st.streamItems(ctx, r.window, func(row *itemRow) error {
+		r.m.add(row)
+		return nil
+	})
+}
+
+// stageOwnLines adds the run's own lines to the matcher and returns the
+// earliest time on its settlement lines, which says how far back the window
+// must reach to see an earlier payout of the same transaction.
+func (r *reconciliation) stageOwnLines(ctx context.Context) (time.Time, error) {
+	var earliest time.Time
+	if len(r.in.items) == 0 {
+		return earliest, nil
+	}
+	err := r.st.streamItems(ctx, r.in.items, func(row *itemRow) error {
+		settled := r.m.files[row.FileID].kind == report.SettlementItems && ledgerType(row.TransactionType) != ""
+		if settled && !row.PaymentTime.IsZero() && (earliest.IsZero() || row.PaymentTime.Before(earliest)) {
+			earliest = row.PaymentTime
+		}
+		r.m.add(row)
+		return nil
+	})
+	return earliest, err
+}
+
+// windowFiles returns the settlement files of earlier dates (not in the run)
+// from the completion of the oldest transaction due in the run, or settled
+// in it, up to the run's settlement date. They show what was settled before
+// it was due, and what the run's lines pay out a second time.
+func (r *reconciliation) windowFiles(ctx context.Context, earliest time.Time) ([]int64, error) {
+	if len(r.in.sdDates) == 0 {
+		return nil, nil
+	}
+	from := r.in.windowFrom
+	if e := day(earliest); !earliest.IsZero() && e.Before(from) {
+		from = maxDate(e, from.AddDate(0, 0, -repeatLookbackDays))
+	}
+	ids, err := r.st.SettlementFilesBetween(ctx, from, r.in.maxSD)
+	if err != nil {
+		return nil, err
+	}
+	var window []int64
+	for _, id := range ids {
+		if !r.inRun[id] {
+			window = append(window, id)
+		}
+	}
+	return window, nil
+}
+
+// match runs the fallback matches, finds the lines reported twice, and turns
+// what did not match into breaks.
+func (r *reconciliation) match(ctx context.Context) error {
+	if err := r.m.fallbacks(ctx, r.st); err != nil {
+		return err
+	}
+	r.dups = r.m.duplicates()
 	var dupRows []itemRow
-	if len(dups) > 0 {
-		positions := make([]int64, 0, len(dups))
-		for p := range dups {
+	if len(r.dups) > 0 {
+		positions := make([]int64, 0, len(r.dups))
+		for p := range r.dups {
 			positions = append(positions, p)
 		}
-		if dupRows, err = st.itemsAt(ctx, items, positions); err != nil {
+		var err error
+		if dupRows, err = r.st.itemsAt(ctx, r.in.items, positions); err != nil {
 			return err
 		}
 	}
-	found := m.discrepancies(dups, dupRows)
-	run.Timings.Match = time.Since(t)
+	r.found = r.m.discrepancies(r.dups, dupRows)
+	return nil
+}
 
-	t = time.Now()
-	phase("ledger", 50)
-	missing, late, err := s.ledgerChecks(ctx, st, m, inRun, window, tdDates, sdDates, &run.Counts)
+// ledger adds the transactions the reports should hold and do not.
+func (r *reconciliation) ledger(ctx context.Context) error {
+	missing, late, err := r.s.ledgerChecks(ctx, r.st, r.m, r.inRun, r.window, r.in.tdDates, r.in.sdDates, &r.run.Counts)
 	if err != nil {
 		return err
 	}
-	found = append(found, missing...)
-	run.Timings.Ledger = time.Since(t)
+	r.found, r.late = append(r.found, missing...), late
+	return nil
+}
 
-	t = time.Now()
-	phase("batches", 75)
+// batches rolls each batch forward against its summary line, writes every
+// break found so far, and records the settlement events of the lines that
+// are not duplicates.
+func (r *reconciliation) batches(ctx context.Context) error {
 	var lines []summaryLine
-	if len(summaries) > 0 {
-		if lines, err = st.summaryLines(ctx, summaries); err != nil {
+	if len(r.in.summaries) > 0 {
+		var err error
+		if lines, err = r.st.summaryLines(ctx, r.in.summaries); err != nil {
 			return err
 		}
 	}
 	var breaks []Discrepancy
-	run.Batches, breaks = rollForward(m.batchSums(), lines, s.cfg.AmountConvention)
-	found = append(found, breaks...)
-	if err := st.InsertDiscrepancies(ctx, run.ID, found, now); err != nil {
+	r.run.Batches, breaks = rollForward(r.m.batchSums(), lines, r.s.cfg.AmountConvention)
+	r.found = append(r.found, breaks...)
+	if err := r.st.InsertDiscrepancies(ctx, r.run.ID, r.found, r.now); err != nil {
 		return err
 	}
 	var settled []settledLine
-	for _, l := range m.settled {
-		if _, dup := dups[l.Pos]; !dup {
+	for _, l := range r.m.settled {
+		if _, dup := r.dups[l.Pos]; !dup {
 			settled = append(settled, l)
 		}
 	}
-	if _, err := st.addSettlementEvents(ctx, conn, items, settled, now); err != nil {
+	if _, err := r.st.addSettlementEvents(ctx, r.conn, r.in.items, settled, r.now); err != nil {
 		return err
 	}
-	run.Timings.Batches = time.Since(t)
-	run.Counts.Lines, run.Counts.LinesByType = m.counts.Lines, m.counts.LinesByType
-	run.Counts.RollForwardOnly = m.counts.RollForwardOnly
-	run.Counts.Matched = m.counts.Matched - m.matchedDuplicates(dups)
+	c := &r.run.Counts
+	c.Lines, c.LinesByType = r.m.counts.Lines, r.m.counts.LinesByType
+	c.RollForwardOnly = r.m.counts.RollForwardOnly
+	c.Matched = r.m.counts.Matched - r.m.matchedDuplicates(r.dups)
+	return nil
+}
 
-	t = time.Now()
-	phase("diff", 90)
-	prev, err := st.PreviousRun(ctx, run.Period, run.ID)
+// diff compares the run's breaks with the period's previous run, records
+// which breaks late lines healed, and which files besides its own the run
+// read.
+func (r *reconciliation) diff(ctx context.Context) error {
+	prev, err := r.st.PreviousRun(ctx, r.run.Period, r.run.ID)
 	if err != nil {
 		return err
 	}
-	if run.Diff, err = st.ApplyDiff(ctx, run.ID, prev); err != nil {
+	if r.run.Diff, err = r.st.ApplyDiff(ctx, r.run.ID, prev); err != nil {
 		return err
 	}
-	if err := st.RecordHealing(ctx, run.ID, prev, late.notes); err != nil {
+	if err := r.st.RecordHealing(ctx, r.run.ID, prev, r.late.notes); err != nil {
 		return err
 	}
-	if err := st.SetContextFiles(ctx, run.ID, append(window, late.files...)); err != nil {
-		return err
-	}
-	run.Timings.Diff = time.Since(t)
+	return r.st.SetContextFiles(ctx, r.run.ID, append(r.window, r.late.files...))
+}
 
+// totals counts the summary lines read and the breaks by kind.
+func (r *reconciliation) totals(ctx context.Context) error {
+	run := r.run
 	for _, in := range run.Inputs {
 		if in.Kind == report.SettlementSummary {
 			run.Counts.Lines[report.SettlementSummary] += int64(in.Lines)
 		}
 	}
-	if run.Totals, err = st.Totals(ctx, run.ID); err != nil {
+	var err error
+	if run.Totals, err = r.st.Totals(ctx, run.ID); err != nil {
 		return err
 	}
 	run.Counts.Discrepancies = map[Kind]int64{}
 	for _, tot := range run.Totals {
 		run.Counts.Discrepancies[tot.Kind] += tot.Count
 	}
-	finished := s.now().UTC()
-	run.Timings.Total = time.Since(total)
-	run.Status, run.Phase, run.Progress, run.FinishedAt = RunSucceeded, "done", 100, &finished
-	return st.FinishRun(ctx, *run)
+	return nil
 }
 
 // Bounds of the lines a run looks at beyond its own files.
@@ -451,22 +550,52 @@ type healNote struct {
 func lateLines(ctx context.Context, st *Store, inRun map[int64]bool, window []int64, txs []ledgerTx,
 	misses map[uuid16][]miss) (lateResult, error) {
 	res := lateResult{found: map[lateKey]healNote{}}
-	scope := func(x miss) (from, to time.Time) {
-		if x.kind == report.SettlementItems {
-			return x.due.AddDate(0, 0, 1), x.due.AddDate(0, 0, lateDays)
-		}
-		return x.due.AddDate(0, 0, -1), x.due.AddDate(0, 0, lateDays)
+	ids, reqs, ranges := lateSearch(txs, misses)
+	files, err := lateFiles(ctx, st, ranges, inRun, window)
+	if err != nil || len(files) == 0 {
+		return res, err
 	}
-	var (
-		ids, reqs []string
-		files     []File
-	)
-	ranges := map[report.Kind][2]time.Time{}
+	byID := map[int64]File{}
+	for _, f := range files {
+		byID[f.ID] = f
+		res.files = append(res.files, f.ID)
+	}
+	lines, err := st.linesNaming(ctx, res.files, uniqStrings(ids), uniqStrings(reqs))
+	if err != nil {
+		return res, err
+	}
+	// Earliest report first, so a transaction heals with the first line
+	// that arrived for it.
+	sort.Slice(lines, func(i, j int) bool {
+		a, b := byID[lines[i].FileID].ReportDate, byID[lines[j].FileID].ReportDate
+		if !a.Equal(b) {
+			return a.Before(b)
+		}
+		return lines[i].pos() < lines[j].pos()
+	})
+	assignLate(lines, byID, txs, misses, res.found)
+	return res, nil
+}
+
+// lateScope is the range of report dates in which a line for x counts as
+// late rather than missing.
+func lateScope(x miss) (from, to time.Time) {
+	if x.kind == report.SettlementItems {
+		return x.due.AddDate(0, 0, 1), x.due.AddDate(0, 0, lateDays)
+	}
+	return x.due.AddDate(0, 0, -1), x.due.AddDate(0, 0, lateDays)
+}
+
+// lateSearch returns what to look for: the missing transactions' APO ids
+// and our request ids, and per report kind the range of report dates of
+// the files that may hold them.
+func lateSearch(txs []ledgerTx, misses map[uuid16][]miss) (ids, reqs []string, ranges map[report.Kind][2]time.Time) {
+	ranges = map[report.Kind][2]time.Time{}
 	for _, tx := range txs {
 		ids = append(ids, tx.APOID, tx.APOPaymentID)
 		reqs = append(reqs, tx.RequestID, tx.PaymentRequestID)
 		for _, x := range misses[tx.Ref.ID] {
-			from, to := scope(x)
+			from, to := lateScope(x)
 			r, ok := ranges[x.kind]
 			if !ok || from.Before(r[0]) {
 				r[0] = from
@@ -477,6 +606,14 @@ func lateLines(ctx context.Context, st *Store, inRun map[int64]bool, window []in
 			ranges[x.kind] = r
 		}
 	}
+	return ids, reqs, ranges
+}
+
+// lateFiles returns the item files in ranges that the run has not read
+// already (its own files and its window).
+func lateFiles(ctx context.Context, st *Store, ranges map[report.Kind][2]time.Time, inRun map[int64]bool,
+	window []int64) ([]File, error) {
+	var files []File
 	for _, kind := range []report.Kind{report.TransactionItems, report.SettlementItems} {
 		r, ok := ranges[kind]
 		if !ok {
@@ -484,38 +621,28 @@ func lateLines(ctx context.Context, st *Store, inRun map[int64]bool, window []in
 		}
 		fs, err := st.ItemFilesBetween(ctx, kind, r[0], r[1])
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		for _, f := range fs {
 			if !inRun[f.ID] && !contains(window, f.ID) {
 				files = append(files, f)
-				res.files = append(res.files, f.ID)
 			}
 		}
 	}
-	if len(files) == 0 {
-		return res, nil
-	}
-	byID := map[int64]File{}
-	for _, f := range files {
-		byID[f.ID] = f
-	}
-	lines, err := st.linesNaming(ctx, res.files, uniqStrings(ids), uniqStrings(reqs))
-	if err != nil {
-		return res, err
-	}
-	sort.Slice(lines, func(i, j int) bool {
-		a, b := byID[lines[i].FileID].ReportDate, byID[lines[j].FileID].ReportDate
-		if !a.Equal(b) {
-			return a.Before(b)
-		}
-		return lines[i].pos() < lines[j].pos()
-	})
-	used := map[int64]bool{}
-	names := func(l *itemRow, tx ledgerTx) bool {
+	return files, nil
+}
+
+// lateRules are the ways a late line can hold a missing transaction,
+// strongest first: every transaction is tried by the first rule before any
+// is tried by the second, so a weak match cannot take a line a strong one
+// needs.
+var lateRules = []func(l *itemRow, tx ledgerTx) bool{
+	// The line carries the transaction's APO id or our request id.
+	func(l *itemRow, tx ledgerTx) bool {
 		return (tx.APOID != "" && l.TransactionID == tx.APOID) || (tx.RequestID != "" && l.TransactionRequestID == tx.RequestID)
-	}
-	samePayment := func(l *itemRow, tx ledgerTx) bool {
+	},
+	// The line names the transaction's payment, with the same amount.
+	func(l *itemRow, tx ledgerTx) bool {
 		a, ok := comparable(l)
 		if !ok || a.Currency != tx.Ref.Amount.Currency || abs(a.Minor) != tx.Ref.Amount.Minor {
 			return false
@@ -524,31 +651,46 @@ func lateLines(ctx context.Context, st *Store, inRun map[int64]bool, window []in
 			return true
 		}
 		return l.OriginalTransactionRequestID == tx.PaymentRequestID || l.TransactionRequestID == tx.PaymentRequestID
-	}
-	for _, rule := range []func(*itemRow, ledgerTx) bool{names, samePayment} {
+	},
+}
+
+// assignLate gives each missing transaction the first unused line, in
+// lines' order, that lateRules say holds it, and records it in found.
+func assignLate(lines []itemRow, byID map[int64]File, txs []ledgerTx, misses map[uuid16][]miss,
+	found map[lateKey]healNote) {
+	used := map[int64]bool{}
+	for _, rule := range lateRules {
 		for _, tx := range txs {
 			for _, x := range misses[tx.Ref.ID] {
 				k := lateKey{x.kind, tx.Ref.ID}
-				if _, done := res.found[k]; done {
+				if _, done := found[k]; done {
 					continue
 				}
-				from, to := scope(x)
-				for i := range lines {
-					l := &lines[i]
-					f := byID[l.FileID]
-					if used[l.pos()] || f.Kind != x.kind || f.ReportDate.Before(from) || f.ReportDate.After(to) ||
-						ledgerType(l.TransactionType) != tx.Type || !rule(l, tx) {
-						continue
-					}
+				if l, f, ok := firstLate(lines, byID, used, x, tx, rule); ok {
 					used[l.pos()] = true
-					res.found[k] = healNote{FileID: f.ID, File: f.Name, Line: l.LineNo,
+					found[k] = healNote{FileID: f.ID, File: f.Name, Line: l.LineNo,
 						ReportDate: f.ReportDate.Format(time.DateOnly)}
-					break
 				}
 			}
 		}
 	}
-	return res, nil
+}
+
+// firstLate returns the first unused line of x's kind, in x's late scope
+// and of tx's type, that rule says holds tx.
+func firstLate(lines []itemRow, byID map[int64]File, used map[int64]bool, x miss, tx ledgerTx,
+	rule func(*itemRow, ledgerTx) bool) (*itemRow, File, bool) {
+	from, to := lateScope(x)
+	for i := range lines {
+		l := &lines[i]
+		f := byID[l.FileID]
+		if used[l.pos()] || f.Kind != x.kind || f.ReportDate.Before(from) || f.ReportDate.After(to) ||
+			ledgerType(l.TransactionType) != tx.Type || !rule(l, tx) {
+			continue
+		}
+		return l, f, true
+	}
+	return nil, File{}, false
 }
 
 func maxDate(a, b time.Time) time.Time {

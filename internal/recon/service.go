@@ -95,12 +95,20 @@ func NewService(db *sqlx.DB, cfg Config, log *slog.Logger) *Service {
 	return &Service{db: db, cfg: cfg, cal: cal, log: log, now: time.Now}
 }
 
-// Calendar returns the settlement calendar the service applies.
-func (s *Service) Calendar() Calendar { return s.cal }
-
-// GetRun returns a run.
+// GetRun returns a run with the files exported for it. A finance user
+// handed a workbook from the export directory can tell from the run which
+// files it produced and check them against the SHA-256 recorded when they
+// were written, as its Inputs say which report files went in.
 func (s *Service) GetRun(ctx context.Context, id int64) (Run, error) {
-	return NewStore(s.db).Run(ctx, id)
+	st := NewStore(s.db)
+	run, err := st.Run(ctx, id)
+	if err != nil {
+		return Run{}, err
+	}
+	if run.Exports, err = st.Exports(ctx, id); err != nil {
+		return Run{}, err
+	}
+	return run, nil
 }
 
 // ListRuns returns runs, newest first.

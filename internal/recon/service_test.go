@@ -156,7 +156,7 @@ func runScenarioGen(t *testing.T, g genOpts, o fileOpts, withFaults bool) *scena
 	if withFaults {
 		item, summary, _ = faultsGen(g)
 	}
-	files := buildFilesGen(sc.lg, svc.Calendar(), g, item, summary)
+	files := buildFilesGen(sc.lg, svc.cal, g, item, summary)
 	// A second transaction file for Saturday that APO has not finished: it
 	// would add an unknown transaction, but it must be held back.
 	files = append(files, &genFile{dir: "20240309", name: "transactionItems_20240309_001.csv", kind: report.TransactionItems,
@@ -393,7 +393,7 @@ func TestRunDiffResolutionAndHealing(t *testing.T) {
 	// arrival of the name that counts.
 	item, summary, _ := faults()
 	item["transactionItems_20240307_000.csv"] = setField(match("transactionId", "2024apo_pay_20240307_005"), "status", "FAIL")
-	files := buildFiles(sc.lg, sc.svc.Calendar(), item, summary)
+	files := buildFiles(sc.lg, sc.svc.cal, item, summary)
 	fixedDir := filepath.Join(sc.dir, "fixed")
 	write(t, fixedDir, files[:1], fileOpts{})
 	fh, err := os.Open(filepath.Join(fixedDir, testCustomer, "20240307", "transactionItems_20240307_000.csv"))
@@ -686,7 +686,7 @@ func TestScanDirSkipsWhatItHasRead(t *testing.T) {
 	lg := buildLedger([]time.Time{thu}, 4)
 	seedLedger(t, db, lg)
 	dir := svc.cfg.ReportsDir
-	write(t, dir, buildFiles(lg, svc.Calendar(), nil, nil), fileOpts{})
+	write(t, dir, buildFiles(lg, svc.cal, nil, nil), fileOpts{})
 	if err := os.WriteFile(filepath.Join(dir, "README.txt"), []byte("not a report"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -717,7 +717,7 @@ func TestRunRequests(t *testing.T) {
 	svc, db, _ := newTestService(t)
 	lg := buildLedger([]time.Time{thu}, 4)
 	seedLedger(t, db, lg)
-	write(t, svc.cfg.ReportsDir, buildFiles(lg, svc.Calendar(), nil, nil), fileOpts{})
+	write(t, svc.cfg.ReportsDir, buildFiles(lg, svc.cal, nil, nil), fileOpts{})
 	scan, err := svc.ScanDir(ctx, svc.cfg.ReportsDir)
 	if err != nil {
 		t.Fatal(err)

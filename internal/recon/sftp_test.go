@@ -120,7 +120,7 @@ func TestPullSFTP(t *testing.T) {
 	lg := buildLedger([]time.Time{thu}, 4)
 	seedLedger(t, db, lg)
 	remote := filepath.Join(dir, "remote", "v1", "settlements")
-	write(t, remote, buildFiles(lg, svc.Calendar(), nil, nil), fileOpts{})
+	write(t, remote, buildFiles(lg, svc.cal, nil, nil), fileOpts{})
 
 	srv := startSFTP(t, "payops", "s3cret")
 	cfg := SFTPConfig{Addr: srv.addr, User: "payops", Password: "s3cret", RemoteDir: remote,

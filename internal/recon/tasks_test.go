@@ -44,7 +44,7 @@ func TestNightlyTask(t *testing.T) {
 	lg := buildLedger([]time.Time{thu, fri, sat, mon}, perDay)
 	seedLedger(t, db, lg)
 	item, summary, want := faults()
-	write(t, svc.cfg.ReportsDir, buildFiles(lg, svc.Calendar(), item, summary), fileOpts{})
+	write(t, svc.cfg.ReportsDir, buildFiles(lg, svc.cal, item, summary), fileOpts{})
 
 	task, err := NewNightlyTask(tue)
 	if err != nil {

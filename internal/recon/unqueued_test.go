@@ -14,7 +14,7 @@ func TestFailUnqueued(t *testing.T) {
 	svc, db, _ := newTestService(t)
 	lg := buildLedger([]time.Time{thu}, 1)
 	seedLedger(t, db, lg)
-	write(t, svc.cfg.ReportsDir, buildFiles(lg, svc.Calendar(), nil, nil), fileOpts{})
+	write(t, svc.cfg.ReportsDir, buildFiles(lg, svc.cal, nil, nil), fileOpts{})
 	if _, err := svc.ScanDir(context.Background(), svc.cfg.ReportsDir); err != nil {
 		t.Fatal(err)
 	}

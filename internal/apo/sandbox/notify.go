@@ -99,7 +99,6 @@ type notice struct {
 	seq       uint64 // creation order
 	duplicate bool
 	held      bool // waiting behind the next notification (reorder fault)
-	lastStart time.Time
 	timer     *time.Timer
 }
 

@@ -273,90 +273,83 @@ func (l *line) record(run *reportRun) []string {
 	return rec
 }
 
-// value is l's cell in column c.
+// value is l's cell in column c; a column the table does not know is empty.
 func (l *line) value(c string, run *reportRun) string {
-	switch c {
-	case "settlementBatchId":
-		return l.batchID
-	case "customerId":
-		return run.s.customerID
-	case "acquirer", "PSP":
-		return l.acquirer
-	case "acquirerReferenceNo", "ARN":
-		return l.acqRef
-	case "referenceMerchantId":
-		return l.refMerchant
-	case "transactionType":
-		return l.txType
-	case "transactionId":
-		return l.fileTxID(run.generation)
-	case "originalTransactionId":
-		return l.origTxID
-	case "transactionRequestId":
-		return l.txReqID
-	case "originalTransactionRequestId":
-		return l.origTxReqID
-	case "paymentMethodType":
-		if l.txType == "SETTLEMENT_FEE" {
-			return ""
-		}
-		return "CARD"
-	case "paymentTime", "transactionUpdateTime", "transactionCompletionTime":
-		return run.time(l.paymentTime)
-	case "transactionCreationTime":
-		return run.time(l.createdAt)
-	case "settlementTime", "settlementInitiatedDate":
-		if l.settled {
-			return run.time(run.settlementTime)
-		}
-	case "transactionAmountValue":
-		return formatMajor(l.amount.Value, l.amount.Currency)
-	case "transactionCurrency":
-		return l.amount.Currency
-	case "convertedTransactionAmountValue":
-		if l.settled && l.quotePair != "" {
-			return formatMajor(l.settle.Value, l.settle.Currency)
-		}
-	case "convertedCurrency":
-		if l.settled && l.quotePair != "" {
-			return l.settle.Currency
-		}
-	case "settlementAmountValue":
-		if l.settled {
-			return formatMajor(l.settle.Value, l.settle.Currency)
-		}
-	case "settlementCurrency":
-		if l.settled {
-			return l.settle.Currency
-		}
-	case "quoteCurrencyPair":
-		return l.quotePair
-	case "quotePrice":
-		return l.quotePrice
-	case "feeAmountValue":
-		if l.settled {
-			return formatMajor(l.fee.Value, l.fee.Currency)
-		}
-	case "feeCurrency":
-		if l.settled {
-			return l.fee.Currency
-		}
-	case "cardBrand":
-		return l.brand
-	case "issuingCountry":
-		return l.country
-	case "funding":
-		return l.funding
-	case "status":
-		return l.status
+	if cell, ok := itemCells[c]; ok {
+		return cell(l, run)
 	}
 	return ""
 }
 
-// batchKey names a settlement batch: one per acquirer and currency a day.
-type batchKey struct {
-	acquirer string
-	currency string
+// cell computes one column of an item line.
+type cell func(l *line, run *reportRun) string
+
+// itemCells is what each item-file column holds, by every name the
+// generations of the format give it. Settlement columns are empty until
+// the line is settled.
+var itemCells = map[string]cell{
+	"settlementBatchId":            func(l *line, _ *reportRun) string { return l.batchID },
+	"customerId":                   func(_ *line, run *reportRun) string { return run.s.customerID },
+	"acquirer":                     func(l *line, _ *reportRun) string { return l.acquirer },
+	"PSP":                          func(l *line, _ *reportRun) string { return l.acquirer },
+	"acquirerReferenceNo":          func(l *line, _ *reportRun) string { return l.acqRef },
+	"ARN":                          func(l *line, _ *reportRun) string { return l.acqRef },
+	"referenceMerchantId":          func(l *line, _ *reportRun) string { return l.refMerchant },
+	"transactionType":              func(l *line, _ *reportRun) string { return l.txType },
+	"transactionId":                func(l *line, run *reportRun) string { return l.fileTxID(run.generation) },
+	"originalTransactionId":        func(l *line, _ *reportRun) string { return l.origTxID },
+	"transactionRequestId":         func(l *line, _ *reportRun) string { return l.txReqID },
+	"originalTransactionRequestId": func(l *line, _ *reportRun) string { return l.origTxReqID },
+	"paymentMethodType": func(l *line, _ *reportRun) string {
+		if l.txType == "SETTLEMENT_FEE" {
+			return ""
+		}
+		return "CARD"
+	},
+	"paymentTime":                     paymentTimeCell,
+	"transactionUpdateTime":           paymentTimeCell,
+	"transactionCompletionTime":       paymentTimeCell,
+	"transactionCreationTime":         func(l *line, run *reportRun) string { return run.time(l.createdAt) },
+	"settlementTime":                  settled(settlementTimeCell),
+	"settlementInitiatedDate":         settled(settlementTimeCell),
+	"transactionAmountValue":          func(l *line, _ *reportRun) string { return formatMajor(l.amount.Value, l.amount.Currency) },
+	"transactionCurrency":             func(l *line, _ *reportRun) string { return l.amount.Currency },
+	"convertedTransactionAmountValue": settled(converted(func(l *line) string { return formatMajor(l.settle.Value, l.settle.Currency) })),
+	"convertedCurrency":               settled(converted(func(l *line) string { return l.settle.Currency })),
+	"settlementAmountValue":           settled(func(l *line, _ *reportRun) string { return formatMajor(l.settle.Value, l.settle.Currency) }),
+	"settlementCurrency":              settled(func(l *line, _ *reportRun) string { return l.settle.Currency }),
+	"quoteCurrencyPair":               func(l *line, _ *reportRun) string { return l.quotePair },
+	"quotePrice":                      func(l *line, _ *reportRun) string { return l.quotePrice },
+	"feeAmountValue":                  settled(func(l *line, _ *reportRun) string { return formatMajor(l.fee.Value, l.fee.Currency) }),
+	"feeCurrency":                     settled(func(l *line, _ *reportRun) string { return l.fee.Currency }),
+	"cardBrand":                       func(l *line, _ *reportRun) string { return l.brand },
+	"issuingCountry":                  func(l *line, _ *reportRun) string { return l.country },
+	"funding":                         func(l *line, _ *reportRun) string { return l.funding },
+	"status":                          func(l *line, _ *reportRun) string { return l.status },
+}
+
+func paymentTimeCell(l *line, run *reportRun) string { return run.time(l.paymentTime) }
+
+func settlementTimeCell(_ *line, run *reportRun) string { return run.time(run.settlementTime) }
+
+// settled leaves a column empty on a line that is not settled yet.
+func settled(c cell) cell {
+	return func(l *line, run *reportRun) string {
+		if !l.settled {
+			return ""
+		}
+		return c(l, run)
+	}
+}
+
+// converted leaves a column empty on a line without a currency conversion.
+func converted(f func(l *line) string) cell {
+	return func(l *line, _ *reportRun) string {
+		if l.quotePair == "" {
+			return ""
+		}
+		return f(l)
+	}
 }
 
 // batchID makes a settlement batch id: the day, the acquirer's number and

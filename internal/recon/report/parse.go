@@ -16,26 +16,12 @@ import (
 )
 
 // parse types one record. The first problem found is returned as the
-// line's *LineError.
+// line's *LineError. It checks the record's shape, reads the text fields,
+// types the times, amounts, quote price and count, checks the ids a line
+// must carry, and keeps the extra columns.
 func (r *Reader) parse(rec []string, no int) (Line, error) {
-	if len(rec) > len(r.header) && !blank(rec[len(r.header):]) {
-		return Line{}, r.lineErr(no, "", fmt.Sprintf("has %d fields, the header has %d", len(rec), len(r.header)))
-	}
-	if len(rec) < len(r.header) && !r.xlsx {
-		// A workbook omits empty trailing cells; a CSV line that is short
-		// was cut, and guessing which fields are missing would be wrong.
-		return Line{}, r.lineErr(no, "", fmt.Sprintf("has %d fields, the header has %d", len(rec), len(r.header)))
-	}
-	for i, v := range rec {
-		// PostgreSQL text holds neither NUL nor invalid UTF-8; the file is
-		// promised to be UTF-8, so such a field is a bad line, not a crash later.
-		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
-			col := ""
-			if i < len(r.header) {
-				col = r.header[i]
-			}
-			return Line{}, r.lineErr(no, col, "not valid UTF-8 text")
-		}
+	if err := r.checkRecord(rec, no); err != nil {
+		return Line{}, err
 	}
 	get := func(f field) string {
 		i := r.idx[f]
@@ -44,81 +30,10 @@ func (r *Reader) parse(rec []string, no int) (Line, error) {
 		}
 		return strings.TrimSpace(rec[i])
 	}
-	l := Line{
-		No:                           no,
-		SettlementBatchID:            get(fSettlementBatchID),
-		CustomerID:                   get(fCustomerID),
-		Acquirer:                     get(fAcquirer),
-		TransactionType:              strings.ToUpper(get(fTransactionType)),
-		TransactionID:                get(fTransactionID),
-		OriginalTransactionID:        get(fOriginalTransactionID),
-		TransactionRequestID:         get(fTransactionRequestID),
-		OriginalTransactionRequestID: get(fOriginalTransactionRequestID),
-		QuoteCurrencyPair:            get(fQuoteCurrencyPair),
-		SummaryType:                  strings.ToUpper(get(fSummaryType)),
-		Status:                       strings.ToUpper(get(fStatus)),
-		CardBrand:                    get(fCardBrand),
-	}
-	if l.SettlementBatchID == "" && r.name.Kind != TransactionItems {
-		l.SettlementBatchID = r.name.BatchID // the file name carries it
-	}
-	var err error
-	if l.PaymentTime, err = r.timeOf(get(fPaymentTime)); err != nil {
-		return Line{}, r.lineErr(no, r.col(fPaymentTime), err.Error())
-	}
-	if l.SettlementTime, err = r.timeOf(get(fSettlementTime)); err != nil {
-		return Line{}, r.lineErr(no, r.col(fSettlementTime), err.Error())
-	}
-	amounts := []struct {
-		dst       *Amount
-		val, ccy  field
-		mustExist bool
-	}{
-		{&l.TransactionAmount, fTransactionAmountValue, fTransactionCurrency, r.name.Kind == TransactionItems},
-		{&l.SettlementAmount, fSettlementAmountValue, fSettlementCurrency, r.name.Kind != TransactionItems},
-		{&l.FeeAmount, fFeeAmountValue, fFeeCurrency, false},
-	}
-	for _, a := range amounts {
-		v, ccy := get(a.val), get(a.ccy)
-		if v == "" {
-			if a.mustExist {
-				return Line{}, r.lineErr(no, r.col(a.val), "empty")
-			}
-			continue
-		}
-		if ccy == "" {
-			return Line{}, r.lineErr(no, r.col(a.ccy), "empty while "+r.col(a.val)+" is set")
-		}
-		m, err := r.amountOf(v, ccy)
-		if err == nil {
-			// No line is that large; refusing it here keeps every sum of
-			// staged amounts far from the int64 range.
-			err = money.CheckCeiling(m)
-		}
-		if err != nil {
-			return Line{}, r.lineErr(no, r.col(a.val), err.Error())
-		}
-		*a.dst = Amount{Money: m, Valid: true}
-	}
-	if q := get(fQuotePrice); q != "" {
-		if !positiveDecimal(q) {
-			return Line{}, r.lineErr(no, r.col(fQuotePrice), "not a positive decimal "+show(q))
-		}
-		l.QuotePrice = q
-	}
-	if c := get(fCount); c != "" {
-		n, err := strconv.ParseInt(c, 10, 64)
-		if err != nil || n < 0 {
-			return Line{}, r.lineErr(no, r.col(fCount), "not a count "+show(c))
-		}
-		l.Count, l.HasCount = n, true
-	}
-	if r.name.Kind != SettlementSummary {
-		if l.TransactionType == "" {
-			return Line{}, r.lineErr(no, r.col(fTransactionType), "empty")
-		}
-		if l.TransactionID == "" && l.TransactionRequestID == "" {
-			return Line{}, r.lineErr(no, r.col(fTransactionID), "empty, and so is transactionRequestId")
+	l := r.textFields(no, get)
+	for _, typed := range []func(*Line, func(field) string) *LineError{r.times, r.amounts, r.quoteAndCount, r.ids} {
+		if err := typed(&l, get); err != nil {
+			return Line{}, err
 		}
 	}
 	for _, i := range r.extra {
@@ -202,103 +117,27 @@ func (r *Reader) timeOf(v string) (time.Time, error) {
 // A time without an offset is taken as UTC, as APO's reports give UTC unless
 // they say otherwise; a date alone is its midnight, UTC.
 func parseISO(v string) (time.Time, bool) {
-	num := func(s string) (int, bool) {
-		if s == "" || !digits(s) {
-			return 0, false
-		}
-		n, err := strconv.Atoi(s)
-		return n, err == nil
-	}
-	var y, mo, d int
-	var ok1, ok2, ok3 bool
-	switch {
-	case len(v) >= 10 && v[4] == '-' && v[7] == '-':
-		y, ok1 = num(v[:4])
-		mo, ok2 = num(v[5:7])
-		d, ok3 = num(v[8:10])
-		v = v[10:]
-	case len(v) >= 8:
-		y, ok1 = num(v[:4])
-		mo, ok2 = num(v[4:6])
-		d, ok3 = num(v[6:8])
-		v = v[8:]
-	}
-	if !ok1 || !ok2 || !ok3 {
+	y, mo, d, rest, ok := isoDate(v)
+	if !ok {
 		return time.Time{}, false
 	}
 	var h, mi, sec, nsec int
 	loc := time.UTC
-	if v != "" {
-		if v[0] != 'T' && v[0] != 't' && v[0] != ' ' {
+	if rest != "" {
+		if rest[0] != 'T' && rest[0] != 't' && rest[0] != ' ' {
 			return time.Time{}, false
 		}
-		v = v[1:]
+		rest = rest[1:]
 		// The time runs up to the offset, if any.
-		clock, zone := v, ""
-		if i := strings.IndexAny(v, "Zz+-"); i >= 0 {
-			clock, zone = v[:i], v[i:]
+		clock, zone := rest, ""
+		if i := strings.IndexAny(rest, "Zz+-"); i >= 0 {
+			clock, zone = rest[:i], rest[i:]
 		}
-		frac := ""
-		if i := strings.IndexAny(clock, ".,"); i >= 0 {
-			clock, frac = clock[:i], clock[i+1:]
-			if frac == "" || len(frac) > 9 || !digits(frac) {
-				return time.Time{}, false
-			}
-		}
-		var parts []string
-		if strings.Contains(clock, ":") {
-			parts = strings.Split(clock, ":")
-		} else {
-			for i := 0; i+2 <= len(clock); i += 2 {
-				parts = append(parts, clock[i:i+2])
-			}
-			if len(clock)%2 != 0 {
-				return time.Time{}, false
-			}
-		}
-		if len(parts) < 2 || len(parts) > 3 || (frac != "" && len(parts) != 3) {
+		if h, mi, sec, nsec, ok = isoClock(clock); !ok {
 			return time.Time{}, false
 		}
-		vals := [3]int{}
-		for i, p := range parts {
-			n, ok := num(p)
-			if !ok || len(p) != 2 {
-				return time.Time{}, false
-			}
-			vals[i] = n
-		}
-		h, mi, sec = vals[0], vals[1], vals[2]
-		if h > 23 || mi > 59 || sec > 59 {
+		if loc, ok = isoZone(zone); !ok {
 			return time.Time{}, false
-		}
-		if frac != "" {
-			nsec, _ = strconv.Atoi((frac + "00000000")[:9])
-		}
-		switch {
-		case zone == "":
-		case zone == "Z" || zone == "z":
-		default:
-			sign := 1
-			if zone[0] == '-' {
-				sign = -1
-			}
-			var z string
-			switch {
-			case len(zone) == 3: // ±hh
-				z = zone[1:] + "00"
-			case len(zone) == 5: // ±hhmm
-				z = zone[1:]
-			case len(zone) == 6 && zone[3] == ':': // ±hh:mm
-				z = zone[1:3] + zone[4:]
-			default:
-				return time.Time{}, false
-			}
-			zh, ok1 := num(z[:2])
-			zm, ok2 := num(z[2:])
-			if !ok1 || !ok2 || zh > 23 || zm > 59 {
-				return time.Time{}, false
-			}
-			loc = time.FixedZone("", sign*(zh*3600+zm*60))
 		}
 	}
 	t := time.Date(y, time.Month(mo), d, h, mi, sec, nsec, loc)
@@ -306,6 +145,106 @@ func parseISO(v string) (time.Time, bool) {
 		return time.Time{}, false // 2026-02-30 and the like
 	}
 	return t.UTC(), true
+}
+
+// isoNum reads a non-empty run of ASCII digits.
+func isoNum(s string) (int, bool) {
+	if s == "" || !digits(s) {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}
+
+// isoDate reads the date at the start of v, extended (2026-12-03) or basic
+// (20261203), and returns what follows it. The date is not checked against
+// the calendar here.
+func isoDate(v string) (y, mo, d int, rest string, ok bool) {
+	var ok1, ok2, ok3 bool
+	switch {
+	case len(v) >= 10 && v[4] == '-' && v[7] == '-':
+		y, ok1 = isoNum(v[:4])
+		mo, ok2 = isoNum(v[5:7])
+		d, ok3 = isoNum(v[8:10])
+		rest = v[10:]
+	case len(v) >= 8:
+		y, ok1 = isoNum(v[:4])
+		mo, ok2 = isoNum(v[4:6])
+		d, ok3 = isoNum(v[6:8])
+		rest = v[8:]
+	}
+	return y, mo, d, rest, ok1 && ok2 && ok3
+}
+
+// isoClock reads hh:mm[:ss] or hhmm[ss], seconds with a fraction of up to
+// nine digits after '.' or ','.
+func isoClock(clock string) (h, mi, sec, nsec int, ok bool) {
+	frac := ""
+	if i := strings.IndexAny(clock, ".,"); i >= 0 {
+		clock, frac = clock[:i], clock[i+1:]
+		if frac == "" || len(frac) > 9 || !digits(frac) {
+			return 0, 0, 0, 0, false
+		}
+	}
+	var parts []string
+	if strings.Contains(clock, ":") {
+		parts = strings.Split(clock, ":")
+	} else {
+		for i := 0; i+2 <= len(clock); i += 2 {
+			parts = append(parts, clock[i:i+2])
+		}
+		if len(clock)%2 != 0 {
+			return 0, 0, 0, 0, false
+		}
+	}
+	if len(parts) < 2 || len(parts) > 3 || (frac != "" && len(parts) != 3) {
+		return 0, 0, 0, 0, false
+	}
+	vals := [3]int{}
+	for i, p := range parts {
+		n, ok := isoNum(p)
+		if !ok || len(p) != 2 {
+			return 0, 0, 0, 0, false
+		}
+		vals[i] = n
+	}
+	h, mi, sec = vals[0], vals[1], vals[2]
+	if h > 23 || mi > 59 || sec > 59 {
+		return 0, 0, 0, 0, false
+	}
+	if frac != "" {
+		nsec, _ = strconv.Atoi((frac + "00000000")[:9])
+	}
+	return h, mi, sec, nsec, true
+}
+
+// isoZone reads the offset after a time: none or Z (UTC), ±hh:mm, ±hhmm or
+// ±hh.
+func isoZone(zone string) (*time.Location, bool) {
+	if zone == "" || zone == "Z" || zone == "z" {
+		return time.UTC, true
+	}
+	sign := 1
+	if zone[0] == '-' {
+		sign = -1
+	}
+	var z string
+	switch {
+	case len(zone) == 3: // ±hh
+		z = zone[1:] + "00"
+	case len(zone) == 5: // ±hhmm
+		z = zone[1:]
+	case len(zone) == 6 && zone[3] == ':': // ±hh:mm
+		z = zone[1:3] + zone[4:]
+	default:
+		return nil, false
+	}
+	zh, ok1 := isoNum(z[:2])
+	zm, ok2 := isoNum(z[2:])
+	if !ok1 || !ok2 || zh > 23 || zm > 59 {
+		return nil, false
+	}
+	return time.FixedZone("", sign*(zh*3600+zm*60)), true
 }
 
 // positiveDecimal reports digits with at most one '.', not all zeros.
@@ -348,4 +287,136 @@ func show(v string) string {
 		v = v[:limit] + "…"
 	}
 	return strconv.Quote(maskCards(v))
+}
+
+// checkRecord refuses a record with more fields than the header (unless
+// they are blank), a CSV record with fewer, and a field that is not UTF-8
+// text.
+func (r *Reader) checkRecord(rec []string, no int) *LineError {
+	if len(rec) > len(r.header) && !blank(rec[len(r.header):]) {
+		return r.lineErr(no, "", fmt.Sprintf("has %d fields, the header has %d", len(rec), len(r.header)))
+	}
+	if len(rec) < len(r.header) && !r.xlsx {
+		// A workbook omits empty trailing cells; a CSV line that is short
+		// was cut, and guessing which fields are missing would be wrong.
+		return r.lineErr(no, "", fmt.Sprintf("has %d fields, the header has %d", len(rec), len(r.header)))
+	}
+	for i, v := range rec {
+		// PostgreSQL text holds neither NUL nor invalid UTF-8; the file is
+		// promised to be UTF-8, so such a field is a bad line, not a crash later.
+		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			col := ""
+			if i < len(r.header) {
+				col = r.header[i]
+			}
+			return r.lineErr(no, col, "not valid UTF-8 text")
+		}
+	}
+	return nil
+}
+
+// textFields reads the fields kept as text. A settlement file's lines
+// without a batch id take the one its name carries.
+func (r *Reader) textFields(no int, get func(field) string) Line {
+	l := Line{
+		No:                           no,
+		SettlementBatchID:            get(fSettlementBatchID),
+		CustomerID:                   get(fCustomerID),
+		Acquirer:                     get(fAcquirer),
+		TransactionType:              strings.ToUpper(get(fTransactionType)),
+		TransactionID:                get(fTransactionID),
+		OriginalTransactionID:        get(fOriginalTransactionID),
+		TransactionRequestID:         get(fTransactionRequestID),
+		OriginalTransactionRequestID: get(fOriginalTransactionRequestID),
+		QuoteCurrencyPair:            get(fQuoteCurrencyPair),
+		SummaryType:                  strings.ToUpper(get(fSummaryType)),
+		Status:                       strings.ToUpper(get(fStatus)),
+		CardBrand:                    get(fCardBrand),
+	}
+	if l.SettlementBatchID == "" && r.name.Kind != TransactionItems {
+		l.SettlementBatchID = r.name.BatchID // the file name carries it
+	}
+	return l
+}
+
+// times types the payment and settlement times.
+func (r *Reader) times(l *Line, get func(field) string) *LineError {
+	var err error
+	if l.PaymentTime, err = r.timeOf(get(fPaymentTime)); err != nil {
+		return r.lineErr(l.No, r.col(fPaymentTime), err.Error())
+	}
+	if l.SettlementTime, err = r.timeOf(get(fSettlementTime)); err != nil {
+		return r.lineErr(l.No, r.col(fSettlementTime), err.Error())
+	}
+	return nil
+}
+
+// amounts types the transaction, settlement and fee amounts. Transaction
+// details must carry the first, the other kinds the second; an amount
+// needs its currency.
+func (r *Reader) amounts(l *Line, get func(field) string) *LineError {
+	amounts := []struct {
+		dst       *Amount
+		val, ccy  field
+		mustExist bool
+	}{
+		{&l.TransactionAmount, fTransactionAmountValue, fTransactionCurrency, r.name.Kind == TransactionItems},
+		{&l.SettlementAmount, fSettlementAmountValue, fSettlementCurrency, r.name.Kind != TransactionItems},
+		{&l.FeeAmount, fFeeAmountValue, fFeeCurrency, false},
+	}
+	for _, a := range amounts {
+		v, ccy := get(a.val), get(a.ccy)
+		if v == "" {
+			if a.mustExist {
+				return r.lineErr(l.No, r.col(a.val), "empty")
+			}
+			continue
+		}
+		if ccy == "" {
+			return r.lineErr(l.No, r.col(a.ccy), "empty while "+r.col(a.val)+" is set")
+		}
+		m, err := r.amountOf(v, ccy)
+		if err == nil {
+			// No line is that large; refusing it here keeps every sum of
+			// staged amounts far from the int64 range.
+			err = money.CheckCeiling(m)
+		}
+		if err != nil {
+			return r.lineErr(l.No, r.col(a.val), err.Error())
+		}
+		*a.dst = Amount{Money: m, Valid: true}
+	}
+	return nil
+}
+
+// quoteAndCount types the FX quote price and a summary line's count.
+func (r *Reader) quoteAndCount(l *Line, get func(field) string) *LineError {
+	if q := get(fQuotePrice); q != "" {
+		if !positiveDecimal(q) {
+			return r.lineErr(l.No, r.col(fQuotePrice), "not a positive decimal "+show(q))
+		}
+		l.QuotePrice = q
+	}
+	if c := get(fCount); c != "" {
+		n, err := strconv.ParseInt(c, 10, 64)
+		if err != nil || n < 0 {
+			return r.lineErr(l.No, r.col(fCount), "not a count "+show(c))
+		}
+		l.Count, l.HasCount = n, true
+	}
+	return nil
+}
+
+// ids checks that an item line has a type and an id of its transaction.
+func (r *Reader) ids(l *Line, _ func(field) string) *LineError {
+	if r.name.Kind == SettlementSummary {
+		return nil
+	}
+	if l.TransactionType == "" {
+		return r.lineErr(l.No, r.col(fTransactionType), "empty")
+	}
+	if l.TransactionID == "" && l.TransactionRequestID == "" {
+		return r.lineErr(l.No, r.col(fTransactionID), "empty, and so is transactionRequestId")
+	}
+	return nil
 }
