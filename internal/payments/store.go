@@ -315,8 +315,6 @@ func (s *Store) List(ctx context.Context, f Filter) (Page[Payment], error) {
 	return page, nil
 }
 
-// ListQuery exposes the SQL List runs, for the index-only EXPLAIN test.
-func ListQuery() string { return `SELECT ` + paymentColumns + ` FROM payments` }
 
 // ---- transactions ----
 
