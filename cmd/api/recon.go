@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -123,6 +124,17 @@ type ReconRunInput struct {
 	ReportDate string `json:"report_date,omitempty" format:"date"`
 }
 
+// ReconRunExport is a file the nightly export wrote for a run, with the
+// SHA-256 taken when it was written, so a workbook handed on can be checked.
+type ReconRunExport struct {
+	Name      string    `json:"name" doc:"File name in the export directory"`
+	Format    string    `json:"format" enum:"xlsx,csv"`
+	Kind      string    `json:"kind,omitempty" doc:"The discrepancy kind a CSV holds"`
+	SHA256    string    `json:"sha256"`
+	Size      int64     `json:"size" doc:"Bytes"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
 // ReconCounts are a run's numbers.
 type ReconCounts struct {
 	Lines           map[string]int64 `json:"lines" doc:"Input lines per report kind"`
@@ -186,23 +198,24 @@ type ReconTimings struct {
 
 // ReconRun is a reconciliation run.
 type ReconRun struct {
-	ID         int64           `json:"id" example:"7"`
-	Period     string          `json:"period" format:"date" doc:"The date reconciled"`
-	Request    ReconRunRequest `json:"request"`
-	Inputs     []ReconRunInput `json:"inputs" nullable:"false"`
-	Status     string          `json:"status" enum:"QUEUED,RUNNING,SUCCEEDED,FAILED"`
-	Phase      string          `json:"phase,omitempty" example:"matching"`
-	Progress   int             `json:"progress" doc:"Percent"`
-	Counts     ReconCounts     `json:"counts"`
-	Totals     []ReconTotal    `json:"totals" nullable:"false"`
-	Batches    []ReconBatch    `json:"batches" nullable:"false"`
-	Diff       ReconDiff       `json:"diff"`
-	Timings    ReconTimings    `json:"timings"`
-	Actor      string          `json:"actor" doc:"Name of the API key that started it, or the scheduler"`
-	Error      string          `json:"error,omitempty"`
-	CreatedAt  time.Time       `json:"created_at"`
-	StartedAt  *time.Time      `json:"started_at,omitempty"`
-	FinishedAt *time.Time      `json:"finished_at,omitempty"`
+	ID         int64            `json:"id" example:"7"`
+	Period     string           `json:"period" format:"date" doc:"The date reconciled"`
+	Request    ReconRunRequest  `json:"request"`
+	Inputs     []ReconRunInput  `json:"inputs" nullable:"false"`
+	Exports    []ReconRunExport `json:"exports,omitempty" doc:"Files the nightly export wrote for the run (only when one run is read)"`
+	Status     string           `json:"status" enum:"QUEUED,RUNNING,SUCCEEDED,FAILED"`
+	Phase      string           `json:"phase,omitempty" example:"matching"`
+	Progress   int              `json:"progress" doc:"Percent"`
+	Counts     ReconCounts      `json:"counts"`
+	Totals     []ReconTotal     `json:"totals" nullable:"false"`
+	Batches    []ReconBatch     `json:"batches" nullable:"false"`
+	Diff       ReconDiff        `json:"diff"`
+	Timings    ReconTimings     `json:"timings"`
+	Actor      string           `json:"actor" doc:"Name of the API key that started it, or the scheduler"`
+	Error      string           `json:"error,omitempty"`
+	CreatedAt  time.Time        `json:"created_at"`
+	StartedAt  *time.Time       `json:"started_at,omitempty"`
+	FinishedAt *time.Time       `json:"finished_at,omitempty"`
 }
 
 func kindCounts[K ~string](m map[K]int64) map[string]int64 {
@@ -232,6 +245,10 @@ func reconRunBody(r recon.Run) ReconRun {
 	for i, in := range r.Inputs {
 		b.Inputs[i] = ReconRunInput{FileID: in.FileID, Name: in.Name, Kind: string(in.Kind), SHA256: in.SHA256,
 			Lines: in.Lines, ReportDate: dateString(in.ReportDate)}
+	}
+	for _, e := range r.Exports {
+		b.Exports = append(b.Exports, ReconRunExport{Name: filepath.Base(e.Path), Format: e.Format, Kind: string(e.Kind),
+			SHA256: e.SHA256, Size: e.Size, CreatedAt: e.CreatedAt})
 	}
 	for i, t := range r.Totals {
 		b.Totals[i] = ReconTotal{Kind: string(t.Kind), Currency: t.Currency, Count: t.Count,

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -699,6 +700,29 @@ func TestReconRunFlow(t *testing.T) {
 	}
 	resp, b = e.get(t, runPath+"/export/amount_mismatch.csv", e.viewer)
 	mustProblem(t, resp, b, http.StatusUnprocessableEntity)
+
+	// The nightly export's files are listed on the run with the SHA-256
+	// taken when they were written; a workbook handed on can be checked.
+	xlsxPath, err := e.recon.Export(context.Background(), run.ID, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	xlsxBytes, err := os.ReadFile(xlsxPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, b = e.get(t, runPath, e.viewer)
+	exported := decodeBody[ReconRun](t, resp, b, http.StatusOK).Exports
+	if len(exported) != 1+len(recon.Kinds) || exported[0].Name != filepath.Base(xlsxPath) || exported[0].Format != "xlsx" ||
+		exported[0].SHA256 != fmt.Sprintf("%x", sha256.Sum256(xlsxBytes)) || exported[0].Size != int64(len(xlsxBytes)) ||
+		strings.Contains(string(b), filepath.Dir(xlsxPath)) {
+		t.Fatalf("exports of the run %+v (body %s)", exported, b)
+	}
+	for _, x := range exported[1:] {
+		if x.Format != "csv" || x.Kind == "" {
+			t.Fatalf("export %+v", x)
+		}
+	}
 	resp, b = e.get(t, "/v1/recon/runs/999999/export.xlsx", e.viewer)
 	mustProblem(t, resp, b, http.StatusNotFound)
 
