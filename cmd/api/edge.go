@@ -18,11 +18,11 @@ import (
 
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
+	"github.com/payops/payops/internal/carddata"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/httpx"
 	"github.com/payops/payops/internal/idempotency"
 	"github.com/payops/payops/internal/idempotency/httpguard"
-	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/recon"
@@ -159,7 +159,7 @@ func redactedJSON(b json.RawMessage) json.RawMessage {
 	if len(b) == 0 || !json.Valid(b) {
 		return nil
 	}
-	return logging.RedactJSON(b)
+	return carddata.RedactJSON(b)
 }
 
 // binaryFile is the schema of a file in a request or response body.

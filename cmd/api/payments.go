@@ -12,6 +12,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/payops/payops/internal/audit"
+	"github.com/payops/payops/internal/carddata"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
 )
@@ -209,26 +210,21 @@ func newCreatePaymentAudit(b CreatePaymentBody, p *payments.Payment) createPayme
 		c.Brand, c.BIN, c.Last4, c.Masked = p.Card.Brand, p.Card.BIN, p.Card.Last4, p.Card.Masked
 		c.ExpiryMonth, c.ExpiryYear = p.Card.ExpiryMonth, p.Card.ExpiryYear
 	} else if b.Card.Number != "" {
-		c.Masked = maskNumber(b.Card.Number)
+		c.Masked = carddata.Mask(digitsOnly(b.Card.Number))
 	}
 	b.Card = CardInput{}
 	return createPaymentAudit{CreatePaymentBody: b, Card: c}
 }
 
-// maskNumber keeps the first six and last four digits of a long enough
-// digit string and hides everything else, including anything that is not a
-// digit (a mistyped number is still somebody's card).
-func maskNumber(s string) string {
-	var digits []byte
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			digits = append(digits, s[i])
+// digitsOnly drops everything but digits: a mistyped card number is still
+// somebody's card, masked as one.
+func digitsOnly(s string) string {
+	return strings.Map(func(r rune) rune {
+		if '0' <= r && r <= '9' {
+			return r
 		}
-	}
-	if len(digits) < 13 {
-		return strings.Repeat("*", len(digits))
-	}
-	return string(digits[:6]) + strings.Repeat("*", len(digits)-10) + string(digits[len(digits)-4:])
+		return -1
+	}, s)
 }
 
 // ---- response types ----

@@ -10,8 +10,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-
-	"github.com/payops/payops/internal/logging"
+	"github.com/payops/payops/internal/carddata"
 )
 
 // Store writes and reads the audit_log table. Its handle is a *sqlx.DB or a
@@ -70,7 +69,7 @@ func encodeInput(v any) ([]byte, error) {
 	if !json.Valid(b) {
 		return nil, fmt.Errorf("input is not valid JSON")
 	}
-	return logging.RedactJSON(b), nil
+	return carddata.RedactJSON(b), nil
 }
 
 type entryRow struct {

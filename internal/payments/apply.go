@@ -10,7 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/apo"
-	"github.com/payops/payops/internal/logging"
+	"github.com/payops/payops/internal/carddata"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/postgres"
 )
@@ -317,7 +317,7 @@ func redacted(v any) json.RawMessage {
 	if !json.Valid(b) {
 		return nil
 	}
-	return logging.RedactJSON(b)
+	return carddata.RedactJSON(b)
 }
 
 // readAmount converts an amount a source must state. A missing or
@@ -330,7 +330,7 @@ func readAmount(field string, a apo.Amount) (*money.Money, string) {
 	m, err := money.ParseMinor(a.Value, a.Currency)
 	if err != nil {
 		return nil, fmt.Sprintf("%s unreadable (value %q, currency %q)", field,
-			truncate(logging.Redact(a.Value), 32), truncate(logging.Redact(a.Currency), 8))
+			truncate(carddata.Redact(a.Value), 32), truncate(carddata.Redact(a.Currency), 8))
 	}
 	return &m, ""
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/payops/payops/internal/postgres"
 	"github.com/payops/payops/internal/recon/report"
 )
 
@@ -262,7 +263,7 @@ func (s staged) parseError(f File) *ParseError {
 // seen nothing more is sent (the lines will be rolled back), but reading
 // goes on so that every bad line is counted. A file beyond lim
 // (report.ErrTooLarge) is refused whole as soon as that is seen.
-func stage(ctx context.Context, st *Store, conn RawConn, id int64, n report.Name, f File, lim report.Limits) (staged, error) {
+func stage(ctx context.Context, st *Store, conn postgres.RawConn, id int64, n report.Name, f File, lim report.Limits) (staged, error) {
 	var (
 		rd  *report.Reader
 		err error

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/payops/payops/internal/postgres"
 	"github.com/payops/payops/internal/recon/report"
 )
 
@@ -128,7 +129,7 @@ func (s *Service) ExecuteRun(ctx context.Context, id int64) (Run, error) {
 //	diff     compare with the period's previous run and record what healed;
 //
 // then it totals the breaks and marks the run succeeded.
-func (s *Service) reconcile(ctx context.Context, conn RawConn, tx *sqlx.Tx, run *Run) error {
+func (s *Service) reconcile(ctx context.Context, conn postgres.RawConn, tx *sqlx.Tx, run *Run) error {
 	total := time.Now()
 	st := NewStore(tx)
 	if err := claimPeriod(ctx, st, run); err != nil {
@@ -224,7 +225,7 @@ func (s *Service) planInputs(inputs []Input) runInputs {
 type reconciliation struct {
 	s    *Service
 	st   *Store // in the run's transaction
-	conn RawConn
+	conn postgres.RawConn
 	run  *Run
 	now  time.Time // stamped on everything the run writes
 	in   runInputs

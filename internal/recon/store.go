@@ -168,13 +168,9 @@ const copyLines = `COPY report_lines (file_id, line_no, settlement_batch_id, cus
 	fee_amount_minor, fee_currency, quote_currency_pair, quote_price, summary_type, count, status, card_brand, extra)
 	FROM STDIN`
 
-// RawConn is the connection of a store's transaction, for COPY
-// (postgres.RawConn).
-type RawConn = postgres.RawConn
-
 // CopyLines stages a file's lines with COPY. conn must be the connection of
 // the store's transaction. produce is called once and calls add per line.
-func (s *Store) CopyLines(ctx context.Context, conn RawConn, fileID int64, produce func(add func(report.Line) error) error) error {
+func (s *Store) CopyLines(ctx context.Context, conn postgres.RawConn, fileID int64, produce func(add func(report.Line) error) error) error {
 	err := postgres.CopyIn(ctx, conn, copyLines, func(add func([]byte) error) error {
 		var buf []byte
 		return produce(func(l report.Line) error {

@@ -822,7 +822,7 @@ type settledLine struct {
 // payment's captures share it), so re-runs add nothing. conn must
 // be the connection of the store's transaction. See the file comment for
 // why recon writes this table.
-func (s *Store) addSettlementEvents(ctx context.Context, conn RawConn, fileIDs []int64, lines []settledLine, now time.Time) (int64, error) {
+func (s *Store) addSettlementEvents(ctx context.Context, conn postgres.RawConn, fileIDs []int64, lines []settledLine, now time.Time) (int64, error) {
 	if len(lines) == 0 {
 		return 0, nil
 	}
