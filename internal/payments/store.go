@@ -315,7 +315,6 @@ func (s *Store) List(ctx context.Context, f Filter) (Page[Payment], error) {
 	return page, nil
 }
 
-
 // ---- transactions ----
 
 const txColumns = `id, payment_id, type, request_id, apo_id, amount_minor, currency, status, result_code,
