@@ -41,13 +41,15 @@ func wireDomains(svc *services, cfg config.Config, db *sqlx.DB, log *slog.Logger
 		return fmt.Errorf("register APO metrics: %w", err)
 	}
 	ropt := asynq.RedisClientOpt{Addr: cfg.RedisAddr, DB: cfg.RedisDB}
-	pay := payments.NewService(db, client, nil, log, cfg.PublicURL)
+	jobs := asynq.NewClient(ropt)
+	polls := payments.NewPolls(db, jobs, log)
+	pay := payments.NewService(db, client, polls, log, cfg.PublicURL)
 	pay.SetPayTimeout(cfg.APOTimeout)
 	pay.SetRefusalGate(refusalGate(ratelimit.NewPerKey(redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB}),
 		"payops:webhook-refusals:", 1, webhookRefusalEvery, webhookRefusalBurst)))
 	// Polls of unknown outcomes and webhook processing go to the worker; the
 	// shared inquiry budget is the worker's concern, so none is set here.
-	queue := payments.NewTasks(pay, asynq.NewClient(ropt), nil, log)
+	queue := payments.NewTasks(pay, polls, jobs, nil, log)
 	svc.usePayments(pay, queue)
 
 	alerts, err := disputes.NewAlerter(disputes.AlertConfig{WebhookURL: cfg.AlertURL, Secret: cfg.AlertSecret}, log)

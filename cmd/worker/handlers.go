@@ -48,10 +48,11 @@ func registerHandlers(mux *asynq.ServeMux, d deps) error {
 	mux.HandleFunc(jobs.TypeHeartbeat, hb.HandleTask)
 
 	client := d.apo
-	pay := payments.NewService(d.db, client, nil, d.log, d.cfg.PublicURL)
+	polls := payments.NewPolls(d.db, d.queue, d.log)
+	pay := payments.NewService(d.db, client, polls, d.log, d.cfg.PublicURL)
 	pay.SetPayTimeout(d.cfg.APOTimeout)
 	// Every worker's inquiries share one budget (APO_INQUIRY_RPS).
-	pt := payments.NewTasks(pay, d.queue, ratelimit.New(d.rdb, "apo:inquiry", d.cfg.InquiryRPS), d.log)
+	pt := payments.NewTasks(pay, polls, d.queue, ratelimit.New(d.rdb, "apo:inquiry", d.cfg.InquiryRPS), d.log)
 	mux.HandleFunc(payments.TypeProcessWebhook, pt.HandleProcessWebhook)
 	mux.HandleFunc(payments.TypeInquire, pt.HandleInquire)
 	mux.HandleFunc(payments.TypeSweep, pt.HandleSweep)

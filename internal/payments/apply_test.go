@@ -157,7 +157,7 @@ func TestUnknownPaymentNotificationRetriedThenFailed(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
-	tasks := payments.NewTasks(h.svc, nil, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	tasks := payments.NewTasks(h.svc, nil, nil, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	ev, err := h.notify(t, captureResult("", "2026APO-NOBODY", "C-X", `,"captureAmount":{"currency":"USD","value":"100"}`))
 	if err != nil {
 		t.Fatal(err)

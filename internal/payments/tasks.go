@@ -42,16 +42,33 @@ type Limiter interface {
 // database. Payloads carry ids only, never card data.
 type Tasks struct {
 	svc   *Service
+	polls *Polls
 	q     Enqueuer
 	limit Limiter
 	log   *slog.Logger
 }
 
-// NewTasks wires the task handlers and makes them the service's Poller.
-func NewTasks(svc *Service, q Enqueuer, limit Limiter, log *slog.Logger) *Tasks {
-	t := &Tasks{svc: svc, q: q, limit: limit, log: log}
-	svc.polls = t
-	return t
+// NewTasks wires the task handlers. polls is the same Poller the service
+// was built with (NewService), so the chains the handlers continue are the
+// ones the service starts.
+func NewTasks(svc *Service, polls *Polls, q Enqueuer, limit Limiter, log *slog.Logger) *Tasks {
+	return &Tasks{svc: svc, polls: polls, q: q, limit: limit, log: log}
+}
+
+// Polls schedules the paced inquiry chains: it claims a chain's next
+// attempt in the database and enqueues it. It needs the database and the
+// queue only, not the Service, so the Service gets it at construction
+// (NewService) and the worker's Tasks continue the same chains.
+type Polls struct {
+	db  *sqlx.DB
+	q   Enqueuer
+	log *slog.Logger
+	now func() time.Time
+}
+
+// NewPolls returns the Poller that enqueues inquiry tasks on q.
+func NewPolls(db *sqlx.DB, q Enqueuer, log *slog.Logger) *Polls {
+	return &Polls{db: db, q: q, log: log, now: time.Now}
 }
 
 // webhookPayload names one stored notification (EventID) or a batch of
@@ -135,8 +152,8 @@ func (t *Tasks) HandleProcessWebhook(ctx context.Context, task *asynq.Task) erro
 }
 
 // SchedulePoll starts (or continues) a payment's inquiry chain.
-func (t *Tasks) SchedulePoll(ctx context.Context, paymentID string) error {
-	st := NewStore(t.svc.db)
+func (pl *Polls) SchedulePoll(ctx context.Context, paymentID string) error {
+	st := NewStore(pl.db)
 	p, err := st.Get(ctx, paymentID)
 	if err != nil {
 		return err
@@ -145,14 +162,14 @@ func (t *Tasks) SchedulePoll(ctx context.Context, paymentID string) error {
 	if err != nil {
 		return err
 	}
-	return t.next(ctx, p, attempt+1, 0)
+	return pl.next(ctx, p, attempt+1, 0)
 }
 
 // next schedules attempt n, after wait or, when wait is 0, at the pace of
 // NextPoll for the age of what is unresolved. A payment past the last late
 // check is flagged for review as stuck.
-func (t *Tasks) next(ctx context.Context, p Payment, n int, wait time.Duration) error {
-	st := NewStore(t.svc.db)
+func (pl *Polls) next(ctx context.Context, p Payment, n int, wait time.Duration) error {
+	st := NewStore(pl.db)
 	since, open, err := st.OpenSince(ctx, p)
 	if err != nil {
 		return err
@@ -162,19 +179,19 @@ func (t *Tasks) next(ctx context.Context, p Payment, n int, wait time.Duration) 
 	}
 	if wait == 0 {
 		var ok bool
-		if wait, ok = NextPoll(t.svc.now().Sub(since)); !ok {
-			return t.stuck(ctx, p.ID, since)
+		if wait, ok = NextPoll(pl.now().Sub(since)); !ok {
+			return pl.stuck(ctx, p.ID, since)
 		}
 	}
-	at := t.svc.now().Add(wait)
+	at := pl.now().Add(wait)
 	current, err := st.ClaimPoll(ctx, p.ID, n, at)
 	if err != nil || !current {
 		return err
 	}
 	b, _ := json.Marshal(inquirePayload{PaymentID: p.ID, Attempt: n})
 	task := asynq.NewTask(TypeInquire, b, asynq.TaskID(fmt.Sprintf("inquire:%s:%d", p.ID, n)),
-		asynq.Queue(pollQueue(t.svc.now().Sub(since))), asynq.MaxRetry(3), asynq.Retention(time.Hour))
-	if _, err := t.q.EnqueueContext(ctx, task, asynq.ProcessIn(wait)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		asynq.Queue(pollQueue(pl.now().Sub(since))), asynq.MaxRetry(3), asynq.Retention(time.Hour))
+	if _, err := pl.q.EnqueueContext(ctx, task, asynq.ProcessIn(wait)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue poll %s/%d: %w", p.ID, n, err)
 	}
 	return nil
@@ -224,7 +241,7 @@ func (t *Tasks) HandleInquire(ctx context.Context, task *asynq.Task) error {
 		return err // Redis trouble: asynq retries this attempt
 	} else if !ok {
 		// Spread deferred polls so they do not all come back at one instant.
-		return t.next(ctx, p, in.Attempt+1, after+time.Duration(rand.Int64N(int64(2*time.Second))))
+		return t.polls.next(ctx, p, in.Attempt+1, after+time.Duration(rand.Int64N(int64(2*time.Second))))
 	}
 	if p, err = t.svc.Sync(ctx, p.ID); err != nil {
 		// Unknown outcome of the inquiry itself: the chain simply goes on.
@@ -233,7 +250,7 @@ func (t *Tasks) HandleInquire(ctx context.Context, task *asynq.Task) error {
 			return err
 		}
 	}
-	return t.next(ctx, p, in.Attempt+1, 0)
+	return t.polls.next(ctx, p, in.Attempt+1, 0)
 }
 
 // budgetWait is how long a poll waits in line for the shared budget before
@@ -270,15 +287,15 @@ func (t *Tasks) takeBudget(ctx context.Context) (bool, time.Duration, error) {
 }
 
 // stuck flags a payment nobody could resolve by polling.
-func (t *Tasks) stuck(ctx context.Context, paymentID string, since time.Time) error {
+func (pl *Polls) stuck(ctx context.Context, paymentID string, since time.Time) error {
 	reason := fmt.Sprintf("stuck: no final answer from APO since %s", since.Format(time.RFC3339))
-	err := postgres.InTx(ctx, t.svc.db, func(tx *sqlx.Tx) error {
+	err := postgres.InTx(ctx, pl.db, func(tx *sqlx.Tx) error {
 		st := NewStore(tx)
 		p, err := st.Lock(ctx, paymentID)
 		if err != nil || p.NeedsReview {
 			return err
 		}
-		now := t.svc.now().UTC()
+		now := pl.now().UTC()
 		p.NeedsReview, p.ReviewReason, p.UpdatedAt = true, reason, now
 		if _, err := st.Update(ctx, p); err != nil {
 			return err
@@ -291,7 +308,7 @@ func (t *Tasks) stuck(ctx context.Context, paymentID string, since time.Time) er
 		return err
 	})
 	if err == nil {
-		t.log.WarnContext(ctx, "payment needs review", "payment_id", paymentID, "reason", reason)
+		pl.log.WarnContext(ctx, "payment needs review", "payment_id", paymentID, "reason", reason)
 	}
 	return err
 }
@@ -386,7 +403,7 @@ func (t *Tasks) sweep(ctx context.Context, webhooksBefore time.Time) (int, error
 		return n, err
 	}
 	for _, id := range lost {
-		if err := t.SchedulePoll(ctx, id); err != nil {
+		if err := t.polls.SchedulePoll(ctx, id); err != nil {
 			return n, err
 		}
 		n++

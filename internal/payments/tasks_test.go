@@ -26,8 +26,9 @@ func worker(t *testing.T, h *harness, r *redistest.Server, rps int) *payments.Ta
 	t.Cleanup(func() { q.Close() })
 	rdb := r.Client()
 	t.Cleanup(func() { rdb.Close() })
-	svc := payments.NewService(h.db, h.env.Client, nil, log, "http://127.0.0.1:1")
-	tasks := payments.NewTasks(svc, q, ratelimit.New(rdb, "apo:inquiry", rps), log)
+	polls := payments.NewPolls(h.db, q, log)
+	svc := payments.NewService(h.db, h.env.Client, polls, log, "http://127.0.0.1:1")
+	tasks := payments.NewTasks(svc, polls, q, ratelimit.New(rdb, "apo:inquiry", rps), log)
 	srv := asynq.NewServer(r.Opt(), asynq.Config{Concurrency: 10, TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 200 * time.Millisecond,
 		Queues: map[string]int{"webhooks": 12, "critical": 6, "default": 3, "low": 1}, ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, task *asynq.Task, err error) { t.Logf("task %s: %v", task.Type(), err) }), Logger: quietLogger{}, LogLevel: asynq.ErrorLevel})
 	mux := asynq.NewServeMux()
@@ -67,8 +68,8 @@ func TestPollingResolvesWithoutNotification(t *testing.T) {
 	h := newHarness(t)
 	r := redistest.Start(t)
 	tasks := worker(t, h, r, 20)
-	svc := payments.NewService(h.db, h.env.Client, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)), "http://127.0.0.1:1")
-	payments.NewTasks(svc, asynq.NewClient(r.Opt()), nil, slog.Default())
+	svc := payments.NewService(h.db, h.env.Client, payments.NewPolls(h.db, asynq.NewClient(r.Opt()), slog.Default()),
+		slog.New(slog.NewJSONHandler(io.Discard, nil)), "http://127.0.0.1:1")
 	p, err := svc.Create(context.Background(), createReq("4000000000000119", 990, "SGD"))
 	if err != nil || p.Status != payments.StatusProcessing {
 		t.Fatalf("create: %v %s", err, p.Status)
@@ -197,8 +198,9 @@ func TestInquiryBudgetIsShared(t *testing.T) {
 		ids = append(ids, h.create(t, createReq("4000000000000119", 100, "USD")).ID)
 	}
 	r := redistest.Start(t)
-	a := worker(t, h, r, rps)
 	worker(t, h, r, rps)
+	worker(t, h, r, rps)
+	a := payments.NewPolls(h.db, asynq.NewClient(r.Opt()), slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	for _, id := range ids {
 		if err := a.SchedulePoll(ctx, id); err != nil {
 			t.Fatal(err)
@@ -275,8 +277,8 @@ func TestPollingFindsAutomaticCapture(t *testing.T) {
 	h := newHarness(t)
 	r := redistest.Start(t)
 	worker(t, h, r, 20)
-	svc := payments.NewService(h.db, h.env.Client, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)), "http://127.0.0.1:1")
-	payments.NewTasks(svc, asynq.NewClient(r.Opt()), nil, slog.Default())
+	svc := payments.NewService(h.db, h.env.Client, payments.NewPolls(h.db, asynq.NewClient(r.Opt()), slog.Default()),
+		slog.New(slog.NewJSONHandler(io.Discard, nil)), "http://127.0.0.1:1")
 	req := createReq("4111111111111111", 700, "JPY")
 	req.CaptureMode = payments.CaptureAutomatic
 	p, err := svc.Create(context.Background(), req)
