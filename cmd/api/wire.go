@@ -16,6 +16,7 @@ import (
 	"github.com/payops/payops/internal/apo/apometrics"
 	"github.com/payops/payops/internal/config"
 	"github.com/payops/payops/internal/disputes"
+	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/ratelimit"
 	"github.com/payops/payops/internal/recon"
@@ -45,19 +46,18 @@ func wireDomains(svc *services, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	polls := payments.NewPolls(db, jobs, log)
 	pay := payments.NewService(db, client, polls, log, cfg.PublicURL)
 	pay.SetPayTimeout(cfg.APOTimeout)
-	pay.SetRefusalGate(refusalGate(ratelimit.NewPerKey(redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB}),
-		"payops:webhook-refusals:", 1, webhookRefusalEvery, webhookRefusalBurst)))
-	// Polls of unknown outcomes and webhook processing go to the worker; the
-	// shared inquiry budget is the worker's concern, so none is set here.
-	queue := payments.NewTasks(pay, polls, jobs, nil, log)
-	svc.usePayments(pay, queue)
 
 	alerts, err := disputes.NewAlerter(disputes.AlertConfig{WebhookURL: cfg.AlertURL, Secret: cfg.AlertSecret}, log)
 	if err != nil {
 		return err
 	}
 	svc.disputes = disputes.NewService(db, client, pay, alerts, log)
-	pay.SetDisputeSink(svc.disputes)
+
+	// Polls of unknown outcomes and webhook processing go to the worker.
+	in := inbox.NewService(db, client, pay, svc.disputes, inbox.QueueHandoff(inbox.NewQueue(jobs), log), log)
+	in.SetRefusalGate(refusalGate(ratelimit.NewPerKey(redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB}),
+		"payops:webhook-refusals:", 1, webhookRefusalEvery, webhookRefusalBurst)))
+	svc.usePayments(pay, in)
 
 	svc.recon = recon.NewService(db, recon.ConfigFrom(cfg), log)
 	if _, err := svc.recon.UseTempDir("api"); err != nil {

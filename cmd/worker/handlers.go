@@ -13,6 +13,7 @@ import (
 	"github.com/payops/payops/internal/config"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/idempotency"
+	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/ratelimit"
 	"github.com/payops/payops/internal/recon"
@@ -52,8 +53,7 @@ func registerHandlers(mux *asynq.ServeMux, d deps) error {
 	pay := payments.NewService(d.db, client, polls, d.log, d.cfg.PublicURL)
 	pay.SetPayTimeout(d.cfg.APOTimeout)
 	// Every worker's inquiries share one budget (APO_INQUIRY_RPS).
-	pt := payments.NewTasks(pay, polls, d.queue, ratelimit.New(d.rdb, "apo:inquiry", d.cfg.InquiryRPS), d.log)
-	mux.HandleFunc(payments.TypeProcessWebhook, pt.HandleProcessWebhook)
+	pt := payments.NewTasks(pay, polls, ratelimit.New(d.rdb, "apo:inquiry", d.cfg.InquiryRPS), d.log)
 	mux.HandleFunc(payments.TypeInquire, pt.HandleInquire)
 	mux.HandleFunc(payments.TypeSweep, pt.HandleSweep)
 	mux.HandleFunc(payments.TypeWatchdog, pt.HandleWatchdog)
@@ -63,9 +63,12 @@ func registerHandlers(mux *asynq.ServeMux, d deps) error {
 		return err
 	}
 	ds := disputes.NewService(d.db, client, pay, alerts, d.log)
-	// Dispute notifications reach payments' webhook pipeline first.
-	pay.SetDisputeSink(ds)
 	mux.HandleFunc(disputes.TypeDeadlines, ds.HandleDeadlinesTask)
+
+	in := inbox.NewService(d.db, client, pay, ds, nil, d.log)
+	it := inbox.NewTasks(in, d.queue, d.log)
+	mux.HandleFunc(inbox.TypeProcessWebhook, it.HandleProcessWebhook)
+	mux.HandleFunc(inbox.TypeSweep, it.HandleSweep)
 
 	rs := recon.NewService(d.db, recon.ConfigFrom(d.cfg), d.log)
 	if _, err := rs.UseTempDir("worker"); err != nil {

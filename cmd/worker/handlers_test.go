@@ -10,6 +10,7 @@ import (
 	"github.com/payops/payops/internal/config"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/idempotency"
+	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/postgres/pgtest"
 	"github.com/payops/payops/internal/recon"
@@ -38,7 +39,7 @@ func TestEveryTaskTypeHasAHandler(t *testing.T) {
 		log: log, worker: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []string{jobs.TypeHeartbeat, payments.TypeProcessWebhook, payments.TypeInquire, payments.TypeSweep,
+	for _, typ := range []string{jobs.TypeHeartbeat, inbox.TypeProcessWebhook, inbox.TypeSweep, payments.TypeInquire, payments.TypeSweep,
 		payments.TypeWatchdog, disputes.TypeDeadlines, recon.TypeNightly, recon.TypeRun, idempotency.TypePurge} {
 		if _, pattern := mux.Handler(asynq.NewTask(typ, nil)); pattern == "" {
 			t.Errorf("task type %s has no handler", typ)

@@ -32,6 +32,7 @@ import (
 
 	"github.com/payops/payops/internal/apo/apometrics"
 	"github.com/payops/payops/internal/config"
+	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/postgres"
@@ -232,7 +233,7 @@ func requeueAfterOutage(queue *asynq.Client, log *slog.Logger) func(context.Cont
 	return func(ctx context.Context, at time.Time) {
 		ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 		defer cancel()
-		if _, err := queue.EnqueueContext(ctx, payments.NewRecoverySweepTask(at)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		if _, err := queue.EnqueueContext(ctx, inbox.NewRecoverySweepTask(at)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 			log.Warn("could not ask for a sweep after the redis outage; the minute sweeper will do it", "err", err)
 			return
 		}

@@ -25,7 +25,7 @@ func TestWatchdog(t *testing.T) {
 
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	svc := payments.NewService(h.db, h.env.Client, nil, log, "http://127.0.0.1:1")
-	tasks := payments.NewTasks(svc, nil, nil, nil, log)
+	tasks := payments.NewTasks(svc, nil, nil, log)
 
 	svc.SetClock(func() time.Time { return time.Now().Add(6*24*time.Hour + 12*time.Hour) })
 	rep, err := tasks.Watchdog(ctx)
