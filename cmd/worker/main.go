@@ -31,6 +31,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/payops/payops/internal/apo/apometrics"
+	"github.com/payops/payops/internal/app"
 	"github.com/payops/payops/internal/config"
 	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/logging"
@@ -147,10 +148,13 @@ func serve(ctx context.Context, cfg config.Config, schedules jobs.Schedules, log
 		}
 	}()
 
-	client, err := newAPOClient(cfg, db, log)
+	// The domain services, wired as the api wires them.
+	a, err := app.New(cfg, db, rdb, log, "worker")
 	if err != nil {
 		return err
 	}
+	defer a.Close()
+	client := a.APO
 
 	ln, err := net.Listen("tcp", cfg.WorkerMetrics)
 	if err != nil {
@@ -191,9 +195,7 @@ func serve(ctx context.Context, cfg config.Config, schedules jobs.Schedules, log
 		DelayedTaskCheckInterval: 500 * time.Millisecond,
 	})
 	mux := asynq.NewServeMux()
-	if err := registerHandlers(mux, deps{rdb: rdb, db: db, queue: queue, apo: client, cfg: cfg, log: log, worker: name}); err != nil {
-		return err
-	}
+	registerHandlers(mux, deps{rdb: rdb, db: db, app: a, cfg: cfg, log: log, worker: name})
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start task server: %w", err)
 	}
