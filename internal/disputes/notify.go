@@ -110,15 +110,19 @@ func parseFact(n *apo.DisputeNotification, raw []byte) fact {
 	return f
 }
 
-// HandleDisputeNotification applies one dispute notification (the payments
-// webhook intake has already stored it). It is idempotent and
-// order-independent: a replay of the same notification changes nothing,
-// and a notification that arrives before the one that should precede it
-// (DISPUTE_JUDGED before DISPUTE_CREATED) creates the dispute from its own
-// fields, while the late one only fills in what was missing and never
-// moves the status back. A dispute whose payment we do not know is stored
-// and flagged needs_attention. An error means the notification should be
-// processed again later.
+// HandleDisputeNotification applies one dispute notification (the inbox
+// has already stored it). It is idempotent and order-independent: a replay
+// of the same notification changes nothing, and a notification that
+// arrives before the one that should precede it (DISPUTE_JUDGED before
+// DISPUTE_CREATED) creates the dispute from its own fields, while the late
+// one only fills in what was missing and never moves the status back. A
+// dispute whose payment we do not know is stored and flagged
+// needs_attention. An error means the notification should be processed
+// again later.
+//
+// The phases: parse the fact, find the payment it names, apply it to the
+// dispute in one transaction (applyFact), log the outcome, then tell
+// payments what is under dispute and lost (syncPayment).
 func (s *Service) HandleDisputeNotification(ctx context.Context, n *apo.DisputeNotification, raw []byte) error {
 	if n == nil || strings.TrimSpace(n.DisputeID) == "" {
 		return &InvalidError{Field: "disputeId", Reason: "the notification names no dispute"}
@@ -134,126 +138,165 @@ func (s *Service) HandleDisputeNotification(ctx context.Context, n *apo.DisputeN
 	if err != nil {
 		return err
 	}
-	now := s.now().UTC()
-	var (
-		d       Dispute
-		before  Status
-		created bool
-		ch      change
-		dup     bool
-	)
-	err = s.inTx(ctx, func(st *Store) error {
-		base := Dispute{ID: uuid.Must(uuid.NewV7()).String(), APODisputeID: f.APODisputeID, Status: StatusOpen,
-			CreatedAt: now, UpdatedAt: now}
-		enrich(&base, f)
-		var err error
-		if d, created, err = st.Ensure(ctx, base); err != nil {
-			return err
-		}
-		factKey := f.key()
-		if !created {
-			if dup, err = st.HasEvent(ctx, d.ID, factKey); err != nil || dup {
-				return err // a re-send of a notification already applied
-			}
-		}
-		before = d.Status
-		// applied: the notification's facts changed the dispute (status,
-		// judgement, fields, the payment link). changed: the row needs
-		// writing, which also covers bookkeeping such as attention flags.
-		applied := created
-		if d.PaymentID == "" && found {
-			d.PaymentID = pay.ID
-			clearAttention(&d, attentionNoPayment)
-			applied = true
-		}
-		applied = enrich(&d, f) || applied
-		ch = transition(&d, f)
-		applied = ch.applied || applied
-		applied = settleLost(&d) || applied
-		changed := applied
-		if d.PaymentID == "" {
-			changed = addAttention(&d, attentionNoPayment) || changed
-		}
-		if !found && d.PaymentID != "" {
-			// Linked by an earlier notification; this one does not name it.
-			if pay, err = s.pay.Get(ctx, d.PaymentID); err != nil {
-				return fmt.Errorf("payment %s: %w", d.PaymentID, err)
-			}
-			found = true
-		}
-		if found && d.Amount.Currency != "" && d.Amount.Currency != pay.Amount.Currency {
-			changed = addAttention(&d, fmt.Sprintf("dispute currency %s differs from the payment's %s",
-				d.Amount.Currency, pay.Amount.Currency)) || changed
-		}
-		if found {
-			// An amount the payment cannot have lost (more than it captured)
-			// is kept as APO sent it, and a person must look.
-			if why := impossibleAmount(d, pay); why != "" {
-				changed = addAttention(&d, why) || changed
-			}
-		}
-		switch d.Type {
-		case "", TypeChargeback, TypeRetrievalRequest, TypeComplianceRequest:
-		default:
-			changed = addAttention(&d, fmt.Sprintf("unknown dispute type %q", d.Type)) || changed
-		}
-		for _, p := range f.Problems {
-			changed = addAttention(&d, "unreadable "+p) || changed
-		}
-		if ch.attention != "" {
-			changed = addAttention(&d, ch.attention) || changed
-		}
-		if d.LastNotification != f.Kind {
-			d.LastNotification, changed = f.Kind, true
-		}
-		if changed {
-			d.UpdatedAt = now
-			if err := st.Update(ctx, d); err != nil {
-				return err
-			}
-		}
-		ev := Event{DisputeID: d.ID, Source: SourceNotification, Kind: firstNonEmpty(f.Kind, "UNKNOWN"),
-			StatusBefore: before, StatusAfter: d.Status, Applied: applied, Note: ch.note, Payload: payload,
-			CreatedAt: now}
-		if created {
-			ev.StatusBefore, ev.Note = "", "created from this notification; "+ch.note
-		}
-		_, err = st.AddEvent(ctx, ev, factKey)
-		return err
-	})
+	r, err := s.applyFact(ctx, f, payload, pay, found)
 	if err != nil {
 		return fmt.Errorf("apply dispute notification %s %s: %w", f.Kind, f.APODisputeID, err)
 	}
-	log := s.log.With("dispute_id", d.ID, "apo_dispute_id", d.APODisputeID, "payment_id", d.PaymentID,
-		"notification", f.Kind)
-	switch {
-	case dup:
-		log.DebugContext(ctx, "dispute notification already applied")
-	case d.NeedsAttention:
-		log.WarnContext(ctx, "dispute needs attention", "status_before", before, "status", d.Status,
-			"reason", d.AttentionReason)
-	default:
-		log.InfoContext(ctx, "dispute notification applied", "status_before", before, "status", d.Status,
-			"note", ch.note)
-	}
-	if f.Kind == apo.DisputeDefenseDueAlert && !dup {
-		log.WarnContext(ctx, "APO warns the dispute defence is due soon", "defense_due_time", d.DefenseDue)
-	}
-	if d.PaymentID == "" {
+	s.logOutcome(ctx, f, r)
+	if r.d.PaymentID == "" {
 		return nil
 	}
 	// Also on a replay: the first delivery may have committed the dispute
 	// and then failed to reach payments.
-	u := payments.DisputeUpdate{DisputeID: d.APODisputeID, Source: payments.SourceNotification,
-		Kind: firstNonEmpty(f.Kind, "UNKNOWN"), FactKey: f.key(), Payload: payload,
-		Note: fmt.Sprintf("%s: the dispute is %s", firstNonEmpty(f.Kind, "UNKNOWN"), d.Status)}
-	if d.Amount.Currency != "" {
-		u.Note += ", amount " + d.Amount.String()
+	return s.syncPayment(ctx, r.d, paymentUpdate(f, r, payload))
+}
+
+// outcome is what applyFact did to the dispute.
+type outcome struct {
+	d      Dispute
+	before Status // the status before this notification
+	ch     change
+	dup    bool // a re-send of a notification already applied: nothing done
+}
+
+// applyFact applies the fact to its dispute, creating the dispute if this
+// is the first we hear of it, and records the event, in one transaction.
+// pay is the payment the notification names, if found.
+func (s *Service) applyFact(ctx context.Context, f fact, payload []byte, pay payments.Payment, found bool) (outcome, error) {
+	now := s.now().UTC()
+	var r outcome
+	err := s.inTx(ctx, func(st *Store) error {
+		base := Dispute{ID: uuid.Must(uuid.NewV7()).String(), APODisputeID: f.APODisputeID, Status: StatusOpen,
+			CreatedAt: now, UpdatedAt: now}
+		enrich(&base, f)
+		created := false
+		var err error
+		if r.d, created, err = st.Ensure(ctx, base); err != nil {
+			return err
+		}
+		factKey := f.key()
+		if !created {
+			if r.dup, err = st.HasEvent(ctx, r.d.ID, factKey); err != nil || r.dup {
+				return err // a re-send of a notification already applied
+			}
+		}
+		r.before = r.d.Status
+		// applied: the notification's facts changed the dispute (status,
+		// judgement, fields, the payment link). changed: the row needs
+		// writing, which also covers bookkeeping such as attention flags.
+		applied := created
+		if r.d.PaymentID == "" && found {
+			r.d.PaymentID = pay.ID
+			clearAttention(&r.d, attentionNoPayment)
+			applied = true
+		}
+		applied = enrich(&r.d, f) || applied
+		r.ch = transition(&r.d, f)
+		applied = r.ch.applied || applied
+		applied = settleLost(&r.d) || applied
+		flagged, err := s.flagAttention(ctx, &r.d, f, r.ch, pay, found)
+		if err != nil {
+			return err
+		}
+		changed := applied || flagged
+		if r.d.LastNotification != f.Kind {
+			r.d.LastNotification, changed = f.Kind, true
+		}
+		if changed {
+			r.d.UpdatedAt = now
+			if err := st.Update(ctx, r.d); err != nil {
+				return err
+			}
+		}
+		ev := Event{DisputeID: r.d.ID, Source: SourceNotification, Kind: firstNonEmpty(f.Kind, "UNKNOWN"),
+			StatusBefore: r.before, StatusAfter: r.d.Status, Applied: applied, Note: r.ch.note, Payload: payload,
+			CreatedAt: now}
+		if created {
+			ev.StatusBefore, ev.Note = "", "created from this notification; "+r.ch.note
+		}
+		_, err = st.AddEvent(ctx, ev, factKey)
+		return err
+	})
+	return r, err
+}
+
+// flagAttention flags, in this order, what a person must look at: no
+// payment, a currency or an amount the payment cannot have, an unknown
+// dispute type, fields that did not parse, and what transition found (ch).
+// It reports whether the dispute changed. A payment an earlier
+// notification linked, which this one does not name, is loaded for the
+// checks.
+func (s *Service) flagAttention(ctx context.Context, d *Dispute, f fact, ch change, pay payments.Payment, found bool) (bool, error) {
+	changed := false
+	if d.PaymentID == "" {
+		changed = addAttention(d, attentionNoPayment) || changed
 	}
-	if ch.note != "" {
-		u.Note += " (" + ch.note + ")"
+	if !found && d.PaymentID != "" {
+		// Linked by an earlier notification; this one does not name it.
+		var err error
+		if pay, err = s.pay.Get(ctx, d.PaymentID); err != nil {
+			return false, fmt.Errorf("payment %s: %w", d.PaymentID, err)
+		}
+		found = true
 	}
-	return s.syncPayment(ctx, d, u)
+	if found && d.Amount.Currency != "" && d.Amount.Currency != pay.Amount.Currency {
+		changed = addAttention(d, fmt.Sprintf("dispute currency %s differs from the payment's %s",
+			d.Amount.Currency, pay.Amount.Currency)) || changed
+	}
+	if found {
+		// An amount the payment cannot have lost (more than it captured)
+		// is kept as APO sent it, and a person must look.
+		if why := impossibleAmount(*d, pay); why != "" {
+			changed = addAttention(d, why) || changed
+		}
+	}
+	switch d.Type {
+	case "", TypeChargeback, TypeRetrievalRequest, TypeComplianceRequest:
+	default:
+		changed = addAttention(d, fmt.Sprintf("unknown dispute type %q", d.Type)) || changed
+	}
+	for _, p := range f.Problems {
+		changed = addAttention(d, "unreadable "+p) || changed
+	}
+	if ch.attention != "" {
+		changed = addAttention(d, ch.attention) || changed
+	}
+	return changed, nil
+}
+
+// logOutcome logs what a notification did, once.
+func (s *Service) logOutcome(ctx context.Context, f fact, r outcome) {
+	d := r.d
+	log := s.log.With("dispute_id", d.ID, "apo_dispute_id", d.APODisputeID, "payment_id", d.PaymentID,
+		"notification", f.Kind)
+	switch {
+	case r.dup:
+		log.DebugContext(ctx, "dispute notification already applied")
+	case d.NeedsAttention:
+		log.WarnContext(ctx, "dispute needs attention", "status_before", r.before, "status", d.Status,
+			"reason", d.AttentionReason)
+	default:
+		log.InfoContext(ctx, "dispute notification applied", "status_before", r.before, "status", d.Status,
+			"note", r.ch.note)
+	}
+	if f.Kind == apo.DisputeDefenseDueAlert && !r.dup {
+		log.WarnContext(ctx, "APO warns the dispute defence is due soon", "defense_due_time", d.DefenseDue)
+	}
+}
+
+// paymentUpdate is the change payments records on the dispute's payment.
+func paymentUpdate(f fact, r outcome, payload []byte) payments.DisputeUpdate {
+	kind := firstNonEmpty(f.Kind, "UNKNOWN")
+	u := payments.DisputeUpdate{DisputeID: r.d.APODisputeID, Source: payments.SourceNotification,
+		Kind: kind, FactKey: f.key(), Payload: payload,
+		Note: fmt.Sprintf("%s: the dispute is %s", kind, r.d.Status)}
+	if r.d.Amount.Currency != "" {
+		u.Note += ", amount " + r.d.Amount.String()
+	}
+	if r.ch.note != "" {
+		u.Note += " (" + r.ch.note + ")"
+	}
+	return u
 }
 
 // enrich fills the dispute's fields the notification knows and the
