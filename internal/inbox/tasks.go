@@ -165,7 +165,9 @@ func (t *Tasks) HandleSweep(ctx context.Context, task *asynq.Task) error {
 	}
 	n, err := t.sweep(ctx, before)
 	if n > 0 {
-		t.log.InfoContext(ctx, "sweeper re-queued lost notifications", "items", n)
+		// The same line as payments' sweep of poll chains (the sweep was one
+		// task before it was split): operators and the e2e suite watch it.
+		t.log.InfoContext(ctx, "sweeper re-queued lost work", "items", n)
 	}
 	return err
 }
