@@ -23,6 +23,7 @@ import (
 
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/idempotency"
+	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/recon"
 	"github.com/payops/payops/internal/schedlock"
@@ -40,7 +41,7 @@ type Schedules struct {
 	// Heartbeat is a 6-field cron spec (seconds first) for the heartbeat
 	// job. Default DefaultHeartbeat, second 0 of every minute.
 	Heartbeat string
-	// Sweep is when the payments sweeper re-queues lost work. Default
+	// Sweep is when the sweepers (inbox's, payments') re-queue lost work. Default
 	// DefaultSweep, second 30 of every minute.
 	Sweep string
 	// Watchdog is when authorizations are checked for expiry and missing
@@ -71,7 +72,7 @@ const DefaultIdempotencyPurge = "0 45 * * * *"
 // DefaultWatchdog runs the payments watchdog every 5 minutes.
 const DefaultWatchdog = "15 */5 * * * *"
 
-// DefaultSweep fires the payments sweeper at second 30 of every minute.
+// DefaultSweep fires the sweepers (inbox's, payments') at second 30 of every minute.
 const DefaultSweep = "30 * * * * *"
 
 // DefaultHeartbeat fires the heartbeat job at second 0 of every minute.
@@ -109,8 +110,11 @@ func Register(s gocron.Scheduler, q Enqueuer, cfg Schedules, log *slog.Logger) e
 	}
 	_, err = s.NewJob(
 		gocron.CronJob(cfg.Sweep, true),
+		// Two sweeps on one tick: the inbox's of stored notifications still
+		// unprocessed, and payments' of lost poll chains.
 		gocron.NewTask(func(ctx context.Context) error {
-			return enqueue(ctx, q, payments.NewSweepTask(schedlock.Tick(time.Now())))
+			tick := schedlock.Tick(time.Now())
+			return errors.Join(enqueue(ctx, q, inbox.NewSweepTask(tick)), enqueue(ctx, q, payments.NewSweepTask(tick)))
 		}),
 		options(SweepJob, log)...,
 	)

@@ -61,7 +61,6 @@ func newDisputeEnv(t *testing.T) *disputeEnv {
 	log := logging.New(e.logs, slog.LevelDebug)
 	e.pay = payments.NewService(e.db, e.sb.Client, nil, log, "http://127.0.0.1:1")
 	e.svc = disputes.NewService(e.db, e.sb.Client, e.pay, nil, log)
-	e.pay.SetDisputeSink(e.svc)
 	mux := http.NewServeMux()
 	api := humago.New(mux, apiConfig())
 	api.UseMiddleware(authenticate(api, log, auth.NewStore(e.db)))

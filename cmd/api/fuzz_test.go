@@ -19,6 +19,7 @@ import (
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
 	"github.com/payops/payops/internal/disputes"
+	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
@@ -50,7 +51,7 @@ func FuzzListQuery(f *testing.F) {
 	f.Cleanup(func() { _ = rdb.Close() })
 	svc := newServices(log, db, rdb)
 	pay := payments.NewService(db, nil, nil, log, "http://127.0.0.1:1")
-	svc.usePayments(pay, nil)
+	svc.usePayments(pay, inbox.NewService(db, nil, pay, nil, nil, log))
 	svc.disputes = disputes.NewService(db, nil, pay, nil, log)
 	dir := f.TempDir()
 	svc.recon = recon.NewService(db, recon.Config{ReportsDir: filepath.Join(dir, "reports"),
@@ -192,14 +193,14 @@ func seedListed(tb testing.TB, db *sqlx.DB) int64 {
 	}
 
 	for i, v := range []struct{ verdict, notifyType string }{{"valid", "PAYMENT_RESULT"}, {"invalid", ""}} {
-		ev := payments.WebhookEvent{ID: uuid.Must(uuid.NewV7()).String(), NotifyType: v.notifyType,
+		ev := inbox.Event{ID: uuid.Must(uuid.NewV7()).String(), NotifyType: v.notifyType,
 			DedupeKey: "fuzz:" + strconv.Itoa(i), RawBody: []byte(`{"notifyType":"PAYMENT_RESULT"}`),
 			Headers: http.Header{"content-type": {"application/json"}}, RequestURI: "/webhooks/apo",
-			Verdict: v.verdict, State: payments.WebhookPending, ReceivedAt: day}
-		_, _, err := st.InsertWebhook(ctx, ev)
+			Verdict: v.verdict, State: inbox.Pending, ReceivedAt: day}
+		_, _, err := inbox.NewStore(db).Insert(ctx, ev)
 		must(err)
 		if v.verdict == "valid" {
-			must(st.MarkWebhook(ctx, ev.ID, payments.WebhookProcessed, "", ids[0], day))
+			must(inbox.NewStore(db).Mark(ctx, ev.ID, inbox.Processed, "", ids[0], day))
 		}
 	}
 

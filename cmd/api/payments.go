@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
@@ -33,7 +32,7 @@ func paymentTarget(id string) string { return "payment:" + id }
 // about 7 days, so a month covers every live one.
 const maxExpiringWithin = 30 * 24 * time.Hour
 
-// paymentService is what the payment and webhook handlers need;
+// paymentService is what the payment handlers need;
 // *payments.Service satisfies it.
 type paymentService interface {
 	Create(ctx context.Context, req payments.CreateRequest) (payments.Payment, error)
@@ -45,10 +44,6 @@ type paymentService interface {
 	Resolve(ctx context.Context, id string, r payments.Review) (payments.Payment, error)
 	GetDetail(ctx context.Context, id string) (payments.Detail, error)
 	List(ctx context.Context, f payments.Filter) (payments.Page[payments.Payment], error)
-	Intake(ctx context.Context, method, requestURI string, h http.Header, body []byte) (payments.WebhookEvent, bool, error)
-	Process(ctx context.Context, eventID string) error
-	Replay(ctx context.Context, eventID string) (payments.WebhookEvent, error)
-	ListWebhooks(ctx context.Context, f payments.WebhookFilter) (payments.Page[payments.WebhookEvent], error)
 }
 
 // ---- request types ----

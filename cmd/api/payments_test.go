@@ -26,6 +26,7 @@ import (
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
 	"github.com/payops/payops/internal/idempotency/httpguard"
+	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/postgres"
@@ -71,7 +72,8 @@ func newPayEnvWith(t *testing.T, db *sqlx.DB, sb *sandboxtest.Env, provider paym
 	// Redis only backs /readyz, which these tests do not call.
 	svc := newServices(log, db, redis.NewClient(&redis.Options{Addr: closedPort(t)}))
 	// Notifications of the sandbox go nowhere: webhook tests send their own.
-	svc.usePayments(payments.NewService(db, provider, nil, log, "http://127.0.0.1:1"), nil)
+	pay := payments.NewService(db, provider, nil, log, "http://127.0.0.1:1")
+	svc.usePayments(pay, inbox.NewService(db, sb.Client, pay, nil, nil, log))
 	h, _ := newHandler(svc)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

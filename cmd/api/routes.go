@@ -146,20 +146,20 @@ func addRoutes(api huma.API, svc *services) {
 			"the event is stored (deduplicated) before the answer, then processed.",
 		MaxBodyBytes: maxWebhookBody, BodyReadTimeout: webhookReadTimeout,
 		Responses: webhookResponses(api),
-	}), receiveWebhook(svc.log, svc.payments, svc.processWebhook))
+	}), receiveWebhook(svc.log, svc.inbox))
 	huma.Register(api, needs(auth.NeedRead, huma.Operation{
 		OperationID: "list-webhook-events", Method: http.MethodGet, Path: "/v1/webhook-events",
 		Summary: "List stored notifications", Tags: []string{"Webhooks"},
 		Description: "Every notification received, invalid ones included, newest first. Bodies are redacted.",
 		Errors:      []int{http.StatusUnprocessableEntity},
-	}), listWebhookEvents(svc.log, svc.payments))
+	}), listWebhookEvents(svc.log, svc.inbox))
 	huma.Register(api, needs(auth.NeedOperate, idem.Wrap(huma.Operation{
 		OperationID: "replay-webhook-event", Method: http.MethodPost, Path: "/v1/webhook-events/{id}/replay",
 		Summary: "Process a stored notification again", Tags: []string{"Webhooks"},
 		Description: "Processes the event now and answers its state afterwards. Applying an event twice " +
 			"changes nothing; an event with an invalid signature cannot be replayed (409).",
 		Errors: []int{http.StatusNotFound},
-	})), replayWebhookEvent(svc.log, svc.audit, svc.payments))
+	})), replayWebhookEvent(svc.log, svc.audit, svc.inbox))
 }
 
 // addDisputeRoutes registers the dispute operations. POSTs are guarded by

@@ -20,6 +20,7 @@ import (
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/httpx"
 	"github.com/payops/payops/internal/idempotency"
+	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/recon"
 )
@@ -44,9 +45,9 @@ type services struct {
 	idempotency *idempotency.Store
 	// payments runs the payment lifecycle (usePayments wires it).
 	payments paymentService
-	// processWebhook applies a notification once it is stored and
-	// acknowledged.
-	processWebhook webhookProcessor
+	// inbox receives APO's notifications, stores them and has them
+	// processed (usePayments wires it).
+	inbox inboxService
 	// disputes runs chargebacks (nil for the openapi command).
 	disputes *disputes.Service
 	// recon reconciles APO reports (nil for the openapi command).
@@ -84,78 +85,16 @@ func newServices(log *slog.Logger, db *sqlx.DB, rdb *redis.Client) *services {
 			{name: "redis", ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
 		},
 		readyTimeout: readyTimeout,
-		collectors:   []prometheus.Collector{recon.NewCollector(db), payments.NewWebhookCollector(db)},
+		collectors:   []prometheus.Collector{recon.NewCollector(db), inbox.NewCollector(db)},
 	}
 }
 
-// usePayments wires the payments service. Notifications are processed in
-// the background of the api process unless a queue is given (serve gives
-// the worker's), in which case they are enqueued for the worker.
-func (s *services) usePayments(pay *payments.Service, queue *payments.Tasks) {
+// usePayments wires the payments service and the inbox of its
+// notifications (which decides how a stored one reaches processing: the
+// worker's queue in serve, a goroutine of this process in tests).
+func (s *services) usePayments(pay *payments.Service, in *inbox.Service) {
 	s.payments = pay
-	s.processWebhook = processInBackground(s.log, pay)
-	if queue != nil {
-		s.processWebhook = enqueueInBackground(s.log, queue)
-	}
-}
-
-// enqueueBuffer bounds the stored-but-not-yet-queued notifications held in
-// memory; beyond it the sweeper's minute-late pickup is the path.
-const enqueueBuffer = 4096
-
-// enqueueBatch bounds how many notifications one queue task carries, and
-// enqueueLinger how long a sender waits for a batch to fill.
-const (
-	enqueueBatch  = 64
-	enqueueLinger = 2 * time.Millisecond
-)
-
-// enqueueInBackground hands stored notifications to the worker's queue off
-// the acknowledgement path: APO's answer waits only for the commit. A
-// bounded buffer and two senders keep a Redis outage from piling up
-// goroutines; whatever is not queued (buffer full, Redis down, process
-// killed) is still PENDING in the database, where the sweeper finds it.
-// A sender gathers what arrives within enqueueLinger of the first id into
-// one task: under a burst one Redis call carries dozens of notifications,
-// and a lone one waits 2 ms, nothing next to the worker's own latency.
-func enqueueInBackground(log *slog.Logger, queue *payments.Tasks) webhookProcessor {
-	ids := make(chan string, enqueueBuffer)
-	for range 2 {
-		go func() {
-			batch := make([]string, 0, enqueueBatch)
-			linger := time.NewTimer(0)
-			<-linger.C
-			for id := range ids {
-				batch = append(batch[:0], id)
-				linger.Reset(enqueueLinger)
-			fill:
-				for len(batch) < enqueueBatch {
-					select {
-					case id, ok := <-ids:
-						if !ok {
-							break fill
-						}
-						batch = append(batch, id)
-					case <-linger.C:
-						break fill
-					}
-				}
-				linger.Stop()
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				if err := queue.EnqueueWebhooks(ctx, batch); err != nil {
-					log.Warn("enqueue webhooks failed; the sweeper will pick them up", "events", len(batch), "first_event_id", batch[0], "err", err)
-				}
-				cancel()
-			}
-		}()
-	}
-	return func(ctx context.Context, eventID string) {
-		select {
-		case ids <- eventID:
-		default:
-			log.WarnContext(ctx, "webhook queue buffer full; the sweeper will pick it up", "event_id", eventID)
-		}
-	}
+	s.inbox = in
 }
 
 // newHandler builds the HTTP handler of the api process: the Huma API on a

@@ -20,6 +20,7 @@ import (
 
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/auth"
+	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/postgres/pgtest"
@@ -40,9 +41,10 @@ func newGatedPayEnv(t *testing.T, burst int) *payEnv {
 	log := logging.New(logs, slog.LevelDebug)
 	svc := newServices(log, db, redis.NewClient(&redis.Options{Addr: closedPort(t)}))
 	pay := payments.NewService(db, sb.Client, nil, log, "http://127.0.0.1:1")
+	in := inbox.NewService(db, sb.Client, pay, nil, nil, log)
 	// One refill an hour: nothing comes back while the test runs.
-	pay.SetRefusalGate(refusalGate(ratelimit.NewPerKey(rdb, "test:refusals:", 1, time.Hour, burst)))
-	svc.usePayments(pay, nil)
+	in.SetRefusalGate(refusalGate(ratelimit.NewPerKey(rdb, "test:refusals:", 1, time.Hour, burst)))
+	svc.usePayments(pay, in)
 	h, _ := newHandler(svc)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

@@ -17,9 +17,9 @@ import (
 
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/audit"
+	"github.com/payops/payops/internal/carddata"
 	"github.com/payops/payops/internal/httpx"
-	"github.com/payops/payops/internal/logging"
-	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/ratelimit"
 )
 
@@ -34,9 +34,6 @@ func webhookTarget(id string) string { return "webhook-event:" + id }
 const (
 	maxWebhookBody     = 256 << 10
 	webhookReadTimeout = 10 * time.Second
-	// webhookProcessTimeout bounds background processing of one event; the
-	// sweeper retries whatever does not finish.
-	webhookProcessTimeout = time.Minute
 )
 
 // Replies to APO. Only the exact success body stops APO's resends, so
@@ -66,7 +63,7 @@ const (
 // refusalGate stores refused notifications within a budget per source
 // address, shared through Redis by every api process. IPv6 addresses are
 // budgeted by their /64, which one host can fill.
-func refusalGate(l *ratelimit.PerKey) payments.RefusalGate {
+func refusalGate(l *ratelimit.PerKey) inbox.RefusalGate {
 	return func(ctx context.Context) (bool, error) {
 		ctx, cancel := context.WithTimeout(ctx, webhookGateTimeout)
 		defer cancel()
@@ -101,25 +98,12 @@ var webhookSignatureFailures = promauto.NewCounter(prometheus.CounterOpts{
 	Help: "APO notifications refused because their signature did not verify.",
 })
 
-// webhookProcessor applies a stored notification after APO got its
-// acknowledgement. It must not block: the request is answered right after.
-// The default runs the service in a goroutine; a queue can replace it.
-type webhookProcessor func(ctx context.Context, eventID string)
-
-// processInBackground applies events in goroutines, detached from the
-// request that delivered them. An event whose processing is lost (the
-// process stops) stays PENDING in the database for the sweeper.
-func processInBackground(log *slog.Logger, pay paymentService) webhookProcessor {
-	return func(ctx context.Context, eventID string) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), webhookProcessTimeout)
-		go func() {
-			defer cancel()
-			if err := pay.Process(ctx, eventID); err != nil {
-				log.WarnContext(ctx, "webhook processing failed; it can be replayed", "event_id", eventID, "err", err,
-					"request_id", httpx.RequestIDFromContext(ctx))
-			}
-		}()
-	}
+// inboxService is what the webhook handlers need; *inbox.Service
+// satisfies it.
+type inboxService interface {
+	Receive(ctx context.Context, method, requestURI string, h http.Header, body []byte) (inbox.Event, error)
+	Replay(ctx context.Context, eventID string) (inbox.Event, error)
+	List(ctx context.Context, f inbox.Filter) (inbox.Page, error)
 }
 
 // APOResult is APO's result block, as the webhook answers it.
@@ -174,28 +158,28 @@ func mustJSON(v any) []byte {
 }
 
 // receiveWebhook stores a notification and only then acknowledges it: an
-// event answered with success is in the database (design.md §10). A
-// notification that fails the checks (signature, client id, request-time)
-// is refused with 401 and changes nothing; the service keeps a bounded
-// record of it unless its sender is over its budget of refusals, which is
-// answered 429 and only counted.
-func receiveWebhook(log *slog.Logger, pay paymentService, process webhookProcessor) func(context.Context, *WebhookInput) (*WebhookOutput, error) {
+// event answered with success is in the database (design.md §10), and the
+// inbox has started its processing. A notification that fails the checks
+// (signature, client id, request-time) is refused with 401 and changes
+// nothing; the inbox keeps a bounded record of it unless its sender is over
+// its budget of refusals, which is answered 429 and only counted.
+func receiveWebhook(log *slog.Logger, in inboxService) func(context.Context, *WebhookInput) (*WebhookOutput, error) {
 	notStored, tooMany := mustJSON(webhookNotStored), mustJSON(webhookTooMany)
-	refusals := map[payments.RefuseReason]struct {
+	refusals := map[inbox.RefuseReason]struct {
 		msg   string
 		reply []byte
 	}{
-		payments.RefuseSignature:   {"webhook signature invalid", mustJSON(webhookBadSignature)},
-		payments.RefuseClientID:    {"webhook for another client id", mustJSON(webhookNotOurClient)},
-		payments.RefuseRequestTime: {"webhook request-time outside the window", mustJSON(webhookBadTime)},
+		inbox.RefuseSignature:   {"webhook signature invalid", mustJSON(webhookBadSignature)},
+		inbox.RefuseClientID:    {"webhook for another client id", mustJSON(webhookNotOurClient)},
+		inbox.RefuseRequestTime: {"webhook request-time outside the window", mustJSON(webhookBadTime)},
 	}
-	return func(ctx context.Context, in *WebhookInput) (*WebhookOutput, error) {
+	return func(ctx context.Context, req *WebhookInput) (*WebhookOutput, error) {
 		// Storing must finish once started, whether or not APO waits.
-		ev, first, err := pay.Intake(context.WithoutCancel(ctx), in.method, in.requestURI, in.header, in.RawBody)
-		var refused *payments.RefusedError
+		ev, err := in.Receive(context.WithoutCancel(ctx), req.method, req.requestURI, req.header, req.RawBody)
+		var refused *inbox.RefusedError
 		switch {
 		case errors.As(err, &refused):
-			if refused.Reason == payments.RefuseSignature {
+			if refused.Reason == inbox.RefuseSignature {
 				webhookSignatureFailures.Inc()
 			}
 			if refused.Limited {
@@ -210,11 +194,6 @@ func receiveWebhook(log *slog.Logger, pay paymentService, process webhookProcess
 		case err != nil:
 			log.ErrorContext(ctx, "webhook not stored", "err", err, "request_id", httpx.RequestIDFromContext(ctx))
 			return webhookOutput(http.StatusInternalServerError, notStored), nil
-		}
-		// A resend of an event still waiting is handed over again; one
-		// already processed is not.
-		if first || ev.State == payments.WebhookPending {
-			process(ctx, ev.ID)
 		}
 		return webhookOutput(http.StatusOK, []byte(apo.NotificationAck)), nil
 	}
@@ -270,15 +249,15 @@ type WebhookEvent struct {
 // invalid one may hold anything. A valid one may carry the card token APO
 // issued (paymentResultInfo.cardToken), a credential no read role may see:
 // the redaction withholds it.
-func webhookEventBody(e payments.WebhookEvent) WebhookEvent {
+func webhookEventBody(e inbox.Event) WebhookEvent {
 	out := WebhookEvent{ID: e.ID, NotifyType: e.NotifyType, Verdict: e.Verdict, State: string(e.State),
-		Attempts: e.Attempts, Deliveries: e.Deliveries, LastError: logging.Redact(e.LastError), PaymentID: e.PaymentID,
-		RequestURI: logging.Redact(e.RequestURI), Headers: e.Headers, ReceivedAt: e.ReceivedAt, ProcessedAt: e.ProcessedAt,
+		Attempts: e.Attempts, Deliveries: e.Deliveries, LastError: carddata.Redact(e.LastError), PaymentID: e.PaymentID,
+		RequestURI: carddata.Redact(e.RequestURI), Headers: e.Headers, ReceivedAt: e.ReceivedAt, ProcessedAt: e.ProcessedAt,
 		BodySize: e.BodySize, BodySHA256: e.BodySHA256}
 	if json.Valid(e.RawBody) {
-		out.Body = logging.RedactJSON(e.RawBody)
+		out.Body = carddata.RedactJSON(e.RawBody)
 	} else {
-		out.BodyText = logging.Redact(string(e.RawBody))
+		out.BodyText = carddata.Redact(string(e.RawBody))
 	}
 	return out
 }
@@ -301,10 +280,10 @@ type WebhookEventListOutput struct {
 	}
 }
 
-func listWebhookEvents(log *slog.Logger, pay paymentService) func(context.Context, *ListWebhookEventsInput) (*WebhookEventListOutput, error) {
+func listWebhookEvents(log *slog.Logger, events inboxService) func(context.Context, *ListWebhookEventsInput) (*WebhookEventListOutput, error) {
 	return func(ctx context.Context, in *ListWebhookEventsInput) (*WebhookEventListOutput, error) {
-		page, err := pay.ListWebhooks(ctx, payments.WebhookFilter{NotifyType: in.Type, Verdict: in.Verdict,
-			State: payments.WebhookState(in.State), PaymentID: in.PaymentID, Cursor: in.Cursor, Limit: in.Limit})
+		page, err := events.List(ctx, inbox.Filter{NotifyType: in.Type, Verdict: in.Verdict,
+			State: inbox.State(in.State), PaymentID: in.PaymentID, Cursor: in.Cursor, Limit: in.Limit})
 		if err != nil {
 			return nil, httpError(ctx, log, err)
 		}
@@ -331,15 +310,15 @@ type WebhookEventOutput struct {
 // replayWebhookEvent processes a stored notification again, now, and
 // answers with its state afterwards. Processing is idempotent, so a replay
 // of an applied event changes nothing.
-func replayWebhookEvent(log *slog.Logger, store *audit.Store, pay paymentService) func(context.Context, *WebhookEventIDInput) (*WebhookEventOutput, error) {
+func replayWebhookEvent(log *slog.Logger, store *audit.Store, events inboxService) func(context.Context, *WebhookEventIDInput) (*WebhookEventOutput, error) {
 	return func(ctx context.Context, in *WebhookEventIDInput) (*WebhookEventOutput, error) {
-		ev, err := pay.Replay(context.WithoutCancel(ctx), in.ID)
+		ev, err := events.Replay(context.WithoutCancel(ctx), in.ID)
 		outcome := auditOutcome(err)
-		if err == nil && ev.State == payments.WebhookFailed {
+		if err == nil && ev.State == inbox.Failed {
 			outcome = audit.OutcomeFailed
 		}
 		recordAudit(ctx, log, store, actionWebhookReplay, webhookTarget(in.ID), nil, outcome)
-		if errors.Is(err, payments.ErrNotFound) {
+		if errors.Is(err, inbox.ErrNotFound) {
 			return nil, huma.Error404NotFound("webhook event not found")
 		}
 		if err != nil {

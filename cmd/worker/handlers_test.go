@@ -7,9 +7,11 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/payops/payops/internal/app"
 	"github.com/payops/payops/internal/config"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/idempotency"
+	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/postgres/pgtest"
 	"github.com/payops/payops/internal/recon"
@@ -26,19 +28,15 @@ func TestEveryTaskTypeHasAHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queue := asynq.NewClient(asynq.RedisClientOpt{Addr: addr})
-	t.Cleanup(func() { queue.Close() })
 	mux := asynq.NewServeMux()
 	db, log := pgtest.NewDB(t), slog.New(slog.NewJSONHandler(io.Discard, nil))
-	client, err := newAPOClient(cfg, db, log)
+	a, err := app.New(cfg, db, rdb, log, "worker")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := registerHandlers(mux, deps{rdb: rdb, db: db, queue: queue, apo: client, cfg: cfg,
-		log: log, worker: "test"}); err != nil {
-		t.Fatal(err)
-	}
-	for _, typ := range []string{jobs.TypeHeartbeat, payments.TypeProcessWebhook, payments.TypeInquire, payments.TypeSweep,
+	t.Cleanup(func() { a.Close() })
+	registerHandlers(mux, deps{rdb: rdb, db: db, app: a, cfg: cfg, log: log, worker: "test"})
+	for _, typ := range []string{jobs.TypeHeartbeat, inbox.TypeProcessWebhook, inbox.TypeSweep, payments.TypeInquire, payments.TypeSweep,
 		payments.TypeWatchdog, disputes.TypeDeadlines, recon.TypeNightly, recon.TypeRun, idempotency.TypePurge} {
 		if _, pattern := mux.Handler(asynq.NewTask(typ, nil)); pattern == "" {
 			t.Errorf("task type %s has no handler", typ)

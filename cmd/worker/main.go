@@ -31,7 +31,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/payops/payops/internal/apo/apometrics"
+	"github.com/payops/payops/internal/app"
 	"github.com/payops/payops/internal/config"
+	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/postgres"
@@ -146,10 +148,13 @@ func serve(ctx context.Context, cfg config.Config, schedules jobs.Schedules, log
 		}
 	}()
 
-	client, err := newAPOClient(cfg, db, log)
+	// The domain services, wired as the api wires them.
+	a, err := app.New(cfg, db, rdb, log, "worker")
 	if err != nil {
 		return err
 	}
+	defer a.Close()
+	client := a.APO
 
 	ln, err := net.Listen("tcp", cfg.WorkerMetrics)
 	if err != nil {
@@ -190,9 +195,7 @@ func serve(ctx context.Context, cfg config.Config, schedules jobs.Schedules, log
 		DelayedTaskCheckInterval: 500 * time.Millisecond,
 	})
 	mux := asynq.NewServeMux()
-	if err := registerHandlers(mux, deps{rdb: rdb, db: db, queue: queue, apo: client, cfg: cfg, log: log, worker: name}); err != nil {
-		return err
-	}
+	registerHandlers(mux, deps{rdb: rdb, db: db, app: a, cfg: cfg, log: log, worker: name})
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start task server: %w", err)
 	}
@@ -232,7 +235,7 @@ func requeueAfterOutage(queue *asynq.Client, log *slog.Logger) func(context.Cont
 	return func(ctx context.Context, at time.Time) {
 		ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 		defer cancel()
-		if _, err := queue.EnqueueContext(ctx, payments.NewRecoverySweepTask(at)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		if _, err := queue.EnqueueContext(ctx, inbox.NewRecoverySweepTask(at)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 			log.Warn("could not ask for a sweep after the redis outage; the minute sweeper will do it", "err", err)
 			return
 		}

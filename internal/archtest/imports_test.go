@@ -53,9 +53,18 @@ var rules = []rule{
 	{"cmd/api", []string{"jobs", "github.com/go-co-op/gocron"}},
 	{"cmd/worker", []string{"github.com/danielgtaylor/huma"}},
 	{"jobs", []string{"internal/postgres", "github.com/danielgtaylor/huma", "cmd/", "github.com/lib/pq", "github.com/jmoiron/sqlx"}},
-	{"internal/payments", []string{"internal/recon", "internal/disputes", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
-	{"internal/recon", []string{"internal/disputes", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
-	{"internal/disputes", []string{"internal/recon", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
+	// Notifications flow api/worker → inbox → payments | disputes: payments
+	// never reaches disputes (not even through a setter: it has none),
+	// and neither reaches back up to the inbox (TestInboxHasNoImporters).
+	{"internal/payments", []string{"internal/recon", "internal/disputes", "internal/inbox", "internal/app", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
+	// Domain packages are given their configuration; they read neither the
+	// environment's config nor each other.
+	{"internal/recon", []string{"internal/disputes", "internal/inbox", "internal/app", "internal/config", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
+	{"internal/disputes", []string{"internal/recon", "internal/inbox", "internal/app", "internal/config", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
+	{"internal/inbox", []string{"internal/recon", "internal/app", "internal/config", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
+	// The wiring package builds services; it serves nothing and schedules
+	// nothing.
+	{"internal/app", []string{"github.com/danielgtaylor/huma", "cmd/", "jobs", "github.com/go-co-op/gocron"}},
 	{"internal/postgres", []string{"internal/payments", "internal/recon", "internal/disputes", "internal/auth", "internal/audit"}},
 	{"migrations", []string{module, "github.com/"}},
 }
@@ -124,7 +133,8 @@ func TestQueueStaysInTasks(t *testing.T) {
 	fset := token.NewFileSet()
 	for _, p := range listPackages(t) {
 		from := local(p.ImportPath)
-		if from != "internal/payments" && from != "internal/recon" && from != "internal/disputes" && from != "internal/idempotency" {
+		if from != "internal/payments" && from != "internal/recon" && from != "internal/disputes" && from != "internal/idempotency" &&
+			from != "internal/inbox" {
 			continue
 		}
 		for _, f := range p.GoFiles {
@@ -136,6 +146,26 @@ func TestQueueStaysInTasks(t *testing.T) {
 				if strings.Contains(imp.Path.Value, "hibiken/asynq") && f != "tasks.go" {
 					t.Errorf("%s/%s imports asynq; keep queue code in tasks.go", from, f)
 				}
+			}
+		}
+	}
+}
+
+// TestInboxHasNoImporters: internal/inbox is the top of the domains (it
+// knows payments and disputes through interfaces it declares), so under
+// internal/ only the wiring package, internal/app, may import it; the
+// binaries and the jobs that enqueue its sweep are above it. Tests are not
+// counted: a domain's tests may drive the production path through it.
+func TestInboxHasNoImporters(t *testing.T) {
+	const inbox = module + "/internal/inbox"
+	for _, p := range listPackages(t) {
+		from := local(p.ImportPath)
+		if !strings.HasPrefix(from, "internal/") || from == "internal/app" || matches(from, "internal/inbox") {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if matches(imp, inbox) {
+				t.Errorf("%s imports %s; only internal/app and cmd/* may (inbox → payments | disputes points one way)", from, imp)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 // Package disputes owns chargebacks and other card disputes APO tells us
 // about (the disputes, dispute_events and dispute_alerts tables): applying
-// APO's dispute notifications idempotently and in any order, accepting or
+// APO's dispute notifications, which package inbox stores and hands over
+// (HandleDisputeNotification), idempotently and in any order, accepting or
 // defending a dispute through APO, watching defence deadlines, and telling
 // payments how much each payment lost so refunds stay within what is left.
 package disputes

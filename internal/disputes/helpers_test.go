@@ -18,6 +18,7 @@ import (
 
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/disputes"
+	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
@@ -27,9 +28,9 @@ import (
 
 // The real collaborators fit the consumer interfaces.
 var (
-	_ disputes.Provider    = (*apo.Client)(nil)
-	_ disputes.Payments    = (*payments.Service)(nil)
-	_ payments.DisputeSink = (*disputes.Service)(nil)
+	_ disputes.Provider  = (*apo.Client)(nil)
+	_ disputes.Payments  = (*payments.Service)(nil)
+	_ inbox.DisputeFacts = (*disputes.Service)(nil)
 )
 
 // lockedBuffer collects log output written by concurrent goroutines.
@@ -69,12 +70,13 @@ type harness struct {
 	env   *sandboxtest.Env
 	pay   *payments.Service
 	svc   *disputes.Service
+	in    *inbox.Service // the notifications' production path
 	clock *clock
 	logs  *lockedBuffer
 }
 
-// newHarness wires disputes to payments, the sandbox and a fresh database,
-// with one clock for all of them.
+// newHarness wires disputes to payments, the inbox, the sandbox and a
+// fresh database, with one clock for all of them.
 func newHarness(t *testing.T, alerts *disputes.Alerter) *harness {
 	t.Helper()
 	db := pgtest.NewDB(t)
@@ -86,8 +88,9 @@ func newHarness(t *testing.T, alerts *disputes.Alerter) *harness {
 	pay.SetClock(clk.time)
 	svc := disputes.NewService(db, env.Client, pay, alerts, log)
 	svc.SetClock(clk.time)
-	pay.SetDisputeSink(svc)
-	return &harness{db: db, env: env, pay: pay, svc: svc, clock: clk, logs: logs}
+	in := inbox.NewService(db, env.Client, pay, svc, nil, log)
+	in.SetClock(clk.time)
+	return &harness{db: db, env: env, pay: pay, svc: svc, in: in, clock: clk, logs: logs}
 }
 
 // capturedPayment authorizes and fully captures a payment.
@@ -159,8 +162,8 @@ func judged(disputeID string, p payments.Payment, result string, minor int64) []
 	})
 }
 
-// deliver signs body as APO would and runs it through the payments webhook
-// intake and processing, the production path.
+// deliver signs body as APO would and runs it through the inbox's intake
+// and processing, the production path.
 func (h *harness) deliver(t *testing.T, body []byte) {
 	t.Helper()
 	ctx := context.Background()
@@ -170,11 +173,11 @@ func (h *harness) deliver(t *testing.T, body []byte) {
 		t.Fatal(err)
 	}
 	hdr := http.Header{"Signature": {sig}, "Client-Id": {sandboxtest.ClientID}, "Request-Time": {ts}}
-	ev, _, err := h.pay.Intake(ctx, "POST", "/webhooks/apo", hdr, body)
+	ev, _, err := h.in.Intake(ctx, "POST", "/webhooks/apo", hdr, body)
 	if err != nil {
 		t.Fatalf("intake: %v", err)
 	}
-	if err := h.pay.Process(ctx, ev.ID); err != nil {
+	if err := h.in.Process(ctx, ev.ID); err != nil {
 		t.Fatalf("process: %v", err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/payops/payops/internal/apo"
-	"github.com/payops/payops/internal/logging"
+	"github.com/payops/payops/internal/carddata"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
 )
@@ -65,8 +65,8 @@ func parseFact(n *apo.DisputeNotification, raw []byte) fact {
 		PaymentRequestID: n.PaymentRequestID, CaptureID: n.CaptureID, DisputeType: n.DisputeType,
 		// Free text is APO's; mask anything that looks like a card number
 		// in case it echoes one.
-		ReasonCode: n.DisputeReasonCode, ReasonMessage: logging.Redact(n.DisputeReasonMsg), Source: n.DisputeSource,
-		ARN: n.ARN, AutoDefendReason: logging.Redact(n.AutoDefendReason), JudgedResult: n.DisputeJudgedResult,
+		ReasonCode: n.DisputeReasonCode, ReasonMessage: carddata.Redact(n.DisputeReasonMsg), Source: n.DisputeSource,
+		ARN: n.ARN, AutoDefendReason: carddata.Redact(n.AutoDefendReason), JudgedResult: n.DisputeJudgedResult,
 		AcceptReason: n.DisputeAcceptReason,
 	}
 	amount := func(field string, a *apo.Amount) *money.Money {
@@ -104,7 +104,7 @@ func parseFact(n *apo.DisputeNotification, raw []byte) fact {
 	}
 	if n.AcquirerInfo != nil {
 		if b, err := json.Marshal(n.AcquirerInfo); err == nil {
-			f.AcquirerInfo = logging.RedactJSON(b)
+			f.AcquirerInfo = carddata.RedactJSON(b)
 		}
 	}
 	return f
@@ -132,7 +132,7 @@ func (s *Service) HandleDisputeNotification(ctx context.Context, n *apo.DisputeN
 	if len(payload) == 0 {
 		payload, _ = json.Marshal(n)
 	}
-	payload = logging.RedactJSON(payload)
+	payload = carddata.RedactJSON(payload)
 
 	pay, found, err := s.findPayment(ctx, f.PaymentRequestID, f.APOPaymentID)
 	if err != nil {

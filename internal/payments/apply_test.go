@@ -2,16 +2,11 @@ package payments_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/hibiken/asynq"
-
+	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/apo/sandbox"
 	"github.com/payops/payops/internal/payments"
 )
@@ -21,14 +16,31 @@ func captureResult(requestID, apoPaymentID, captureID, amount string) string {
 		`"captureRequestId":%q,"paymentId":%q,"captureId":%q%s}`, requestID, apoPaymentID, captureID, amount)
 }
 
-// process signs body, stores it and applies it, as the worker would.
-func (h *harness) process(t *testing.T, body string) (payments.WebhookEvent, error) {
+func paymentResult(p payments.Payment, status, code string) string {
+	return fmt.Sprintf(`{"notifyType":"PAYMENT_RESULT","result":{"resultCode":%q,"resultStatus":%q,"resultMessage":"x"},`+
+		`"paymentRequestId":%q,"paymentId":%q,"paymentAmount":{"currency":%q,"value":"%d"}}`,
+		code, status, p.PaymentRequestID, p.APOPaymentID, p.Amount.Currency, p.Amount.Minor)
+}
+
+// process applies a notification body as the inbox hands it over (its
+// PaymentFacts), and returns the id of the payment it concerns.
+func (h *harness) process(t *testing.T, body string) (string, error) {
 	t.Helper()
-	ev, err := h.notify(t, body)
+	n, err := apo.DecodeNotification([]byte(body))
 	if err != nil {
-		t.Fatalf("intake: %v", err)
+		t.Fatalf("decode: %v", err)
 	}
-	return ev, h.svc.Process(context.Background(), ev.ID)
+	ctx := context.Background()
+	switch n.Kind {
+	case apo.KindPayment:
+		return h.svc.ApplyPaymentResult(ctx, n.Payment, []byte(body))
+	case apo.KindCapture:
+		return h.svc.ApplyCaptureResult(ctx, n.Capture, []byte(body))
+	case apo.KindRefund:
+		return h.svc.ApplyRefundResult(ctx, n.Refund, []byte(body))
+	}
+	t.Fatalf("not a payment, capture or refund notification: %s", body)
+	return "", nil
 }
 
 // Issue 14 item 3: a signed CAPTURE_RESULT for a capture we never asked
@@ -148,33 +160,5 @@ func TestCaptureResultBeforePayReply(t *testing.T) {
 	p, _ = h.svc.Get(ctx, p.ID)
 	if p.Status != payments.StatusCaptured || p.CapturedMinor != 1500 || p.APOPaymentID != "2026APO-UNSEEN-1" || p.NeedsReview {
 		t.Fatalf("after the early capture result: %+v", p)
-	}
-}
-
-// Issue 14 item 6: a notification whose payment we cannot find yet stays
-// PENDING and is retried by the queue for a while; only then is it FAILED.
-func TestUnknownPaymentNotificationRetriedThenFailed(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t)
-	ctx := context.Background()
-	tasks := payments.NewTasks(h.svc, nil, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	ev, err := h.notify(t, captureResult("", "2026APO-NOBODY", "C-X", `,"captureAmount":{"currency":"USD","value":"100"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	task := asynq.NewTask(payments.TypeProcessWebhook, []byte(fmt.Sprintf(`{"event_id":%q}`, ev.ID)))
-	err = tasks.HandleProcessWebhook(ctx, task)
-	if err == nil || errors.Is(err, asynq.SkipRetry) {
-		t.Fatalf("young unknown-payment notification: %v, want a retryable error", err)
-	}
-	if got, _ := payments.NewStore(h.db).GetWebhook(ctx, ev.ID); got.State != payments.WebhookPending {
-		t.Fatalf("state while waiting: %s", got.State)
-	}
-	h.svc.SetClock(func() time.Time { return time.Now().Add(10 * time.Minute) })
-	if err = tasks.HandleProcessWebhook(ctx, task); !errors.Is(err, asynq.SkipRetry) {
-		t.Fatalf("after the patience: %v, want SkipRetry", err)
-	}
-	if got, _ := payments.NewStore(h.db).GetWebhook(ctx, ev.ID); got.State != payments.WebhookFailed {
-		t.Fatalf("state after giving up: %s", got.State)
 	}
 }

@@ -12,15 +12,6 @@ import (
 // Metrics of the payments package, on the default registry that /metrics
 // serves in the api and the worker.
 var (
-	webhookIntake = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "payops_webhook_intake_total",
-		Help: "APO notifications received, by verdict: stored, duplicate (a re-delivery), invalid (bad signature).",
-	}, []string{"verdict"})
-	webhookIntakeSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
-		Name:    "payops_webhook_intake_seconds",
-		Help:    "Time to verify and durably store a notification, before the acknowledgement.",
-		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-	})
 	apoCalls = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "payops_apo_calls_total",
 		Help: "Calls to APO by API and outcome (S, F, U, transport_error).",

@@ -1,6 +1,11 @@
 // Package payments owns the card payment lifecycle: authorizing through APO,
-// 3DS, capture, cancel and refund, the notifications and inquiries that tell
-// us how each ended, and the timeline of everything we learned.
+// 3DS, capture, cancel and refund, what the notifications and inquiries that
+// tell us how each ended mean for a payment, and the timeline of everything
+// we learned (the payments, payment_transactions, payment_events and
+// apo_calls tables). Receiving and storing notifications is package inbox's
+// (webhook_events); it hands payment, capture and refund notifications to
+// this package's Apply*Result methods (notify.go) and never the other way:
+// payments imports neither inbox nor disputes.
 package payments
 
 import (

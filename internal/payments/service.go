@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
@@ -27,8 +26,6 @@ type Provider interface {
 	Cancel(ctx context.Context, req apo.CancelRequest) (apo.CancelResponse, error)
 	Refund(ctx context.Context, req apo.RefundRequest) (apo.RefundResponse, error)
 	InquiryRefund(ctx context.Context, req apo.InquiryRefundRequest) (apo.InquiryRefundResponse, error)
-	VerifyNotification(method, requestURI string, headers http.Header, rawBody []byte) error
-	ClientID() string
 }
 
 // Service runs the payment lifecycle. It is safe for concurrent use.
@@ -36,9 +33,6 @@ type Service struct {
 	db        *sqlx.DB
 	apo       Provider
 	polls     Poller
-	disputes  DisputeSink
-	intake    *batcher
-	refusals  RefusalGate // nil: every refused notification is stored
 	log       *slog.Logger
 	notifyURL string
 	// payTimeout bounds one pay call (APO_TIMEOUT): after it, plus a
@@ -47,17 +41,18 @@ type Service struct {
 	now        func() time.Time
 }
 
-// Poller schedules the paced inquiries that resolve unknown outcomes. The
-// worker's implementation enqueues asynq tasks; nil disables polling (the
-// sweeper still finds open payments).
+// Poller schedules the paced inquiries that resolve unknown outcomes.
+// *Polls enqueues asynq tasks; nil disables polling (the sweeper still
+// finds open payments).
 type Poller interface {
 	SchedulePoll(ctx context.Context, paymentID string) error
 }
 
-// NewService wires the service. publicURL is where APO reaches our webhook
-// (PAYOPS_PUBLIC_URL).
+// NewService wires the service. polls starts the inquiry chains of unknown
+// outcomes (NewPolls; nil: none). publicURL is where APO reaches our
+// webhook (PAYOPS_PUBLIC_URL).
 func NewService(db *sqlx.DB, provider Provider, polls Poller, log *slog.Logger, publicURL string) *Service {
-	return &Service{db: db, apo: provider, polls: polls, log: log, intake: newBatcher(db),
+	return &Service{db: db, apo: provider, polls: polls, log: log,
 		notifyURL: strings.TrimRight(publicURL, "/") + "/webhooks/apo", payTimeout: apo.DefaultTimeout, now: time.Now}
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -16,16 +15,14 @@ import (
 	"github.com/payops/payops/internal/postgres"
 )
 
-// Task types owned by this package.
+// Task types owned by this package. (payments:process-webhook, the
+// processing of a stored notification, is package inbox's now; it keeps
+// its name.)
 const (
-	TypeProcessWebhook = "payments:process-webhook"
-	TypeInquire        = "payments:inquire"
-	TypeSweep          = "payments:sweep"
-	TypeWatchdog       = "payments:watchdog" // periodic check of authorizations (design.md §6)
+	TypeInquire  = "payments:inquire"
+	TypeSweep    = "payments:sweep"
+	TypeWatchdog = "payments:watchdog" // periodic check of authorizations (design.md §6)
 )
-
-// QueueWebhooks is the asynq queue of notification processing.
-const QueueWebhooks = "webhooks"
 
 // Enqueuer puts tasks on the queue; *asynq.Client satisfies it.
 type Enqueuer interface {
@@ -37,28 +34,37 @@ type Limiter interface {
 	Allow(ctx context.Context) (ok bool, retryAfter time.Duration, err error)
 }
 
-// Tasks runs the payments side of the worker: webhook processing, the paced
-// inquiry chains, and the sweeper that re-creates lost work from the
-// database. Payloads carry ids only, never card data.
+// Tasks runs the payments side of the worker: the paced inquiry chains,
+// the sweeper that re-creates lost poll chains from the database, and the
+// watchdog. Payloads carry ids only, never card data.
 type Tasks struct {
 	svc   *Service
-	q     Enqueuer
+	polls *Polls
 	limit Limiter
 	log   *slog.Logger
 }
 
-// NewTasks wires the task handlers and makes them the service's Poller.
-func NewTasks(svc *Service, q Enqueuer, limit Limiter, log *slog.Logger) *Tasks {
-	t := &Tasks{svc: svc, q: q, limit: limit, log: log}
-	svc.polls = t
-	return t
+// NewTasks wires the task handlers. polls is the same Poller the service
+// was built with (NewService), so the chains the handlers continue are the
+// ones the service starts.
+func NewTasks(svc *Service, polls *Polls, limit Limiter, log *slog.Logger) *Tasks {
+	return &Tasks{svc: svc, polls: polls, limit: limit, log: log}
 }
 
-// webhookPayload names one stored notification (EventID) or a batch of
-// them (EventIDs), as the api's intake hands them over.
-type webhookPayload struct {
-	EventID  string   `json:"event_id,omitempty"`
-	EventIDs []string `json:"event_ids,omitempty"`
+// Polls schedules the paced inquiry chains: it claims a chain's next
+// attempt in the database and enqueues it. It needs the database and the
+// queue only, not the Service, so the Service gets it at construction
+// (NewService) and the worker's Tasks continue the same chains.
+type Polls struct {
+	db  *sqlx.DB
+	q   Enqueuer
+	log *slog.Logger
+	now func() time.Time
+}
+
+// NewPolls returns the Poller that enqueues inquiry tasks on q.
+func NewPolls(db *sqlx.DB, q Enqueuer, log *slog.Logger) *Polls {
+	return &Polls{db: db, q: q, log: log, now: time.Now}
 }
 
 type inquirePayload struct {
@@ -66,77 +72,9 @@ type inquirePayload struct {
 	Attempt   int    `json:"attempt"`
 }
 
-// EnqueueWebhook queues processing of a stored notification. The task id is
-// the event's, so a second enqueue (the sweeper, a replay) is a no-op while
-// the first is pending or retained.
-func (t *Tasks) EnqueueWebhook(ctx context.Context, eventID string) error {
-	b, _ := json.Marshal(webhookPayload{EventID: eventID})
-	if _, err := t.q.EnqueueContext(ctx, asynq.NewTask(TypeProcessWebhook, b, webhookTaskOpts("webhook:"+eventID)...)); err != nil &&
-		!errors.Is(err, asynq.ErrTaskIDConflict) {
-		return fmt.Errorf("enqueue webhook %s: %w", eventID, err)
-	}
-	return nil
-}
-
-// EnqueueWebhooks queues processing of several stored notifications as one
-// task: under a burst, one Redis round trip and script run for the batch
-// instead of one per notification. A single id is EnqueueWebhook.
-func (t *Tasks) EnqueueWebhooks(ctx context.Context, eventIDs []string) error {
-	if len(eventIDs) == 1 {
-		return t.EnqueueWebhook(ctx, eventIDs[0])
-	}
-	b, _ := json.Marshal(webhookPayload{EventIDs: eventIDs})
-	// Each event is handed over once, so its first id names the batch.
-	if _, err := t.q.EnqueueContext(ctx, asynq.NewTask(TypeProcessWebhook, b, webhookTaskOpts("webhooks:"+eventIDs[0])...)); err != nil &&
-		!errors.Is(err, asynq.ErrTaskIDConflict) {
-		return fmt.Errorf("enqueue %d webhooks: %w", len(eventIDs), err)
-	}
-	return nil
-}
-
-// webhookTaskOpts: webhooks have a queue of their own, weighted above the
-// polls, so a burst of notifications does not wait behind paced polls.
-func webhookTaskOpts(id string) []asynq.Option {
-	return []asynq.Option{asynq.TaskID(id), asynq.Queue(QueueWebhooks), asynq.MaxRetry(10), asynq.Retention(time.Hour)}
-}
-
-// HandleProcessWebhook applies stored notifications. Delivered twice, it
-// changes nothing the second time (Process skips processed events). In a
-// batch, an event that fails for a reason worth retrying gets a task of its
-// own, so it retries with its own backoff without redoing the others.
-func (t *Tasks) HandleProcessWebhook(ctx context.Context, task *asynq.Task) error {
-	var p webhookPayload
-	if err := json.Unmarshal(task.Payload(), &p); err != nil || (p.EventID == "") == (len(p.EventIDs) == 0) {
-		return fmt.Errorf("decode %s payload: %w", TypeProcessWebhook, asynq.SkipRetry)
-	}
-	if p.EventID != "" {
-		err := t.svc.Process(ctx, p.EventID)
-		if errors.Is(err, ErrNotFound) && !errors.Is(err, errNotYetKnown) {
-			// Its payment stayed unknown past unknownPaymentPatience: the
-			// notification's problem. It stays FAILED for replay; stop retrying.
-			return fmt.Errorf("process webhook %s: %v: %w", p.EventID, err, asynq.SkipRetry)
-		}
-		return err // errNotYetKnown: asynq retries with its backoff
-	}
-	for _, id := range p.EventIDs {
-		err := t.svc.Process(ctx, id)
-		if err == nil || (errors.Is(err, ErrNotFound) && !errors.Is(err, errNotYetKnown)) {
-			continue // a NotFound event stays FAILED for replay, as above
-		}
-		if ctx.Err() != nil {
-			return ctx.Err() // the whole batch again; processed events are skipped
-		}
-		t.log.WarnContext(ctx, "webhook processing failed; retrying it on its own", "event_id", id, "err", err)
-		if err := t.EnqueueWebhook(ctx, id); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // SchedulePoll starts (or continues) a payment's inquiry chain.
-func (t *Tasks) SchedulePoll(ctx context.Context, paymentID string) error {
-	st := NewStore(t.svc.db)
+func (pl *Polls) SchedulePoll(ctx context.Context, paymentID string) error {
+	st := NewStore(pl.db)
 	p, err := st.Get(ctx, paymentID)
 	if err != nil {
 		return err
@@ -145,14 +83,14 @@ func (t *Tasks) SchedulePoll(ctx context.Context, paymentID string) error {
 	if err != nil {
 		return err
 	}
-	return t.next(ctx, p, attempt+1, 0)
+	return pl.next(ctx, p, attempt+1, 0)
 }
 
 // next schedules attempt n, after wait or, when wait is 0, at the pace of
 // NextPoll for the age of what is unresolved. A payment past the last late
 // check is flagged for review as stuck.
-func (t *Tasks) next(ctx context.Context, p Payment, n int, wait time.Duration) error {
-	st := NewStore(t.svc.db)
+func (pl *Polls) next(ctx context.Context, p Payment, n int, wait time.Duration) error {
+	st := NewStore(pl.db)
 	since, open, err := st.OpenSince(ctx, p)
 	if err != nil {
 		return err
@@ -162,19 +100,19 @@ func (t *Tasks) next(ctx context.Context, p Payment, n int, wait time.Duration) 
 	}
 	if wait == 0 {
 		var ok bool
-		if wait, ok = NextPoll(t.svc.now().Sub(since)); !ok {
-			return t.stuck(ctx, p.ID, since)
+		if wait, ok = NextPoll(pl.now().Sub(since)); !ok {
+			return pl.stuck(ctx, p.ID, since)
 		}
 	}
-	at := t.svc.now().Add(wait)
+	at := pl.now().Add(wait)
 	current, err := st.ClaimPoll(ctx, p.ID, n, at)
 	if err != nil || !current {
 		return err
 	}
 	b, _ := json.Marshal(inquirePayload{PaymentID: p.ID, Attempt: n})
 	task := asynq.NewTask(TypeInquire, b, asynq.TaskID(fmt.Sprintf("inquire:%s:%d", p.ID, n)),
-		asynq.Queue(pollQueue(t.svc.now().Sub(since))), asynq.MaxRetry(3), asynq.Retention(time.Hour))
-	if _, err := t.q.EnqueueContext(ctx, task, asynq.ProcessIn(wait)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		asynq.Queue(pollQueue(pl.now().Sub(since))), asynq.MaxRetry(3), asynq.Retention(time.Hour))
+	if _, err := pl.q.EnqueueContext(ctx, task, asynq.ProcessIn(wait)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue poll %s/%d: %w", p.ID, n, err)
 	}
 	return nil
@@ -224,7 +162,7 @@ func (t *Tasks) HandleInquire(ctx context.Context, task *asynq.Task) error {
 		return err // Redis trouble: asynq retries this attempt
 	} else if !ok {
 		// Spread deferred polls so they do not all come back at one instant.
-		return t.next(ctx, p, in.Attempt+1, after+time.Duration(rand.Int64N(int64(2*time.Second))))
+		return t.polls.next(ctx, p, in.Attempt+1, after+time.Duration(rand.Int64N(int64(2*time.Second))))
 	}
 	if p, err = t.svc.Sync(ctx, p.ID); err != nil {
 		// Unknown outcome of the inquiry itself: the chain simply goes on.
@@ -233,7 +171,7 @@ func (t *Tasks) HandleInquire(ctx context.Context, task *asynq.Task) error {
 			return err
 		}
 	}
-	return t.next(ctx, p, in.Attempt+1, 0)
+	return t.polls.next(ctx, p, in.Attempt+1, 0)
 }
 
 // budgetWait is how long a poll waits in line for the shared budget before
@@ -270,15 +208,15 @@ func (t *Tasks) takeBudget(ctx context.Context) (bool, time.Duration, error) {
 }
 
 // stuck flags a payment nobody could resolve by polling.
-func (t *Tasks) stuck(ctx context.Context, paymentID string, since time.Time) error {
+func (pl *Polls) stuck(ctx context.Context, paymentID string, since time.Time) error {
 	reason := fmt.Sprintf("stuck: no final answer from APO since %s", since.Format(time.RFC3339))
-	err := postgres.InTx(ctx, t.svc.db, func(tx *sqlx.Tx) error {
+	err := postgres.InTx(ctx, pl.db, func(tx *sqlx.Tx) error {
 		st := NewStore(tx)
 		p, err := st.Lock(ctx, paymentID)
 		if err != nil || p.NeedsReview {
 			return err
 		}
-		now := t.svc.now().UTC()
+		now := pl.now().UTC()
 		p.NeedsReview, p.ReviewReason, p.UpdatedAt = true, reason, now
 		if _, err := st.Update(ctx, p); err != nil {
 			return err
@@ -291,7 +229,7 @@ func (t *Tasks) stuck(ctx context.Context, paymentID string, since time.Time) er
 		return err
 	})
 	if err == nil {
-		t.log.WarnContext(ctx, "payment needs review", "payment_id", paymentID, "reason", reason)
+		pl.log.WarnContext(ctx, "payment needs review", "payment_id", paymentID, "reason", reason)
 	}
 	return err
 }
@@ -303,37 +241,13 @@ func NewSweepTask(at time.Time) *asynq.Task {
 		asynq.Queue("low"), asynq.MaxRetry(1), asynq.Retention(10*time.Minute))
 }
 
-// sweepPayload, when present, moves the sweep's cutoff for stored
-// notifications.
-type sweepPayload struct {
-	WebhooksBefore time.Time `json:"webhooks_before"`
-}
-
-// NewRecoverySweepTask is the sweep a worker asks for when Redis answers
-// again after an outage: every notification stored before then and still
-// unprocessed was either never queued (the api could not reach Redis) or
-// lost with Redis, so it is re-queued at once rather than a minute later.
-// Its id is per 10 s so replicas seeing the same recovery ask once.
-func NewRecoverySweepTask(recovered time.Time) *asynq.Task {
-	b, _ := json.Marshal(sweepPayload{WebhooksBefore: recovered.UTC()})
-	return asynq.NewTask(TypeSweep, b, asynq.TaskID("payments-sweep-recovery:"+strconv.FormatInt(recovered.Unix()/10, 10)),
-		asynq.Queue(QueueWebhooks), asynq.MaxRetry(3), asynq.Retention(10*time.Minute))
-}
-
-// HandleSweep re-creates work that Redis lost: stored notifications still
-// unprocessed after a minute (or, after an outage, stored before Redis came
-// back) are queued again, and unresolved payments whose poll chain is
-// missing or overdue get a new one.
-func (t *Tasks) HandleSweep(ctx context.Context, task *asynq.Task) error {
-	webhooksBefore := t.svc.now().Add(-sweepAge)
-	if len(task.Payload()) > 0 {
-		var p sweepPayload
-		if err := json.Unmarshal(task.Payload(), &p); err != nil || p.WebhooksBefore.IsZero() {
-			return fmt.Errorf("decode %s payload: %w", TypeSweep, asynq.SkipRetry)
-		}
-		webhooksBefore = p.WebhooksBefore
-	}
-	n, err := t.sweep(ctx, webhooksBefore)
+// HandleSweep re-creates poll chains that Redis lost: unresolved payments
+// whose chain is missing or overdue get a new one. (Stored notifications
+// still unprocessed are package inbox's sweep.) A payload is ignored: a
+// recovery sweep queued before the split carries the notifications'
+// cutoff, which inbox's own sweep now covers.
+func (t *Tasks) HandleSweep(ctx context.Context, _ *asynq.Task) error {
+	n, err := t.Sweep(ctx)
 	if n > 0 {
 		t.log.InfoContext(ctx, "sweeper re-queued lost work", "items", n)
 	}
@@ -347,46 +261,17 @@ const sweepAge = time.Minute
 // sweepPage is how many rows the sweeper reads at a time.
 const sweepPage = 1000
 
-// Sweep does the periodic HandleSweep's work and says how many items it
-// re-queued.
+// Sweep does HandleSweep's work and says how many poll chains it
+// re-created.
 func (t *Tasks) Sweep(ctx context.Context) (int, error) {
-	return t.sweep(ctx, t.svc.now().Add(-sweepAge))
-}
-
-// sweep re-queues the notifications stored before webhooksBefore and still
-// unprocessed, and the polls sweepAge overdue.
-func (t *Tasks) sweep(ctx context.Context, webhooksBefore time.Time) (int, error) {
-	// Every page, not only the first: after an outage at full intake the
-	// backlog is far more than one page, and a page a minute would take
-	// hours to drain. Each event is queued under its own task id, so later
-	// sweeps queue it no more; an event still waiting in the api's batch
-	// task (a worker a minute behind) gets at most this one extra copy,
-	// which finds it processed and costs one read.
 	st := NewStore(t.svc.db)
-	n := 0
-	var last PendingWebhook
-	for {
-		page, err := st.PendingWebhooks(ctx, webhooksBefore, last, sweepPage)
-		if err != nil {
-			return n, err
-		}
-		for _, ev := range page {
-			if err := t.EnqueueWebhook(ctx, ev.ID); err != nil {
-				return n, err
-			}
-			n++
-		}
-		if len(page) < sweepPage {
-			break
-		}
-		last = page[len(page)-1]
-	}
 	lost, err := st.LostPolls(ctx, t.svc.now().Add(-sweepAge), sweepPage)
 	if err != nil {
-		return n, err
+		return 0, err
 	}
+	n := 0
 	for _, id := range lost {
-		if err := t.SchedulePoll(ctx, id); err != nil {
+		if err := t.polls.SchedulePoll(ctx, id); err != nil {
 			return n, err
 		}
 		n++

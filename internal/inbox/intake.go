@@ -1,4 +1,4 @@
-package payments
+package inbox
 
 import (
 	"context"
@@ -108,12 +108,12 @@ var webhookRefusals = promauto.NewCounterVec(prometheus.CounterOpts{
 // window. A notification failing any check is refused with a *RefusedError
 // and stored as IGNORED for forensics, bounded (see refuse); nothing about
 // any payment changes.
-func (s *Service) Intake(ctx context.Context, method, requestURI string, h http.Header, body []byte) (WebhookEvent, bool, error) {
+func (s *Service) Intake(ctx context.Context, method, requestURI string, h http.Header, body []byte) (Event, bool, error) {
 	start := time.Now()
 	defer func() { webhookIntakeSeconds.Observe(time.Since(start).Seconds()) }()
 	now := s.now().UTC()
-	ev := WebhookEvent{ID: uuid.Must(uuid.NewV7()).String(), RawBody: body, Headers: keepHeaders(h),
-		RequestURI: truncateText(requestURI, requestURIMax), Verdict: "valid", State: WebhookPending, Deliveries: 1,
+	ev := Event{ID: uuid.Must(uuid.NewV7()).String(), RawBody: body, Headers: keepHeaders(h),
+		RequestURI: truncateText(requestURI, requestURIMax), Verdict: "valid", State: Pending, Deliveries: 1,
 		ReceivedAt: now}
 	if r := s.screen(method, requestURI, h, body, now); r != nil {
 		return s.refuse(ctx, ev, headerValue(h, "signature"), body, r)
@@ -121,7 +121,7 @@ func (s *Service) Intake(ctx context.Context, method, requestURI string, h http.
 	ev.NotifyType, ev.DedupeKey = dedupeKey(body)
 	stored, first, err := s.intake.store(ctx, ev)
 	if err != nil {
-		return WebhookEvent{}, false, err
+		return Event{}, false, err
 	}
 	if first {
 		webhookIntake.WithLabelValues("stored").Inc()
@@ -136,16 +136,16 @@ func (s *Service) Intake(ctx context.Context, method, requestURI string, h http.
 // really signed them: a notification meant for another merchant, or an old
 // one replayed.
 func (s *Service) screen(method, requestURI string, h http.Header, body []byte, now time.Time) *RefusedError {
-	verr := s.apo.VerifyNotification(method, requestURI, h, body)
+	verr := s.verify.VerifyNotification(method, requestURI, h, body)
 	if verr != nil {
 		if u, err := url.Parse(requestURI); err == nil && u.RawQuery != "" {
-			verr = s.apo.VerifyNotification(method, u.Path, h, body)
+			verr = s.verify.VerifyNotification(method, u.Path, h, body)
 		}
 	}
 	if verr != nil {
 		return &RefusedError{Reason: RefuseSignature, Detail: "signature invalid"}
 	}
-	if id := headerValue(h, "client-id"); id != s.apo.ClientID() {
+	if id := headerValue(h, "client-id"); id != s.verify.ClientID() {
 		return &RefusedError{Reason: RefuseClientID, Detail: fmt.Sprintf("client-id %q is not ours", truncateText(id, 64))}
 	}
 	rt := headerValue(h, "request-time")
@@ -168,7 +168,7 @@ func (s *Service) screen(method, requestURI string, h http.Header, body []byte, 
 // its budget (the RefusalGate) gets nothing stored; it is only counted. The
 // same refused bytes with the same signature are one record, counted in
 // its deliveries.
-func (s *Service) refuse(ctx context.Context, ev WebhookEvent, sig string, body []byte, r *RefusedError) (WebhookEvent, bool, error) {
+func (s *Service) refuse(ctx context.Context, ev Event, sig string, body []byte, r *RefusedError) (Event, bool, error) {
 	webhookIntake.WithLabelValues("invalid").Inc()
 	if s.refusals != nil {
 		ok, err := s.refusals(ctx)
@@ -179,18 +179,18 @@ func (s *Service) refuse(ctx context.Context, ev WebhookEvent, sig string, body 
 				kept = "unstored"
 			}
 			webhookRefusals.WithLabelValues(string(r.Reason), kept).Inc()
-			return WebhookEvent{}, false, r
+			return Event{}, false, r
 		}
 	}
 	whole := sha256.Sum256(body)
 	key := sha256.Sum256(append(whole[:], sig...))
 	ev.RawBody = body[:min(len(body), refusedBodyMax)]
 	ev.BodySize, ev.BodySHA256 = len(body), hex.EncodeToString(whole[:])
-	ev.Verdict, ev.State, ev.LastError = "invalid", WebhookIgnored, r.Detail
+	ev.Verdict, ev.State, ev.LastError = "invalid", Ignored, r.Detail
 	ev.DedupeKey = "invalid:" + hex.EncodeToString(key[:])
-	stored, _, err := NewStore(s.db).InsertWebhook(ctx, ev)
+	stored, _, err := NewStore(s.db).Insert(ctx, ev)
 	if err != nil {
-		return WebhookEvent{}, false, err
+		return Event{}, false, err
 	}
 	r.Stored = true
 	webhookRefusals.WithLabelValues(string(r.Reason), "stored").Inc()
@@ -285,12 +285,12 @@ type batcher struct {
 }
 
 type intakeReq struct {
-	ev   WebhookEvent
+	ev   Event
 	done chan intakeRes
 }
 
 type intakeRes struct {
-	ev    WebhookEvent
+	ev    Event
 	first bool
 	err   error
 }
@@ -301,7 +301,7 @@ func newBatcher(db *sqlx.DB) *batcher {
 
 // store queues ev and waits until it is committed (or ctx ends: the row
 // may then still be written, which a re-delivery's dedupe key absorbs).
-func (b *batcher) store(ctx context.Context, ev WebhookEvent) (WebhookEvent, bool, error) {
+func (b *batcher) store(ctx context.Context, ev Event) (Event, bool, error) {
 	b.once.Do(func() {
 		for range intakeWriters {
 			go b.run()
@@ -311,13 +311,13 @@ func (b *batcher) store(ctx context.Context, ev WebhookEvent) (WebhookEvent, boo
 	select {
 	case b.in <- r:
 	case <-ctx.Done():
-		return WebhookEvent{}, false, ctx.Err()
+		return Event{}, false, ctx.Err()
 	}
 	select {
 	case res := <-r.done:
 		return res.ev, res.first, res.err
 	case <-ctx.Done():
-		return WebhookEvent{}, false, ctx.Err()
+		return Event{}, false, ctx.Err()
 	}
 }
 
@@ -346,7 +346,7 @@ func (b *batcher) write(batch []*intakeReq) {
 	// Several deliveries of one fact in a batch become one row; a multi-row
 	// upsert may not touch the same row twice.
 	byKey := map[string][]*intakeReq{}
-	var uniq []WebhookEvent
+	var uniq []Event
 	for _, r := range batch {
 		if _, seen := byKey[r.ev.DedupeKey]; !seen {
 			uniq = append(uniq, r.ev)
@@ -377,7 +377,7 @@ func (b *batcher) write(batch []*intakeReq) {
 }
 
 type storedWebhook struct {
-	ev       WebhookEvent
+	ev       Event
 	inserted bool
 }
 
@@ -400,7 +400,7 @@ const insertWebhooks = `
 // once per connection instead of once per batch, and one round trip fewer.
 // deliveries[key] counts how many deliveries of each fact the batch held.
 // Each returned event is its input with the stored id and state.
-func (b *batcher) insert(ctx context.Context, evs []WebhookEvent, deliveries map[string]int) (map[string]storedWebhook, error) {
+func (b *batcher) insert(ctx context.Context, evs []Event, deliveries map[string]int) (map[string]storedWebhook, error) {
 	stmt, err := b.prepared(ctx)
 	if err != nil {
 		return nil, err
@@ -411,7 +411,7 @@ func (b *batcher) insert(ctx context.Context, evs []WebhookEvent, deliveries map
 		make([]string, n), make([]string, n)
 	bodies := make([][]byte, n)
 	counts := make([]int64, n)
-	byKey := make(map[string]WebhookEvent, n)
+	byKey := make(map[string]Event, n)
 	for i, ev := range evs {
 		h, err := json.Marshal(ev.Headers)
 		if err != nil {
@@ -441,7 +441,7 @@ func (b *batcher) insert(ctx context.Context, evs []WebhookEvent, deliveries map
 	out := make(map[string]storedWebhook, len(rows))
 	for _, r := range rows {
 		ev := byKey[r.DedupeKey]
-		ev.ID, ev.State, ev.Attempts, ev.Deliveries, ev.PaymentID = r.ID, WebhookState(r.State), r.Attempts, r.Deliveries, r.PaymentID
+		ev.ID, ev.State, ev.Attempts, ev.Deliveries, ev.PaymentID = r.ID, State(r.State), r.Attempts, r.Deliveries, r.PaymentID
 		ev.ProcessedAt = postgres.UTC(r.ProcessedAt)
 		out[r.DedupeKey] = storedWebhook{ev: ev, inserted: r.Inserted}
 	}
