@@ -57,8 +57,8 @@ func idempotencyScope(ctx huma.Context) (string, bool) {
 // auditEntry is the audit row of a change made by the current request:
 // the actor and role come from authentication, the peer address and
 // request id from the httpx middleware. Handlers whose change commits in
-// one transaction with its row (API keys) record it with
-// audit.NewStore(tx).Record; the others call recordAudit.
+// one transaction with its row (API keys) hand it to auth.Keys; the others
+// call recordAudit.
 func auditEntry(ctx context.Context, action, target string, input any, outcome string) audit.Entry {
 	a, _ := auth.ActorFromContext(ctx)
 	return audit.Entry{

@@ -5,10 +5,14 @@ package archtest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -186,5 +190,101 @@ func TestWorkerDoesNotLinkHuma(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestCmdIsWiringOnly: the binaries wire and translate; SQL and the
+// transactions that compose stores belong to the domain packages. A string
+// that reads as a SQL statement, or a call that runs SQL or opens a
+// transaction, in a non-test file under cmd/ fails here.
+func TestCmdIsWiringOnly(t *testing.T) {
+	fset := token.NewFileSet()
+	for _, p := range listPackages(t) {
+		if !strings.HasPrefix(local(p.ImportPath), "cmd/") {
+			continue
+		}
+		for _, f := range p.GoFiles {
+			path := filepath.Join(p.Dir, f)
+			file, err := parser.ParseFile(fset, path, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range wiringViolations(fset, file) {
+				t.Errorf("%s/%s: %s; move it into the domain package that owns the table", local(p.ImportPath), f, v)
+			}
+		}
+	}
+}
+
+var (
+	sqlStatement = regexp.MustCompile(`(?is)^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\s.*\b(FROM|INTO|SET|AS)\b`)
+	// Calls that run SQL or open a transaction (sqlx and database/sql names,
+	// and postgres.InTx*); PingContext (a readiness probe) is wiring.
+	sqlCalls = map[string]bool{"ExecContext": true, "QueryContext": true, "QueryxContext": true, "QueryRowContext": true,
+		"QueryRowxContext": true, "GetContext": true, "SelectContext": true, "NamedExecContext": true, "BeginTxx": true,
+		"BeginTx": true, "InTx": true, "InTxRelearnable": true, "Exec": true, "Query": true, "Get": true, "Select": true}
+)
+
+func wiringViolations(fset *token.FileSet, file *ast.File) []string {
+	var out []string
+	ast.Inspect(file, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.BasicLit:
+			if n.Kind == token.STRING {
+				if s, err := strconv.Unquote(n.Value); err == nil && sqlStatement.MatchString(s) {
+					out = append(out, fmt.Sprintf("line %d: a SQL statement", fset.Position(n.Pos()).Line))
+				}
+			}
+		case *ast.CallExpr:
+			if sel, ok := n.Fun.(*ast.SelectorExpr); ok && sqlCalls[sel.Sel.Name] && sqlReceiver(sel.X) {
+				out = append(out, fmt.Sprintf("line %d: %s runs SQL", fset.Position(n.Pos()).Line, sel.Sel.Name))
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// sqlReceiver reports whether x names a database handle, a transaction or
+// the postgres package (db, tx, conn, postgres …), so that Get or Select
+// on an unrelated value is not mistaken for SQL.
+func sqlReceiver(x ast.Expr) bool {
+	var name string
+	switch x := x.(type) {
+	case *ast.Ident:
+		name = x.Name
+	case *ast.SelectorExpr:
+		name = x.Sel.Name
+	default:
+		return false
+	}
+	switch strings.ToLower(name) {
+	case "db", "tx", "conn", "postgres", "sqlx", "pool":
+		return true
+	}
+	return false
+}
+
+// The check above finds what it claims to.
+func TestWiringViolationsFinds(t *testing.T) {
+	src := `package main
+func f() {
+	_ = "SELECT id FROM payments WHERE id = $1"
+	_ = "Select a file to upload"
+	_, _ = db.ExecContext(ctx, q)
+	_ = postgres.InTx(ctx, db, nil)
+	_ = s.db.GetContext(ctx, &n, q)
+	_ = form.Get("x")
+	_ = db.PingContext(ctx)
+}`
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, "x.go", src, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := wiringViolations(fset, file)
+	want := []string{"line 3: a SQL statement", "line 5: ExecContext runs SQL", "line 6: InTx runs SQL", "line 7: GetContext runs SQL"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("got %q\nwant %q", got, want)
 	}
 }
