@@ -29,6 +29,7 @@ import (
 	"github.com/payops/payops/internal/idempotency"
 	"github.com/payops/payops/internal/idempotency/httpguard"
 	"github.com/payops/payops/internal/logging"
+	"github.com/payops/payops/internal/logging/logtest"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/postgres/pgtest"
@@ -46,7 +47,7 @@ type disputeEnv struct {
 	pay      *payments.Service
 	svc      *disputes.Service
 	ahead    atomic.Int64 // how far the sandbox's clock runs ahead, in ns
-	logs     *lockedBuffer
+	logs     *logtest.Buffer
 	viewer   string
 	operator string
 	checkout string
@@ -54,7 +55,7 @@ type disputeEnv struct {
 
 func newDisputeEnv(t *testing.T) *disputeEnv {
 	t.Helper()
-	e := &disputeEnv{db: pgtest.NewDB(t), logs: &lockedBuffer{}}
+	e := &disputeEnv{db: pgtest.NewDB(t), logs: &logtest.Buffer{}}
 	e.sb = sandboxtest.Start(t, sandboxtest.Options{Now: func() time.Time {
 		return time.Now().Add(time.Duration(e.ahead.Load()))
 	}})

@@ -21,6 +21,7 @@ import (
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/logging"
+	"github.com/payops/payops/internal/logging/logtest"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/postgres/pgtest"
@@ -45,7 +46,7 @@ func FuzzListQuery(f *testing.F) {
 		f.Fatal(err)
 	}
 	key := "Bearer " + admin.Reveal()
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	log := logging.New(logs, slog.LevelInfo)
 	rdb := redistest.Start(f).Client()
 	f.Cleanup(func() { _ = rdb.Close() })
@@ -63,7 +64,7 @@ func FuzzListQuery(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, endpoint uint, query string) {
 		path := paths[endpoint%uint(len(paths))]
-		logs.reset()
+		logs.Reset()
 		// The query goes in raw, past any client's encoding, as a hostile
 		// client could send it.
 		req := httptest.NewRequest(http.MethodGet, path, nil)
@@ -97,14 +98,6 @@ func FuzzListQuery(f *testing.F) {
 			t.Fatalf("GET %s?%q changed the listed rows", path, query)
 		}
 	})
-}
-
-// reset drops what was logged so far, so a failing input shows only its
-// own log lines (the fuzz loop runs one input at a time).
-func (b *lockedBuffer) reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Reset()
 }
 
 // listedChecksum is a digest of every row of the tables the list endpoints

@@ -11,6 +11,7 @@ import (
 
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/logging"
+	"github.com/payops/payops/internal/logging/logtest"
 	"github.com/payops/payops/internal/postgres/pgtest"
 	"github.com/payops/payops/internal/redistest"
 	"github.com/payops/payops/internal/sandboxtest"
@@ -25,7 +26,7 @@ func TestReadinessNamesUnverifiableAPO(t *testing.T) {
 	t.Parallel()
 	gw := sandboxtest.MisregisteredGateway(t)
 	client := sandboxtest.NewClient(t, gw.URL)
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	svc := newServices(logging.New(logs, slog.LevelDebug), pgtest.NewDB(t), redistest.Start(t).Client())
 	svc.checks = append(svc.checks, apoCheck(client))
 	h, _ := newHandler(svc)

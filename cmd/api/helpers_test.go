@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
@@ -18,37 +17,20 @@ import (
 
 	"github.com/payops/payops/internal/auth"
 	"github.com/payops/payops/internal/logging"
+	"github.com/payops/payops/internal/logging/logtest"
 )
-
-// lockedBuffer collects log output written by server goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // testServer is the api handler over real dependencies on an httptest
 // server. Close it before reading logs: Close waits for every handler, so
 // every access-log line is written by then.
 type testServer struct {
 	*httptest.Server
-	logs *lockedBuffer
+	logs *logtest.Buffer
 }
 
 func newTestServer(t *testing.T, db *sqlx.DB, rdb *redis.Client) *testServer {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	h, _ := newHandler(newServices(logging.New(logs, slog.LevelDebug), db, rdb))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

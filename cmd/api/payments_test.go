@@ -28,6 +28,7 @@ import (
 	"github.com/payops/payops/internal/idempotency/httpguard"
 	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/logging"
+	"github.com/payops/payops/internal/logging/logtest"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/postgres"
 	"github.com/payops/payops/internal/postgres/pgtest"
@@ -49,7 +50,7 @@ type payEnv struct {
 	srv      *httptest.Server
 	db       *sqlx.DB
 	apo      *sandboxtest.Env
-	logs     *lockedBuffer
+	logs     *logtest.Buffer
 	admin    string
 	operator string
 	checkout string
@@ -67,7 +68,7 @@ func newPayEnv(t *testing.T) *payEnv {
 // sandbox's own client (an unreachable APO).
 func newPayEnvWith(t *testing.T, db *sqlx.DB, sb *sandboxtest.Env, provider payments.Provider) *payEnv {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	log := logging.New(logs, slog.LevelDebug)
 	// Redis only backs /readyz, which these tests do not call.
 	svc := newServices(log, db, redis.NewClient(&redis.Options{Addr: closedPort(t)}))

@@ -36,6 +36,7 @@ import (
 	"github.com/payops/payops/internal/auth"
 	"github.com/payops/payops/internal/idempotency/httpguard"
 	"github.com/payops/payops/internal/logging"
+	"github.com/payops/payops/internal/logging/logtest"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/postgres/pgtest"
@@ -67,7 +68,7 @@ func newReconEnv(t *testing.T, uploadLimit int64) *reconEnv {
 	t.Helper()
 	e := &reconEnv{db: pgtest.NewDB(t)}
 	dir := t.TempDir()
-	log := logging.New(&lockedBuffer{}, slog.LevelDebug)
+	log := logging.New(&logtest.Buffer{}, slog.LevelDebug)
 	// Redis only backs /readyz, which these tests do not call.
 	svc := newServices(log, e.db, redis.NewClient(&redis.Options{Addr: closedPort(t)}))
 	e.recon = recon.NewService(e.db, recon.Config{ReportsDir: filepath.Join(dir, "reports"),

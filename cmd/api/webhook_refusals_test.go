@@ -22,6 +22,7 @@ import (
 	"github.com/payops/payops/internal/auth"
 	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/logging"
+	"github.com/payops/payops/internal/logging/logtest"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/postgres/pgtest"
 	"github.com/payops/payops/internal/ratelimit"
@@ -37,7 +38,7 @@ func newGatedPayEnv(t *testing.T, burst int) *payEnv {
 	sb := sandboxtest.Start(t, sandboxtest.Options{Recorder: payments.NewCallRecorder(db)})
 	rdb := redistest.Start(t).Client()
 	t.Cleanup(func() { _ = rdb.Close() })
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	log := logging.New(logs, slog.LevelDebug)
 	svc := newServices(log, db, redis.NewClient(&redis.Options{Addr: closedPort(t)}))
 	pay := payments.NewService(db, sb.Client, nil, log, "http://127.0.0.1:1")

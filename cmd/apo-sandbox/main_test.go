@@ -18,30 +18,13 @@ import (
 	"time"
 
 	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/logging/logtest"
 )
-
-// syncBuffer collects the command's output while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func noEnv(string) string { return "" }
 
 // listeningURL polls the JSON log for the startup line.
-func listeningURL(t *testing.T, out *syncBuffer, done <-chan error) string {
+func listeningURL(t *testing.T, out *logtest.Buffer, done <-chan error) string {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
@@ -69,7 +52,7 @@ func TestRunServesSignedAPIAndShutsDown(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "keys")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out logtest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--keys-dir", dir, "--time-scale", "0.001", "--seed", "7"}, noEnv, &out)
@@ -358,7 +341,7 @@ func TestRunWiresNotificationsAndReports(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out logtest.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--keys-dir", filepath.Join(dir, "keys"), "--seed", "3",

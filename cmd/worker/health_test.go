@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,25 +14,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/payops/payops/internal/logging/logtest"
 )
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // logLine is the part of a JSON log line the tests look at.
 type logLine struct {
@@ -87,7 +70,7 @@ func (s *script) ping(context.Context) error {
 func TestProbeLogsOneLinePerOutageAndRecovery(t *testing.T) {
 	down := errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
 	s := &script{results: []error{nil, down, down, down, nil, nil}}
-	var buf syncBuffer
+	var buf logtest.Buffer
 	p := newProbe("postgres", s.ping, slog.New(slog.NewJSONHandler(&buf, nil)))
 	clock := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	p.now = func() time.Time { return clock }
@@ -124,7 +107,7 @@ func TestProbeLogsOneLinePerOutageAndRecovery(t *testing.T) {
 func TestProbeWatchRecoversWithoutRestart(t *testing.T) {
 	down := errors.New("redis: connection refused")
 	s := &script{results: []error{down, down, nil}}
-	var buf syncBuffer
+	var buf logtest.Buffer
 	p := newProbe("redis", s.ping, slog.New(slog.NewJSONHandler(&buf, nil)))
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
@@ -146,7 +129,7 @@ func TestProbeWatchRecoversWithoutRestart(t *testing.T) {
 }
 
 func TestProbeIgnoresShutdown(t *testing.T) {
-	var buf syncBuffer
+	var buf logtest.Buffer
 	p := newProbe("postgres", func(ctx context.Context) error { return ctx.Err() },
 		slog.New(slog.NewJSONHandler(&buf, nil)))
 	ctx, cancel := context.WithCancel(context.Background())

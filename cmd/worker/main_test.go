@@ -21,6 +21,7 @@ import (
 
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/config"
+	"github.com/payops/payops/internal/logging/logtest"
 	"github.com/payops/payops/internal/postgres/pgtest"
 	"github.com/payops/payops/internal/redistest"
 	"github.com/payops/payops/jobs"
@@ -73,7 +74,7 @@ func tcpRedis(t *testing.T) (addr string, rdb *redis.Client) {
 func TestRunEndToEnd(t *testing.T) {
 	t.Parallel()
 	addr, rdb := tcpRedis(t)
-	var out syncBuffer
+	var out logtest.Buffer
 	e := env(withKeys(t, map[string]string{
 		"DATABASE_URL":               pgtest.NewURL(t),
 		"REDIS_ADDR":                 addr,
@@ -198,7 +199,7 @@ func TestRunBadHeartbeatSpec(t *testing.T) {
 func TestTaskErrorLog(t *testing.T) {
 	t.Parallel()
 	r := redistest.Start(t)
-	var out syncBuffer
+	var out logtest.Buffer
 	log := slog.New(slog.NewJSONHandler(&out, nil))
 	srv := asynq.NewServer(r.Opt(), asynq.Config{
 		Queues:       map[string]int{"default": 1},
@@ -238,7 +239,7 @@ func TestTaskErrorLog(t *testing.T) {
 }
 
 func TestAsynqLoggerLevels(t *testing.T) {
-	var out syncBuffer
+	var out logtest.Buffer
 	l := asynqLogger{slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	l.Debug("a", 1) // Sprint spacing, as asynq's default logger prints
 	l.Info("b")
@@ -259,7 +260,7 @@ func TestAsynqLoggerLevels(t *testing.T) {
 func TestRedisLoggerGoesToDebug(t *testing.T) {
 	var l redisLogger
 	l.Printf(context.Background(), "dropped %d", 1) // before serve sets a logger
-	var out syncBuffer
+	var out logtest.Buffer
 	l.log.Store(slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	l.Printf(context.Background(), "pool: failed to dial after %d attempts", 5)
 	ls := lines(t, out.String())

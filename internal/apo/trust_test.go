@@ -1,17 +1,16 @@
 package apo_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/apo/sandbox"
+	"github.com/payops/payops/internal/logging/logtest"
 	"github.com/payops/payops/internal/sandboxtest"
 )
 
@@ -66,30 +65,6 @@ func TestVerificationCauses(t *testing.T) {
 	}
 }
 
-// lockedLog is a log buffer a client and the test share.
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) count(msg string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), `"msg":"`+msg+`"`)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestUnsignedRejectionsAgainstSandbox: APO has another public key on
 // record for our client id (the key pair is wrong) and, as the sandbox's
 // unsignedRejections fault makes it, answers SIGNATURE_INVALID unsigned.
@@ -99,7 +74,7 @@ func (l *lockedLog) String() string {
 func TestUnsignedRejectionsAgainstSandbox(t *testing.T) {
 	t.Parallel()
 	gw := sandboxtest.MisregisteredGateway(t)
-	logs := &lockedLog{}
+	logs := &logtest.Buffer{}
 	c := sandboxtest.NewClient(t, gw.URL, func(cfg *apo.Config) { cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
 
 	for i := range apo.DegradedAfter + 2 {
@@ -123,7 +98,7 @@ func TestUnsignedRejectionsAgainstSandbox(t *testing.T) {
 	if p := v.Problem(); !strings.Contains(p, "wrong key pair") || !strings.Contains(p, sandboxtest.ClientID) {
 		t.Errorf("problem %q does not name the key pair and client id", p)
 	}
-	if n := logs.count("APO replies cannot be verified"); n != 1 {
+	if n := logs.Count("APO replies cannot be verified"); n != 1 {
 		t.Fatalf("%d lines naming the run, want 1:\n%s", n, logs)
 	}
 	if !strings.Contains(logs.String(), "wrong key pair") {
@@ -138,7 +113,7 @@ func TestUnsignedRejectionsAgainstSandbox(t *testing.T) {
 	if v.Consecutive != 0 || v.Cause != "" || v.Degraded() || v.Problem() != "" || v.Total[apo.CauseSignatureInvalid] != apo.DegradedAfter+2 {
 		t.Fatalf("after a verified reply: %+v", v)
 	}
-	if n := logs.count("APO replies verify again"); n != 1 {
+	if n := logs.Count("APO replies verify again"); n != 1 {
 		t.Fatalf("%d recovery lines, want 1:\n%s", n, logs)
 	}
 }

@@ -1,7 +1,6 @@
 package disputes_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/logging"
+	"github.com/payops/payops/internal/logging/logtest"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/postgres/pgtest"
@@ -32,24 +31,6 @@ var (
 	_ disputes.Payments  = (*payments.Service)(nil)
 	_ inbox.DisputeFacts = (*disputes.Service)(nil)
 )
-
-// lockedBuffer collects log output written by concurrent goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // clock is a settable time shared by the sandbox and the services.
 type clock struct{ ns atomic.Int64 }
@@ -72,7 +53,7 @@ type harness struct {
 	svc   *disputes.Service
 	in    *inbox.Service // the notifications' production path
 	clock *clock
-	logs  *lockedBuffer
+	logs  *logtest.Buffer
 }
 
 // newHarness wires disputes to payments, the inbox, the sandbox and a
@@ -82,7 +63,7 @@ func newHarness(t *testing.T, alerts *disputes.Alerter) *harness {
 	db := pgtest.NewDB(t)
 	clk := newClock(time.Now().UTC().Truncate(time.Second))
 	env := sandboxtest.Start(t, sandboxtest.Options{Now: clk.time})
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	log := logging.New(logs, slog.LevelDebug)
 	pay := payments.NewService(db, env.Client, nil, log, "http://127.0.0.1:1")
 	pay.SetClock(clk.time)

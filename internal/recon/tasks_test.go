@@ -1,45 +1,26 @@
 package recon
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
 
+	"github.com/payops/payops/internal/logging/logtest"
 	"github.com/payops/payops/internal/redistest"
 )
-
-// syncBuffer is a log sink the race detector accepts.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestNightlyTask(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	svc, db, _ := newTestService(t)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	svc.log = slog.New(slog.NewJSONHandler(&logs, nil))
 	lg := buildLedger([]time.Time{thu, fri, sat, mon}, perDay)
 	seedLedger(t, db, lg)

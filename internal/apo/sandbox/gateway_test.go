@@ -15,11 +15,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/logging/logtest"
 )
 
 func TestNewRequiresKeys(t *testing.T) {
@@ -301,7 +301,7 @@ func TestParamIllegalNamesTheField(t *testing.T) {
 // a card number nor the CVV shows up in the state dump, the call log or the
 // logs, while the masked forms do.
 func TestNoCardDataAnywhere(t *testing.T) {
-	var logs syncBuffer
+	var logs logtest.Buffer
 	e := newEnv(t, func(c *Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
@@ -367,24 +367,6 @@ func TestNoCardDataAnywhere(t *testing.T) {
 	if strings.Contains(buf.String(), "4111111111111111") || strings.Contains(buf.String(), "987") {
 		t.Errorf("slog shows card data: %s", buf.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestCallsEndpoint(t *testing.T) {
