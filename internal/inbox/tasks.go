@@ -179,12 +179,6 @@ const sweepAge = time.Minute
 // sweepPage is how many rows the sweeper reads at a time.
 const sweepPage = 1000
 
-// Sweep does the periodic HandleSweep's work and says how many
-// notifications it re-queued.
-func (t *Tasks) Sweep(ctx context.Context) (int, error) {
-	return t.sweep(ctx, t.svc.now().Add(-sweepAge))
-}
-
 // sweep re-queues the notifications stored before before and still
 // unprocessed.
 func (t *Tasks) sweep(ctx context.Context, before time.Time) (int, error) {
