@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -286,5 +287,35 @@ func f() {
 	want := []string{"line 3: a SQL statement", "line 5: ExecContext runs SQL", "line 6: InTx runs SQL", "line 7: GetContext runs SQL"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("got %q\nwant %q", got, want)
+	}
+}
+
+// TestNotificationCodeStaysWithItsOwner: payments and disputes each apply
+// their own notifications for the inbox; neither calls the other's
+// (disputes may read payments, never apply a payment notification).
+func TestNotificationCodeStaysWithItsOwner(t *testing.T) {
+	owners := map[string][]string{
+		"internal/disputes": {"ApplyPaymentResult", "ApplyCaptureResult", "ApplyRefundResult"},
+		"internal/payments": {"HandleDisputeNotification"},
+	}
+	fset := token.NewFileSet()
+	for _, p := range listPackages(t) {
+		forbidden, ok := owners[local(p.ImportPath)]
+		if !ok {
+			continue
+		}
+		for _, f := range p.GoFiles {
+			file, err := parser.ParseFile(fset, filepath.Join(p.Dir, f), nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(file, func(n ast.Node) bool {
+				if sel, ok := n.(*ast.SelectorExpr); ok && slices.Contains(forbidden, sel.Sel.Name) {
+					t.Errorf("%s/%s:%d uses %s, the other domain's notification code; the inbox routes notifications",
+						local(p.ImportPath), f, fset.Position(sel.Pos()).Line, sel.Sel.Name)
+				}
+				return true
+			})
+		}
 	}
 }
