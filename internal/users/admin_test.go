@@ -1,0 +1,180 @@
+package users
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/payops/payops/internal/audit"
+	"github.com/payops/payops/internal/auth"
+)
+
+// Every administrative change writes one audit row, in its transaction,
+// whose input is the email and the role; no password, TOTP secret, otpauth
+// URL or session token reaches the audit log, the log lines or an error.
+func TestUserAuditRowsAndLogsHoldNoSecrets(t *testing.T) {
+	f := newFixture(t, Config{})
+	var secrets []string
+	keep := func(c Created) {
+		secrets = append(secrets, c.Password.Reveal())
+		if c.Enrolment != nil {
+			secrets = append(secrets, c.Enrolment.Secret.Reveal(), c.Enrolment.URL.Reveal())
+		}
+	}
+	op := f.create(t, "ops@example.com", auth.RoleOperator)
+	vw := f.create(t, "viewer@example.com", auth.RoleViewer)
+	keep(op)
+	keep(vw)
+	tok := f.mustLogin(t, op)
+	secrets = append(secrets, tok.Reveal())
+	// Failures log: a wrong password that is in fact another user's.
+	_, _, err := f.login(op.User.Email, vw.Password, "000000")
+	errText := fmt.Sprint(err)
+	_, _, err = f.login("nobody@example.com", op.Password, "")
+	errText += fmt.Sprint(err)
+	pw, err := f.svc.ResetPassword(f.ctx, admin, vw.User.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vw.Password = pw
+	secrets = append(secrets, pw.Reveal())
+	e, err := f.svc.EnrolTOTP(f.ctx, admin, vw.User.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, e.Secret.Reveal(), e.URL.Reveal())
+	if err := f.svc.ConfirmTOTP(f.ctx, admin, vw.User.ID, f.code(t, e.Secret, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Disable(f.ctx, admin, vw.User.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Enable(f.ctx, admin, vw.User.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.ChangeRole(f.ctx, admin, vw.User.ID, auth.RoleFinance); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.ChangePassword(f.ctx, op.User.ID, op.Password, "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, "correct horse battery staple")
+
+	entries, _, err := audit.NewStore(f.db).List(f.ctx, audit.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range entries {
+		actions = append(actions, e.Action)
+		var in map[string]any
+		if err := json.Unmarshal(e.Input.(json.RawMessage), &in); err != nil || len(in) != 2 || in["email"] == "" || in["role"] == "" {
+			t.Errorf("%s input %s: want exactly email and role", e.Action, e.Input)
+		}
+		if !strings.HasPrefix(e.Target, "console-user:") || e.Outcome != audit.OutcomeSucceeded {
+			t.Errorf("audit row %+v", e)
+		}
+	}
+	want := []string{ActionChangePassword, ActionChangeRole, ActionEnable, ActionDisable, ActionConfirmTOTP,
+		ActionEnrolTOTP, ActionResetPassword, ActionCreate, ActionCreate}
+	if strings.Join(actions, " ") != strings.Join(want, " ") {
+		t.Errorf("audit actions\n got %v\nwant %v", actions, want)
+	}
+	if entries[0].Actor != "ops@example.com" || entries[0].Role != "operator" {
+		t.Errorf("a user's own change is audited as %q/%q", entries[0].Actor, entries[0].Role)
+	}
+
+	var dump []string
+	if err := f.db.Select(&dump, `SELECT t::text FROM audit_log t UNION ALL SELECT t::text FROM console_sessions t`); err != nil {
+		t.Fatal(err)
+	}
+	mustContainNone(t, "audit log and sessions", strings.Join(dump, "\n"), secrets...)
+	var hashes []string
+	if err := f.db.Select(&hashes, `SELECT password_hash FROM console_users`); err != nil {
+		t.Fatal(err)
+	}
+	mustContainNone(t, "password hashes", strings.Join(hashes, "\n"), secrets...)
+	if f.logs.Count("console login failed") < 2 || f.logs.Count("console login") < 1 {
+		t.Errorf("expected login log lines:\n%s", f.logs.String())
+	}
+	mustContainNone(t, "log lines", f.logs.String(), secrets...)
+	mustContainNone(t, "errors", errText, secrets...)
+	// Every printed form of a Secret is redacted.
+	s := Secret("hunter2hunter2")
+	b, _ := json.Marshal(struct{ S Secret }{s})
+	mustContainNone(t, "formatted secret", fmt.Sprintf("%v %s %q %x %#v %d", s, s, s, s, s, s)+string(b), "hunter2")
+}
+
+// A change whose audit row cannot be written does not happen.
+func TestUserChangeNeedsItsAuditRow(t *testing.T) {
+	f := newFixture(t, Config{})
+	if _, err := f.svc.Create(f.ctx, Actor{}, "lost@example.com", auth.RoleViewer); err == nil {
+		t.Fatal("a create without an actor was accepted")
+	}
+	var n int
+	if err := f.db.Get(&n, `SELECT count(*) FROM console_users`); err != nil || n != 0 {
+		t.Fatalf("console_users: %d rows (%v), want 0: the audit row failed", n, err)
+	}
+	c := f.create(t, "kept@example.com", auth.RoleViewer)
+	if _, _, err := f.svc.ChangeRole(f.ctx, Actor{}, c.User.ID, auth.RoleAdmin); err == nil {
+		t.Fatal("a role change without an actor was accepted")
+	}
+	if u, _ := f.svc.Get(f.ctx, c.User.ID); u.Role != auth.RoleViewer {
+		t.Fatalf("role %s after a failed change, want viewer", u.Role)
+	}
+}
+
+func TestUserCreateValidates(t *testing.T) {
+	f := newFixture(t, Config{})
+	f.create(t, "Dup@Example.com", auth.RoleViewer)
+	_, err := f.svc.Create(f.ctx, admin, "dup@example.COM", auth.RoleAdmin)
+	wantErr(t, "same email in another case", err, ErrDuplicate)
+	var inv *InvalidError
+	for _, tc := range []struct {
+		email string
+		role  auth.Role
+		field string
+	}{
+		{"", auth.RoleViewer, "email"}, {"Bob <bob@example.com>", auth.RoleViewer, "email"},
+		{"no-at-sign", auth.RoleViewer, "email"}, {"x@example.com", "root", "role"},
+	} {
+		if _, err := f.svc.Create(f.ctx, admin, tc.email, tc.role); !errors.As(err, &inv) || inv.Field != tc.field {
+			t.Errorf("create %q %q: %v, want an invalid %s", tc.email, tc.role, err, tc.field)
+		}
+	}
+	_, err = f.svc.Get(f.ctx, "not-a-uuid")
+	wantErr(t, "get malformed id", err, ErrNotFound)
+}
+
+// List pages newest first through keyset cursors.
+func TestUserList(t *testing.T) {
+	f := newFixture(t, Config{})
+	for i := range 5 {
+		f.create(t, fmt.Sprintf("u%d@example.com", i), auth.RoleViewer)
+		f.clock.Advance(1)
+	}
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		us, next, err := f.svc.List(f.ctx, Filter{Cursor: cursor, Limit: 2})
+		if err != nil || pages > 3 {
+			t.Fatalf("page %d: %v", pages, err)
+		}
+		for _, u := range us {
+			got = append(got, u.Email)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if want := "u4 u3 u2 u1 u0"; strings.ReplaceAll(strings.Join(got, " "), "@example.com", "") != want {
+		t.Fatalf("listed %v, want %s", got, want)
+	}
+	var inv *InvalidError
+	if _, _, err := f.svc.List(f.ctx, Filter{Cursor: "garbage"}); !errors.As(err, &inv) {
+		t.Fatalf("bad cursor: %v", err)
+	}
+}
