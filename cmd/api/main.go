@@ -5,6 +5,7 @@
 //	api migrate                          apply pending database migrations and exit
 //	api openapi                          print the OpenAPI 3.1 spec as YAML (no database needed)
 //	api keys create --name N --role R    create an API key and print it once
+//	api users create --email E --role R  create a console user; print its password and TOTP secret once
 //
 // Configuration comes from the environment (design.md §3).
 package main
@@ -31,6 +32,7 @@ import (
 	"github.com/payops/payops/internal/config"
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/postgres"
+	"github.com/payops/payops/internal/users"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish
@@ -51,7 +53,8 @@ const usage = `usage:
   api [serve]                          run the HTTP server
   api migrate                          apply pending database migrations
   api openapi                          print the OpenAPI spec (YAML)
-  api keys create --name N --role R    create an API key and print it once`
+  api keys create --name N --role R    create an API key and print it once
+  api users create --email E --role R  create a console user; print its password and TOTP secret once`
 
 // run is the whole program with its inputs made explicit, so tests can
 // drive it: args without the program name, the environment as a function,
@@ -68,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return fmt.Errorf("openapi takes no arguments\n%s", usage)
 		}
 		return printSpec(stdout)
-	case "serve", "migrate", "keys":
+	case "serve", "migrate", "keys", "users":
 	case "help", "-h", "-help", "--help":
 		_, err := fmt.Fprintln(stdout, usage)
 		return err
@@ -95,6 +98,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		// stdout carries only the new key, so scripts can capture it;
 		// failures come back as the returned error.
 		return keysCommand(ctx, cfg, args, stdout)
+	case "users":
+		return usersCommand(ctx, cfg, args, stdout)
 	}
 	if len(args) > 0 {
 		return fmt.Errorf("serve takes no arguments\n%s", usage)
@@ -168,6 +173,64 @@ func keysCommand(ctx context.Context, cfg config.Config, args []string, stdout i
 	}
 	_, err = fmt.Fprintln(stdout, secret.Reveal())
 	return err
+}
+
+// usersCommand runs "users create": like keys create, the command line
+// acts as admin with actor "cli". It prints the new user's first password
+// and, for a role that needs a second factor, the TOTP secret and its
+// otpauth:// URL (for a QR code); the first login with a valid code
+// confirms the enrolment. Nothing else keeps them.
+func usersCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return fmt.Errorf("users: want subcommand create\n%s", usage)
+	}
+	fs := flag.NewFlagSet("users create", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	email := fs.String("email", "", "the user's email address, which they log in with")
+	role := fs.String("role", "", "role: "+rolesList())
+	if err := fs.Parse(args[1:]); err != nil {
+		return fmt.Errorf("users create: %w\n%s", err, usage)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("users create: unexpected argument %q\n%s", fs.Arg(0), usage)
+	}
+	r, err := auth.ParseRole(*role)
+	if err != nil {
+		return fmt.Errorf("users create: --role: want one of %s", rolesList())
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	postgres.SetPool(db, cfg.DBMaxConns)
+	defer db.Close()
+	// Creating a user never reaches Redis (only logins are throttled
+	// there); the client connects lazily, so it is only a placeholder.
+	rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
+	defer rdb.Close()
+
+	svc := users.New(db, rdb, slog.New(slog.DiscardHandler), users.Config{})
+	c, err := svc.Create(ctx, users.Actor{Name: cliActor, Role: auth.RoleAdmin}, *email, r)
+	if err != nil {
+		return fmt.Errorf("users create: %w", err)
+	}
+	return printCreatedUser(stdout, c)
+}
+
+// printCreatedUser writes what the new user needs to log in, one
+// "name: value" per line so scripts (make run) can pick the lines out.
+func printCreatedUser(w io.Writer, c users.Created) error {
+	lines := [][2]string{{"email", c.User.Email}, {"role", string(c.User.Role)}, {"password", c.Password.Reveal()}}
+	if c.Enrolment != nil {
+		lines = append(lines, [2]string{"totp-secret", c.Enrolment.Secret.Reveal()},
+			[2]string{"totp-url", c.Enrolment.URL.Reveal()})
+	}
+	for _, l := range lines {
+		if _, err := fmt.Fprintf(w, "%-12s %s\n", l[0]+":", l[1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // cliActor is the audit actor of changes made from the command line.

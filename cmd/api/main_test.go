@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/audit"
@@ -24,6 +25,8 @@ import (
 	"github.com/payops/payops/internal/config"
 	"github.com/payops/payops/internal/postgres"
 	"github.com/payops/payops/internal/postgres/pgtest"
+	"github.com/payops/payops/internal/redistest"
+	"github.com/payops/payops/internal/users"
 )
 
 var update = flag.Bool("update", false, "rewrite openapi/openapi.yaml from the code")
@@ -136,6 +139,9 @@ func TestRunCommandErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"keys"}, {"keys", "delete"}, {"keys", "create", "--name", "x"},
 		{"keys", "create", "--name", "x", "--role", "root"}, {"keys", "create", "--bogus"},
+		{"users"}, {"users", "delete"}, {"users", "create", "--email", "a@example.com"},
+		{"users", "create", "--email", "a@example.com", "--role", "root"}, {"users", "create", "--bogus"},
+		{"users", "create", "--email", "a@example.com", "--role", "viewer", "extra"},
 		{"openapi", "extra"}, {"serve", "extra"},
 	} {
 		var out bytes.Buffer
@@ -186,6 +192,72 @@ func TestKeysCreateCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustContainNone(t, "table dump", strings.Join(dump, "\n"), raw, raw[len("pk_")+6:])
+}
+
+// TestUsersCreateCommand: the printed password and TOTP secret log the new
+// user in; the audit row names the cli; no table holds either secret.
+func TestUsersCreateCommand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.NewURL(t)
+	e := env(map[string]string{"DATABASE_URL": url})
+	var out bytes.Buffer
+	if err := run(ctx, []string{"users", "create", "--email", "ops@example.com", "--role", "operator"}, e, &out); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			t.Fatalf("line %q is not name: value", line)
+		}
+		got[name] = strings.TrimSpace(value)
+	}
+	if len(got) != 5 || got["email"] != "ops@example.com" || got["role"] != "operator" || len(got["password"]) < users.MinPasswordLen ||
+		got["totp-secret"] == "" || !strings.HasPrefix(got["totp-url"], "otpauth://totp/payops:ops@example.com?") {
+		t.Fatalf("stdout:\n%s", out.String())
+	}
+
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rdb := redistest.Start(t).Client()
+	defer rdb.Close()
+	svc := users.New(db, rdb, slog.New(slog.DiscardHandler), users.Config{})
+	code, err := totp.GenerateCode(got["totp-secret"], time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tok, err := svc.Login(ctx, users.LoginRequest{Email: "ops@example.com", Password: users.Secret(got["password"]), Code: code})
+	if err != nil {
+		t.Fatalf("login with the printed password and secret: %v", err)
+	}
+	if u, _, err := svc.Authenticate(ctx, tok); err != nil || u.Role != auth.RoleOperator || u.CreatedBy != "cli" {
+		t.Fatalf("authenticated as %+v, %v", u, err)
+	}
+	entries, _, err := audit.NewStore(db).List(ctx, audit.Filter{Actor: "cli"})
+	if err != nil || len(entries) != 1 || entries[0].Action != users.ActionCreate || entries[0].Role != "admin" {
+		t.Fatalf("cli audit rows %+v, %v", entries, err)
+	}
+
+	// A viewer gets no second factor to print.
+	out.Reset()
+	if err := run(ctx, []string{"users", "create", "--email", "viewer@example.com", "--role", "viewer"}, e, &out); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "totp") || !strings.Contains(out.String(), "password:") {
+		t.Fatalf("viewer stdout:\n%s", out.String())
+	}
+	var dump []string
+	if err := db.Select(&dump, `SELECT t::text FROM console_users t UNION ALL SELECT t::text FROM audit_log t`); err != nil {
+		t.Fatal(err)
+	}
+	mustContainNone(t, "table dump", strings.Join(dump, "\n"), got["password"])
+	if err := run(ctx, []string{"users", "create", "--email", "OPS@example.com", "--role", "admin"}, e, io.Discard); !errors.Is(err, users.ErrDuplicate) {
+		t.Fatalf("same email again: %v, want ErrDuplicate", err)
+	}
 }
 
 // TestRunServe is the end-to-end check of the process: run serves on a

@@ -70,9 +70,6 @@ type Session struct {
 	UserAgent  string
 }
 
-// Revoked reports whether s was ended by Logout, Revoke or RevokeAll.
-func (s Session) Revoked() bool { return !s.RevokedAt.IsZero() }
-
 // LoginRequest is what a person types into the login form, plus where the
 // request came from (for the per-address throttle and the session list).
 type LoginRequest struct {
