@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/slogtest"
@@ -38,14 +39,19 @@ func newTestLogger(buf *bytes.Buffer) *slog.Logger {
 }
 
 // assertClean fails if line is not one JSON object or holds card data.
+var timeField = regexp.MustCompile(`"time":"[^"]*"`)
+
 func assertClean(t *testing.T, line string) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal([]byte(line), &m); err != nil {
 		t.Fatalf("line is not JSON: %v: %s", err, line)
 	}
+	// The timestamp's nanoseconds are digits the record did not carry: a
+	// short secret such as the CVV can occur in them by chance.
+	scan := timeField.ReplaceAllString(line, "")
 	for _, bad := range []string{testPAN, "4111 1111 1111 1111", "4111-1111-1111-1111", "5555555555554444", cvv} {
-		if strings.Contains(line, bad) {
+		if strings.Contains(scan, bad) {
 			t.Errorf("line contains %q: %s", bad, line)
 		}
 	}
