@@ -16,6 +16,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/postgres"
 )
 
@@ -112,7 +113,10 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, Token, 
 		}
 		sess, err = st.insertSession(ctx, sessionRow{ID: id.String(), UserID: r.ID, CreatedAt: now,
 			ExpiresAt: now.Add(s.cfg.AbsoluteTimeout), RemoteAddr: limitText(req.RemoteAddr, 100), UserAgent: limitText(req.UserAgent, 512)}, hash)
-		return err
+		if err != nil {
+			return err
+		}
+		return audit.NewStore(tx).Record(ctx, loginEntry(r, req, audit.OutcomeSucceeded, ""))
 	})
 	if err != nil {
 		if errors.Is(err, ErrUnauthenticated) {
@@ -149,7 +153,7 @@ func (s *Service) checkCredentials(ctx context.Context, req LoginRequest, now ti
 		s.log.ErrorContext(ctx, "console user has an unreadable password hash", "user_id", r.ID)
 	}
 	if !ok {
-		return userRow{}, 0, "", s.fail(ctx, r, now, "password")
+		return userRow{}, 0, "", s.fail(ctx, r, req, now, "password")
 	}
 	if r.DisabledAt.Valid {
 		s.log.WarnContext(ctx, "console login failed", "user_id", r.ID, "reason", "disabled")
@@ -162,7 +166,7 @@ func (s *Service) checkCredentials(ctx context.Context, req LoginRequest, now ti
 			return userRow{}, 0, "", ErrUnauthenticated
 		}
 		if step, ok = matchCode(r.TOTPSecret.String, req.Code, now, r.lastStep()); !ok {
-			return userRow{}, 0, "", s.fail(ctx, r, now, "code")
+			return userRow{}, 0, "", s.fail(ctx, r, req, now, "code")
 		}
 	}
 	var rehash string
@@ -177,8 +181,15 @@ func (s *Service) checkCredentials(ctx context.Context, req LoginRequest, now ti
 // fail counts a failed login of r (locking it from the LockAfter-th) and
 // returns ErrUnauthenticated: the failure that locks an account does not
 // say so, the next attempt does.
-func (s *Service) fail(ctx context.Context, r userRow, now time.Time, reason string) error {
-	u, err := store{s.db}.recordFailure(ctx, r.ID, now, s.cfg.LockAfter, s.cfg.LockFor, s.cfg.LockMax)
+func (s *Service) fail(ctx context.Context, r userRow, req LoginRequest, now time.Time, reason string) error {
+	var u userRow
+	err := postgres.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		var err error
+		if u, err = (store{tx}).recordFailure(ctx, r.ID, now, s.cfg.LockAfter, s.cfg.LockFor, s.cfg.LockMax); err != nil {
+			return err
+		}
+		return audit.NewStore(tx).Record(ctx, loginEntry(r, req, audit.OutcomeFailed, reason))
+	})
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,15 @@
 package users
 
 import (
+	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
 )
 
@@ -393,4 +396,47 @@ func TestUserPasswordResetAndChange(t *testing.T) {
 	wantErr(t, "session after change", err, ErrUnauthenticated)
 	c.Password = "a long enough passphrase"
 	f.mustLogin(t, c)
+}
+
+// Every login of a known account leaves an audit row (PCI DSS 10.2.1.4:
+// invalid attempts too), written by the account itself, with why it failed
+// and never the password or code; an unknown email names nobody and leaves
+// none.
+func TestUserLoginsAudited(t *testing.T) {
+	f := newFixture(t, Config{LockAfter: 100})
+	c := f.create(t, "ops@example.com", auth.RoleOperator)
+	good := f.code(t, c.Enrolment.Secret, 0)
+	for _, req := range []LoginRequest{
+		{Email: c.User.Email, Password: "not the password at all", Code: good},
+		{Email: "nobody@example.com", Password: c.Password, Code: good},
+	} {
+		req.RemoteAddr = "192.0.2.7"
+		if _, _, err := f.svc.Login(f.ctx, req); !errors.Is(err, ErrUnauthenticated) {
+			t.Fatalf("login %s: %v", req.Email, err)
+		}
+	}
+	f.mustLogin(t, c)
+
+	rows, _, err := audit.NewStore(f.db).List(f.ctx, audit.Filter{Action: ActionLogin, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []string
+	for _, r := range rows {
+		in, _ := r.Input.(json.RawMessage)
+		if r.Actor != c.User.Email || r.Target != Target(c.User.ID) {
+			t.Errorf("login row by %q on %q, want the account itself", r.Actor, r.Target)
+		}
+		var m map[string]string
+		if err := json.Unmarshal(in, &m); err != nil {
+			t.Fatalf("input %s: %v", in, err)
+		}
+		outcomes = append(outcomes, r.Outcome+" "+m["email"]+" "+m["role"]+" "+m["reason"])
+		mustContainNone(t, "login audit row", string(in)+r.Actor, c.Password.Reveal(), good, c.Enrolment.Secret.Reveal())
+	}
+	slices.Sort(outcomes)
+	want := []string{audit.OutcomeFailed + " ops@example.com operator password", audit.OutcomeSucceeded + " ops@example.com operator "}
+	if !slices.Equal(outcomes, want) {
+		t.Fatalf("login audit rows %q, want %q", outcomes, want)
+	}
 }
