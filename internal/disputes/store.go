@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -211,64 +210,35 @@ func (s *Store) SetEvidence(ctx context.Context, id string, doc []byte, info Evi
 // List returns disputes newest first. Pagination is by (created_at, id), so
 // pages stay stable while new disputes arrive.
 func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
-	}
+	k := postgres.Keyset{From: `SELECT ` + disputeColumns + ` FROM disputes`, TimeColumn: "created_at"}
 	if f.Status != "" {
-		add("status = ?", string(f.Status))
+		k.Where("status = ?", string(f.Status))
 	}
 	if !f.DueBefore.IsZero() {
-		where = append(where, "status = 'OPEN'")
-		add("defense_due_time < ?", f.DueBefore.UTC())
+		k.Where("status = 'OPEN'")
+		k.Where("defense_due_time < ?", f.DueBefore.UTC())
 	}
 	if f.ReasonCode != "" {
-		add("reason_code = ?", f.ReasonCode)
+		k.Where("reason_code = ?", f.ReasonCode)
 	}
 	if f.Source != "" {
-		add("lower(source) = lower(?)", f.Source)
+		k.Where("lower(source) = lower(?)", f.Source)
 	}
 	if f.PaymentID != "" {
 		if !postgres.IsUUID(f.PaymentID) {
 			return Page{}, &InvalidError{Field: "payment_id", Reason: "not a payment id"}
 		}
-		add("payment_id = ?", f.PaymentID)
+		k.Where("payment_id = ?", f.PaymentID)
 	}
-	if f.Cursor != "" {
-		at, id, err := postgres.DecodeTimeCursor(f.Cursor)
-		if err != nil {
-			return Page{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
-		}
-		args = append(args, at, id)
-		where = append(where, fmt.Sprintf("(created_at, id) < ($%d, $%d)", len(args)-1, len(args)))
+	items, next, err := postgres.KeysetPage(ctx, s.db, k, f.Cursor, postgres.PageLimit(f.Limit), disputeRow.dispute,
+		func(x Dispute) (time.Time, string) { return x.CreatedAt, x.ID })
+	if errors.Is(err, postgres.ErrBadCursor) {
+		return Page{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
 	}
-	limit := f.Limit
-	if limit <= 0 || limit > 200 {
-		limit = 50
-	}
-	q := `SELECT ` + disputeColumns + ` FROM disputes`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT %d`, limit+1)
-	var rows []disputeRow
-	if err := sqlx.SelectContext(ctx, s.db, &rows, q, args...); err != nil {
+	if err != nil {
 		return Page{}, fmt.Errorf("list disputes: %w", err)
 	}
-	page := Page{Items: make([]Dispute, 0, min(len(rows), limit))}
-	for i, r := range rows {
-		if i == limit {
-			last := page.Items[limit-1]
-			page.Next = postgres.EncodeTimeCursor(last.CreatedAt, last.ID)
-			break
-		}
-		page.Items = append(page.Items, r.dispute())
-	}
-	return page, nil
+	return Page{Items: items, Next: next}, nil
 }
 
 // LockLost takes a transaction-scoped advisory lock on a payment's lost

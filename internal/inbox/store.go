@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -121,60 +120,31 @@ type Filter struct {
 
 // List returns stored notifications newest first, keyset paginated.
 func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	k := postgres.Keyset{From: `SELECT ` + webhookColumns + ` FROM webhook_events`, TimeColumn: "received_at"}
 	if f.NotifyType != "" {
-		add("notify_type = $%d", f.NotifyType)
+		k.Where("notify_type = ?", f.NotifyType)
 	}
 	if f.Verdict != "" {
-		add("verdict = $%d", f.Verdict)
+		k.Where("verdict = ?", f.Verdict)
 	}
 	if f.State != "" {
-		add("state = $%d", string(f.State))
+		k.Where("state = ?", string(f.State))
 	}
 	if f.PaymentID != "" {
 		if !postgres.IsUUID(f.PaymentID) {
 			return Page{}, &InvalidError{Field: "payment_id", Reason: "not a payment id"}
 		}
-		add("payment_id = $%d", f.PaymentID)
+		k.Where("payment_id = ?", f.PaymentID)
 	}
-	if f.Cursor != "" {
-		at, id, err := postgres.DecodeTimeCursor(f.Cursor)
-		if err != nil {
-			return Page{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
-		}
-		args = append(args, at, id)
-		where = append(where, fmt.Sprintf("(received_at, id) < ($%d, $%d)", len(args)-1, len(args)))
+	items, next, err := postgres.KeysetPage(ctx, s.db, k, f.Cursor, postgres.PageLimit(f.Limit), webhookRow.event,
+		func(x Event) (time.Time, string) { return x.ReceivedAt, x.ID })
+	if errors.Is(err, postgres.ErrBadCursor) {
+		return Page{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
 	}
-	limit := f.Limit
-	if limit <= 0 || limit > 200 {
-		limit = 50
-	}
-	q := `SELECT ` + webhookColumns + ` FROM webhook_events`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(` ORDER BY received_at DESC, id DESC LIMIT %d`, limit+1)
-	var rows []webhookRow
-	if err := sqlx.SelectContext(ctx, s.db, &rows, q, args...); err != nil {
+	if err != nil {
 		return Page{}, fmt.Errorf("list webhooks: %w", err)
 	}
-	page := Page{Items: make([]Event, 0, min(len(rows), limit))}
-	for i, r := range rows {
-		if i == limit {
-			last := page.Items[limit-1]
-			page.Next = postgres.EncodeTimeCursor(last.ReceivedAt, last.ID)
-			break
-		}
-		page.Items = append(page.Items, r.event())
-	}
-	return page, nil
+	return Page{Items: items, Next: next}, nil
 }
 
 // PendingEvent is a stored notification not processed yet, as the

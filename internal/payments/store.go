@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -239,80 +238,51 @@ type Page[T any] struct {
 // List returns payments newest first. Pagination is by (created_at, id), so
 // pages stay stable while new payments arrive.
 func (s *Store) List(ctx context.Context, f Filter) (Page[Payment], error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
-	}
+	k := postgres.Keyset{From: `SELECT ` + paymentColumns + ` FROM payments`, TimeColumn: "created_at"}
 	if f.Status != "" {
-		add("status = ?", string(f.Status))
+		k.Where("status = ?", string(f.Status))
 	}
 	if !f.CreatedFrom.IsZero() {
-		add("created_at >= ?", f.CreatedFrom)
+		k.Where("created_at >= ?", f.CreatedFrom)
 	}
 	if !f.CreatedTo.IsZero() {
-		add("created_at < ?", f.CreatedTo)
+		k.Where("created_at < ?", f.CreatedTo)
 	}
 	if f.ReferenceOrderID != "" {
-		add("reference_order_id = ?", f.ReferenceOrderID)
+		k.Where("reference_order_id = ?", f.ReferenceOrderID)
 	}
 	if f.PaymentRequestID != "" {
-		add("payment_request_id = ?", f.PaymentRequestID)
+		k.Where("payment_request_id = ?", f.PaymentRequestID)
 	}
 	if f.APOPaymentID != "" {
-		add("apo_payment_id = ?", f.APOPaymentID)
+		k.Where("apo_payment_id = ?", f.APOPaymentID)
 	}
 	if f.Last4 != "" {
-		add("card_last4 = ?", f.Last4)
+		k.Where("card_last4 = ?", f.Last4)
 	}
 	if f.Acquirer != "" {
-		add("acquirer_name = ?", f.Acquirer)
+		k.Where("acquirer_name = ?", f.Acquirer)
 	}
 	if f.NeedsReview != nil {
 		if *f.NeedsReview {
-			where = append(where, "needs_review")
+			k.Where("needs_review")
 		} else {
-			where = append(where, "NOT needs_review")
+			k.Where("NOT needs_review")
 		}
 	}
 	if !f.ExpiringBefore.IsZero() {
-		where = append(where, "status = 'AUTHORIZED'")
-		add("auth_expiry_time < ?", f.ExpiringBefore)
+		k.Where("status = 'AUTHORIZED'")
+		k.Where("auth_expiry_time < ?", f.ExpiringBefore)
 	}
-	if f.Cursor != "" {
-		at, id, err := postgres.DecodeTimeCursor(f.Cursor)
-		if err != nil {
-			return Page[Payment]{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
-		}
-		args = append(args, at, id)
-		where = append(where, fmt.Sprintf("(created_at, id) < ($%d, $%d)", len(args)-1, len(args)))
+	items, next, err := postgres.KeysetPage(ctx, s.db, k, f.Cursor, postgres.PageLimit(f.Limit), paymentRow.payment,
+		func(p Payment) (time.Time, string) { return p.CreatedAt, p.ID })
+	if errors.Is(err, postgres.ErrBadCursor) {
+		return Page[Payment]{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
 	}
-	limit := f.Limit
-	if limit <= 0 || limit > 200 {
-		limit = 50
-	}
-	q := `SELECT ` + paymentColumns + ` FROM payments`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT %d`, limit+1)
-	var rows []paymentRow
-	if err := sqlx.SelectContext(ctx, s.db, &rows, q, args...); err != nil {
+	if err != nil {
 		return Page[Payment]{}, fmt.Errorf("list payments: %w", err)
 	}
-	page := Page[Payment]{Items: make([]Payment, 0, min(len(rows), limit))}
-	for i, r := range rows {
-		if i == limit {
-			last := page.Items[limit-1]
-			page.Next = postgres.EncodeTimeCursor(last.CreatedAt, last.ID)
-			break
-		}
-		page.Items = append(page.Items, r.payment())
-	}
-	return page, nil
+	return Page[Payment]{Items: items, Next: next}, nil
 }
 
 // ---- transactions ----

@@ -3,6 +3,7 @@ package users
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -142,31 +143,16 @@ func (s *Service) List(ctx context.Context, f Filter) ([]User, string, error) {
 	case limit > MaxLimit:
 		limit = MaxLimit
 	}
-	var (
-		at   time.Time
-		afID string
-	)
-	if f.Cursor != "" {
-		var err error
-		if at, afID, err = postgres.DecodeTimeCursor(f.Cursor); err != nil {
-			return nil, "", &InvalidError{Field: "cursor", Reason: "not a cursor this list made"}
-		}
+	k := postgres.Keyset{From: `SELECT ` + userColumns + ` FROM console_users`, TimeColumn: "created_at"}
+	users, next, err := postgres.KeysetPage(ctx, s.db, k, f.Cursor, limit, userRow.user,
+		func(u User) (time.Time, string) { return u.CreatedAt, u.ID })
+	if errors.Is(err, postgres.ErrBadCursor) {
+		return nil, "", &InvalidError{Field: "cursor", Reason: "not a cursor this list made"}
 	}
-	rows, err := store{s.db}.listUsers(ctx, at, afID, limit)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("list console users: %w", err)
 	}
-	var next string
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[limit-1]
-		next = postgres.EncodeTimeCursor(last.CreatedAt, last.ID)
-	}
-	out := make([]User, len(rows))
-	for i, r := range rows {
-		out[i] = r.user()
-	}
-	return out, next, nil
+	return users, next, nil
 }
 
 // Disable stops the user id from logging in and ends their sessions.

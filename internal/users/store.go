@@ -178,23 +178,6 @@ func (s store) setPassword(ctx context.Context, id, hash string) (userRow, error
 	return s.updateUser(ctx, `password_hash = $2, failed_logins = 0, locked_until = NULL`, "", id, hash)
 }
 
-// listUsers returns up to limit+1 users older than (before, beforeID) in
-// (created_at, id) order, newest first; a zero before starts at the newest.
-func (s store) listUsers(ctx context.Context, before time.Time, beforeID string, limit int) ([]userRow, error) {
-	q := `SELECT ` + userColumns + ` FROM console_users`
-	args := []any{limit + 1}
-	if !before.IsZero() {
-		q += ` WHERE (created_at, id) < ($2, $3)`
-		args = append(args, before, beforeID)
-	}
-	q += ` ORDER BY created_at DESC, id DESC LIMIT $1`
-	var rows []userRow
-	if err := sqlx.SelectContext(ctx, s.db, &rows, q, args...); err != nil {
-		return nil, fmt.Errorf("list console users: %w", err)
-	}
-	return rows, nil
-}
-
 // sessionRow is a console_sessions row.
 type sessionRow struct {
 	ID         string       `db:"id"`

@@ -1,0 +1,83 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/payops/payops/internal/postgres"
+	"github.com/payops/payops/internal/postgres/pgtest"
+)
+
+// TestKeysetPage walks a filtered list page by page: newest first, ties on
+// the time broken by id, no row twice or missed, the filters' placeholders
+// numbered after each other, and a forged cursor refused.
+func TestKeysetPage(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	if _, err := db.Exec(`CREATE TABLE listed (id uuid PRIMARY KEY, created_at timestamptz NOT NULL, kind text NOT NULL, n int NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	// 8 rows of kind a with n >= 1 (four share one time), plus rows the
+	// filters leave out.
+	if _, err := db.Exec(`
+		INSERT INTO listed
+		SELECT md5('r' || g)::uuid, timestamptz '2026-12-01' + (least(g, 5) || ' minutes')::interval,
+			CASE WHEN g % 4 = 0 THEN 'b' ELSE 'a' END, g
+		FROM generate_series(0, 10) AS g`); err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		ID        string    `db:"id"`
+		CreatedAt time.Time `db:"created_at"`
+		Kind      string    `db:"kind"`
+		N         int       `db:"n"`
+	}
+	same := func(r row) row { return r }
+	key := func(r row) (time.Time, string) { return r.CreatedAt, r.ID }
+	query := func() postgres.Keyset {
+		k := postgres.Keyset{From: `SELECT id, created_at, kind, n FROM listed`, TimeColumn: "created_at"}
+		k.Where("kind = ? AND n >= ?", "a", 1)
+		k.Where("n <> ?", 99)
+		return k
+	}
+	var want []row
+	if err := db.Select(&want, `SELECT id, created_at, kind, n FROM listed WHERE kind = 'a' AND n >= 1
+		ORDER BY created_at DESC, id DESC`); err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 8 {
+		t.Fatalf("fixture: %d rows, want 8", len(want))
+	}
+	var got []row
+	cursor, pages := "", 0
+	for {
+		items, next, err := postgres.KeysetPage(ctx, db, query(), cursor, 3, same, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, pages = append(got, items...), pages+1
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if pages != 3 || len(got) != len(want) {
+		t.Fatalf("%d pages, %d rows; want 3 pages, %d rows", pages, len(got), len(want))
+	}
+	for i := range want {
+		if got[i].ID != want[i].ID {
+			t.Fatalf("row %d: %s, want %s (order newest first, ties by id)", i, got[i].ID, want[i].ID)
+		}
+	}
+	if _, _, err := postgres.KeysetPage(ctx, db, query(), "not-a-cursor", 3, same, key); !errors.Is(err, postgres.ErrBadCursor) {
+		t.Fatalf("forged cursor: %v, want ErrBadCursor", err)
+	}
+	for n, want := range map[int]int{0: 50, -1: 50, 1: 1, 200: 200, 201: 50} {
+		if got := postgres.PageLimit(n); got != want {
+			t.Errorf("PageLimit(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
