@@ -121,7 +121,7 @@ func worker(t *testing.T, h *harness, r *redistest.Server, rps int) (*inbox.Task
 	pt := payments.NewTasks(svc, polls, ratelimit.New(rdb, "apo:inquiry", rps), log)
 	it := inbox.NewTasks(inbox.NewService(h.db, h.env.Client, svc, nil, nil, log), q, log)
 	srv := asynq.NewServer(r.Opt(), asynq.Config{Concurrency: 10, TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 200 * time.Millisecond,
-		Queues: map[string]int{"webhooks": 12, "critical": 6, "default": 3, "low": 1}, ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, task *asynq.Task, err error) { t.Logf("task %s: %v", task.Type(), err) }), Logger: quietLogger{}, LogLevel: asynq.ErrorLevel})
+		Queues: map[string]int{"webhooks": 12, "critical": 6, "default": 3, "low": 1}, ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, task *asynq.Task, err error) { t.Logf("task %s: %v", task.Type(), err) }), Logger: redistest.QuietAsynq{}, LogLevel: asynq.ErrorLevel})
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(inbox.TypeProcessWebhook, it.HandleProcessWebhook)
 	mux.HandleFunc(inbox.TypeSweep, it.HandleSweep)
@@ -133,14 +133,6 @@ func worker(t *testing.T, h *harness, r *redistest.Server, rps int) (*inbox.Task
 	t.Cleanup(srv.Shutdown)
 	return it, pt
 }
-
-type quietLogger struct{}
-
-func (quietLogger) Debug(...any)   {}
-func (quietLogger) Info(...any)    {}
-func (quietLogger) Warn(...any)    {}
-func (quietLogger) Error(a ...any) { fmt.Println(a...) }
-func (quietLogger) Fatal(...any)   {}
 
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()

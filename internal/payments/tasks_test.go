@@ -2,7 +2,6 @@ package payments_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -29,7 +28,7 @@ func worker(t *testing.T, h *harness, r *redistest.Server, rps int) *payments.Ta
 	svc := payments.NewService(h.db, h.env.Client, polls, log, "http://127.0.0.1:1")
 	tasks := payments.NewTasks(svc, polls, ratelimit.New(rdb, "apo:inquiry", rps), log)
 	srv := asynq.NewServer(r.Opt(), asynq.Config{Concurrency: 10, TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 200 * time.Millisecond,
-		Queues: map[string]int{"webhooks": 12, "critical": 6, "default": 3, "low": 1}, ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, task *asynq.Task, err error) { t.Logf("task %s: %v", task.Type(), err) }), Logger: quietLogger{}, LogLevel: asynq.ErrorLevel})
+		Queues: map[string]int{"webhooks": 12, "critical": 6, "default": 3, "low": 1}, ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, task *asynq.Task, err error) { t.Logf("task %s: %v", task.Type(), err) }), Logger: redistest.QuietAsynq{}, LogLevel: asynq.ErrorLevel})
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(payments.TypeInquire, tasks.HandleInquire)
 	mux.HandleFunc(payments.TypeSweep, tasks.HandleSweep)
@@ -39,14 +38,6 @@ func worker(t *testing.T, h *harness, r *redistest.Server, rps int) *payments.Ta
 	t.Cleanup(srv.Shutdown)
 	return tasks
 }
-
-type quietLogger struct{}
-
-func (quietLogger) Debug(...any)   {}
-func (quietLogger) Info(...any)    {}
-func (quietLogger) Warn(...any)    {}
-func (quietLogger) Error(a ...any) { fmt.Println(a...) }
-func (quietLogger) Fatal(...any)   {}
 
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
