@@ -62,6 +62,9 @@ func (r *recorder) counts() map[string]int {
 // unexported, so it is rebuilt from the payload; the real-queue test checks
 // the actual id.
 func taskID(t *asynq.Task) string {
+	if t.Type() != jobs.TypeHeartbeat {
+		return t.Type()
+	}
 	tick, err := jobs.HeartbeatTick(t)
 	if err != nil {
 		return "undecodable"
@@ -239,11 +242,17 @@ func TestTwoReplicasFireOncePerTick(t *testing.T) {
 
 	const wantTicks = 3
 	deadline := time.Now().Add(2 * time.Minute)
-	for len(q.counts()) < wantTicks && time.Now().Before(deadline) {
+	for heartbeats(q.counts()) < wantTicks && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	counts := q.counts()
 	for id, n := range counts {
+		// Only heartbeats carry their tick in the payload; the minute jobs
+		// that fall inside the test (sweep enqueues two tasks) are not ticks.
+		if !strings.HasPrefix(id, "heartbeat:") {
+			delete(counts, id)
+			continue
+		}
 		if n > 1 {
 			t.Errorf("tick %s enqueued %d times, want once", id, n)
 		}
@@ -255,6 +264,17 @@ func TestTwoReplicasFireOncePerTick(t *testing.T) {
 	if taken.Load() == 0 {
 		t.Fatal("no replica was ever refused a tick; the two schedulers did not compete")
 	}
+}
+
+// heartbeats counts the distinct heartbeat ticks among counts' ids.
+func heartbeats(counts map[string]int) int {
+	n := 0
+	for id := range counts {
+		if strings.HasPrefix(id, "heartbeat:") {
+			n++
+		}
+	}
+	return n
 }
 
 // countingLocker counts the ticks its Locker refused as taken.
