@@ -9,14 +9,6 @@ import (
 	"github.com/payops/payops/internal/auth"
 )
 
-// Audit actions of this resource.
-const (
-	actionAPIKeyCreate = "api-key.create"
-	actionAPIKeyRevoke = "api-key.revoke"
-)
-
-func apiKeyTarget(id string) string { return "api-key:" + id }
-
 // apiKeyAuditInput is what the audit log keeps of a key creation: never
 // the key itself.
 type apiKeyAuditInput struct {
@@ -75,7 +67,7 @@ func createAPIKey(log *slog.Logger, keys *auth.Keys) func(context.Context, *Crea
 		actor, _ := auth.ActorFromContext(ctx)
 		key, secret, err := keys.Create(ctx, auth.NewKey{Name: in.Body.Name, Role: in.Body.Role, CreatedBy: actor.Name},
 			func(key auth.Key) audit.Entry {
-				return auditEntry(ctx, actionAPIKeyCreate, apiKeyTarget(key.ID),
+				return auditEntry(ctx, audit.ActionAPIKeyCreate, audit.APIKeyTarget(key.ID),
 					apiKeyAuditInput{Name: key.Name, Role: string(key.Role)}, audit.OutcomeSucceeded)
 			})
 		if err != nil {
@@ -118,7 +110,7 @@ type RevokeAPIKeyInput struct {
 // revokeAPIKey revokes the key and writes its audit row in one transaction.
 func revokeAPIKey(log *slog.Logger, keys *auth.Keys) func(context.Context, *RevokeAPIKeyInput) (*struct{}, error) {
 	return func(ctx context.Context, in *RevokeAPIKeyInput) (*struct{}, error) {
-		err := keys.Revoke(ctx, in.ID, auditEntry(ctx, actionAPIKeyRevoke, apiKeyTarget(in.ID), nil, audit.OutcomeSucceeded))
+		err := keys.Revoke(ctx, in.ID, auditEntry(ctx, audit.ActionAPIKeyRevoke, audit.APIKeyTarget(in.ID), nil, audit.OutcomeSucceeded))
 		if err != nil {
 			return nil, httpError(ctx, log, err)
 		}

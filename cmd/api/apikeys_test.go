@@ -105,7 +105,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	}
 
 	// The audit row names the admin, the new key and this request.
-	entries, _, err := audit.NewStore(db).List(ctx, audit.Filter{Action: actionAPIKeyCreate})
+	entries, _, err := audit.NewStore(db).List(ctx, audit.Filter{Action: audit.ActionAPIKeyCreate})
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("audit rows %+v, %v", entries, err)
 	}
@@ -149,7 +149,7 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	}
 	resp, body = srv.do(t, http.MethodGet, "/v1/api-keys", newKey, nil)
 	mustProblem(t, resp, body, http.StatusUnauthorized)
-	revokes, _, err := audit.NewStore(db).List(ctx, audit.Filter{Action: actionAPIKeyRevoke, Target: "api-key:" + created.ID})
+	revokes, _, err := audit.NewStore(db).List(ctx, audit.Filter{Action: audit.ActionAPIKeyRevoke, Target: "api-key:" + created.ID})
 	if err != nil || len(revokes) != 1 || revokes[0].Actor != "root" {
 		t.Fatalf("revoke audit rows %+v, %v", revokes, err)
 	}

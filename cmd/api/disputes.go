@@ -18,14 +18,6 @@ import (
 	"github.com/payops/payops/internal/disputes"
 )
 
-// Audit actions of this resource.
-const (
-	actionDisputeAccept = "dispute.accept"
-	actionDisputeDefend = "dispute.defend"
-)
-
-func disputeTarget(id string) string { return "dispute:" + id }
-
 // maxDueWithin bounds the due_within filter.
 const maxDueWithin = 400 * 24 * time.Hour
 
@@ -257,7 +249,7 @@ type AcceptDisputeInput struct {
 func acceptDispute(log *slog.Logger, audits *audit.Store, d *disputes.Service) func(context.Context, *AcceptDisputeInput) (*DisputeOutput, error) {
 	return func(ctx context.Context, in *AcceptDisputeInput) (*DisputeOutput, error) {
 		dp, err := d.Accept(ctx, in.ID, in.Body.Reason, actorName(ctx))
-		recordAudit(ctx, log, audits, actionDisputeAccept, disputeTarget(in.ID), in.Body, auditOutcome(err))
+		recordAudit(ctx, log, audits, audit.ActionDisputeAccept, audit.DisputeTarget(in.ID), in.Body, auditOutcome(err))
 		if err != nil {
 			return nil, httpError(ctx, log, err)
 		}
@@ -340,11 +332,11 @@ func defendDispute(log *slog.Logger, audits *audit.Store, d *disputes.Service) f
 		ct, _ := ctx.Value(contentTypeKey{}).(string)
 		name, partType, doc, err := uploadedFile(ct, in.RawBody)
 		if err != nil {
-			recordAudit(ctx, log, audits, actionDisputeDefend, disputeTarget(in.ID), defenseAuditInput{}, audit.OutcomeRejected)
+			recordAudit(ctx, log, audits, audit.ActionDisputeDefend, audit.DisputeTarget(in.ID), defenseAuditInput{}, audit.OutcomeRejected)
 			return nil, err
 		}
 		dp, err := d.Defend(ctx, in.ID, doc, partType, actorName(ctx))
-		recordAudit(ctx, log, audits, actionDisputeDefend, disputeTarget(in.ID),
+		recordAudit(ctx, log, audits, audit.ActionDisputeDefend, audit.DisputeTarget(in.ID),
 			defenseAuditInput{Filename: name, ContentType: partType, Size: len(doc)}, auditOutcome(err))
 		if err != nil {
 			return nil, httpError(ctx, log, err)

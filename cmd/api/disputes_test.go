@@ -240,7 +240,7 @@ func TestDisputeRoles(t *testing.T) {
 	mustProblem(t, resp, b, http.StatusForbidden)
 	resp, b = e.call(t, http.MethodGet, "/v1/disputes", "", nil, nil)
 	mustProblem(t, resp, b, http.StatusUnauthorized)
-	if rows := e.audits(t, actionDisputeAccept); len(rows) != 0 {
+	if rows := e.audits(t, audit.ActionDisputeAccept); len(rows) != 0 {
 		t.Fatalf("forbidden accept audited as an action: %+v", rows)
 	}
 
@@ -251,7 +251,7 @@ func TestDisputeRoles(t *testing.T) {
 	if d.Status != "ACCEPTED" || d.LostAmount == nil || d.LostAmount.Value != 4200 || d.AcceptReason != "MERCHANT_ACCEPTED" {
 		t.Fatalf("accept %s", b)
 	}
-	rows := e.audits(t, actionDisputeAccept)
+	rows := e.audits(t, audit.ActionDisputeAccept)
 	if len(rows) != 1 || rows[0].Outcome != audit.OutcomeSucceeded || rows[0].Actor != "operator-1" ||
 		rows[0].Target != "dispute:"+id || !strings.Contains(string(rows[0].Input.(json.RawMessage)), "goods never shipped") {
 		t.Fatalf("accept audit rows %+v", rows)
@@ -321,7 +321,7 @@ func TestDisputeDefenseUpload(t *testing.T) {
 	resp, b = e.upload(t, id, e.operator, "file", "application/pdf", []byte("%PDF-1.4\nanother\n"))
 	mustProblem(t, resp, b, http.StatusConflict)
 
-	rows := e.audits(t, actionDisputeDefend)
+	rows := e.audits(t, audit.ActionDisputeDefend)
 	outcomes := map[string]int{}
 	for _, r := range rows {
 		outcomes[r.Outcome]++
@@ -349,7 +349,7 @@ func TestDisputeTimeExceedsLimit(t *testing.T) {
 	if p = mustProblem(t, resp, b, http.StatusConflict); !strings.Contains(p.Detail, "TIME_EXCEEDS_LIMIT") {
 		t.Fatalf("late accept problem %s", b)
 	}
-	if rows := e.audits(t, actionDisputeDefend); len(rows) != 1 || rows[0].Outcome != audit.OutcomeFailed {
+	if rows := e.audits(t, audit.ActionDisputeDefend); len(rows) != 1 || rows[0].Outcome != audit.OutcomeFailed {
 		t.Fatalf("defence audit %+v", rows)
 	}
 	resp, b = e.call(t, http.MethodGet, "/v1/disputes/"+id, e.viewer, nil, nil)

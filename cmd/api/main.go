@@ -164,8 +164,8 @@ func keysCommand(ctx context.Context, cfg config.Config, args []string, stdout i
 
 	_, secret, err := auth.NewKeys(db).Create(ctx, auth.NewKey{Name: *name, Role: r, CreatedBy: cliActor},
 		func(k auth.Key) audit.Entry {
-			return audit.Entry{Actor: cliActor, Role: string(auth.RoleAdmin), Action: actionAPIKeyCreate,
-				Target: apiKeyTarget(k.ID), Input: apiKeyAuditInput{Name: k.Name, Role: string(k.Role)},
+			return audit.Entry{Actor: cliActor, Role: string(auth.RoleAdmin), Action: audit.ActionAPIKeyCreate,
+				Target: audit.APIKeyTarget(k.ID), Input: apiKeyAuditInput{Name: k.Name, Role: string(k.Role)},
 				Outcome: audit.OutcomeSucceeded}
 		})
 	if err != nil {

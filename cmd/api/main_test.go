@@ -184,7 +184,7 @@ func TestKeysCreateCommand(t *testing.T) {
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("cli audit rows %+v, %v", entries, err)
 	}
-	if e := entries[0]; e.Action != actionAPIKeyCreate || e.Target != "api-key:"+actor.KeyID || e.KeyID != "" {
+	if e := entries[0]; e.Action != audit.ActionAPIKeyCreate || e.Target != "api-key:"+actor.KeyID || e.KeyID != "" {
 		t.Fatalf("audit row %+v", e)
 	}
 	var dump []string

@@ -16,18 +16,6 @@ import (
 	"github.com/payops/payops/internal/payments"
 )
 
-// Audit actions of this resource.
-const (
-	actionPaymentCreate  = "payment.create"
-	actionPaymentCapture = "payment.capture"
-	actionPaymentCancel  = "payment.cancel"
-	actionPaymentRefund  = "payment.refund"
-	actionPaymentSync    = "payment.sync"
-	actionPaymentReview  = "payment.review"
-)
-
-func paymentTarget(id string) string { return "payment:" + id }
-
 // maxExpiringWithin bounds the expiring_within filter: authorizations last
 // about 7 days, so a month covers every live one.
 const maxExpiringWithin = 30 * 24 * time.Hour
@@ -395,14 +383,14 @@ func createPayment(log *slog.Logger, store *audit.Store, pay paymentService) fun
 		p, err := pay.Create(context.WithoutCancel(ctx), in.Body.request(actorName(ctx)))
 		if err != nil {
 			// Refused before a payment existed: no target, card masked here.
-			recordAudit(ctx, log, store, actionPaymentCreate, "", newCreatePaymentAudit(in.Body, nil), auditOutcome(err))
+			recordAudit(ctx, log, store, audit.ActionPaymentCreate, "", newCreatePaymentAudit(in.Body, nil), auditOutcome(err))
 			return nil, httpError(ctx, log, err)
 		}
 		outcome := audit.OutcomeSucceeded
 		if p.Status == payments.StatusFailed {
 			outcome = audit.OutcomeFailed // declined by APO
 		}
-		recordAudit(ctx, log, store, actionPaymentCreate, paymentTarget(p.ID), newCreatePaymentAudit(in.Body, &p), outcome)
+		recordAudit(ctx, log, store, audit.ActionPaymentCreate, audit.PaymentTarget(p.ID), newCreatePaymentAudit(in.Body, &p), outcome)
 		out := &PaymentOutput{Body: paymentBody(p)}
 		out.Body.Card.Token = p.Card.Token // the one answer that carries it: to the key that pays with it
 		return out, nil
@@ -437,12 +425,12 @@ func capturePayment(log *slog.Logger, store *audit.Store, pay paymentService) fu
 		input := captureAudit{Amount: req.Amount, Final: req.Final}
 		if req.Amount != nil {
 			if err := checkCeiling(ctx, log, pay, in.ID, *req.Amount); err != nil {
-				recordAudit(ctx, log, store, actionPaymentCapture, paymentTarget(in.ID), input, audit.OutcomeRejected)
+				recordAudit(ctx, log, store, audit.ActionPaymentCapture, audit.PaymentTarget(in.ID), input, audit.OutcomeRejected)
 				return nil, err
 			}
 		}
 		p, t, err := pay.Capture(context.WithoutCancel(ctx), in.ID, req)
-		recordAudit(ctx, log, store, actionPaymentCapture, paymentTarget(in.ID), input, txOutcome(t, err))
+		recordAudit(ctx, log, store, audit.ActionPaymentCapture, audit.PaymentTarget(in.ID), input, txOutcome(t, err))
 		if err != nil {
 			return nil, httpError(ctx, log, err)
 		}
@@ -468,7 +456,7 @@ func checkCeiling(ctx context.Context, log *slog.Logger, pay paymentService, id 
 func cancelPayment(log *slog.Logger, store *audit.Store, pay paymentService) func(context.Context, *PaymentIDInput) (*PaymentOperationOutput, error) {
 	return func(ctx context.Context, in *PaymentIDInput) (*PaymentOperationOutput, error) {
 		p, t, err := pay.Cancel(context.WithoutCancel(ctx), in.ID, actorName(ctx))
-		recordAudit(ctx, log, store, actionPaymentCancel, paymentTarget(in.ID), nil, txOutcome(t, err))
+		recordAudit(ctx, log, store, audit.ActionPaymentCancel, audit.PaymentTarget(in.ID), nil, txOutcome(t, err))
 		if err != nil {
 			return nil, httpError(ctx, log, err)
 		}
@@ -488,12 +476,12 @@ type RefundPaymentInput struct {
 func refundPayment(log *slog.Logger, store *audit.Store, pay paymentService) func(context.Context, *RefundPaymentInput) (*PaymentOperationOutput, error) {
 	return func(ctx context.Context, in *RefundPaymentInput) (*PaymentOperationOutput, error) {
 		if err := checkCeiling(ctx, log, pay, in.ID, in.Body.Amount); err != nil {
-			recordAudit(ctx, log, store, actionPaymentRefund, paymentTarget(in.ID), in.Body, audit.OutcomeRejected)
+			recordAudit(ctx, log, store, audit.ActionPaymentRefund, audit.PaymentTarget(in.ID), in.Body, audit.OutcomeRejected)
 			return nil, err
 		}
 		p, t, err := pay.Refund(context.WithoutCancel(ctx), in.ID,
 			payments.RefundRequest{Amount: in.Body.Amount, Reason: in.Body.Reason, Actor: actorName(ctx)})
-		recordAudit(ctx, log, store, actionPaymentRefund, paymentTarget(in.ID), in.Body, txOutcome(t, err))
+		recordAudit(ctx, log, store, audit.ActionPaymentRefund, audit.PaymentTarget(in.ID), in.Body, txOutcome(t, err))
 		if err != nil {
 			return nil, httpError(ctx, log, err)
 		}
@@ -504,7 +492,7 @@ func refundPayment(log *slog.Logger, store *audit.Store, pay paymentService) fun
 func syncPayment(log *slog.Logger, store *audit.Store, pay paymentService) func(context.Context, *PaymentIDInput) (*PaymentOperationOutput, error) {
 	return func(ctx context.Context, in *PaymentIDInput) (*PaymentOperationOutput, error) {
 		p, err := pay.Sync(context.WithoutCancel(ctx), in.ID)
-		recordAudit(ctx, log, store, actionPaymentSync, paymentTarget(in.ID), nil, auditOutcome(err))
+		recordAudit(ctx, log, store, audit.ActionPaymentSync, audit.PaymentTarget(in.ID), nil, auditOutcome(err))
 		if err != nil {
 			return nil, httpError(ctx, log, err)
 		}
@@ -525,7 +513,7 @@ func reviewPayment(log *slog.Logger, store *audit.Store, pay paymentService) fun
 	return func(ctx context.Context, in *ReviewPaymentInput) (*PaymentOperationOutput, error) {
 		p, err := pay.Resolve(context.WithoutCancel(ctx), in.ID,
 			payments.Review{Status: payments.Status(in.Body.Status), Reason: in.Body.Reason, Actor: actorName(ctx)})
-		recordAudit(ctx, log, store, actionPaymentReview, paymentTarget(in.ID), in.Body, auditOutcome(err))
+		recordAudit(ctx, log, store, audit.ActionPaymentReview, audit.PaymentTarget(in.ID), in.Body, auditOutcome(err))
 		if err != nil {
 			return nil, httpError(ctx, log, err)
 		}

@@ -284,21 +284,21 @@ func TestPaymentLifecycleOverHTTP(t *testing.T) {
 
 	// One audit row per mutation, with the outcome and a masked card.
 	for action, want := range map[string][]string{
-		actionPaymentCreate:  {audit.OutcomeSucceeded},
-		actionPaymentCapture: {audit.OutcomeSucceeded, audit.OutcomeSucceeded},
-		actionPaymentRefund:  {audit.OutcomeRejected, audit.OutcomeSucceeded, audit.OutcomeSucceeded},
+		audit.ActionPaymentCreate:  {audit.OutcomeSucceeded},
+		audit.ActionPaymentCapture: {audit.OutcomeSucceeded, audit.OutcomeSucceeded},
+		audit.ActionPaymentRefund:  {audit.OutcomeRejected, audit.OutcomeSucceeded, audit.OutcomeSucceeded},
 	} {
 		rows := e.auditRows(t, action)
 		if len(rows) != len(want) {
 			t.Fatalf("%s: %d audit rows, want %d", action, len(rows), len(want))
 		}
 		for i, r := range rows {
-			if r.Outcome != want[i] || r.Target != paymentTarget(p.ID) || r.KeyID == "" {
+			if r.Outcome != want[i] || r.Target != audit.PaymentTarget(p.ID) || r.KeyID == "" {
 				t.Errorf("%s row %d: %+v, want outcome %s", action, i, r, want[i])
 			}
 		}
 	}
-	created := e.auditRows(t, actionPaymentCreate)[0]
+	created := e.auditRows(t, audit.ActionPaymentCreate)[0]
 	in, _ := created.Input.(json.RawMessage)
 	if !strings.Contains(string(in), `"411111******1111"`) || strings.Contains(string(in), "number") || created.Actor != "checkout-web" {
 		t.Fatalf("create audit input %s", in)
@@ -335,7 +335,7 @@ func TestDeclinedAndChallengedPayments(t *testing.T) {
 		}
 	}
 	var outcomes []string
-	for _, r := range e.auditRows(t, actionPaymentCreate) {
+	for _, r := range e.auditRows(t, audit.ActionPaymentCreate) {
 		outcomes = append(outcomes, r.Outcome)
 	}
 	if got := strings.Join(outcomes, ","); got != "succeeded,succeeded,failed,failed" { // newest first
@@ -370,11 +370,11 @@ func TestAutomaticCaptureSyncAndCancel(t *testing.T) {
 	if prob := mustProblem(t, resp, b, http.StatusConflict); !strings.Contains(prob.Detail, "cannot cancel after capture") {
 		t.Fatalf("cancel after capture: %q", prob.Detail)
 	}
-	if rows := e.auditRows(t, actionPaymentCancel); len(rows) != 2 || rows[0].Outcome != audit.OutcomeRejected ||
+	if rows := e.auditRows(t, audit.ActionPaymentCancel); len(rows) != 2 || rows[0].Outcome != audit.OutcomeRejected ||
 		rows[1].Outcome != audit.OutcomeSucceeded {
 		t.Fatalf("cancel audit rows %+v", rows)
 	}
-	if rows := e.auditRows(t, actionPaymentSync); len(rows) != 1 || rows[0].Outcome != audit.OutcomeSucceeded {
+	if rows := e.auditRows(t, audit.ActionPaymentSync); len(rows) != 1 || rows[0].Outcome != audit.OutcomeSucceeded {
 		t.Fatalf("sync audit rows %+v", rows)
 	}
 }
@@ -399,7 +399,7 @@ func TestReviewResolvesAFlaggedPayment(t *testing.T) {
 	if op.Payment.Status != "FAILED" || op.Payment.NeedsReview {
 		t.Fatalf("reviewed: %s", b)
 	}
-	rows := e.auditRows(t, actionPaymentReview)
+	rows := e.auditRows(t, audit.ActionPaymentReview)
 	if len(rows) != 2 || rows[0].Outcome != audit.OutcomeSucceeded || rows[1].Outcome != audit.OutcomeRejected {
 		t.Fatalf("review audit rows %+v", rows)
 	}
@@ -519,7 +519,7 @@ func TestIdempotencyKeyReplaysPayments(t *testing.T) {
 	if n, calls := e.count(t, "payments"), e.count(t, "apo_calls"); n != 1 || calls != 1 {
 		t.Fatalf("%d payments and %d APO calls after a replay, want 1 and 1", n, calls)
 	}
-	if n := len(e.auditRows(t, actionPaymentCreate)); n != 1 {
+	if n := len(e.auditRows(t, audit.ActionPaymentCreate)); n != 1 {
 		t.Fatalf("%d create audit rows, want 1", n)
 	}
 
@@ -545,7 +545,7 @@ func TestIdempotencyKeyReplaysPayments(t *testing.T) {
 	mustProblem(t, resp, b, http.StatusUnprocessableEntity)
 	// A request refused at validation (the schema's or the payment rules',
 	// one problem for all) changes nothing, so it leaves no audit row.
-	if n := len(e.auditRows(t, actionPaymentCreate)); n != 2 {
+	if n := len(e.auditRows(t, audit.ActionPaymentCreate)); n != 2 {
 		t.Fatalf("%d create audit rows, want 2 (two creates)", n)
 	}
 
@@ -712,7 +712,7 @@ func TestAPOUnavailableIsNotAServerError(t *testing.T) {
 	if prob.Detail != "APO unavailable, try again" || strings.Contains(string(b), "127.0.0.1") || strings.Contains(string(b), "dial") {
 		t.Fatalf("sync problem %s", b)
 	}
-	if rows := e.auditRows(t, actionPaymentSync); len(rows) != 1 || rows[0].Outcome != audit.OutcomeFailed {
+	if rows := e.auditRows(t, audit.ActionPaymentSync); len(rows) != 1 || rows[0].Outcome != audit.OutcomeFailed {
 		t.Fatalf("sync audit rows %+v", rows)
 	}
 }

@@ -22,16 +22,6 @@ import (
 	"github.com/payops/payops/internal/recon/report"
 )
 
-// Audit actions of this resource.
-const (
-	actionReconUpload       = "recon-report.upload"
-	actionReconRunStart     = "recon-run.start"
-	actionDiscrepancyUpdate = "recon-discrepancy.update"
-)
-
-func reconRunTarget(id int64) string            { return "recon-run:" + strconv.FormatInt(id, 10) }
-func discrepancyTarget(id int64) string         { return "recon-discrepancy:" + strconv.FormatInt(id, 10) }
-func reconReportTarget(ids []string) string     { return "recon-report:" + strings.Join(ids, ",") }
 func reconExportName(id int64, s string) string { return "recon-run-" + strconv.FormatInt(id, 10) + s }
 
 const (
@@ -427,7 +417,7 @@ func (h reconAPI) uploadReports(ctx context.Context, _ *UploadReportsInput) (*Re
 		rec.Files[i] = uploadAuditFile{Name: f.Name, Size: f.Size}
 	}
 	if err != nil {
-		recordAudit(ctx, h.log, h.audits, actionReconUpload, reconReportTarget(nil), rec, auditOutcome(err))
+		recordAudit(ctx, h.log, h.audits, audit.ActionReconUpload, audit.ReconReportTarget(nil), rec, auditOutcome(err))
 		return nil, httpErrorAt(ctx, h.log, err, at{in: "body", what: "file"})
 	}
 
@@ -465,19 +455,19 @@ func (h reconAPI) uploadReports(ctx context.Context, _ *UploadReportsInput) (*Re
 			problems = append(problems, &huma.ErrorDetail{Location: "body.file[" + strconv.Itoa(i) + "]", Message: invalid.Error()})
 			bad = append(bad, f.Name)
 		default:
-			recordAudit(ctx, h.log, h.audits, actionReconUpload, reconReportTarget(ids), rec, audit.OutcomeFailed)
+			recordAudit(ctx, h.log, h.audits, audit.ActionReconUpload, audit.ReconReportTarget(ids), rec, audit.OutcomeFailed)
 			return nil, httpErrorAt(ctx, h.log, err, at{in: "body", what: "file"})
 		}
 	}
 	if len(problems) > 0 {
-		recordAudit(ctx, h.log, h.audits, actionReconUpload, reconReportTarget(ids), rec, audit.OutcomeRejected)
+		recordAudit(ctx, h.log, h.audits, audit.ActionReconUpload, audit.ReconReportTarget(ids), rec, audit.OutcomeRejected)
 		msg := "bad report file(s): " + strings.Join(bad, ", ")
 		if len(good) > 0 {
 			msg += "; ingested: " + strings.Join(good, ", ") + " (uploading them again is harmless)"
 		}
 		return nil, huma.Error422UnprocessableEntity(msg, problems...)
 	}
-	recordAudit(ctx, h.log, h.audits, actionReconUpload, reconReportTarget(ids), rec, audit.OutcomeSucceeded)
+	recordAudit(ctx, h.log, h.audits, audit.ActionReconUpload, audit.ReconReportTarget(ids), rec, audit.OutcomeSucceeded)
 	return out, nil
 }
 
@@ -520,12 +510,12 @@ func (h reconAPI) startRun(ctx context.Context, in *StartReconRunInput) (*ReconR
 		return nil
 	}()
 	if err != nil {
-		recordAudit(ctx, h.log, h.audits, actionReconRunStart, "recon-run:", in.Body, audit.OutcomeRejected)
+		recordAudit(ctx, h.log, h.audits, audit.ActionReconRunStart, "recon-run:", in.Body, audit.OutcomeRejected)
 		return nil, err
 	}
 	run, err := h.recon.StartRun(ctx, req, actorName(ctx))
 	if err != nil {
-		recordAudit(ctx, h.log, h.audits, actionReconRunStart, "recon-run:", in.Body, auditOutcome(err))
+		recordAudit(ctx, h.log, h.audits, audit.ActionReconRunStart, "recon-run:", in.Body, auditOutcome(err))
 		return nil, httpErrorAt(ctx, h.log, err, at{in: "body", what: "file"})
 	}
 	if err := h.enqueue(ctx, run.ID); err != nil {
@@ -535,10 +525,10 @@ func (h reconAPI) startRun(ctx context.Context, in *StartReconRunInput) (*ReconR
 		if ferr := h.recon.FailUnqueued(ctx, run.ID, err); ferr != nil {
 			h.log.ErrorContext(ctx, "recon run not marked failed", "run_id", run.ID, "err", ferr)
 		}
-		recordAudit(ctx, h.log, h.audits, actionReconRunStart, reconRunTarget(run.ID), in.Body, audit.OutcomeFailed)
+		recordAudit(ctx, h.log, h.audits, audit.ActionReconRunStart, audit.ReconRunTarget(run.ID), in.Body, audit.OutcomeFailed)
 		return nil, huma.Error503ServiceUnavailable("the run could not be queued; try again")
 	}
-	recordAudit(ctx, h.log, h.audits, actionReconRunStart, reconRunTarget(run.ID), in.Body, audit.OutcomeSucceeded)
+	recordAudit(ctx, h.log, h.audits, audit.ActionReconRunStart, audit.ReconRunTarget(run.ID), in.Body, audit.OutcomeSucceeded)
 	return &ReconRunOutput{Body: reconRunBody(run)}, nil
 }
 
@@ -684,7 +674,7 @@ type DiscrepancyOutput struct {
 
 func (h reconAPI) updateDiscrepancy(ctx context.Context, in *UpdateDiscrepancyInput) (*DiscrepancyOutput, error) {
 	d, err := h.recon.UpdateDiscrepancy(ctx, in.ID, recon.Status(in.Body.Status), in.Body.Note, actorName(ctx))
-	recordAudit(ctx, h.log, h.audits, actionDiscrepancyUpdate, discrepancyTarget(in.ID), in.Body, auditOutcome(err))
+	recordAudit(ctx, h.log, h.audits, audit.ActionDiscrepancyUpdate, audit.DiscrepancyTarget(in.ID), in.Body, auditOutcome(err))
 	if err != nil {
 		return nil, httpErrorAt(ctx, h.log, err, at{in: "body", what: "discrepancy"})
 	}

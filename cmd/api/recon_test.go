@@ -476,7 +476,7 @@ func TestReconUploadReports(t *testing.T) {
 	}
 
 	// Audited: who uploaded what (names, sizes, hashes; never content).
-	rows := e.audits(t, actionReconUpload)
+	rows := e.audits(t, audit.ActionReconUpload)
 	var ok, rejected int
 	for _, r := range rows {
 		if r.Actor != "finance-1" || r.Role != "finance" {
@@ -665,7 +665,7 @@ func TestReconRunFlow(t *testing.T) {
 		t.Fatalf("resolved %+v", r)
 	}
 	var succeeded []audit.Entry
-	for _, r := range e.audits(t, actionDiscrepancyUpdate) {
+	for _, r := range e.audits(t, audit.ActionDiscrepancyUpdate) {
 		if r.Outcome == audit.OutcomeSucceeded {
 			succeeded = append(succeeded, r)
 		}
@@ -760,7 +760,7 @@ func TestReconRunFlow(t *testing.T) {
 	resp, b = e.get(t, "/v1/recon/runs/"+strconv.FormatInt(failed.Items[0].ID, 10)+"/export.xlsx", e.viewer)
 	mustProblem(t, resp, b, http.StatusConflict)
 	var outcomes []string
-	for _, r := range e.audits(t, actionReconRunStart) {
+	for _, r := range e.audits(t, audit.ActionReconRunStart) {
 		outcomes = append(outcomes, r.Outcome)
 	}
 	sort.Strings(outcomes)
@@ -814,7 +814,7 @@ func TestReconDiscrepancyReopenAndCurrent(t *testing.T) {
 	}
 	patch(e.finance, map[string]string{"status": "OPEN", "note": "again"}, http.StatusConflict)
 	var changes []string
-	for _, r := range e.audits(t, actionDiscrepancyUpdate) {
+	for _, r := range e.audits(t, audit.ActionDiscrepancyUpdate) {
 		if r.Outcome == audit.OutcomeSucceeded && r.Target == "recon-discrepancy:"+strconv.FormatInt(ds[0].ID, 10) {
 			changes = append(changes, string(r.Input.(json.RawMessage)))
 		}

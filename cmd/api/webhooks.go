@@ -24,9 +24,6 @@ import (
 )
 
 // Audit actions of this resource.
-const actionWebhookReplay = "webhook-event.replay"
-
-func webhookTarget(id string) string { return "webhook-event:" + id }
 
 // Limits of the webhook intake. APO's notifications are a few kilobytes
 // (a dispute's, the largest, under 4 KiB); 256 KiB leaves ample room and
@@ -317,7 +314,7 @@ func replayWebhookEvent(log *slog.Logger, store *audit.Store, events inboxServic
 		if err == nil && ev.State == inbox.Failed {
 			outcome = audit.OutcomeFailed
 		}
-		recordAudit(ctx, log, store, actionWebhookReplay, webhookTarget(in.ID), nil, outcome)
+		recordAudit(ctx, log, store, audit.ActionWebhookReplay, audit.WebhookTarget(in.ID), nil, outcome)
 		if errors.Is(err, inbox.ErrNotFound) {
 			return nil, huma.Error404NotFound("webhook event not found")
 		}

@@ -198,8 +198,8 @@ func TestWebhookIntake(t *testing.T) {
 	if prob := mustProblem(t, resp, b, http.StatusNotFound); prob.Detail != "webhook event not found" {
 		t.Fatalf("replay of an unknown event: %q", prob.Detail)
 	}
-	rows := e.auditRows(t, actionWebhookReplay)
-	if len(rows) != 3 || rows[2].Outcome != audit.OutcomeSucceeded || rows[2].Target != webhookTarget(ev.ID) ||
+	rows := e.auditRows(t, audit.ActionWebhookReplay)
+	if len(rows) != 3 || rows[2].Outcome != audit.OutcomeSucceeded || rows[2].Target != audit.WebhookTarget(ev.ID) ||
 		rows[1].Outcome != audit.OutcomeRejected || rows[0].Outcome != audit.OutcomeRejected {
 		t.Fatalf("replay audit rows %+v", rows)
 	}

@@ -1,0 +1,40 @@
+package audit
+
+import (
+	"strconv"
+	"strings"
+)
+
+// The actions audit rows name. The admin API and the console record the
+// same action for the same change, so one query over the log finds it
+// whichever door it came through.
+const (
+	ActionAPIKeyCreate = "api-key.create"
+	ActionAPIKeyRevoke = "api-key.revoke"
+
+	ActionDisputeAccept = "dispute.accept"
+	ActionDisputeDefend = "dispute.defend"
+
+	ActionPaymentCreate  = "payment.create"
+	ActionPaymentCapture = "payment.capture"
+	ActionPaymentCancel  = "payment.cancel"
+	ActionPaymentRefund  = "payment.refund"
+	ActionPaymentSync    = "payment.sync"
+	ActionPaymentReview  = "payment.review"
+
+	ActionReconUpload       = "recon-report.upload"
+	ActionReconRunStart     = "recon-run.start"
+	ActionDiscrepancyUpdate = "recon-discrepancy.update"
+
+	ActionWebhookReplay = "webhook-event.replay"
+)
+
+// Targets name what an action changed, as "<kind>:<id>".
+
+func APIKeyTarget(id string) string         { return "api-key:" + id }
+func DisputeTarget(id string) string        { return "dispute:" + id }
+func PaymentTarget(id string) string        { return "payment:" + id }
+func ReconRunTarget(id int64) string        { return "recon-run:" + strconv.FormatInt(id, 10) }
+func DiscrepancyTarget(id int64) string     { return "recon-discrepancy:" + strconv.FormatInt(id, 10) }
+func ReconReportTarget(ids []string) string { return "recon-report:" + strings.Join(ids, ",") }
+func WebhookTarget(id string) string        { return "webhook-event:" + id }
