@@ -17,6 +17,7 @@ import (
 
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
+	"github.com/payops/payops/internal/console"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/httpx"
 	"github.com/payops/payops/internal/idempotency"
@@ -61,6 +62,9 @@ type services struct {
 	readyTimeout time.Duration
 	// collectors are read from the database when /metrics is scraped.
 	collectors []prometheus.Collector
+	// console is the web console, mounted at /console/ (nil for the
+	// openapi command and for tests of the API alone).
+	console http.Handler
 }
 
 // readinessCheck is one dependency /readyz pings, or, when degraded is
@@ -115,6 +119,9 @@ func newHandler(svc *services) (http.Handler, huma.API) {
 	reg.MustRegister(svc.collectors...)
 	mountOps(mux, svc, prometheus.Gatherers{prometheus.DefaultGatherer, reg})
 	mountDocs(mux)
+	if svc.console != nil {
+		mux.Handle(console.Prefix+"/", svc.console)
+	}
 
 	var h http.Handler = mux
 	h = httpx.TextQuery(h)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
@@ -14,9 +15,12 @@ import (
 
 	"github.com/payops/payops/internal/apo/apometrics"
 	"github.com/payops/payops/internal/app"
+	"github.com/payops/payops/internal/auth"
 	"github.com/payops/payops/internal/config"
+	"github.com/payops/payops/internal/console"
 	"github.com/payops/payops/internal/ratelimit"
 	"github.com/payops/payops/internal/recon"
+	"github.com/payops/payops/internal/users"
 )
 
 // wireDomains takes the domain services app.New builds for both binaries
@@ -50,6 +54,17 @@ func wireDomains(svc *services, cfg config.Config, db *sqlx.DB, log *slog.Logger
 		}
 		return nil
 	}
+	con, err := console.New(console.Deps{
+		Log: log, Users: users.New(db, rdb, log, users.Config{}),
+		Payments: a.Payments, Disputes: a.Disputes, Recon: a.Recon, Inbox: a.Inbox,
+		Audit: svc.audit, Keys: auth.NewKeys(db), KeyList: svc.keys, Idempotency: svc.idempotency,
+		EnqueueRun: svc.enqueueRun, UploadDir: a.Recon.TempDir(),
+		Secure: strings.HasPrefix(cfg.PublicURL, "https://"),
+	})
+	if err != nil {
+		return err
+	}
+	svc.console = con
 	svc.queueUI = asynqmon.New(asynqmon.Options{RootPath: "/ops/queues",
 		RedisConnOpt: asynq.RedisClientOpt{Addr: cfg.RedisAddr, DB: cfg.RedisDB}})
 	return nil
