@@ -1,13 +1,19 @@
 package payments
 
 import (
+	"context"
+	"fmt"
 	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/postgres"
 )
 
 // This file holds the SQL of payment investigation (the console): the
-// search conditions of List. Migration 00047 adds the indexes they need.
+// search conditions of List and the counts of the Today summary. Migration
+// 00047 adds the indexes they need.
 
 // whereSearch adds the investigation filters to k.
 func (f Filter) whereSearch(k *postgres.Keyset) {
@@ -35,3 +41,42 @@ func (f Filter) whereSearch(k *postgres.Keyset) {
 // likeEscaper makes text match itself in a LIKE pattern: an order id
 // holding % or _ is searched for literally.
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// counts is what Summary reads, in one statement so that its figures come
+// from one snapshot: payments created in [from, to) by status, payments
+// needing review, and AUTHORIZED payments whose authorization lapses in
+// [to, lapseBefore). Each part is an index scan: payments_created_idx,
+// the partial payments_review_idx and payments_auth_expiry_idx.
+func (s *Store) counts(ctx context.Context, from, to, lapseBefore time.Time) (Summary, error) {
+	const q = `
+		SELECT 'created' AS kind, status, count(*) AS n FROM payments
+		WHERE created_at >= $1 AND created_at < $2 GROUP BY status
+		UNION ALL
+		SELECT 'review', '', count(*) FROM payments WHERE needs_review
+		UNION ALL
+		SELECT 'expiring', '', count(*) FROM payments
+		WHERE status = 'AUTHORIZED' AND auth_expiry_time >= $2 AND auth_expiry_time < $3`
+	var rows []struct {
+		Kind   string `db:"kind"`
+		Status string `db:"status"`
+		N      int    `db:"n"`
+	}
+	if err := sqlx.SelectContext(ctx, s.db, &rows, q, from, to, lapseBefore); err != nil {
+		return Summary{}, fmt.Errorf("count payments: %w", err)
+	}
+	sum := Summary{From: from, To: to, ExpiringBefore: lapseBefore, Created: make(map[Status]int, len(Statuses))}
+	for _, st := range Statuses {
+		sum.Created[st] = 0
+	}
+	for _, r := range rows {
+		switch r.Kind {
+		case "created":
+			sum.Created[Status(r.Status)] = r.N
+		case "review":
+			sum.NeedsReview = r.N
+		case "expiring":
+			sum.Expiring = r.N
+		}
+	}
+	return sum, nil
+}
