@@ -128,8 +128,8 @@ func TestListSearch(t *testing.T) {
 	}
 }
 
-// TestFilterValidation: List refuses a bad filter before reading anything,
-// naming each bad value by its query parameter.
+// TestFilterValidation: List and Export refuse a bad filter before reading
+// anything, naming each bad value by its query parameter.
 func TestFilterValidation(t *testing.T) {
 	t.Parallel()
 	svc, _ := newSearchService(t)
@@ -155,6 +155,11 @@ func TestFilterValidation(t *testing.T) {
 		_, err := svc.List(ctx, c.f)
 		if got := fields(err); !slices.Equal(got, c.want) {
 			t.Errorf("%s: List fields %v (%v), want %v", name, got, err, c.want)
+		}
+		called := false
+		err = svc.Export(ctx, c.f, func(payments.Payment) error { called = true; return nil })
+		if got := fields(err); !slices.Equal(got, c.want) || called {
+			t.Errorf("%s: Export fields %v (%v), called %v; want %v", name, got, err, called, c.want)
 		}
 	}
 	var ie *payments.InvalidError

@@ -12,8 +12,8 @@ import (
 )
 
 // This file holds the SQL of payment investigation (the console): the
-// search conditions of List and the counts of the Today summary. Migration
-// 00047 adds the indexes they need.
+// search conditions of List and Export, Export's batched read, and the
+// counts of the Today summary. Migration 00047 adds the indexes they need.
 
 // whereSearch adds the investigation filters to k.
 func (f Filter) whereSearch(k *postgres.Keyset) {
@@ -41,6 +41,35 @@ func (f Filter) whereSearch(k *postgres.Keyset) {
 // likeEscaper makes text match itself in a LIKE pattern: an order id
 // holding % or _ is searched for literally.
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// Each calls fn with every payment f selects (its Cursor and Limit are
+// ignored), newest first, reading batch rows per query, and stops at fn's
+// first error. Each batch is its own statement, after the last key of the
+// one before: no transaction stays open for the whole read (holding back
+// vacuum on a busy table), and since a payment's (created_at, id) never
+// changes, each one that exists throughout is read exactly once.
+func (s *Store) Each(ctx context.Context, f Filter, batch int, fn func(Payment) error) error {
+	k := f.keyset()
+	cursor := ""
+	for {
+		items, next, err := s.page(ctx, k, cursor, batch)
+		if err != nil {
+			return fmt.Errorf("read payments: %w", err)
+		}
+		for _, p := range items {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := fn(p); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		cursor = next
+	}
+}
 
 // counts is what Summary reads, in one statement so that its figures come
 // from one snapshot: payments created in [from, to) by status, payments
