@@ -156,12 +156,16 @@ func (s *Service) List(ctx context.Context, f Filter) ([]User, string, error) {
 }
 
 // Disable stops the user id from logging in and ends their sessions.
-// Disabling a disabled user keeps the first time.
+// Disabling a disabled user keeps the first time. The last enabled admin
+// cannot be disabled (*ConflictError).
 func (s *Service) Disable(ctx context.Context, actor Actor, id string) (User, error) {
 	now := s.cfg.Now().UTC()
 	r, err := s.change(ctx, actor, ActionDisable, func(st store) (userRow, error) {
-		r, err := st.userByID(ctx, id)
+		r, err := lockedUser(ctx, st, id)
 		if err != nil || r.DisabledAt.Valid {
+			return r, err
+		}
+		if err := keepAnAdmin(ctx, st, r); err != nil {
 			return r, err
 		}
 		if r, err = st.setDisabled(ctx, id, sql.NullTime{Time: now, Valid: true}); err != nil {
@@ -171,6 +175,36 @@ func (s *Service) Disable(ctx context.Context, actor Actor, id string) (User, er
 		return r, err
 	})
 	return r.user(), err
+}
+
+// lockedUser takes the admin lock and then reads id. Every change that can
+// take an enabled admin away starts with it, so two such changes run one
+// after the other and the second counts what the first left: two admins
+// disabling each other at once leave one, not none. Under READ COMMITTED
+// each statement sees what was committed when it started, so the reads
+// after the lock are current.
+func lockedUser(ctx context.Context, st store, id string) (userRow, error) {
+	if err := st.lockAdmins(ctx); err != nil {
+		return userRow{}, err
+	}
+	return st.userByID(ctx, id)
+}
+
+// keepAnAdmin refuses to take r out of the enabled admins when no other is
+// left: nobody could then manage users from the console, and the way back
+// (api users create) needs a shell on a server. Call it after lockedUser.
+func keepAnAdmin(ctx context.Context, st store, r userRow) error {
+	if auth.Role(r.Role) != auth.RoleAdmin || r.DisabledAt.Valid {
+		return nil
+	}
+	n, err := st.otherEnabledAdmins(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return &ConflictError{Rule: r.Email + " is the last enabled admin: make another user an admin first"}
+	}
+	return nil
 }
 
 // Enable lets the disabled user id log in again.
@@ -184,7 +218,8 @@ func (s *Service) Enable(ctx context.Context, actor Actor, id string) (User, err
 // ChangeRole gives the user id a new role and ends their sessions, so no
 // session keeps the rights of the old role. When the new role needs a
 // second factor the user has not confirmed, it issues a new enrolment
-// (returned, to be shown once) that their next login confirms.
+// (returned, to be shown once) that their next login confirms. The last
+// enabled admin keeps their role (*ConflictError).
 func (s *Service) ChangeRole(ctx context.Context, actor Actor, id string, role auth.Role) (User, *Enrolment, error) {
 	if !role.Valid() {
 		return User{}, nil, &InvalidError{Field: "role", Reason: fmt.Sprintf("unknown role %q", role)}
@@ -192,8 +227,16 @@ func (s *Service) ChangeRole(ctx context.Context, actor Actor, id string, role a
 	now := s.cfg.Now().UTC()
 	var enrol *Enrolment
 	r, err := s.change(ctx, actor, ActionChangeRole, func(st store) (userRow, error) {
-		r, err := st.setRole(ctx, id, role)
+		r, err := lockedUser(ctx, st, id)
 		if err != nil {
+			return r, err
+		}
+		if role != auth.RoleAdmin {
+			if err := keepAnAdmin(ctx, st, r); err != nil {
+				return r, err
+			}
+		}
+		if r, err = st.setRole(ctx, id, role); err != nil {
 			return r, err
 		}
 		if _, err := st.revokeAll(ctx, id, now); err != nil {

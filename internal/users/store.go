@@ -172,6 +172,26 @@ func (s store) setRole(ctx context.Context, id string, role auth.Role) (userRow,
 	return s.updateUser(ctx, `role = $2`, "", id, string(role))
 }
 
+// lockAdmins takes the transaction-scoped lock that every change which can
+// take an enabled admin away holds while it counts the others.
+func (s store) lockAdmins(ctx context.Context) error {
+	const q = `SELECT pg_advisory_xact_lock(hashtextextended('console-users:admins', 0))`
+	if _, err := s.db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("lock console admins: %w", err)
+	}
+	return nil
+}
+
+// otherEnabledAdmins counts the enabled admins other than id.
+func (s store) otherEnabledAdmins(ctx context.Context, id string) (int, error) {
+	const q = `SELECT count(*) FROM console_users WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1`
+	var n int
+	if err := sqlx.GetContext(ctx, s.db, &n, q, id); err != nil {
+		return 0, fmt.Errorf("count console admins: %w", err)
+	}
+	return n, nil
+}
+
 // setPassword replaces id's hash and lifts any lock: a new password is a
 // fresh start.
 func (s store) setPassword(ctx context.Context, id, hash string) (userRow, error) {
