@@ -28,6 +28,7 @@ const (
 	ActionChangePassword = "console-user.change-password"
 	ActionEnrolTOTP      = "console-user.enrol-totp"
 	ActionConfirmTOTP    = "console-user.confirm-totp"
+	ActionResetTOTP      = "console-user.reset-totp"
 	// ActionLogin is a login of a known account, succeeded or failed (PCI DSS
 	// 10.2.1.4 asks for invalid access attempts). An unknown email leaves no
 	// row: it names nobody, and people type passwords into the email field.
@@ -333,6 +334,34 @@ func (s *Service) EnrolTOTP(ctx context.Context, actor Actor, id string) (Enrolm
 			return r, err
 		}
 		return st.setTOTP(ctx, id, sql.NullString{String: e.Secret.Reveal(), Valid: true})
+	})
+	if err != nil {
+		return Enrolment{}, err
+	}
+	return e, nil
+}
+
+// ResetTOTP replaces the user id's second factor, confirmed or not, with a
+// new secret (returned, to be shown once), pending until their next login
+// or ConfirmTOTP takes a valid code, and ends their sessions. It is how an
+// admin lets back in someone who lost their authenticator; no session
+// opened with the old factor outlives it.
+func (s *Service) ResetTOTP(ctx context.Context, actor Actor, id string) (Enrolment, error) {
+	now := s.cfg.Now().UTC()
+	var e Enrolment
+	_, err := s.change(ctx, actor, ActionResetTOTP, func(st store) (userRow, error) {
+		r, err := st.userByID(ctx, id)
+		if err != nil {
+			return r, err
+		}
+		if e, err = newEnrolment(s.cfg.Issuer, r.Email); err != nil {
+			return r, err
+		}
+		if r, err = st.setTOTP(ctx, id, sql.NullString{String: e.Secret.Reveal(), Valid: true}); err != nil {
+			return r, err
+		}
+		_, err = st.revokeAll(ctx, id, now)
+		return r, err
 	})
 	if err != nil {
 		return Enrolment{}, err

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
@@ -287,4 +288,50 @@ func TestUserLastAdminUnderConcurrency(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// ResetTOTP replaces a confirmed second factor with a pending one, ends the
+// user's sessions and is audited in its transaction; the old codes stop
+// working and the new secret's first code confirms it at login.
+func TestUserResetTOTP(t *testing.T) {
+	f := newFixture(t, Config{})
+	c := f.create(t, "ops@example.com", auth.RoleOperator)
+	tok := f.mustLogin(t, c)
+	if u, _ := f.svc.Get(f.ctx, c.User.ID); !u.HasTOTP() {
+		t.Fatal("first login did not confirm the enrolment")
+	}
+	e, err := f.svc.ResetTOTP(f.ctx, admin, c.User.ID)
+	if err != nil || e.Secret == c.Enrolment.Secret || e.Secret.Reveal() == "" {
+		t.Fatalf("reset: %v", err)
+	}
+	if u, _ := f.svc.Get(f.ctx, c.User.ID); u.HasTOTP() || !u.TOTPPending {
+		t.Fatalf("after reset: confirmed %v pending %v, want pending", u.HasTOTP(), u.TOTPPending)
+	}
+	_, _, err = f.svc.Authenticate(f.ctx, tok)
+	wantErr(t, "session from before the reset", err, ErrUnauthenticated)
+	f.clock.Advance(totpPeriod * time.Second)
+	_, _, err = f.login(c.User.Email, c.Password, f.code(t, c.Enrolment.Secret, 0))
+	wantErr(t, "old authenticator's code", err, ErrUnauthenticated)
+	c.Enrolment = &e
+	f.mustLogin(t, c)
+	if u, _ := f.svc.Get(f.ctx, c.User.ID); !u.HasTOTP() {
+		t.Fatal("the new secret's first code did not confirm it")
+	}
+
+	entries, _, err := audit.NewStore(f.db).List(f.ctx, audit.Filter{Action: ActionResetTOTP})
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("reset-totp audit rows: %d (%v), want 1", len(entries), err)
+	}
+	if r := entries[0]; r.Target != Target(c.User.ID) || r.Actor != admin.Name || r.Outcome != audit.OutcomeSucceeded {
+		t.Fatalf("audit row %+v", r)
+	}
+	mustContainNone(t, "audit input", string(entries[0].Input.(json.RawMessage)), e.Secret.Reveal(), e.URL.Reveal())
+
+	// Without its audit row the reset does not happen.
+	if _, err := f.svc.ResetTOTP(f.ctx, Actor{}, c.User.ID); err == nil {
+		t.Fatal("a reset without an actor was accepted")
+	}
+	f.mustLogin(t, c) // still e's secret
+	_, err = f.svc.ResetTOTP(f.ctx, admin, "0190f0c2-7a1b-7cde-8f00-112233445566")
+	wantErr(t, "reset an unknown user", err, ErrNotFound)
 }
