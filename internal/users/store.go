@@ -336,6 +336,22 @@ func (s store) listSessions(ctx context.Context, userID string, now time.Time) (
 	return rows, nil
 }
 
+// purgeSessions deletes at most limit sessions that ended (were revoked or
+// reached their absolute limit) before before, and says how many.
+func (s store) purgeSessions(ctx context.Context, before time.Time, limit int) (int64, error) {
+	// least() skips a NULL revoked_at; the expression is the one
+	// console_sessions_ended_idx holds. = ANY(ARRAY(…)) deletes the ids by
+	// primary key: "IN (subquery)" was planned as a join that scanned the
+	// whole table for every batch.
+	const q = `DELETE FROM console_sessions WHERE id = ANY(ARRAY(
+		SELECT id FROM console_sessions WHERE least(expires_at, revoked_at) < $1 LIMIT $2))`
+	res, err := s.db.ExecContext(ctx, q, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge console sessions: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 // viewRow is a console_saved_views row.
 type viewRow struct {
 	ID        string    `db:"id"`
