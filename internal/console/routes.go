@@ -20,4 +20,5 @@ func (c *Console) routes() {
 	// Settings (settings.go): every user's own.
 	m.Handle("GET "+Prefix+"/settings", c.page(auth.NeedRead, c.settings))
 	m.Handle("POST "+Prefix+"/settings/sessions/revoke", c.page(auth.NeedRead, c.revokeSession))
+	m.Handle("POST "+Prefix+"/settings/time-zone", c.page(auth.NeedRead, c.setTimeZone))
 }
