@@ -43,8 +43,8 @@ func (f Filter) whereSearch(k *postgres.Keyset) {
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // Each calls fn with every payment f selects (its Cursor and Limit are
-// ignored), newest first, reading batch rows per query, and stops at fn's
-// first error. Each batch is its own statement, after the last key of the
+// ignored), newest first, reading batch (> 0) rows per query, and stops at
+// fn's first error or when ctx is done. Each batch is its own statement, after the last key of the
 // one before: no transaction stays open for the whole read (holding back
 // vacuum on a busy table), and since a payment's (created_at, id) never
 // changes, each one that exists throughout is read exactly once.
