@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/money"
@@ -301,6 +302,8 @@ type paymentListData struct {
 	Statuses []payments.Status
 	Problem  *view // a problem with the filters, on a page load
 	Partial  bool  // rendered for an htmx swap of the results
+	Views    []savedView
+	ViewQ    string // the filters a "save this view" keeps
 }
 
 func (c *Console) paymentList(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -317,6 +320,11 @@ func (c *Console) paymentList(w http.ResponseWriter, r *http.Request, s *session
 	if search.Filter.Cursor != "" {
 		data.First = Prefix + "/payments" + encodeQuery(search.Query)
 	}
+	views, verr := c.savedViews(ctx, s, "payments")
+	if verr != nil {
+		return verr
+	}
+	data.Views, data.ViewQ = views, dropParam(search.Query, "limit").Encode()
 	if page.Next != "" {
 		data.Next = Prefix + "/payments" + withParam(search.Query, "cursor", page.Next)
 	}
@@ -359,6 +367,9 @@ func (c *Console) paymentExport(w http.ResponseWriter, r *http.Request, s *sessi
 	h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	cw := &sentCounter{w: w}
 	err = c.d.Payments.WriteCSV(ctx, f, cw)
+	// An export hands buyer data out of payops: who took which list, and
+	// whether it arrived whole, is in the audit log.
+	c.record(ctx, s, action{Name: audit.ActionPaymentExport, Target: "payments", Input: search.Query}, outcome(err))
 	if err == nil {
 		return nil
 	}

@@ -323,6 +323,11 @@ func TestPaymentsExportAndPages(t *testing.T) {
 	if !paySameSet(got, want) || slices.Contains(got, other) {
 		t.Fatalf("CSV has %d rows, want the %d matching payments, each once", len(got), len(want))
 	}
+	// Who took the list, with which filters, is audited.
+	exports, _, err := e.audit.List(context.Background(), audit.Filter{Action: audit.ActionPaymentExport})
+	if err != nil || len(exports) != 1 || exports[0].Outcome != audit.OutcomeSucceeded || !strings.Contains(fmt.Sprintf("%s", exports[0].Input), `"bulk"`) {
+		t.Fatalf("export audit rows %+v (%v): want one succeeded row naming the filter", exports, err)
+	}
 
 	// A bad filter is a problem page, not a file.
 	resp, body = e.get(t, c, "/console/payments/export.csv?order_id=ab")

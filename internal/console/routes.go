@@ -21,6 +21,9 @@ func (c *Console) routes() {
 	m.Handle("GET "+Prefix+"/settings", c.page(auth.NeedRead, c.settings))
 	m.Handle("POST "+Prefix+"/settings/sessions/revoke", c.page(auth.NeedRead, c.revokeSession))
 	m.Handle("POST "+Prefix+"/settings/time-zone", c.page(auth.NeedRead, c.setTimeZone))
+	// Saved views (views.go): each user's own named filters of a list.
+	m.Handle("POST "+Prefix+"/views", c.page(auth.NeedRead, c.saveView))
+	m.Handle("POST "+Prefix+"/views/{id}/delete", c.page(auth.NeedRead, c.deleteView))
 
 	// Payments (payments.go, payments_actions.go): the same Need as each
 	// route of cmd/api/routes.go; a preview needs what its action needs.
