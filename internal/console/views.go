@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-
 )
 
 // savedView is a user's named filter set for a list page, as the page
@@ -63,4 +62,3 @@ func (c *Console) deleteView(w http.ResponseWriter, r *http.Request, s *session)
 	c.redirect(w, r, Prefix+"/payments", "Deleted the saved view.")
 	return nil
 }
-
