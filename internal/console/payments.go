@@ -34,6 +34,7 @@ type paymentSearchForm struct {
 	Acquirer       string
 	CreatedFrom    string // dates in the user's zone, both inclusive
 	CreatedTo      string
+	CreatedWithin  string // a Go duration back from now: the link Today gives ("the last 24 h")
 	NeedsReview    string // "", "true", "false"
 	ExpiringWithin string // a Go duration: 24h, 168h
 	OrderID        string // part of the order id
@@ -45,11 +46,11 @@ type paymentSearchForm struct {
 // paymentSearchParams are the URL names of paymentSearchForm's fields,
 // in the order a shared link writes them.
 var paymentSearchParams = []string{"q", "status", "currency", "amount_min", "amount_max", "acquirer", "created_from",
-	"created_to", "needs_review", "expiring_within", "order_id", "buyer", "last4", "limit"}
+	"created_to", "created_within", "needs_review", "expiring_within", "order_id", "buyer", "last4", "limit"}
 
 func (f *paymentSearchForm) fields() []*string {
 	return []*string{&f.Q, &f.Status, &f.Currency, &f.AmountMin, &f.AmountMax, &f.Acquirer, &f.CreatedFrom,
-		&f.CreatedTo, &f.NeedsReview, &f.ExpiringWithin, &f.OrderID, &f.Buyer, &f.Last4, &f.Limit}
+		&f.CreatedTo, &f.CreatedWithin, &f.NeedsReview, &f.ExpiringWithin, &f.OrderID, &f.Buyer, &f.Last4, &f.Limit}
 }
 
 // paymentSearch is a parsed search: the filter for the domain, the
@@ -175,7 +176,10 @@ func parseCreatedRange(s *paymentSearch, zone *time.Location) error {
 	return nil
 }
 
-// parseFlags reads needs_review, expiring_within and limit.
+// maxPaymentCreatedWithin bounds created_within: a year back.
+const maxPaymentCreatedWithin = 365 * 24 * time.Hour
+
+// parseFlags reads created_within, needs_review, expiring_within and limit.
 func parseFlags(s *paymentSearch, now time.Time) error {
 	switch s.Form.NeedsReview {
 	case "":
@@ -184,6 +188,15 @@ func parseFlags(s *paymentSearch, now time.Time) error {
 		s.Filter.NeedsReview = &v
 	default:
 		return &formError{Field: "needs_review", Message: "true or false"}
+	}
+	if s.Form.CreatedWithin != "" {
+		d, err := time.ParseDuration(s.Form.CreatedWithin)
+		if err != nil || d <= 0 || d > maxPaymentCreatedWithin {
+			return &formError{Field: "created_within", Message: "a duration of at most 8760h, e.g. 24h"}
+		}
+		if from := now.Add(-d); from.After(s.Filter.CreatedFrom) {
+			s.Filter.CreatedFrom = from
+		}
 	}
 	if s.Form.ExpiringWithin != "" {
 		d, err := time.ParseDuration(s.Form.ExpiringWithin)
