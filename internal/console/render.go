@@ -76,6 +76,7 @@ var funcs = template.FuncMap{
 	"join":    strings.Join,
 	"left":    timeLeft,
 	"nonzero": func(t time.Time) bool { return !t.IsZero() },
+	"deref":   func(t *time.Time) time.Time { return *t },
 }
 
 // formatMoney writes minor units of ccy in major units with the currency's

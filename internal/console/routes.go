@@ -17,6 +17,9 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+Prefix+"/logout", c.logout)
 	m.Handle("GET "+Prefix+"/{$}", http.RedirectHandler(Prefix+"/today", http.StatusSeeOther))
 
+	// Today (today.go): the day at a glance, each number a link.
+	m.Handle("GET "+Prefix+"/today", c.page(auth.NeedRead, c.today))
+
 	// Settings (settings.go): every user's own.
 	m.Handle("GET "+Prefix+"/settings", c.page(auth.NeedRead, c.settings))
 	m.Handle("POST "+Prefix+"/settings/sessions/revoke", c.page(auth.NeedRead, c.revokeSession))
