@@ -20,4 +20,20 @@ func (c *Console) routes() {
 	// Settings (settings.go): every user's own.
 	m.Handle("GET "+Prefix+"/settings", c.page(auth.NeedRead, c.settings))
 	m.Handle("POST "+Prefix+"/settings/sessions/revoke", c.page(auth.NeedRead, c.revokeSession))
+
+	// Admin pages (admin.go, auditlog.go, keys.go, users.go): the audit log,
+	// API keys and console users, admin only as in the API. Changes of keys
+	// and users write their audit row in their own transaction.
+	m.Handle("GET "+Prefix+"/audit", c.page(auth.NeedAdmin, c.auditLog))
+	m.Handle("GET "+Prefix+"/keys", c.page(auth.NeedAdmin, c.keys))
+	m.Handle("POST "+Prefix+"/keys", c.page(auth.NeedAdmin, c.createKey))
+	m.Handle("POST "+Prefix+"/keys/{id}/revoke/preview", c.page(auth.NeedAdmin, c.previewRevokeKey))
+	m.Handle("POST "+Prefix+"/keys/{id}/revoke", c.page(auth.NeedAdmin, c.revokeKey))
+	m.Handle("GET "+Prefix+"/users", c.page(auth.NeedAdmin, c.usersPage))
+	m.Handle("POST "+Prefix+"/users", c.page(auth.NeedAdmin, c.createUser))
+	m.Handle("GET "+Prefix+"/users/{id}", c.page(auth.NeedAdmin, c.userPage))
+	// {op} is disable, enable, role or password (users.go, userOps); all
+	// but enable are asked first.
+	m.Handle("POST "+Prefix+"/users/{id}/{op}/preview", c.page(auth.NeedAdmin, c.previewUserChange))
+	m.Handle("POST "+Prefix+"/users/{id}/{op}", c.page(auth.NeedAdmin, c.changeUser))
 }
