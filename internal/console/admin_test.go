@@ -51,6 +51,8 @@ func TestAdminPagesRefuseOtherRoles(t *testing.T) {
 		{"/console/users/" + target + "/role", url.Values{"role": {"admin"}}},
 		{"/console/users/" + target + "/password/preview", nil},
 		{"/console/users/" + target + "/password", nil},
+		{"/console/users/" + target + "/totp/preview", nil},
+		{"/console/users/" + target + "/totp", nil},
 	}
 	for _, role := range []auth.Role{auth.RoleViewer, auth.RoleFinance, auth.RoleOperator, auth.RoleCheckout} {
 		p := e.user(t, string(role)+"@example.com", role)
@@ -294,9 +296,11 @@ func TestAdminUsers(t *testing.T) {
 	}
 
 	newbie = disableAndResetStep(t, e, c, newbie, id)
+	resetTOTPStep(t, e, c, newbie, id)
 	changeRoleStep(t, e, c)
+	lastAdminStep(t, e, c, admin)
 
-	for _, action := range []string{users.ActionDisable, users.ActionEnable, users.ActionResetPassword} {
+	for _, action := range []string{users.ActionDisable, users.ActionEnable, users.ActionResetPassword, users.ActionResetTOTP} {
 		rows := auditRows(t, e, audit.Filter{Action: action, Target: users.Target(id)})
 		if len(rows) != 1 || rows[0].Actor != admin.Email || rows[0].Outcome != audit.OutcomeSucceeded {
 			t.Errorf("%s audit rows %+v, want one by %s", action, rows, admin.Email)
@@ -375,6 +379,50 @@ func disableAndResetStep(t *testing.T, e *env, c *http.Client, newbie person, id
 		t.Fatalf("resubmitted reset: %d", resp.StatusCode)
 	}
 	return newbie
+}
+
+// resetTOTPStep: resetting newbie's second factor shows the new secret
+// once and ends their sessions; they sign in with a code from it.
+func resetTOTPStep(t *testing.T, e *env, c *http.Client, newbie person, id string) {
+	t.Helper()
+	cu := e.client(t)
+	e.login(t, cu, newbie)
+	resp, body := e.post(t, c, "/console/users/"+id+"/totp/preview", nil, "HX-Request: true")
+	if resp.StatusCode != http.StatusOK || !containsAll(body, "Reset the second factor of new@example.com", "2 live sessions end") {
+		t.Fatalf("totp preview: %d\n%s", resp.StatusCode, body)
+	}
+	resp, body = e.post(t, c, "/console/users/"+id+"/totp", url.Values{"token": {formToken(t, body, "confirm-form")}})
+	shown := onceValues(t, body)
+	if resp.StatusCode != http.StatusOK || len(shown) != 2 || shown[0] == newbie.Secret || !strings.HasPrefix(shown[1], "otpauth://") {
+		t.Fatalf("reset second factor: %d, shows %q\n%s", resp.StatusCode, shown, body)
+	}
+	if resp, _ := e.get(t, cu, "/console/settings"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a session opened with the old second factor still works: %d", resp.StatusCode)
+	}
+	newbie.Secret = shown[0]
+	e.login(t, e.client(t), newbie)
+}
+
+// lastAdminStep: the only admin cannot disable themself; the domain's
+// refusal is shown on the user's page, and nothing changed.
+func lastAdminStep(t *testing.T, e *env, c *http.Client, admin person) {
+	t.Helper()
+	id := userID(t, e, admin.Email)
+	_, body := e.post(t, c, "/console/users/"+id+"/disable/preview", nil)
+	if !strings.Contains(body, "This is your own account") {
+		t.Fatalf("disabling yourself does not say so:\n%s", body)
+	}
+	resp, body := e.post(t, c, "/console/users/"+id+"/disable", url.Values{"token": {formToken(t, body, "confirm-form")}})
+	if resp.StatusCode != http.StatusConflict || !containsAll(body, `id="change-error"`, "last enabled admin", "<html") {
+		t.Fatalf("disabling the last admin: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, _ := e.get(t, c, "/console/users"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the last admin was signed out: %d", resp.StatusCode)
+	}
+	rows := auditRows(t, e, audit.Filter{Action: users.ActionDisable, Target: users.Target(id)})
+	if len(rows) != 1 || rows[0].Outcome != audit.OutcomeRejected || rows[0].Actor != admin.Email {
+		t.Fatalf("refused disable audit rows %+v, want one rejected by %s", rows, admin.Email)
+	}
 }
 
 // changeRoleStep: a viewer made finance gets a second factor, shown once.

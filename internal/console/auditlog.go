@@ -46,12 +46,12 @@ const auditTimeLayout = "2006-01-02T15:04"
 var auditActions = []string{
 	audit.ActionAPIKeyCreate, audit.ActionAPIKeyRevoke,
 	audit.ActionPaymentCreate, audit.ActionPaymentCapture, audit.ActionPaymentCancel, audit.ActionPaymentRefund,
-	audit.ActionPaymentSync, audit.ActionPaymentReview,
+	audit.ActionPaymentSync, audit.ActionPaymentReview, audit.ActionPaymentExport,
 	audit.ActionDisputeAccept, audit.ActionDisputeDefend,
 	audit.ActionReconUpload, audit.ActionReconRunStart, audit.ActionDiscrepancyUpdate,
 	audit.ActionWebhookReplay,
 	users.ActionLogin, users.ActionCreate, users.ActionDisable, users.ActionEnable, users.ActionChangeRole,
-	users.ActionResetPassword, users.ActionChangePassword, users.ActionEnrolTOTP, users.ActionConfirmTOTP,
+	users.ActionResetPassword, users.ActionChangePassword, users.ActionEnrolTOTP, users.ActionConfirmTOTP, users.ActionResetTOTP,
 }
 
 // auditLog lists the audit log, newest first, a page at a time. A filter

@@ -51,8 +51,8 @@ func (c *Console) routes() {
 	m.Handle("GET "+Prefix+"/users", c.page(auth.NeedAdmin, c.usersPage))
 	m.Handle("POST "+Prefix+"/users", c.page(auth.NeedAdmin, c.createUser))
 	m.Handle("GET "+Prefix+"/users/{id}", c.page(auth.NeedAdmin, c.userPage))
-	// {op} is disable, enable, role or password (users.go, userOps); all
-	// but enable are asked first.
+	// {op} is disable, enable, role, password or totp (users.go, userOps);
+	// all but enable are asked first.
 	m.Handle("POST "+Prefix+"/users/{id}/{op}/preview", c.page(auth.NeedAdmin, c.previewUserChange))
 	m.Handle("POST "+Prefix+"/users/{id}/{op}", c.page(auth.NeedAdmin, c.changeUser))
 }

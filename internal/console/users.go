@@ -103,6 +103,7 @@ type userData struct {
 	Now      time.Time
 	Confirm  *userConfirm
 	Shown    *shownSecret // a secret the change just made, shown once
+	Problem  *problem     // why a confirmed change was refused (a plain post)
 }
 
 // userConfirm is the question a change asks before it is made.
@@ -187,6 +188,16 @@ var userOps = map[string]userOp{
 			}
 			return "The password of " + u.Email + " was reset and they were signed out.", &shownSecret{Password: pw.Reveal()}, nil
 		}},
+	"totp": {action: users.ActionResetTOTP, ask: askTOTP,
+		run: func(ctx context.Context, c *Console, a users.Actor, u users.User, _ auth.Role) (string, *shownSecret, error) {
+			e, err := c.d.Users.ResetTOTP(ctx, a, u.ID)
+			if err != nil {
+				return "", nil, err
+			}
+			sh := &shownSecret{}
+			sh.showEnrolment(&e)
+			return "The second factor of " + u.Email + " was reset and they were signed out.", sh, nil
+		}},
 }
 
 func askDisable(d userData, _ auth.Role) userConfirm {
@@ -221,6 +232,17 @@ func askPassword(d userData, _ auth.Role) userConfirm {
 	}
 	return userConfirm{Op: "password", Title: "Reset the password of " + d.User.Email + "?", Effect: effect,
 		Button: "Reset the password of " + d.User.Email}
+}
+
+func askTOTP(d userData, _ auth.Role) userConfirm {
+	effect := "A new authenticator secret is shown once on the next page; codes from the current one stop working, " +
+		plural(d.Sessions, "live session ends", "live sessions end") + ", and their next sign-in confirms the new one. " +
+		"The password stays as it is."
+	if d.Self {
+		effect = "This is your own account: you will be signed out at once. " + effect
+	}
+	return userConfirm{Op: "totp", Title: "Reset the second factor of " + d.User.Email + "?", Effect: effect,
+		Button: "Reset the second factor of " + d.User.Email}
 }
 
 // previewUserChange validates a change and answers with its confirmation:
@@ -310,7 +332,7 @@ func (c *Console) changeUser(w http.ResponseWriter, r *http.Request, s *session)
 		// What a resubmission is told: the secret is not kept to show again.
 		return loc, msg + " Its new secret was shown once, on the page after the change; if it was lost, do it again.", nil
 	}}
-	return c.actAudited(w, r, s, a, func() {
+	err = c.actAudited(w, r, s, a, func() {
 		if shown == nil {
 			c.redirect(w, r, loc, msg)
 			return
@@ -324,4 +346,15 @@ func (c *Console) changeUser(w http.ResponseWriter, r *http.Request, s *session)
 		d.Shown = shown
 		_ = c.renderUser(w, r, s, http.StatusOK, d, msg)
 	})
+	// A refusal (the last enabled admin cannot be disabled or demoted) is
+	// shown on the user's page, where the confirmation was.
+	if p, ok := adminRefusal(r, err); ok {
+		d, derr := c.userData(ctx, s, u.ID)
+		if derr != nil {
+			return derr
+		}
+		d.Problem = p
+		return c.renderUser(w, r, s, p.Status, d, "")
+	}
+	return err
 }
