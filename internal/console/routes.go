@@ -42,4 +42,20 @@ func (c *Console) routes() {
 	m.Handle("POST "+Prefix+"/payments/{id}/sync", c.page(auth.NeedOperate, c.paymentSync))
 	m.Handle("POST "+Prefix+"/payments/{id}/review/preview", c.page(auth.NeedAdmin, c.paymentReviewPreview))
 	m.Handle("POST "+Prefix+"/payments/{id}/review", c.page(auth.NeedAdmin, c.paymentReview))
+
+	// Admin pages (admin.go, auditlog.go, keys.go, users.go): the audit log,
+	// API keys and console users, admin only as in the API. Changes of keys
+	// and users write their audit row in their own transaction.
+	m.Handle("GET "+Prefix+"/audit", c.page(auth.NeedAdmin, c.auditLog))
+	m.Handle("GET "+Prefix+"/keys", c.page(auth.NeedAdmin, c.keys))
+	m.Handle("POST "+Prefix+"/keys", c.page(auth.NeedAdmin, c.createKey))
+	m.Handle("POST "+Prefix+"/keys/{id}/revoke/preview", c.page(auth.NeedAdmin, c.previewRevokeKey))
+	m.Handle("POST "+Prefix+"/keys/{id}/revoke", c.page(auth.NeedAdmin, c.revokeKey))
+	m.Handle("GET "+Prefix+"/users", c.page(auth.NeedAdmin, c.usersPage))
+	m.Handle("POST "+Prefix+"/users", c.page(auth.NeedAdmin, c.createUser))
+	m.Handle("GET "+Prefix+"/users/{id}", c.page(auth.NeedAdmin, c.userPage))
+	// {op} is disable, enable, role, password or totp (users.go, userOps);
+	// all but enable are asked first.
+	m.Handle("POST "+Prefix+"/users/{id}/{op}/preview", c.page(auth.NeedAdmin, c.previewUserChange))
+	m.Handle("POST "+Prefix+"/users/{id}/{op}", c.page(auth.NeedAdmin, c.changeUser))
 }

@@ -45,6 +45,14 @@
     var el = document.getElementById(b.getAttribute("data-dismiss"));
     if (el) el.innerHTML = "";
   });
+
+  // A panel with data-autofocus that htmx swaps in (a confirmation) takes
+  // the focus, so keyboard and screen reader users land on the question.
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var t = e.detail && e.detail.target;
+    var el = t && t.querySelector && t.querySelector("[data-autofocus]");
+    if (el) el.focus();
+  });
 })();
 
 // A form with data-clears empties the element it names when it is sent
