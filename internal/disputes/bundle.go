@@ -256,18 +256,56 @@ func imageXObject(data []byte, ct string) (xobject, error) {
 		return xobject{}, fmt.Errorf("unreadable image: %v", err)
 	}
 	r := img.Bounds()
-	rgb := make([]byte, 0, r.Dx()*r.Dy()*3)
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+	w, h := r.Dx(), r.Dy()
+	// Rows as PNG stores them, each led by its filter type (Paeth), which
+	// PDF's FlateDecode undoes with /Predictor 15: screenshots then stay
+	// about as small as their PNG.
+	stride := 1 + 3*w
+	rows := make([]byte, stride*h)
+	prev := make([]byte, 3*w)
+	cur := make([]byte, 3*w)
+	for y := range h {
+		for x := range w {
+			c := color.NRGBAModel.Convert(img.At(r.Min.X+x, r.Min.Y+y)).(color.NRGBA)
 			a := uint32(c.A)
 			over := func(v uint8) byte { return byte((uint32(v)*a + 255*(255-a)) / 255) }
-			rgb = append(rgb, over(c.R), over(c.G), over(c.B))
+			cur[3*x], cur[3*x+1], cur[3*x+2] = over(c.R), over(c.G), over(c.B)
 		}
+		row := rows[y*stride : (y+1)*stride]
+		row[0] = 4 // Paeth
+		for i := range cur {
+			var left, upLeft byte
+			if i >= 3 {
+				left, upLeft = cur[i-3], prev[i-3]
+			}
+			row[1+i] = cur[i] - paeth(left, prev[i], upLeft)
+		}
+		prev, cur = cur, prev
 	}
-	return xobject{w: r.Dx(), h: r.Dy(), obj: stream(fmt.Sprintf(
-		"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /FlateDecode",
-		r.Dx(), r.Dy()), deflate(rgb))}, nil
+	return xobject{w: w, h: h, obj: stream(fmt.Sprintf(
+		"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /FlateDecode "+
+			"/DecodeParms << /Predictor 15 /Colors 3 /BitsPerComponent 8 /Columns %d >>", w, h, w), deflate(rows))}, nil
+}
+
+// paeth is PNG's Paeth predictor of a byte from its left, upper and
+// upper-left neighbours.
+func paeth(a, b, c byte) byte {
+	p := int(a) + int(b) - int(c)
+	pa, pb, pc := abs(p-int(a)), abs(p-int(b)), abs(p-int(c))
+	switch {
+	case pa <= pb && pa <= pc:
+		return a
+	case pb <= pc:
+		return b
+	}
+	return c
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // content is a page's content stream.

@@ -71,10 +71,13 @@ func TestBundle(t *testing.T) {
 	if !bytes.Contains(doc, []byte("/EmbeddedFiles << /Names [(02) ")) || !bytes.Contains(doc, []byte("/Subtype /FileAttachment")) {
 		t.Error("the PDF is not attached")
 	}
-	var cover, attached bool
+	var cover, attached, pixels bool
 	for _, o := range objs {
 		data := inflateStream(t, o)
 		switch {
+		case bytes.Contains(o, []byte("/Predictor 15")):
+			pixels = true
+			checkPixels(t, unPaeth(t, data, 30, 20), files[0].Data)
 		case bytes.Equal(data, minimalPDF):
 			attached = true
 		case bytes.Contains(data, []byte("2. delivery-proof.pdf")):
@@ -86,8 +89,8 @@ func TestBundle(t *testing.T) {
 			}
 		}
 	}
-	if !cover || !attached {
-		t.Errorf("cover page found %v, PDF attached whole %v", cover, attached)
+	if !cover || !attached || !pixels {
+		t.Errorf("cover page found %v, PDF attached whole %v, PNG's pixels %v", cover, attached, pixels)
 	}
 }
 
@@ -174,4 +177,64 @@ func inflateStream(t *testing.T, obj []byte) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// unPaeth undoes the PNG row filters of w×h RGB rows, as a PDF reader does
+// for /Predictor 15.
+func unPaeth(t *testing.T, data []byte, w, h int) []byte {
+	t.Helper()
+	stride := 1 + 3*w
+	if len(data) != stride*h {
+		t.Fatalf("image data of %d bytes, want %d", len(data), stride*h)
+	}
+	out := make([]byte, 3*w*h)
+	for y := range h {
+		if data[y*stride] != 4 {
+			t.Fatalf("row %d filter %d", y, data[y*stride])
+		}
+		for i := range 3 * w {
+			var a, b, c int
+			if i >= 3 {
+				a = int(out[y*3*w+i-3])
+			}
+			if y > 0 {
+				b = int(out[(y-1)*3*w+i])
+				if i >= 3 {
+					c = int(out[(y-1)*3*w+i-3])
+				}
+			}
+			p := a + b - c
+			pa, pb, pc := max(p-a, a-p), max(p-b, b-p), max(p-c, c-p)
+			pred := c
+			if pa <= pb && pa <= pc {
+				pred = a
+			} else if pb <= pc {
+				pred = b
+			}
+			out[y*3*w+i] = data[y*stride+1+i] + byte(pred)
+		}
+	}
+	return out
+}
+
+// checkPixels compares RGB pixels with a PNG's, composited over white.
+func checkPixels(t *testing.T, rgb, pngData []byte) {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(pngData))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	for y := range b.Dy() {
+		for x := range b.Dx() {
+			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+			a := uint32(c.A)
+			want := []byte{byte((uint32(c.R)*a + 255*(255-a)) / 255), byte((uint32(c.G)*a + 255*(255-a)) / 255),
+				byte((uint32(c.B)*a + 255*(255-a)) / 255)}
+			i := (y*b.Dx() + x) * 3
+			if !bytes.Equal(rgb[i:i+3], want) {
+				t.Fatalf("pixel (%d,%d) %v, want %v", x, y, rgb[i:i+3], want)
+			}
+		}
+	}
 }
