@@ -482,7 +482,7 @@ func TestDisputesInBrowser(t *testing.T) {
 	ctx := e.browser(t)
 	e.browserLogin(t, ctx, ops)
 
-	run(t, ctx, "disputes list", chromedp.Navigate(e.srv.URL+"/console/disputes"), chromedp.WaitVisible(chromedp.CSS("table.grid")))
+	run(t, ctx, "disputes list", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(e.srv.URL+"/console/disputes"), chromedp.WaitVisible(chromedp.CSS("table.grid")))
 	first := read(t, ctx, "first row", chromedp.Text(chromedp.CSS("table.grid tbody tr")))
 	if !strings.Contains(first, "overdue") {
 		t.Fatalf("first row %q: want the overdue dispute first", first)
