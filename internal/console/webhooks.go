@@ -126,7 +126,7 @@ func webhookBody(raw []byte) string {
 // (a console path only), else the default list.
 func replayBack(r *http.Request) string {
 	back := r.PostFormValue("back")
-	if !strings.HasPrefix(back, Prefix+"/webhooks") || strings.ContainsAny(back, "\\\r\n") || strings.HasPrefix(back, "//") {
+	if back != Prefix+"/webhooks" && !strings.HasPrefix(back, Prefix+"/webhooks?") || strings.ContainsAny(back, "\\\r\n#") {
 		return Prefix + "/webhooks"
 	}
 	return back

@@ -212,9 +212,10 @@ func TestWebhooksReplay(t *testing.T) {
 	if err := inbox.NewStore(e.db).Mark(context.Background(), outage[0].ID, inbox.Failed, "simulated again", "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	resp, _ = e.post(t, c, "/console/webhooks/"+outage[0].ID+"/replay", url.Values{"token": {"t-two"}}, "HX-Request: true")
+	resp, _ = e.post(t, c, "/console/webhooks/"+outage[0].ID+"/replay", url.Values{"token": {"t-two"},
+		"back": {"https://evil.example/console/webhooks?state=all"}}, "HX-Request: true")
 	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("HX-Location") != "/console/webhooks" {
-		t.Fatalf("htmx replay: %d to %q", resp.StatusCode, resp.Header.Get("HX-Location"))
+		t.Fatalf("htmx replay: %d to %q, want the list (never another site)", resp.StatusCode, resp.Header.Get("HX-Location"))
 	}
 	if got, _ := inbox.NewStore(e.db).Get(context.Background(), outage[0].ID); got.State != inbox.Processed {
 		t.Fatalf("after one replay: %s", got.State)
