@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/carddata"
@@ -16,17 +17,18 @@ import (
 )
 
 // The Webhooks page (issue 17): APO's stored notifications, by default
-// those that need a person (inbox.ListAttention: failed, ignored, stuck),
-// and replaying them, one or a selection. A replay is what cmd/api's
+// those that need a person (inbox.Filter.NeedsAttention: failed, or stuck
+// PENDING; what the inbox's Summary counts), and replaying them, one or a selection. A replay is what cmd/api's
 // replay-webhook-event does: inbox.Service.Replay, audited as
 // audit.ActionWebhookReplay on audit.WebhookTarget, with no input, and
 // the outcome "failed" when the event failed again.
 
 // webhookListForm is the list's filters as the URL carries them.
 type webhookListForm struct {
-	State   string // "" needs attention; "all"; or a state
-	Verdict string // "", valid, invalid
-	Type    string
+	State          string // "" needs attention; "all"; or a state
+	Verdict        string // "", valid, invalid
+	Type           string
+	ReceivedBefore string // RFC 3339: the stuck ones of a summary are PENDING and received before its cutoff
 }
 
 var webhookStates = []inbox.State{inbox.Pending, inbox.Processed, inbox.Failed, inbox.Ignored}
@@ -60,10 +62,19 @@ func (d webhookListData) Link(key, value string) string {
 
 func webhookQuery(q url.Values) (webhookListForm, inbox.Filter, error) {
 	form := webhookListForm{State: strings.TrimSpace(q.Get("state")), Verdict: strings.TrimSpace(q.Get("verdict")),
-		Type: strings.TrimSpace(q.Get("type"))}
+		Type: strings.TrimSpace(q.Get("type")), ReceivedBefore: strings.TrimSpace(q.Get("received_before"))}
 	f := inbox.Filter{NotifyType: form.Type, Verdict: form.Verdict, Cursor: q.Get("cursor"), Limit: 50}
+	if form.ReceivedBefore != "" {
+		t, err := time.Parse(time.RFC3339, form.ReceivedBefore)
+		if err != nil {
+			return form, f, &formError{Field: "received_before", Message: "a time such as 2026-12-01T12:00:00Z"}
+		}
+		f.ReceivedBefore = t
+	}
 	switch form.State {
-	case "", "all":
+	case "":
+		f.NeedsAttention = true
+	case "all":
 	default:
 		f.State = inbox.State(form.State)
 		known := false
@@ -88,17 +99,13 @@ func (c *Console) webhookList(w http.ResponseWriter, r *http.Request, s *session
 	if err != nil {
 		return err
 	}
-	var page inbox.Page
-	if form.State == "" {
-		page, err = c.d.Inbox.ListAttention(r.Context(), f)
-	} else {
-		page, err = c.d.Inbox.List(r.Context(), f)
-	}
+	page, err := c.d.Inbox.List(r.Context(), f)
 	if err != nil {
 		return err
 	}
 	q := url.Values{}
-	for k, v := range map[string]string{"state": form.State, "verdict": form.Verdict, "type": form.Type} {
+	for k, v := range map[string]string{"state": form.State, "verdict": form.Verdict, "type": form.Type,
+		"received_before": form.ReceivedBefore} {
 		if v != "" {
 			q.Set(k, v)
 		}

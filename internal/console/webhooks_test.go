@@ -54,9 +54,12 @@ func whPaymentResult(p payments.Payment) string {
 //     them (a replay processes them);
 //   - one about a capture nobody knows, received an hour ago: FAILED by the
 //     inbox, and again on every replay;
+//   - one PENDING for an hour, which no worker took (stuck);
 //   - one whose signature is not APO's: IGNORED, never replayable;
-//   - one processed, which the default view leaves out.
-func (e *env) whEvents(t *testing.T) (outage []inbox.Event, failed, forged, fine inbox.Event) {
+//   - one processed.
+//
+// The default view lists the failed and the stuck ones.
+func (e *env) whEvents(t *testing.T) (outage []inbox.Event, failed, stuck, forged, fine inbox.Event) {
 	t.Helper()
 	ctx := context.Background()
 	for range 3 {
@@ -82,12 +85,14 @@ func (e *env) whEvents(t *testing.T) (outage []inbox.Event, failed, forged, fine
 	e.inbox.SetClock(func() time.Time { return hourAgo })
 	failed = e.whNotify(t, e.sb.APOKey, `{"notifyType":"CAPTURE_RESULT","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"ok"},`+
 		`"captureRequestId":"","paymentId":"2026APO-NOBODY","captureId":"C-X","captureAmount":{"currency":"USD","value":"100"}}`, hourAgo)
+	stuck = e.whNotify(t, e.sb.APOKey, `{"notifyType":"CAPTURE_RESULT","result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"ok"},`+
+		`"captureRequestId":"","paymentId":"2026APO-STUCK","captureId":"C-S","captureAmount":{"currency":"USD","value":"100"}}`, hourAgo)
 	e.inbox.SetClock(time.Now)
 	if err := e.inbox.Process(ctx, failed.ID); err == nil {
 		t.Fatal("a capture of no payment processed")
 	}
 	forged = e.whNotify(t, e.sb.MerchantKey, `{"notifyType":"PAYMENT_RESULT","cardNo":"4111111111111111","paymentId":"2026APO-FORGED"}`, time.Now())
-	return outage, failed, forged, fine
+	return outage, failed, stuck, forged, fine
 }
 
 // TestWebhooksList: by default what needs a person, with the signature
@@ -97,16 +102,23 @@ func TestWebhooksList(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	viewer := e.user(t, "viewer@example.com", auth.RoleViewer)
-	outage, failed, forged, fine := e.whEvents(t)
+	outage, failed, stuck, forged, fine := e.whEvents(t)
 	c := e.client(t)
 	e.login(t, c, viewer)
 
 	resp, body := e.get(t, c, "/console/webhooks")
-	disExpect(t, "list", resp, body, http.StatusOK, outage[0].ID, outage[1].ID, failed.ID, forged.ID,
-		"simulated outage", "CAPTURE_RESULT", "FAILED", "IGNORED", "invalid", `href="/console/payments/`+outage[0].PaymentID)
-	if strings.Contains(body, fine.ID) {
-		t.Fatal("a processed event is in the needs-attention view")
+	disExpect(t, "list", resp, body, http.StatusOK, outage[0].ID, outage[1].ID, failed.ID, stuck.ID,
+		"simulated outage", "CAPTURE_RESULT", "FAILED", "PENDING", "valid", `href="/console/payments/`+outage[0].PaymentID,
+		"[REDACTED]")
+	if strings.Contains(body, fine.ID) || strings.Contains(body, forged.ID) {
+		t.Fatal("a processed or refused event is in the needs-attention view")
 	}
+	if strings.Contains(body, "TOKEN-SECRET-42") {
+		t.Fatal("the page shows a card token")
+	}
+
+	resp, body = e.get(t, c, "/console/webhooks?state=all")
+	disExpect(t, "every state", resp, body, http.StatusOK, fine.ID, "PROCESSED", forged.ID, "IGNORED", "invalid")
 	for _, secret := range []string{"TOKEN-SECRET-42", "4111111111111111"} {
 		if strings.Contains(body, secret) {
 			t.Fatalf("the page shows %q", secret)
@@ -119,8 +131,13 @@ func TestWebhooksList(t *testing.T) {
 		t.Fatal("a viewer is offered replays")
 	}
 
-	resp, body = e.get(t, c, "/console/webhooks?state=all")
-	disExpect(t, "every state", resp, body, http.StatusOK, fine.ID, "PROCESSED", forged.ID)
+	resp, body = e.get(t, c, "/console/webhooks?state=PENDING&received_before="+url.QueryEscape(time.Now().Add(-15*time.Minute).UTC().Format(time.RFC3339)))
+	disExpect(t, "stuck", resp, body, http.StatusOK, stuck.ID, "Only notifications received before")
+	if strings.Contains(body, failed.ID) {
+		t.Fatal("the stuck list holds a FAILED event")
+	}
+	resp, body = e.get(t, c, "/console/webhooks?received_before=yesterday")
+	disExpect(t, "bad received_before", resp, body, http.StatusUnprocessableEntity, "received_before")
 	resp, body = e.get(t, c, "/console/webhooks?state=IGNORED&verdict=invalid")
 	disExpect(t, "ignored, invalid", resp, body, http.StatusOK, forged.ID)
 	if strings.Contains(body, failed.ID) {
@@ -148,11 +165,11 @@ func TestWebhooksReplay(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ops := e.user(t, "ops@example.com", auth.RoleOperator)
-	outage, failed, forged, _ := e.whEvents(t)
+	outage, failed, _, forged, _ := e.whEvents(t)
 	c := e.client(t)
 	e.login(t, c, ops)
 
-	resp, body := e.get(t, c, "/console/webhooks")
+	resp, body := e.get(t, c, "/console/webhooks?state=all")
 	disExpect(t, "operator's list", resp, body, http.StatusOK, "Replay selected", `value="`+failed.ID+`"`,
 		"cannot be replayed: signature invalid")
 	if strings.Contains(body, `name="event" value="`+forged.ID+`"`) {
@@ -228,7 +245,7 @@ func TestWebhooksInBrowser(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ops := e.user(t, "ops@example.com", auth.RoleOperator)
-	outage, failed, _, _ := e.whEvents(t)
+	outage, failed, _, _, _ := e.whEvents(t)
 	ctx := e.browser(t)
 	e.browserLogin(t, ctx, ops)
 

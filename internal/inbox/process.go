@@ -132,5 +132,5 @@ func (s *Service) Replay(ctx context.Context, eventID string) (Event, error) {
 
 // List returns stored notifications, newest first.
 func (s *Service) List(ctx context.Context, f Filter) (Page, error) {
-	return NewStore(s.db).List(ctx, f)
+	return NewStore(s.db).List(ctx, f, s.now())
 }

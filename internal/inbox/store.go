@@ -108,18 +108,23 @@ func (s *Store) Mark(ctx context.Context, id string, state State, lastError, pay
 	return nil
 }
 
-// Filter selects stored notifications.
+// Filter selects stored notifications. Zero fields do not filter.
 type Filter struct {
 	NotifyType string
 	Verdict    string
 	State      State
-	PaymentID  string
-	Cursor     string
-	Limit      int
+	// NeedsAttention keeps what Summary counts: FAILED, or PENDING for
+	// longer than StuckAfter.
+	NeedsAttention bool
+	ReceivedBefore time.Time
+	PaymentID      string
+	Cursor         string
+	Limit          int
 }
 
-// List returns stored notifications newest first, keyset paginated.
-func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
+// List returns stored notifications newest first, keyset paginated; now
+// dates NeedsAttention's cutoff.
+func (s *Store) List(ctx context.Context, f Filter, now time.Time) (Page, error) {
 	k := postgres.Keyset{From: `SELECT ` + webhookColumns + ` FROM webhook_events`, TimeColumn: "received_at"}
 	if f.NotifyType != "" {
 		k.Where("notify_type = ?", f.NotifyType)
@@ -129,6 +134,12 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 	}
 	if f.State != "" {
 		k.Where("state = ?", string(f.State))
+	}
+	if f.NeedsAttention {
+		k.Where("(state = 'FAILED' OR (state = 'PENDING' AND received_at < ?))", now.Add(-StuckAfter).UTC())
+	}
+	if !f.ReceivedBefore.IsZero() {
+		k.Where("received_at < ?", f.ReceivedBefore.UTC())
 	}
 	if f.PaymentID != "" {
 		if !postgres.IsUUID(f.PaymentID) {
@@ -180,4 +191,20 @@ func (s *Store) CountFailed(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("count failed webhooks: %w", err)
 	}
 	return n, nil
+}
+
+// Summary counts the FAILED notifications and those PENDING since before
+// stuckBefore.
+func (s *Store) Summary(ctx context.Context, stuckBefore time.Time) (Summary, error) {
+	const q = `SELECT count(*) FILTER (WHERE state = 'FAILED') AS failed,
+			count(*) FILTER (WHERE state = 'PENDING') AS stuck
+		FROM webhook_events WHERE state = 'FAILED' OR (state = 'PENDING' AND received_at < $1)`
+	var r struct {
+		Failed int64 `db:"failed"`
+		Stuck  int64 `db:"stuck"`
+	}
+	if err := sqlx.GetContext(ctx, s.db, &r, q, stuckBefore.UTC()); err != nil {
+		return Summary{}, fmt.Errorf("count webhooks needing attention: %w", err)
+	}
+	return Summary{Failed: r.Failed, Stuck: r.Stuck, StuckBefore: stuckBefore.UTC()}, nil
 }
