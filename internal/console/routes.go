@@ -58,4 +58,18 @@ func (c *Console) routes() {
 	// all but enable are asked first.
 	m.Handle("POST "+Prefix+"/users/{id}/{op}/preview", c.page(auth.NeedAdmin, c.previewUserChange))
 	m.Handle("POST "+Prefix+"/users/{id}/{op}", c.page(auth.NeedAdmin, c.changeUser))
+
+	// Disputes (disputes.go, disputes_defence.go): the API's needs for the same reads and changes.
+	m.Handle("GET "+Prefix+"/disputes", c.page(auth.NeedRead, c.disputeList))
+	m.Handle("GET "+Prefix+"/disputes/{id}", c.page(auth.NeedRead, c.disputeDetail))
+	m.Handle("GET "+Prefix+"/disputes/{id}/template", c.page(auth.NeedOperate, c.disputeTemplate))
+	m.Handle("POST "+Prefix+"/disputes/{id}/accept/preview", c.page(auth.NeedOperate, c.disputeAcceptPreview))
+	m.Handle("POST "+Prefix+"/disputes/{id}/accept", c.page(auth.NeedOperate, c.disputeAccept))
+	m.Handle("POST "+Prefix+"/disputes/{id}/defend/preview", c.page(auth.NeedOperate, c.disputeDefendPreview))
+	m.Handle("POST "+Prefix+"/disputes/{id}/defend", c.page(auth.NeedOperate, c.disputeDefend))
+
+	// Webhooks (webhooks.go).
+	m.Handle("GET "+Prefix+"/webhooks", c.page(auth.NeedRead, c.webhookList))
+	m.Handle("POST "+Prefix+"/webhooks/replay", c.page(auth.NeedOperate, c.webhookReplayBulk))
+	m.Handle("POST "+Prefix+"/webhooks/{id}/replay", c.page(auth.NeedOperate, c.webhookReplay))
 }
