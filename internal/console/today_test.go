@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -41,6 +42,14 @@ func TestToday(t *testing.T) {
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("today lacks %s", want)
+		}
+	}
+	// Every link opens a list the console accepts (no 422 for a parameter
+	// the list does not know).
+	for _, link := range regexp.MustCompile(`href="(/console/(?:payments|disputes|webhooks|recon)[^"]*)"`).FindAllStringSubmatch(body, -1) {
+		href := strings.ReplaceAll(link[1], "&amp;", "&")
+		if resp, page := e.get(t, c, href); resp.StatusCode != http.StatusOK {
+			t.Errorf("Today links %s, which answers %d:\n%.400s", href, resp.StatusCode, page)
 		}
 	}
 	// The number is the list: the linked list holds the two authorized.
