@@ -72,6 +72,7 @@ type tokenLimit struct {
 	n    int64 // bytes passed on
 	mark int64 // input offset where the current token began
 	max  int64
+	err  error // a failure of the input itself, not of its content
 }
 
 func (t *tokenLimit) Read(p []byte) (int, error) {
@@ -80,6 +81,9 @@ func (t *tokenLimit) Read(p []byte) (int, error) {
 	}
 	n, err := t.r.Read(p)
 	t.n += int64(n)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, ErrTooLarge) {
+		t.err = err
+	}
 	return n, err
 }
 
@@ -97,6 +101,7 @@ type camtParser struct {
 	text  []byte // text of the innermost element since its last child
 	long  bool   // text went beyond lim.MaxField
 	done  bool   // the root element has ended
+	items int    // entries and transaction details read, against MaxEntries
 
 	created time.Time // GrpHdr/CreDtTm, for statements without their own
 	out     []Statement
@@ -165,6 +170,8 @@ func (p *camtParser) readError(err error) error {
 	switch {
 	case errors.Is(err, ErrTooLarge):
 		return fatal(p.file, p.line(), p.path(), strings.TrimSuffix(err.Error(), ": "+ErrTooLarge.Error()), ErrTooLarge)
+	case p.tl.err != nil:
+		return fmt.Errorf("%s: read: %w", p.file, p.tl.err)
 	case errors.As(err, &se):
 		return fatal(p.file, se.Line, p.path(), "malformed XML: "+se.Msg, ErrFormat)
 	}
@@ -255,10 +262,11 @@ func (p *camtParser) checkRoot(t xml.StartElement) error {
 	return nil
 }
 
-// countItem counts an entry or transaction detail against MaxEntries.
+// countItem counts an entry or transaction detail against MaxEntries,
+// which bounds the whole file.
 func (p *camtParser) countItem(line int) error {
-	if p.st.items++; p.st.items > p.lim.MaxEntries {
-		return fatal(p.file, line, p.path(), fmt.Sprintf("more than %d entries in one statement", p.lim.MaxEntries), ErrTooLarge)
+	if p.items++; p.items > p.lim.MaxEntries {
+		return fatal(p.file, line, p.path(), fmt.Sprintf("more than %d entries", p.lim.MaxEntries), ErrTooLarge)
 	}
 	return nil
 }
@@ -328,7 +336,6 @@ type camtValue struct {
 type camtStmt struct {
 	s        Statement
 	depth    int
-	items    int
 	acctCcy  string
 	from, to time.Time // FrToDt, when given
 	opening  string    // the code the opening balance came from

@@ -2,6 +2,7 @@ package statement
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -240,6 +241,7 @@ func TestCamt053Refused(t *testing.T) {
 		{"bytes", many, Limits{MaxBytes: 300}, ErrTooLarge, -1, "input larger than 300 bytes"},
 		{"token", strings.Replace(many, "<Id>S1</Id>", "<Id>"+strings.Repeat("1", 5000)+"</Id>", 1), Limits{MaxLine: 1024}, ErrTooLarge, 4, "longer than 1 KiB"},
 		{"entries", many, Limits{MaxEntries: 1}, ErrTooLarge, 8, "more than 1 entries"},
+		{"entries over statements", strings.Replace(camtDoc(ntryXML("1.00", "CRDT")), "</Stmt>", "</Stmt>\n<Stmt><Ntry/></Stmt>", 1), Limits{MaxEntries: 1}, ErrTooLarge, 9, "more than 1 entries"},
 		{"statements", strings.Replace(many, "</Stmt>", "</Stmt><Stmt></Stmt>", 1), Limits{MaxStatements: 1}, ErrTooLarge, 9, "more than 1 statements"},
 		{"depth", strings.Replace(many, "<Id>S1</Id>", strings.Repeat("<a>", 70)+strings.Repeat("</a>", 70), 1), Limits{}, ErrTooLarge, 4, "deeper than 64"},
 		{"entity", strings.Replace(many, "S1", "&ext;", 1), Limits{}, ErrFormat, 4, "invalid character entity"},
@@ -264,5 +266,35 @@ func TestCamt053ManyErrors(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "12 problems") || !strings.Contains(err.Error(), "and 9 more") {
 		t.Errorf("message %q", err)
+	}
+}
+
+// failingReader fails after its data, as a broken upload does.
+type failingReader struct{ data *strings.Reader }
+
+var errBroken = errors.New("connection reset")
+
+func (f failingReader) Read(p []byte) (int, error) {
+	if f.data.Len() == 0 {
+		return 0, errBroken
+	}
+	return f.data.Read(p)
+}
+
+// TestReadFailure: a failing input is an I/O error, not a bad file.
+func TestReadFailure(t *testing.T) {
+	doc := camtDoc(ntryXML("1.00", "CRDT"))
+	half := doc[:len(doc)/2]
+	_, err := ParseCamt053("f.xml", failingReader{strings.NewReader(half)}, Limits{})
+	if !errors.Is(err, errBroken) || errors.Is(err, ErrFormat) {
+		t.Errorf("camt.053: %v", err)
+	}
+	_, err = ParseMT940("f.sta", failingReader{strings.NewReader(bare[:50])}, Limits{})
+	if !errors.Is(err, errBroken) || errors.Is(err, ErrFormat) {
+		t.Errorf("MT940: %v", err)
+	}
+	_, err = ParseCSV("f.csv", failingReader{strings.NewReader(ingCSV[:200])}, ingMapping, Limits{})
+	if !errors.Is(err, errBroken) || errors.Is(err, ErrFormat) {
+		t.Errorf("CSV: %v", err)
 	}
 }

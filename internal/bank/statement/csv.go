@@ -246,6 +246,8 @@ func (p *csvParser) sameStatement(rec []string, e Entry) (reason, col string) {
 		return "", ""
 	}
 	switch a := p.get(rec, c); {
+	case len(a) > p.lim.MaxField:
+		return fmt.Sprintf("longer than %d bytes", p.lim.MaxField), c
 	case a == "":
 	case p.account == "":
 		p.account = a

@@ -20,8 +20,11 @@ type Limits struct {
 	MaxField int
 	// MaxStatements bounds the statements of one file.
 	MaxStatements int
-	// MaxEntries bounds the entries of one statement, the transaction
-	// details of batched camt entries counted with them.
+	// MaxEntries bounds the entries of one file, all its statements
+	// together (and so of each statement), the transaction details of
+	// batched camt entries counted with them; for CSV, its rows. Bounding
+	// the file rather than each statement keeps what a file can make this
+	// package hold near MaxEntries entries, however it splits them.
 	MaxEntries int
 	// MaxErrors bounds the line errors listed in a LineErrors; further
 	// ones are only counted.

@@ -246,7 +246,13 @@ func (l csvLayout) checkColumns() error {
 	case (l.OpeningBalance == "") != (l.ClosingBalance == ""):
 		return errors.New("a fixed opening balance needs a fixed closing balance, and the other way round")
 	}
-	for _, name := range c.names() {
+	return l.checkColumnNames()
+}
+
+// checkColumnNames checks "#N" names, the only ones a file without a
+// header can use.
+func (l csvLayout) checkColumnNames() error {
+	for _, name := range l.Columns.names() {
 		if n, ok := strings.CutPrefix(name, "#"); ok {
 			if i, err := strconv.Atoi(n); err != nil || i < 1 || i > 1000 {
 				return fmt.Errorf("column %q is not #1 … #1000", clip(name))

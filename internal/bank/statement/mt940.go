@@ -58,13 +58,14 @@ func (l *lineReader) next() (string, error) {
 }
 
 type mtParser struct {
-	file string
-	lim  Limits
-	errs *collector
-	out  []Statement
-	st   *mtStmt
-	cur  *mtField // the field whose continuation lines may follow
-	prev string   // the tag of the last field, to tie :86: to its :61:
+	file  string
+	lim   Limits
+	errs  *collector
+	out   []Statement
+	st    *mtStmt
+	cur   *mtField // the field whose continuation lines may follow
+	prev  string   // the tag of the last field, to tie :86: to its :61:
+	items int      // :61: fields read, against MaxEntries
 }
 
 // mtField is one tagged field with its continuation lines.
@@ -77,11 +78,10 @@ type mtField struct {
 
 // mtStmt is a statement being read.
 type mtStmt struct {
-	s     Statement
-	ccy   string // from :60F:, for the entries
-	items int
-	last  *Entry // the entry the next :86: belongs to; nil after a bad :61:
-	seen  map[string]bool
+	s    Statement
+	ccy  string // from :60F:, for the entries
+	last *Entry // the entry the next :86: belongs to; nil after a bad :61:
+	seen map[string]bool
 }
 
 func (p *mtParser) run(lr *lineReader) error {
@@ -194,10 +194,15 @@ func (p *mtParser) flush() error {
 	}
 	p.st.seen[f.tag] = true
 	switch f.tag {
-	case "25":
-		p.st.s.Account = mtAccount(strings.Join(f.lines, ""))
-	case "28C", "28":
-		p.st.s.Sequence = strings.TrimSpace(strings.Join(f.lines, ""))
+	case "25", "28C", "28":
+		v := strings.TrimSpace(strings.Join(f.lines, ""))
+		if len(v) > p.lim.MaxField {
+			p.errs.add(f.line, ":"+f.tag+":", fmt.Sprintf("longer than %d bytes", p.lim.MaxField))
+		} else if f.tag == "25" {
+			p.st.s.Account = mtAccount(v)
+		} else {
+			p.st.s.Sequence = v
+		}
 	case "60F", "60M":
 		p.opening(f)
 	case "61":

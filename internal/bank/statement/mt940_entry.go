@@ -12,8 +12,8 @@ import (
 func (p *mtParser) entry(f *mtField) error {
 	st := p.st
 	st.last = nil
-	if st.items++; st.items > p.lim.MaxEntries {
-		return fatal(p.file, f.line, ":61:", fmt.Sprintf("more than %d entries in one statement", p.lim.MaxEntries), ErrTooLarge)
+	if p.items++; p.items > p.lim.MaxEntries {
+		return fatal(p.file, f.line, ":61:", fmt.Sprintf("more than %d entries", p.lim.MaxEntries), ErrTooLarge)
 	}
 	if st.ccy == "" {
 		p.errs.add(f.line, ":61:", "no valid :60F: opening balance before the entry, so its currency is unknown")

@@ -209,6 +209,7 @@ func TestMT940Refused(t *testing.T) {
 		{"line", ":20:" + strings.Repeat("x", 300) + "\n", Limits{MaxLine: 256}, ErrTooLarge, 1, "a line longer than 256 bytes"},
 		{"field", ":20:A\n:86:" + strings.Repeat("x\n", 300), Limits{MaxLine: 256}, ErrTooLarge, 2, "a field longer than 256 bytes"},
 		{"entries", two, Limits{MaxEntries: 1}, ErrTooLarge, 5, "more than 1 entries"},
+		{"entries over statements", ":20:A\n:25:1\n:60F:C261201EUR0,\n:61:261201C1,NTRFNONREF\n:62F:C261201EUR1,\n-\n:20:B\n:25:1\n:60F:C261201EUR1,\n:61:261201C1,NTRFNONREF\n", Limits{MaxEntries: 1}, ErrTooLarge, 10, "more than 1 entries"},
 		{"statements", two, Limits{MaxStatements: 1}, ErrTooLarge, 8, "more than 1 statements"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
