@@ -1,0 +1,608 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/textproto"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/payops/payops/internal/apo/sandbox"
+	"github.com/payops/payops/internal/audit"
+	"github.com/payops/payops/internal/auth"
+	"github.com/payops/payops/internal/httpx"
+	"github.com/payops/payops/internal/idempotency"
+	"github.com/payops/payops/internal/money"
+	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/recon"
+	"github.com/payops/payops/internal/sandboxtest"
+)
+
+// ---- fixtures ----
+
+// reconReport is a report file the sandbox wrote.
+type reconReport struct {
+	Name, Path string
+	Content    []byte
+}
+
+// reconFaults are the breaks the tests' reports carry: three changed
+// amounts, one line left out, two transactions we never made, and a
+// broken batch summary.
+func reconFaults() *sandbox.ReportFaults {
+	return &sandbox.ReportFaults{Seed: 7, ChangeAmounts: sandbox.FaultCount{Count: 3}, DropLines: sandbox.FaultCount{Count: 1},
+		UnknownTransactions: sandbox.FaultCount{Count: 2}, BreakSummaryTotal: 1}
+}
+
+// reconDay makes today's payments (captured, some partly refunded) in e's
+// database through a sandbox of its own that writes APO's reports, then
+// has that sandbox write the day's transaction details, settlement
+// details and summaries with faults.
+func reconDay(t *testing.T, e *env, faults *sandbox.ReportFaults) ([]reconReport, *sandbox.ReportResult) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	sb := sandboxtest.Start(t, sandboxtest.Options{ReportsDir: dir})
+	pay := payments.NewService(e.db, sb.Client, nil, slog.New(slog.DiscardHandler), "http://127.0.0.1:1")
+	for i, c := range []struct{ card, ccy string }{{"4111111111111111", "USD"}, {"5555555555554444", "JPY"},
+		{"378282246310005", "KWD"}, {"4111111111111111", "EUR"}, {"5555555555554444", "USD"}, {"4111111111111111", "USD"},
+		{"378282246310005", "USD"}, {"4111111111111111", "JPY"}} {
+		p, err := pay.Create(ctx, payments.CreateRequest{ReferenceOrderID: fmt.Sprintf("recon-%d", i),
+			Amount: money.Money{Minor: 125000 + int64(i)*1307, Currency: c.ccy}, BuyerReference: "b", TerminalType: "WEB",
+			ClientIP: "198.51.100.2", RedirectURL: "https://shop.example/r",
+			Card: payments.CardInput{Number: c.card, CVV: "123", ExpiryMonth: "12", ExpiryYear: "2030", HolderFirst: "A", HolderLast: "B"}})
+		if err != nil || p.Status != payments.StatusAuthorized {
+			t.Fatalf("pay: %v %s", err, p.Status)
+		}
+		if _, _, err := pay.Capture(ctx, p.ID, payments.CaptureRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			if _, _, err := pay.Refund(ctx, p.ID, payments.RefundRequest{Amount: 1000, Reason: "r"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	res, err := sb.Sandbox.WriteReports(sandbox.ReportRequest{Date: time.Now().UTC().Format("20060102"), Faults: faults})
+	if err != nil {
+		t.Fatalf("write reports: %v", err)
+	}
+	var out []reconReport
+	for _, f := range res.Files {
+		b, err := os.ReadFile(f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, reconReport{Name: f.Name, Path: f.Path, Content: b})
+	}
+	return out, res
+}
+
+var (
+	reconUploadToken = regexp.MustCompile(`/console/recon/reports\?token=([A-Za-z0-9]+)`)
+	reconFormToken   = regexp.MustCompile(`name="token" value="([A-Za-z0-9]+)"`)
+)
+
+// reconToken is the token of the form with id on page body.
+func reconToken(t *testing.T, body, id string) string {
+	t.Helper()
+	i := strings.Index(body, `id="`+id+`"`)
+	if i < 0 {
+		t.Fatalf("no form %q on the page", id)
+	}
+	re := reconFormToken
+	if id == "upload" {
+		re = reconUploadToken
+	}
+	m := re.FindStringSubmatch(body[i:])
+	if m == nil {
+		t.Fatalf("form %q has no token", id)
+	}
+	return m[1]
+}
+
+// reconUploadForm posts files as the upload form does, with token in the
+// form's URL.
+func (e *env) reconUploadForm(t *testing.T, c *http.Client, token string, files []reconReport, headers ...string) (*http.Response, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for _, f := range files {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="file"; filename="`+f.Name+`"`)
+		h.Set("Content-Type", "text/csv")
+		pw, err := mw.CreatePart(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pw.Write(f.Content); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/console/recon/reports?token="+url.QueryEscape(token), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Origin", e.srv.URL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	for _, h := range headers {
+		name, value, _ := strings.Cut(h, ":")
+		req.Header.Set(name, strings.TrimSpace(value))
+	}
+	return e.do(t, c, req)
+}
+
+// reconUploadAll uploads files through the page's form and returns the
+// ids of the files kept, from the redirect.
+func (e *env) reconUploadAll(t *testing.T, c *http.Client, files []reconReport) []int64 {
+	t.Helper()
+	_, page := e.get(t, c, "/console/recon")
+	resp, body := e.reconUploadForm(t, c, reconToken(t, page, "upload"), files)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("upload: %d\n%s", resp.StatusCode, body)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || loc.Path != "/console/recon" {
+		t.Fatalf("upload went to %q", resp.Header.Get("Location"))
+	}
+	ids, err := reconIDs("files", loc.Query().Get("files"), 100)
+	if err != nil || len(ids) != len(files) {
+		t.Fatalf("upload kept %v (%v), want %d files", ids, err, len(files))
+	}
+	return ids
+}
+
+// reconStart starts a run from the runs page's form and returns its id.
+func (e *env) reconStart(t *testing.T, c *http.Client, form url.Values) int64 {
+	t.Helper()
+	_, page := e.get(t, c, "/console/recon")
+	form.Set("token", reconToken(t, page, "start"))
+	resp, body := e.post(t, c, "/console/recon/runs", form)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("start run: %d\n%s", resp.StatusCode, body)
+	}
+	id, err := strconv.ParseInt(strings.TrimPrefix(resp.Header.Get("Location"), "/console/recon/runs/"), 10, 64)
+	if err != nil {
+		t.Fatalf("start run went to %q", resp.Header.Get("Location"))
+	}
+	return id
+}
+
+// reconWait waits for run id to end (the harness's worker runs it).
+func (e *env) reconWait(t *testing.T, id int64) recon.Run {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		run, err := e.recon.GetRun(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Status == recon.RunSucceeded || run.Status == recon.RunFailed {
+			return run
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %d still %s (%s %d%%)", id, run.Status, run.Phase, run.Progress)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// reconOpen lists the open discrepancies as the service has them.
+func (e *env) reconOpen(t *testing.T) []recon.Discrepancy {
+	t.Helper()
+	page, err := e.recon.CurrentDiscrepancies(context.Background(), recon.CurrentFilter{Status: recon.StatusOpen, Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Items
+}
+
+// reconAudits are the audit rows of action, newest first.
+func (e *env) reconAudits(t *testing.T, action string) []audit.Entry {
+	t.Helper()
+	rows, _, err := e.audit.List(context.Background(), audit.Filter{Action: action, Limit: audit.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// reconReconciled uploads a faulty day, runs it by file ids and waits for
+// it to succeed.
+func (e *env) reconReconciled(t *testing.T, c *http.Client) (recon.Run, []reconReport) {
+	t.Helper()
+	files, _ := reconDay(t, e, reconFaults())
+	ids := e.reconUploadAll(t, c, files)
+	id := e.reconStart(t, c, url.Values{"file_ids": {reconJoinIDs(ids)}})
+	run := e.reconWait(t, id)
+	if run.Status != recon.RunSucceeded {
+		t.Fatalf("run %d %s: %s", id, run.Status, run.Error)
+	}
+	return run, files
+}
+
+func mustContain(t *testing.T, what, body string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(body, w) {
+			t.Errorf("%s does not show %q", what, w)
+		}
+	}
+}
+
+// ---- tests ----
+
+// TestReconViewerReadsOnly: a viewer sees runs and discrepancies with no
+// action on them, and a forged change from a viewer's session is 403 and
+// changes nothing.
+func TestReconViewerReadsOnly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	fin := e.user(t, "finance@example.com", auth.RoleFinance)
+	viewer := e.user(t, "viewer@example.com", auth.RoleViewer)
+	fc, vc := e.client(t), e.client(t)
+	e.login(t, fc, fin)
+	e.login(t, vc, viewer)
+	run, _ := e.reconReconciled(t, fc)
+	open := e.reconOpen(t)
+	if len(open) == 0 {
+		t.Fatal("the faulty day has no open discrepancy")
+	}
+	_, finPage := e.get(t, fc, "/console/recon")
+	token := reconToken(t, finPage, "start")
+
+	for _, p := range []string{"/console/recon", fmt.Sprintf("/console/recon/runs/%d", run.ID), "/console/recon/discrepancies"} {
+		resp, body := e.get(t, vc, p)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("viewer GET %s: %d", p, resp.StatusCode)
+		}
+		for _, no := range []string{`id="upload"`, `id="start"`, "Start run", `type="checkbox"`, `id="dc-`, "Save decision", "Resolve…"} {
+			if strings.Contains(body, no) {
+				t.Errorf("viewer sees %q on %s", no, p)
+			}
+		}
+	}
+	runsBefore, _ := e.recon.ListRuns(context.Background(), recon.RunFilter{})
+	auditsBefore := len(e.reconAudits(t, ""))
+	d := open[0]
+	for _, post := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/console/recon/runs", url.Values{"token": {token}, "file_ids": {"1"}}},
+		{fmt.Sprintf("/console/recon/discrepancies/%d/status", d.ID), url.Values{"token": {token}, "status": {"RESOLVED"}, "note": {"forged"}}},
+	} {
+		if resp, _ := e.post(t, vc, post.path, post.form); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("viewer POST %s: %d, want 403", post.path, resp.StatusCode)
+		}
+	}
+	if resp, _ := e.reconUploadForm(t, vc, token, []reconReport{{Name: "transactionItems_20240301_000.csv", Content: []byte("x")}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer upload: %d, want 403", resp.StatusCode)
+	}
+	runsAfter, _ := e.recon.ListRuns(context.Background(), recon.RunFilter{})
+	if len(runsAfter.Items) != len(runsBefore.Items) || len(e.reconAudits(t, "")) != auditsBefore {
+		t.Error("a refused viewer request changed something")
+	}
+	if now := e.reconOpen(t); len(now) != len(open) {
+		t.Errorf("open discrepancies %d, were %d", len(now), len(open))
+	}
+}
+
+// TestReconUploadRunAndPages: finance uploads a day's reports in one
+// form, sees each file's outcome, starts a run of exactly those files,
+// and reads the run (summary, totals, batch roll-forward, discrepancies)
+// and its downloads; each change has its audit row with the console
+// user as the actor and the API's input.
+func TestReconUploadRunAndPages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	fin := e.user(t, "finance@example.com", auth.RoleFinance)
+	c := e.client(t)
+	e.login(t, c, fin)
+
+	_, empty := e.get(t, c, "/console/recon")
+	mustContain(t, "the empty runs page", empty, "No run yet. Upload the day's reports above")
+
+	files, res := reconDay(t, e, reconFaults())
+	ids := e.reconUploadAll(t, c, files)
+	resp, page := e.get(t, c, "/console/recon?files="+strings.ReplaceAll(reconJoinIDs(ids), " ", ""))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("runs page after upload: %d", resp.StatusCode)
+	}
+	mustContain(t, "the runs page after the upload", page, "Just uploaded", `value="`+reconJoinIDs(ids)+`"`,
+		"Uploaded "+plural(len(files), "report file", "report files")+": "+strconv.Itoa(len(files))+" new, 0 already here.")
+	for _, f := range files {
+		mustContain(t, "the uploaded list", page, f.Name)
+	}
+	rows := e.reconAudits(t, audit.ActionReconUpload)
+	if len(rows) != 1 || rows[0].Actor != fin.Email || rows[0].Role != "finance" || rows[0].Outcome != audit.OutcomeSucceeded {
+		t.Fatalf("upload audit rows %+v", rows)
+	}
+	var idStrings []string
+	for _, id := range ids {
+		idStrings = append(idStrings, strconv.FormatInt(id, 10))
+	}
+	if rows[0].Target != audit.ReconReportTarget(idStrings) {
+		t.Errorf("upload audit target %q, want %q", rows[0].Target, audit.ReconReportTarget(idStrings))
+	}
+	var up reconUploadAudit
+	if err := json.Unmarshal(rows[0].Input.(json.RawMessage), &up); err != nil || len(up.Files) != len(files) {
+		t.Fatalf("upload audit input %s: %v", rows[0].Input, err)
+	}
+	for i, f := range up.Files {
+		if f.Name != files[i].Name || f.Size != int64(len(files[i].Content)) || f.ID != ids[i] || f.Status != "INGESTED" || len(f.SHA256) != 64 {
+			t.Errorf("upload audit file %+v", f)
+		}
+	}
+
+	id := e.reconStart(t, c, url.Values{"file_ids": {reconJoinIDs(ids)}})
+	run := e.reconWait(t, id)
+	if run.Status != recon.RunSucceeded {
+		t.Fatalf("run %s: %s", run.Status, run.Error)
+	}
+	rows = e.reconAudits(t, audit.ActionReconRunStart)
+	var in reconStartInput
+	if len(rows) != 1 || rows[0].Actor != fin.Email || rows[0].Target != audit.ReconRunTarget(id) ||
+		json.Unmarshal(rows[0].Input.(json.RawMessage), &in) != nil || in.Date != "" || reconJoinIDs(in.FileIDs) != reconJoinIDs(ids) {
+		t.Fatalf("start audit rows %+v", rows)
+	}
+
+	// The run's page: summary, totals, roll-forward and what it found.
+	resp, body := e.get(t, c, fmt.Sprintf("/console/recon/runs/%d", id))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("run page: %d", resp.StatusCode)
+	}
+	mustContain(t, "the run page", body, "badge-succeeded", "Batch roll-forward", "Totals by kind and currency",
+		"Amount mismatch", "Missing in ledger", "Batch total mismatch", "Download workbook", "What this run found",
+		fmt.Sprintf("/console/recon/runs/%d/workbook.xlsx", id))
+	if strings.Contains(body, "hx-trigger") {
+		t.Error("a finished run's page still polls")
+	}
+	for _, b := range run.Batches {
+		mustContain(t, "the roll-forward", body, b.BatchID, formatAmount(b.Computed, b.Currency))
+	}
+	for _, tot := range run.Totals {
+		mustContain(t, "the totals", body, formatMoney(tot.ReportMinor, tot.Currency))
+	}
+	if n := strings.Count(body, "<tr>") - 1; n < len(res.Faults) {
+		t.Errorf("the run page lists %d rows, want at least the %d faults", n, len(res.Faults))
+	}
+	// Its status block, as a poll would ask for it: the run is over, so
+	// the page is told to reload.
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+fmt.Sprintf("/console/recon/runs/%d/status", id), nil)
+	req.Header.Set("HX-Request", "true")
+	resp, body = e.do(t, c, req)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("HX-Refresh") != "true" || strings.Contains(body, "<html") ||
+		!strings.Contains(body, "badge-succeeded") {
+		t.Fatalf("status of a finished run: %d %q\n%s", resp.StatusCode, resp.Header.Get("HX-Refresh"), body)
+	}
+
+	// The runs list shows the run with its numbers and batches.
+	_, body = e.get(t, c, "/console/recon?status=SUCCEEDED&period="+run.Period.Format(time.DateOnly))
+	mustContain(t, "the runs list", body, fmt.Sprintf(`href="/console/recon/runs/%d"`, id), "badge-succeeded",
+		strconv.FormatInt(reconRunView{run}.Found(), 10))
+	_, body = e.get(t, c, "/console/recon?status=FAILED")
+	mustContain(t, "a filtered empty list", body, "No run matches these filters.")
+
+	// Downloads: the workbook and a kind's CSV, as attachments.
+	resp, body = e.get(t, c, fmt.Sprintf("/console/recon/runs/%d/workbook.xlsx", id))
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != reconXLSXType ||
+		resp.Header.Get("Content-Disposition") != fmt.Sprintf(`attachment; filename="recon-run-%d.xlsx"`, id) ||
+		!strings.HasPrefix(body, "PK") {
+		t.Fatalf("workbook: %d %q %q %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"),
+			resp.Header.Get("Content-Disposition"), len(body))
+	}
+	resp, body = e.get(t, c, fmt.Sprintf("/console/recon/runs/%d/csv/AMOUNT_MISMATCH.csv", id))
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Disposition") != fmt.Sprintf(`attachment; filename="recon-run-%d-amount_mismatch.csv"`, id) ||
+		strings.Count(body, "\n") != 1+int(run.Counts.Discrepancies[recon.AmountMismatch]) {
+		t.Fatalf("csv: %d %q\n%s", resp.StatusCode, resp.Header.Get("Content-Disposition"), body)
+	}
+	if resp, _ := e.get(t, c, fmt.Sprintf("/console/recon/runs/%d/csv/NOPE.csv", id)); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("csv of an unknown kind: %d", resp.StatusCode)
+	}
+	if resp, _ := e.get(t, c, "/console/recon/runs/999999"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown run: %d", resp.StatusCode)
+	}
+}
+
+// TestReconWorkbookOfUnfinishedRun: a run that has not succeeded cannot
+// be exported: 409, shown as a page, not a broken download.
+func TestReconWorkbookOfUnfinishedRun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	fin := e.user(t, "finance@example.com", auth.RoleFinance)
+	c := e.client(t)
+	e.login(t, c, fin)
+	files, _ := reconDay(t, e, nil)
+	ids := e.reconUploadAll(t, c, files)
+	// Recorded but never handed to the worker: it stays QUEUED.
+	run, err := e.recon.StartRun(context.Background(), recon.RunRequest{FileIDs: ids}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := e.get(t, c, fmt.Sprintf("/console/recon/runs/%d/workbook.xlsx", run.ID))
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") ||
+		resp.Header.Get("Content-Disposition") != "" || !strings.Contains(body, "only a succeeded run can be exported") {
+		t.Fatalf("workbook of a queued run: %d %q\n%s", resp.StatusCode, resp.Header.Get("Content-Disposition"), body)
+	}
+	// Its page polls its status block while it waits.
+	_, body = e.get(t, c, fmt.Sprintf("/console/recon/runs/%d", run.ID))
+	mustContain(t, "a queued run's page", body, fmt.Sprintf(`hx-get="/console/recon/runs/%d/status"`, run.ID),
+		`hx-trigger="every 2s"`, "badge-queued", `<progress id="run-progress"`)
+	if strings.Contains(body, "Download workbook") {
+		t.Error("a queued run offers its workbook")
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+fmt.Sprintf("/console/recon/runs/%d/status", run.ID), nil)
+	req.Header.Set("HX-Request", "true")
+	resp, body = e.do(t, c, req)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("HX-Refresh") != "" || !strings.Contains(body, `hx-trigger="every 2s"`) {
+		t.Fatalf("status of a queued run: %d %q\n%s", resp.StatusCode, resp.Header.Get("HX-Refresh"), body)
+	}
+}
+
+// TestReconUploadBadFile: a file with bad lines is refused with each bad
+// line named "<file>:<line>", inline; nothing of it is staged, so there is
+// nothing to reconcile; the audit row says rejected.
+func TestReconUploadBadFile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	fin := e.user(t, "finance@example.com", auth.RoleFinance)
+	c := e.client(t)
+	e.login(t, c, fin)
+	name := "transactionItems_20240301_000.csv"
+	bad := "transactionType,transactionId,transactionAmountValue,transactionCurrency\n" +
+		"CAPTURE,c1,1.00,USD\nCAPTURE,c2,12.3.4,USD\nCAPTURE,c3,x,USD\n<END>\n"
+	_, page := e.get(t, c, "/console/recon")
+	token := reconToken(t, page, "upload")
+	resp, body := e.reconUploadForm(t, c, token, []reconReport{{Name: name, Content: []byte(bad)}},
+		"HX-Request: true", "HX-Trigger: upload")
+	if resp.StatusCode != http.StatusUnprocessableEntity || resp.Header.Get("HX-Retarget") != "#upload-error" {
+		t.Fatalf("bad file: %d %q\n%s", resp.StatusCode, resp.Header.Get("HX-Retarget"), body)
+	}
+	mustContain(t, "the upload's error", body, "Bad report file(s): "+name, name+":3</code>: transactionAmountValue",
+		name+":4</code>: transactionAmountValue")
+	// Plain form post: the same error on a page of its own.
+	resp, body = e.reconUploadForm(t, c, token, []reconReport{{Name: name, Content: []byte(bad)}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, name+":3") || !strings.Contains(body, "<html") {
+		t.Fatalf("bad file, plain post: %d\n%s", resp.StatusCode, body)
+	}
+	// A bad name is refused before anything is kept.
+	resp, body = e.reconUploadForm(t, c, token, []reconReport{{Name: "notes.txt", Content: []byte(bad)}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "bad report file name") {
+		t.Fatalf("bad name: %d\n%s", resp.StatusCode, body)
+	}
+
+	if _, err := e.recon.StartRun(context.Background(), recon.RunRequest{Date: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)}, "t"); err == nil {
+		t.Fatal("a refused file can be reconciled")
+	}
+	id := func() string {
+		_, page := e.get(t, c, "/console/recon")
+		return reconToken(t, page, "start")
+	}()
+	resp, body = e.post(t, c, "/console/recon/runs", url.Values{"token": {id}, "date": {"2024-03-01"}}, "HX-Request: true", "HX-Trigger: start")
+	if resp.StatusCode != http.StatusUnprocessableEntity || resp.Header.Get("HX-Retarget") != "#start-error" ||
+		!strings.Contains(body, "no ingested report files for 2024-03-01") {
+		t.Fatalf("run of the refused file's date: %d\n%s", resp.StatusCode, body)
+	}
+	rows := e.reconAudits(t, audit.ActionReconUpload)
+	if len(rows) != 3 {
+		t.Fatalf("upload audit rows %+v, want 3", rows)
+	}
+	for _, r := range rows {
+		if r.Outcome != audit.OutcomeRejected || r.Actor != fin.Email {
+			t.Errorf("upload audit row %+v, want rejected by %s", r, fin.Email)
+		}
+	}
+	// The file is known (FAILED) to the two refusals that read it; the one
+	// with a bad name never got that far.
+	if rows[0].Target != audit.ReconReportTarget(nil) || !strings.HasPrefix(rows[2].Target, "recon-report:") || rows[2].Target == "recon-report:" {
+		t.Errorf("upload audit targets %q, %q", rows[0].Target, rows[2].Target)
+	}
+	starts := e.reconAudits(t, audit.ActionReconRunStart)
+	if len(starts) != 1 || starts[0].Outcome != audit.OutcomeRejected || starts[0].Target != "recon-run:" {
+		t.Errorf("start audit rows %+v", starts)
+	}
+}
+
+// TestReconStartRunRefusals: the start form's own checks (no audit row,
+// like the API's schema), the domain's (audited as rejected), and a run
+// the queue does not take (marked FAILED, audited as failed).
+func TestReconStartRunRefusals(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	fin := e.user(t, "finance@example.com", auth.RoleFinance)
+	c := e.client(t)
+	e.login(t, c, fin)
+	token := func() string {
+		_, page := e.get(t, c, "/console/recon")
+		return reconToken(t, page, "start")
+	}
+	for _, tc := range []struct {
+		form    url.Values
+		status  int
+		want    string
+		audited bool
+	}{
+		{url.Values{"date": {"01/03/2024"}}, http.StatusUnprocessableEntity, "want a date, YYYY-MM-DD", false},
+		{url.Values{"file_ids": {"12, x"}}, http.StatusUnprocessableEntity, "is not an id", false},
+		{url.Values{}, http.StatusUnprocessableEntity, "a date or file ids are required", true},
+		{url.Values{"date": {"2024-03-01"}, "file_ids": {"1"}}, http.StatusUnprocessableEntity, "give a date or file ids, not both", true},
+		{url.Values{"file_ids": {"424242"}}, http.StatusUnprocessableEntity, "unknown file id", true},
+	} {
+		tc.form.Set("token", token())
+		resp, body := e.post(t, c, "/console/recon/runs", tc.form)
+		if resp.StatusCode != tc.status || !strings.Contains(body, tc.want) {
+			t.Errorf("start %v: %d, want %d with %q\n%s", tc.form, resp.StatusCode, tc.status, tc.want, body)
+		}
+	}
+	if rows := e.reconAudits(t, audit.ActionReconRunStart); len(rows) != 3 {
+		t.Errorf("start audit rows %d, want 3 (the domain's refusals)", len(rows))
+	}
+
+	// The queue is down: the run is recorded, then marked FAILED.
+	files, _ := reconDay(t, e, nil)
+	ids := e.reconUploadAll(t, c, files)
+	down := reconConsole(t, e, func(context.Context, int64) error { return errors.New("queue unavailable") })
+	form := url.Values{"token": {token()}, "file_ids": {reconJoinIDs(ids)}}
+	resp, body := e.reconPost(t, c, down, "/console/recon/runs", form)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "The run could not be queued") {
+		t.Fatalf("queue down: %d\n%s", resp.StatusCode, body)
+	}
+	runs, err := e.recon.ListRuns(context.Background(), recon.RunFilter{})
+	if err != nil || len(runs.Items) != 1 || runs.Items[0].Status != recon.RunFailed ||
+		!strings.Contains(runs.Items[0].Error, "not queued: queue unavailable") {
+		t.Fatalf("the unqueued run: %+v %v", runs.Items, err)
+	}
+	rows := e.reconAudits(t, audit.ActionReconRunStart)
+	if rows[0].Outcome != audit.OutcomeFailed || rows[0].Target != audit.ReconRunTarget(runs.Items[0].ID) {
+		t.Errorf("unqueued start audit row %+v", rows[0])
+	}
+}
+
+// reconConsole is a second console over e's services whose worker queue
+// is enqueue, on a server of its own.
+func reconConsole(t *testing.T, e *env, enqueue func(context.Context, int64) error) *httptest.Server {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	c, err := New(Deps{Log: log, Users: e.users, Payments: e.pay, Disputes: e.disputes, Recon: e.recon, Inbox: e.inbox,
+		Audit: e.audit, Keys: auth.NewKeys(e.db), KeyList: auth.NewStore(e.db), Idempotency: idempotency.NewStore(e.db),
+		EnqueueRun: enqueue, UploadDir: e.recon.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(Prefix+"/", c)
+	srv := httptest.NewServer(httpx.RequestID(mux))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// reconPost posts form to srv with c's session: cookies go by host, not
+// port, so the session made on e's server is sent to srv too.
+func (e *env) reconPost(t *testing.T, c *http.Client, srv *httptest.Server, path string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", srv.URL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return e.do(t, c, req)
+}
