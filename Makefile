@@ -13,8 +13,10 @@ run: services-up build ## start sandbox + api + worker against local services
 
 test: services-up browser lint test-only fuzz ## lint + every test, with the race detector, then every fuzz target briefly
 
+# Page tests save screenshots as artifacts under .run/test-output/_artifacts.
 test-only:
-	@$(WITH_ENV) $(GO) test -race -count=1 -timeout 25m ./...
+	@rm -rf .run/test-output && mkdir -p .run/test-output
+	@$(WITH_ENV) $(GO) test -race -count=1 -timeout 25m -artifacts -outputdir=$(CURDIR)/.run/test-output ./...
 
 fuzz: services-up ## every fuzz target for FUZZTIME each (default 5s); a failing input is kept under testdata/fuzz
 	@$(WITH_ENV) GO=$(GO) scripts/fuzz.sh

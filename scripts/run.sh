@@ -37,6 +37,13 @@ if [ ! -s .run/admin.key ]; then
   chmod 600 .run/admin.key
 fi
 
+# A console user for the person running this, made once: an admin, whose
+# second factor is the TOTP secret below (add it to an authenticator app).
+if [ ! -s .run/console-user.txt ]; then
+  (umask 077; "$BIN/api" users create --email dev@payops.local --role admin >.run/console-user.txt)
+fi
+console_field() { sed -n "s/^$1: *//p" .run/console-user.txt | head -n1; }
+
 "$BIN/api" serve >>.run/logs/api.log 2>&1 &
 pids+=($!)
 "$BIN/worker" >>.run/logs/worker.log 2>&1 &
@@ -49,6 +56,10 @@ payops is running (logs in .run/logs/, Ctrl-C stops everything)
   API           $api          docs: $api/docs
   APO sandbox   $APO_BASE_URL   state: $APO_BASE_URL/sandbox/state
   admin key     $(tail -n1 .run/admin.key)   (kept in .run/admin.key)
+  console       ${PAYOPS_PUBLIC_URL:-$api}/console/   (kept in .run/console-user.txt)
+    email       $(console_field email)
+    password    $(console_field password)
+    TOTP secret $(console_field totp-secret)   (add it to an authenticator app, or: oathtool --totp -b SECRET)
   try:          curl -H "Authorization: Bearer \$(tail -n1 .run/admin.key)" $api/v1/api-keys
 MSG
 wait -n "${pids[@]}"

@@ -227,10 +227,11 @@ func (e *env) do(t *testing.T, c *http.Client, req *http.Request) (*http.Respons
 
 // ---- the browser ----
 
-// browser is headless Chromium on a fresh profile.
+// browser is headless Chromium on a fresh profile, in a 1280×800 window
+// (the size issue 17 asks pages to be readable at).
 func (e *env) browser(t *testing.T) context.Context {
 	t.Helper()
-	ctx, _ := browsertest.New(t, 5*time.Minute)
+	ctx, _ := browsertest.New(t, 5*time.Minute, chromedp.WindowSize(1280, 800))
 	return ctx
 }
 
@@ -267,12 +268,14 @@ func read[T any](t *testing.T, ctx context.Context, what string, a chromedp.Acti
 	return v
 }
 
-// screenshot saves the whole page as <name>.png under the test's artifact
-// directory (kept with `go test -artifacts`, which make test passes).
+// screenshot saves the whole page as <Test>-<name>.png under the test's
+// artifact directory (kept under .run/test-output/_artifacts by make test,
+// which passes -artifacts).
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png := read(t, ctx, "screenshot "+name, chromedp.FullScreenshot(90))
-	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), name+".png"), png, 0o644); err != nil {
+	png := read(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
+	file := strings.ReplaceAll(t.Name(), "/", "_") + "-" + name + ".png"
+	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), file), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
