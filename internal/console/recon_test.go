@@ -19,6 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
 	"github.com/payops/payops/internal/apo/sandbox"
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
@@ -363,6 +367,15 @@ func TestReconUploadRunAndPages(t *testing.T) {
 		t.Fatalf("start audit rows %+v", rows)
 	}
 
+	reconCheckRunPage(t, e, c, run, len(res.Faults))
+	reconCheckDownloads(t, e, c, run)
+}
+
+// reconCheckRunPage reads a succeeded run's page, its status block as a
+// poll asks for it, and the runs list.
+func reconCheckRunPage(t *testing.T, e *env, c *http.Client, run recon.Run, faults int) {
+	t.Helper()
+	id := run.ID
 	// The run's page: summary, totals, roll-forward and what it found.
 	resp, body := e.get(t, c, fmt.Sprintf("/console/recon/runs/%d", id))
 	if resp.StatusCode != http.StatusOK {
@@ -380,8 +393,8 @@ func TestReconUploadRunAndPages(t *testing.T) {
 	for _, tot := range run.Totals {
 		mustContain(t, "the totals", body, formatMoney(tot.ReportMinor, tot.Currency))
 	}
-	if n := strings.Count(body, "<tr>") - 1; n < len(res.Faults) {
-		t.Errorf("the run page lists %d rows, want at least the %d faults", n, len(res.Faults))
+	if n := strings.Count(body, "<tr>") - 1; n < faults {
+		t.Errorf("the run page lists %d rows, want at least the %d faults", n, faults)
 	}
 	// Its status block, as a poll would ask for it: the run is over, so
 	// the page is told to reload.
@@ -400,8 +413,14 @@ func TestReconUploadRunAndPages(t *testing.T) {
 	_, body = e.get(t, c, "/console/recon?status=FAILED")
 	mustContain(t, "a filtered empty list", body, "No run matches these filters.")
 
+}
+
+// reconCheckDownloads fetches a succeeded run's workbook and a CSV.
+func reconCheckDownloads(t *testing.T, e *env, c *http.Client, run recon.Run) {
+	t.Helper()
+	id := run.ID
 	// Downloads: the workbook and a kind's CSV, as attachments.
-	resp, body = e.get(t, c, fmt.Sprintf("/console/recon/runs/%d/workbook.xlsx", id))
+	resp, body := e.get(t, c, fmt.Sprintf("/console/recon/runs/%d/workbook.xlsx", id))
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != reconXLSXType ||
 		resp.Header.Get("Content-Disposition") != fmt.Sprintf(`attachment; filename="recon-run-%d.xlsx"`, id) ||
 		!strings.HasPrefix(body, "PK") {
@@ -605,4 +624,206 @@ func (e *env) reconPost(t *testing.T, c *http.Client, srv *httptest.Server, path
 	req.Header.Set("Origin", srv.URL)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	return e.do(t, c, req)
+}
+
+// TestReconResolveOneAtATime: a discrepancy is resolved, ignored or
+// reopened from its row with a mandatory note; the same form sent twice
+// acts once; each change has its audit row with the API's input and the
+// console user as the actor.
+func TestReconResolveOneAtATime(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	fin := e.user(t, "finance@example.com", auth.RoleFinance)
+	c := e.client(t)
+	e.login(t, c, fin)
+	e.reconReconciled(t, c)
+	open := e.reconOpen(t)
+	if len(open) < 3 {
+		t.Fatalf("%d open discrepancies, want several", len(open))
+	}
+	d := open[0]
+	list := "/console/recon/discrepancies?kind=" + string(d.Kind)
+	resp, page := e.get(t, c, list)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("discrepancies: %d", resp.StatusCode)
+	}
+	form := fmt.Sprintf("dc-%d", d.ID)
+	path := fmt.Sprintf("/console/recon/discrepancies/%d/status", d.ID)
+	token := reconToken(t, page, form)
+
+	reconCheckNoteRequired(t, e, c, d.ID, token, list)
+
+	send := url.Values{"token": {token}, "status": {"RESOLVED"}, "note": {"refund booked by hand"}, "back": {list}}
+	for i := range 2 {
+		resp, _ := e.post(t, c, path, send)
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != list {
+			t.Fatalf("resolve #%d: %d to %q", i+1, resp.StatusCode, resp.Header.Get("Location"))
+		}
+		_, body := e.get(t, c, list)
+		want := fmt.Sprintf("Discrepancy %d resolved.", d.ID)
+		if i == 1 {
+			want = "Already done: " + want
+		}
+		mustContain(t, "the page after the change", body, want)
+		if strings.Contains(body, fmt.Sprintf(`id="d%d"`, d.ID)) {
+			t.Error("a resolved discrepancy is still on the open list")
+		}
+	}
+	rows := e.reconAudits(t, audit.ActionDiscrepancyUpdate)
+	if len(rows) != 2 || rows[0].Outcome != audit.OutcomeSucceeded || rows[0].Actor != fin.Email ||
+		rows[0].Target != audit.DiscrepancyTarget(d.ID) {
+		t.Fatalf("audit rows %+v, want one success for the form sent twice", rows)
+	}
+	var in reconUpdateInput
+	if err := json.Unmarshal(rows[0].Input.(json.RawMessage), &in); err != nil || in != (reconUpdateInput{Status: "RESOLVED", Note: "refund booked by hand"}) {
+		t.Fatalf("audit input %s: %v", rows[0].Input, err)
+	}
+	page2, err := e.recon.CurrentDiscrepancies(context.Background(), recon.CurrentFilter{Status: recon.StatusResolved})
+	if err != nil || len(page2.Items) != 1 || page2.Items[0].ID != d.ID || page2.Items[0].Actor != fin.Email ||
+		page2.Items[0].Note != "refund booked by hand" {
+		t.Fatalf("resolved: %+v %v", page2.Items, err)
+	}
+	reconCheckReopenAndConflicts(t, e, c, d.ID, open[1].ID, open[2].ID)
+}
+
+// reconCheckNoteRequired sends a change of discrepancy id without a note:
+// refused inline before the service (no audit row), then with blanks:
+// refused by the service, and audited as rejected, as the API's is.
+func reconCheckNoteRequired(t *testing.T, e *env, c *http.Client, id int64, token, list string) {
+	t.Helper()
+	form := fmt.Sprintf("dc-%d", id)
+	path := fmt.Sprintf("/console/recon/discrepancies/%d/status", id)
+	resp, body := e.post(t, c, path, url.Values{"token": {token}, "status": {"RESOLVED"}, "note": {""}, "back": {list}},
+		"HX-Request: true", "HX-Trigger: "+form)
+	if resp.StatusCode != http.StatusUnprocessableEntity || resp.Header.Get("HX-Retarget") != "#"+form+"-error" ||
+		!strings.Contains(body, "a note is required") {
+		t.Fatalf("no note: %d %q\n%s", resp.StatusCode, resp.Header.Get("HX-Retarget"), body)
+	}
+	resp, body = e.post(t, c, path, url.Values{"token": {token}, "status": {"RESOLVED"}, "note": {"   "}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "a note is required") {
+		t.Fatalf("blank note: %d\n%s", resp.StatusCode, body)
+	}
+	if rows := e.reconAudits(t, audit.ActionDiscrepancyUpdate); len(rows) != 1 || rows[0].Outcome != audit.OutcomeRejected {
+		t.Fatalf("audit rows after the refusals %+v", rows)
+	}
+}
+
+// reconCheckReopenAndConflicts reopens the resolved discrepancy id, then
+// closes other twice with two forms (the workflow's 409 the second time),
+// and checks that a change's return address stays in the console.
+func reconCheckReopenAndConflicts(t *testing.T, e *env, c *http.Client, id, other, third int64) {
+	t.Helper()
+	form := fmt.Sprintf("dc-%d", id)
+	path := fmt.Sprintf("/console/recon/discrepancies/%d/status", id)
+	// The closed one shows under its status, with its note, and reopens.
+	_, body := e.get(t, c, "/console/recon/discrepancies?status=RESOLVED")
+	mustContain(t, "the resolved list", body, fmt.Sprintf(`id="d%d"`, id), "refund booked by hand", "Reopen…")
+	resp, _ := e.post(t, c, path, url.Values{"token": {reconToken(t, body, form)}, "status": {"OPEN"}, "note": {"not booked after all"}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/recon/discrepancies" {
+		t.Fatalf("reopen: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// Closing an open one twice with two forms: the second is the
+	// workflow's 409, shown inline.
+	opath := fmt.Sprintf("/console/recon/discrepancies/%d/status", other)
+	_, page := e.get(t, c, "/console/recon/discrepancies")
+	t1, t2 := reconToken(t, page, fmt.Sprintf("dc-%d", other)), reconToken(t, page, fmt.Sprintf("dc-%d", third))
+	if resp, _ := e.post(t, c, opath, url.Values{"token": {t1}, "status": {"IGNORED"}, "note": {"test payment"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("ignore: %d", resp.StatusCode)
+	}
+	resp, body = e.post(t, c, opath, url.Values{"token": {t2}, "status": {"RESOLVED"}, "note": {"again"}})
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "reopen it (OPEN) before closing it") {
+		t.Fatalf("close a closed one: %d\n%s", resp.StatusCode, body)
+	}
+	// An outside "back" is not followed.
+	_, page = e.get(t, c, "/console/recon/discrepancies")
+	resp, _ = e.post(t, c, fmt.Sprintf("/console/recon/discrepancies/%d/status", third), url.Values{
+		"token": {reconToken(t, page, fmt.Sprintf("dc-%d", third))}, "status": {"IGNORED"}, "note": {"n"},
+		"back": {"//evil.example/console/recon/discrepancies"}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/recon/discrepancies" {
+		t.Fatalf("outside back: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestReconInBrowser: finance uploads a day's reports through the form,
+// starts a run of them and watches it finish, works a discrepancy from
+// its row, and downloads the workbook with the browser's session; each
+// page passes axe and is saved as a screenshot.
+func TestReconInBrowser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	fin := e.user(t, "finance@example.com", auth.RoleFinance)
+	files, _ := reconDay(t, e, reconFaults())
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f.Path)
+	}
+	ctx := e.browser(t)
+	e.browserLogin(t, ctx, fin)
+
+	run(t, ctx, "upload the reports",
+		chromedp.Navigate(e.srv.URL+"/console/recon"),
+		chromedp.WaitVisible(chromedp.ID("upload-file")),
+		chromedp.SetUploadFiles(chromedp.ID("upload-file"), paths),
+		chromedp.Click(chromedp.CSS("#upload button[type=submit]")),
+		chromedp.WaitVisible(chromedp.ID("uploaded")),
+	)
+	if got := read(t, ctx, "start form", chromedp.Value(chromedp.ID("start-files"))); strings.Count(got, ",") != len(files)-1 {
+		t.Fatalf("the start form holds %q, want the %d uploaded files", got, len(files))
+	}
+	run(t, ctx, "start the run",
+		chromedp.Click(chromedp.CSS("#start button[type=submit]")),
+		chromedp.WaitVisible(chromedp.ID("run-status")),
+		// The status block polls until the run ends, then the page reloads
+		// with the results.
+		chromedp.WaitVisible(chromedp.ID("batches")),
+	)
+	status := read(t, ctx, "status", chromedp.Text(chromedp.ID("run-status")))
+	if !strings.Contains(status, "SUCCEEDED") {
+		t.Fatalf("run status %q", status)
+	}
+	checkAccessibility(t, ctx, "recon run")
+	screenshot(t, ctx, "recon-run")
+	runURL := read(t, ctx, "run url", chromedp.Evaluate[string](`location.pathname`))
+
+	run(t, ctx, "runs list", chromedp.Navigate(e.srv.URL+"/console/recon"), chromedp.WaitVisible(chromedp.CSS("table.grid")))
+	checkAccessibility(t, ctx, "recon runs")
+	screenshot(t, ctx, "recon-runs")
+
+	open := e.reconOpen(t)
+	d := open[0]
+	form := fmt.Sprintf("dc-%d", d.ID)
+	run(t, ctx, "resolve one",
+		chromedp.Navigate(e.srv.URL+"/console/recon/discrepancies"),
+		chromedp.WaitVisible(chromedp.CSS("table.discrepancies")),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf("#d%d details summary", d.ID))),
+		chromedp.WaitVisible(chromedp.ID(form+"-note")),
+	)
+	checkAccessibility(t, ctx, "recon discrepancies")
+	run(t, ctx, "resolve one",
+		chromedp.SendKeys(chromedp.ID(form+"-note"), "booked by hand"),
+		chromedp.Click(chromedp.CSS("#"+form+" button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("p.flash")),
+	)
+	if flash := read(t, ctx, "flash", chromedp.Text(chromedp.CSS("p.flash"))); flash != fmt.Sprintf("Discrepancy %d resolved.", d.ID) {
+		t.Fatalf("flash %q", flash)
+	}
+	screenshot(t, ctx, "recon-discrepancies")
+
+	// The workbook, fetched with the browser's session cookie.
+	cookies := read(t, ctx, "cookies", func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
+		res, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{e.srv.URL + "/console/"}})
+		return res.Cookies, err
+	})
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+runURL+"/workbook.xlsx", nil)
+	for _, ck := range cookies {
+		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+	}
+	resp, body := e.do(t, &http.Client{}, req)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != reconXLSXType || !strings.HasPrefix(body, "PK") ||
+		!strings.HasPrefix(resp.Header.Get("Content-Disposition"), `attachment; filename="recon-run-`) {
+		t.Fatalf("workbook with the browser's session: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Disposition"))
+	}
+	if href := read(t, ctx, "workbook link", chromedp.Evaluate[string](`(() => { const a = document.querySelector('a[href$="workbook.xlsx"]'); return a ? a.getAttribute("href") : "" })()`)); href != "" {
+		t.Fatalf("the discrepancies page links a workbook %q", href)
+	}
 }
