@@ -244,8 +244,16 @@ func (s *Stack) Kill9(name string) {
 	_, _ = p.cmd.Process.Wait()
 }
 
-// Run runs a binary to completion and returns its stdout.
+// Run runs a binary to completion and returns the last line of its stdout.
 func (s *Stack) Run(name string, args ...string) string {
+	s.t.Helper()
+	// Commands log JSON lines to stdout too; the result is the last line.
+	lines := strings.Split(strings.TrimSpace(s.RunOutput(name, args...)), "\n")
+	return lines[len(lines)-1]
+}
+
+// RunOutput runs a binary to completion and returns all of its stdout.
+func (s *Stack) RunOutput(name string, args ...string) string {
 	s.t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, name), args...)
 	cmd.Env = s.env
@@ -254,9 +262,7 @@ func (s *Stack) Run(name string, args ...string) string {
 	if err := cmd.Run(); err != nil {
 		s.t.Fatalf("%s %v: %v\n%s%s", name, args, err, out.String(), errb.String())
 	}
-	// Commands log JSON lines to stdout too; the result is the last line.
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	return lines[len(lines)-1]
+	return out.String()
 }
 
 func tail(b []byte, n int) string {

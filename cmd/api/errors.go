@@ -83,7 +83,10 @@ var problemMappings = []func(ctx context.Context, log *slog.Logger, err error, w
 	uploadProblem,
 }
 
-func paymentProblem(_ context.Context, _ *slog.Logger, err error, _ at) error {
+// paymentProblem answers the payments package's errors. The rules of a
+// list's filter are about query parameters (their Field is the parameter's
+// name); any other rule is about a body field.
+func paymentProblem(_ context.Context, _ *slog.Logger, err error, where at) error {
 	var (
 		invalid  *payments.InvalidError
 		conflict *payments.ConflictError
@@ -93,6 +96,8 @@ func paymentProblem(_ context.Context, _ *slog.Logger, err error, _ at) error {
 		return huma.Error404NotFound("payment not found")
 	case errors.Is(err, payments.ErrDuplicate):
 		return huma.Error409Conflict("a payment with this request id already exists")
+	case errors.As(err, &invalid) && where.in == "query":
+		return huma.Error422UnprocessableEntity("invalid query parameters", invalidDetails("query.", err)...)
 	case errors.As(err, &invalid):
 		return huma.Error422UnprocessableEntity("validation failed", invalidDetails("", err)...)
 	case errors.As(err, &conflict):

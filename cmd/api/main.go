@@ -11,6 +11,10 @@
 package main
 
 import (
+	// Console users choose a time zone; the binary carries the zone data so
+	// that works on a host without /usr/share/zoneinfo.
+	_ "time/tzdata"
+
 	"context"
 	"errors"
 	"flag"

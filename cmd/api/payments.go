@@ -556,8 +556,14 @@ type ListPaymentsInput struct {
 	CreatedFrom      QueryTime `query:"created_from" doc:"Only payments created at or after this time: an RFC 3339 date-time (2026-12-03T00:00:00Z) or a date (2026-12-03, meaning 00:00 UTC)"`
 	CreatedTo        QueryTime `query:"created_to" doc:"Only payments created before this time: an RFC 3339 date-time (2026-12-04T00:00:00Z) or a date (2026-12-04, meaning 00:00 UTC)"`
 	ReferenceOrderID string    `query:"reference_order_id" maxLength:"64" doc:"The merchant's order id"`
+	OrderIDContains  string    `query:"order_id_contains" minLength:"3" maxLength:"64" example:"10042" doc:"Part of the merchant's order id, in any case; it must hold 3 letters or digits in a row. % and _ match themselves"`
 	PaymentRequestID string    `query:"payment_request_id" maxLength:"128" doc:"The paymentRequestId payops sent APO"`
 	PaymentID        string    `query:"payment_id" maxLength:"128" doc:"APO's paymentId"`
+	BuyerEmail       string    `query:"buyer_email" maxLength:"64" example:"ada@example.com" doc:"The buyer's whole email address, in any case"`
+	BuyerReference   string    `query:"buyer_reference" maxLength:"64" example:"customer-7781" doc:"The merchant's buyer id, exactly"`
+	Currency         string    `query:"currency" pattern:"^[A-Z]{3}$" example:"USD" doc:"Only payments in this ISO 4217 currency; required with amount_min and amount_max"`
+	AmountMin        int64     `query:"amount_min" minimum:"1" example:"1000" doc:"Only payments of at least this amount, in minor units of currency (1000 is USD 10.00)"`
+	AmountMax        int64     `query:"amount_max" minimum:"1" example:"5000" doc:"Only payments of at most this amount, in minor units of currency"`
 	Last4            string    `query:"last4" pattern:"^[0-9]{4}$" doc:"Last four digits of the card"`
 	Acquirer         string    `query:"acquirer" maxLength:"128" doc:"Acquirer name, as APO reports it"`
 	NeedsReview      string    `query:"needs_review" enum:"true,false" doc:"Only payments that need (or do not need) review"`
@@ -567,14 +573,14 @@ type ListPaymentsInput struct {
 }
 
 // filter turns the query into the service's filter; a bad value is a 422
-// naming its parameter.
+// naming its parameter. The rules across parameters (a created range, an
+// amount needs a currency) are the service's: it names the parameter too.
 func (in *ListPaymentsInput) filter(now time.Time) (payments.Filter, error) {
 	f := payments.Filter{Status: payments.Status(in.Status), CreatedFrom: in.CreatedFrom.Time, CreatedTo: in.CreatedTo.Time,
-		ReferenceOrderID: in.ReferenceOrderID, PaymentRequestID: in.PaymentRequestID, APOPaymentID: in.PaymentID,
+		ReferenceOrderID: in.ReferenceOrderID, OrderIDContains: in.OrderIDContains, PaymentRequestID: in.PaymentRequestID,
+		APOPaymentID: in.PaymentID, BuyerEmail: in.BuyerEmail, BuyerReference: in.BuyerReference,
+		Currency: in.Currency, AmountMin: in.AmountMin, AmountMax: in.AmountMax,
 		Last4: in.Last4, Acquirer: in.Acquirer, Cursor: in.Cursor, Limit: in.Limit}
-	if !f.CreatedFrom.IsZero() && !f.CreatedTo.IsZero() && !f.CreatedFrom.Before(f.CreatedTo) {
-		return f, queryError("created_to", "must be after created_from")
-	}
 	if in.NeedsReview != "" {
 		v := in.NeedsReview == "true"
 		f.NeedsReview = &v
@@ -605,7 +611,7 @@ func listPayments(log *slog.Logger, pay paymentService) func(context.Context, *L
 		}
 		page, err := pay.List(ctx, f)
 		if err != nil {
-			return nil, httpError(ctx, log, err)
+			return nil, httpErrorAt(ctx, log, err, at{in: "query"})
 		}
 		out := &PaymentListOutput{}
 		out.Body.NextCursor = page.Next

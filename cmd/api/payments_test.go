@@ -682,6 +682,64 @@ func TestListPaymentsFilters(t *testing.T) {
 	}
 }
 
+// TestListPaymentsSearch: the investigation filters find payments by part
+// of the order id, buyer and amount, and a bad value is a 422 located at
+// its query parameter, whether Huma's schema or the service's rules caught
+// it.
+func TestListPaymentsSearch(t *testing.T) {
+	t.Parallel()
+	e := newPayEnv(t)
+	with := func(order, email, ref string, minor int64, ccy string) map[string]any {
+		b := payBody("4111111111111111", minor, ccy)
+		b["order"] = map[string]any{"reference_order_id": order}
+		b["buyer"] = map[string]any{"email": email, "reference": ref}
+		return b
+	}
+	p1 := e.create(t, with("ORD-2026-ABC-001", "Ada@Example.com", "cust-7", 1000, "USD"))
+	p2 := e.create(t, with("ord-2026-abc-002", "bob@example.com", "cust-77", 2500, "USD"))
+	p3 := e.create(t, with("shop_123%off", "carol@example.com", "cust-8", 1339, "JPY"))
+	e.create(t, with("shopX123Yoff", "dan@example.com", "cust-9", 1339, "JPY")) // "_123%" as wildcards would match it
+	for query, want := range map[string][]string{
+		"order_id_contains=abc":                                       {p2.ID, p1.ID},
+		"order_id_contains=" + url.QueryEscape("_123%"):               {p3.ID},
+		"buyer_email=" + url.QueryEscape("ADA@example.COM"):           {p1.ID},
+		"buyer_email=ada":                                             {},
+		"buyer_reference=cust-7":                                      {p1.ID},
+		"currency=USD&amount_min=1000&amount_max=1000":                {p1.ID},
+		"currency=USD&amount_min=1001":                                {p2.ID},
+		"currency=JPY&amount_max=1338":                                {},
+		"order_id_contains=2026&currency=USD&amount_max=2000&limit=5": {p1.ID},
+	} {
+		resp, b := e.call(t, http.MethodGet, "/v1/payments?"+query, e.viewer, nil)
+		page := decode[listBody](t, resp, b, http.StatusOK)
+		got := make([]string, 0, len(page.Items))
+		for _, p := range page.Items {
+			got = append(got, p.ID)
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%q: got %v, want %v", query, got, want)
+		}
+	}
+
+	for query, param := range map[string]string{
+		"order_id_contains=ab":                          "order_id_contains", // schema
+		"order_id_contains=a-1_b":                       "order_id_contains", // service: no run of 3
+		"buyer_email=" + strings.Repeat("a", 65):        "buyer_email",
+		"currency=usd":                                  "currency",
+		"currency=XXY":                                  "currency",
+		"amount_min=100":                                "currency",
+		"currency=USD&amount_min=0":                     "amount_min",
+		"currency=USD&amount_min=200&amount_max=100":    "amount_max",
+		"created_from=2026-01-02&created_to=2026-01-01": "created_to",
+	} {
+		resp, b := e.call(t, http.MethodGet, "/v1/payments?"+query, e.viewer, nil)
+		prob := mustProblem(t, resp, b, http.StatusUnprocessableEntity)
+		if len(prob.Errors) != 1 || prob.Errors[0].Location != "query."+param || prob.Errors[0].Message == "" {
+			t.Errorf("%s: problem %s, want one error at query.%s", query, b, param)
+		}
+	}
+}
+
 func contains(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {

@@ -21,6 +21,7 @@ const (
 	ActionPaymentRefund  = "payment.refund"
 	ActionPaymentSync    = "payment.sync"
 	ActionPaymentReview  = "payment.review"
+	ActionPaymentExport  = "payment.export" // the console's CSV of a filtered list
 
 	ActionReconUpload       = "recon-report.upload"
 	ActionReconRunStart     = "recon-run.start"

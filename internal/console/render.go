@@ -323,6 +323,7 @@ func describe(err error) (problem, bool) {
 		recInvalid   *recon.InvalidError
 		recConflict  *recon.ConflictError
 		userInvalid  *users.InvalidError
+		userConflict *users.ConflictError
 		keyInvalid   *auth.InvalidError
 		apoErr       *apo.Error
 		upload       *httpx.UploadError
@@ -352,6 +353,8 @@ func describe(err error) (problem, bool) {
 		return problem{Status: http.StatusConflict, Title: "Not possible now", Detail: payConflict.Rule}, true
 	case errors.As(err, &disConflict):
 		return problem{Status: http.StatusConflict, Title: "Not possible now", Detail: disConflict.Rule}, true
+	case errors.As(err, &userConflict):
+		return problem{Status: http.StatusConflict, Title: "Not possible now", Detail: userConflict.Rule}, true
 	case errors.As(err, &recConflict):
 		return problem{Status: http.StatusConflict, Title: "Not possible now", Detail: recConflict.Rule}, true
 	case errors.Is(err, payments.ErrDuplicate), errors.Is(err, users.ErrDuplicate):

@@ -20,6 +20,25 @@ func (c *Console) routes() {
 	// Settings (settings.go): every user's own.
 	m.Handle("GET "+Prefix+"/settings", c.page(auth.NeedRead, c.settings))
 	m.Handle("POST "+Prefix+"/settings/sessions/revoke", c.page(auth.NeedRead, c.revokeSession))
+	m.Handle("POST "+Prefix+"/settings/time-zone", c.page(auth.NeedRead, c.setTimeZone))
+	// Saved views (views.go): each user's own named filters of a list.
+	m.Handle("POST "+Prefix+"/views", c.page(auth.NeedRead, c.saveView))
+	m.Handle("POST "+Prefix+"/views/{id}/delete", c.page(auth.NeedRead, c.deleteView))
+
+	// Payments (payments.go, payments_actions.go): the same Need as each
+	// route of cmd/api/routes.go; a preview needs what its action needs.
+	m.Handle("GET "+Prefix+"/payments", c.page(auth.NeedRead, c.paymentList))
+	m.Handle("GET "+Prefix+"/payments/export.csv", c.page(auth.NeedRead, c.paymentExport))
+	m.Handle("GET "+Prefix+"/payments/{id}", c.page(auth.NeedRead, c.paymentDetail))
+	m.Handle("POST "+Prefix+"/payments/{id}/capture/preview", c.page(auth.NeedOperate, c.paymentCapturePreview))
+	m.Handle("POST "+Prefix+"/payments/{id}/capture", c.page(auth.NeedOperate, c.paymentCapture))
+	m.Handle("POST "+Prefix+"/payments/{id}/cancel/preview", c.page(auth.NeedOperate, c.paymentCancelPreview))
+	m.Handle("POST "+Prefix+"/payments/{id}/cancel", c.page(auth.NeedOperate, c.paymentCancel))
+	m.Handle("POST "+Prefix+"/payments/{id}/refund/preview", c.page(auth.NeedOperate, c.paymentRefundPreview))
+	m.Handle("POST "+Prefix+"/payments/{id}/refund", c.page(auth.NeedOperate, c.paymentRefund))
+	m.Handle("POST "+Prefix+"/payments/{id}/sync", c.page(auth.NeedOperate, c.paymentSync))
+	m.Handle("POST "+Prefix+"/payments/{id}/review/preview", c.page(auth.NeedAdmin, c.paymentReviewPreview))
+	m.Handle("POST "+Prefix+"/payments/{id}/review", c.page(auth.NeedAdmin, c.paymentReview))
 
 	// Reconciliation (recon.go): reads need read, changes finance, as the
 	// API's recon routes.

@@ -64,6 +64,9 @@ func (c *Console) session(r *http.Request) (*session, error) {
 
 // zoneOf is the zone u chose for times on pages; UTC when none or unknown.
 func zoneOf(u users.User) *time.Location {
+	if loc, err := time.LoadLocation(u.TimeZone); err == nil && u.TimeZone != "" {
+		return loc
+	}
 	return time.UTC
 }
 

@@ -136,3 +136,27 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// TestTimeZoneChoice: times show in the zone a user chose, UTC on hover;
+// an unknown zone is refused inline and changes nothing.
+func TestTimeZoneChoice(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	fin := e.user(t, "fin@example.com", auth.RoleFinance)
+	c := e.client(t)
+	e.login(t, c, fin)
+
+	resp, body := e.post(t, c, "/console/settings/time-zone", url.Values{"time_zone": {"Mars/Olympus"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "time_zone") {
+		t.Fatalf("unknown zone: %d\n%s", resp.StatusCode, body)
+	}
+	resp, _ = e.post(t, c, "/console/settings/time-zone", url.Values{"time_zone": {"Asia/Tokyo"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("set zone: %d", resp.StatusCode)
+	}
+	resp, body = e.get(t, c, "/console/settings")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, " JST</time>") || !strings.Contains(body, `title="`) ||
+		!strings.Contains(body, "Times are now shown in Asia/Tokyo.") {
+		t.Fatalf("settings after the change: %d\n%s", resp.StatusCode, body)
+	}
+}

@@ -181,14 +181,28 @@ func (e *RejectedError) Error() string {
 
 // Filter selects disputes for List. Zero fields do not filter.
 type Filter struct {
-	Status     Status
-	DueBefore  time.Time // OPEN disputes whose defence is due before this (overdue ones included)
+	Status Status
+	// DueFrom and DueBefore bound the defence due time to [DueFrom,
+	// DueBefore) and list OPEN disputes only: DueBefore alone includes the
+	// overdue ones. Due's figures are these windows (see DueWithin).
+	DueFrom    time.Time
+	DueBefore  time.Time
 	ReasonCode string
 	Source     string // card scheme, compared case-insensitively
 	PaymentID  string
-	Cursor     string // from the previous page's Next
+	Sort       Sort
+	Cursor     string // from the previous page's Next, listed in the same Sort
 	Limit      int    // 1..200; 0 means 50
 }
+
+// Sort is the order of a dispute list.
+type Sort string
+
+// Orders of a dispute list.
+const (
+	SortNewest   Sort = ""         // newest first (the default)
+	SortDeadline Sort = "deadline" // defence due soonest first, ties by id; disputes without a due time last
+)
 
 // Page is one page of a keyset-paginated list.
 type Page struct {

@@ -88,10 +88,13 @@ func (s *Service) Get(ctx context.Context, id string) (Detail, error) {
 	return out, nil
 }
 
-// List returns a page of disputes, newest first.
+// List returns a page of disputes, newest first or by deadline (f.Sort).
 func (s *Service) List(ctx context.Context, f Filter) (Page, error) {
 	if f.Status != "" && !f.Status.Valid() {
 		return Page{}, &InvalidError{Field: "status", Reason: "unknown status " + string(f.Status)}
+	}
+	if f.Sort != SortNewest && f.Sort != SortDeadline {
+		return Page{}, &InvalidError{Field: "sort", Reason: "unknown order " + string(f.Sort)}
 	}
 	return NewStore(s.db).List(ctx, f)
 }

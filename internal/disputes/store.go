@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -207,15 +208,47 @@ func (s *Store) SetEvidence(ctx context.Context, id string, doc []byte, info Evi
 	return nil
 }
 
-// List returns disputes newest first. Pagination is by (created_at, id), so
-// pages stay stable while new disputes arrive.
+// In the deadline order a dispute without a due time sorts as due at
+// noDeadline, so that it comes last and the keyset stays a (time, id) pair.
+// Its cursors carry deadlineCursor, so that a cursor of one order is
+// refused by the other instead of skipping rows.
+const (
+	deadlineKey    = `COALESCE(defense_due_time, timestamptz '9999-12-31 00:00:00+00')`
+	deadlineCursor = "due."
+)
+
+var noDeadline = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
+// List returns disputes newest first, or by defence deadline (SortDeadline).
+// Pagination is by (created_at, id), or (due time, id), so pages stay
+// stable while new disputes arrive.
 func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 	k := postgres.Keyset{From: `SELECT ` + disputeColumns + ` FROM disputes`, TimeColumn: "created_at"}
+	key := func(x Dispute) (time.Time, string) { return x.CreatedAt, x.ID }
+	cursor := f.Cursor
+	if f.Sort == SortDeadline {
+		k.TimeColumn, k.Ascending = deadlineKey, true
+		key = func(x Dispute) (time.Time, string) {
+			if x.DefenseDue == nil {
+				return noDeadline, x.ID
+			}
+			return *x.DefenseDue, x.ID
+		}
+		var ok bool
+		if cursor, ok = strings.CutPrefix(cursor, deadlineCursor); !ok && cursor != "" {
+			return Page{}, &InvalidError{Field: "cursor", Reason: "not a cursor of the deadline order"}
+		}
+	}
 	if f.Status != "" {
 		k.Where("status = ?", string(f.Status))
 	}
-	if !f.DueBefore.IsZero() {
+	if !f.DueFrom.IsZero() || !f.DueBefore.IsZero() {
 		k.Where("status = 'OPEN'")
+	}
+	if !f.DueFrom.IsZero() {
+		k.Where("defense_due_time >= ?", f.DueFrom.UTC())
+	}
+	if !f.DueBefore.IsZero() {
 		k.Where("defense_due_time < ?", f.DueBefore.UTC())
 	}
 	if f.ReasonCode != "" {
@@ -230,13 +263,15 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 		}
 		k.Where("payment_id = ?", f.PaymentID)
 	}
-	items, next, err := postgres.KeysetPage(ctx, s.db, k, f.Cursor, postgres.PageLimit(f.Limit), disputeRow.dispute,
-		func(x Dispute) (time.Time, string) { return x.CreatedAt, x.ID })
+	items, next, err := postgres.KeysetPage(ctx, s.db, k, cursor, postgres.PageLimit(f.Limit), disputeRow.dispute, key)
 	if errors.Is(err, postgres.ErrBadCursor) {
 		return Page{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
 	}
 	if err != nil {
 		return Page{}, fmt.Errorf("list disputes: %w", err)
+	}
+	if next != "" && f.Sort == SortDeadline {
+		next = deadlineCursor + next
 	}
 	return Page{Items: items, Next: next}, nil
 }
@@ -385,4 +420,24 @@ func (s *Store) Events(ctx context.Context, disputeID string) ([]Event, error) {
 			Note: r.Note, Actor: r.Actor, Payload: r.Payload, CreatedAt: r.CreatedAt.UTC()}
 	}
 	return out, nil
+}
+
+// Due counts OPEN disputes due in [now, until) and before now, and the
+// EXPIRED_UNDEFENDED ones (see Service.DueWithin).
+func (s *Store) Due(ctx context.Context, now, until time.Time) (Due, error) {
+	const q = `
+		SELECT count(*) FILTER (WHERE status = 'OPEN' AND defense_due_time >= $1) AS soon,
+			count(*) FILTER (WHERE status = 'OPEN' AND defense_due_time < $1) AS overdue,
+			count(*) FILTER (WHERE status = 'EXPIRED_UNDEFENDED') AS expired
+		FROM disputes
+		WHERE (status = 'OPEN' AND defense_due_time < $2) OR status = 'EXPIRED_UNDEFENDED'`
+	var r struct {
+		Soon    int `db:"soon"`
+		Overdue int `db:"overdue"`
+		Expired int `db:"expired"`
+	}
+	if err := sqlx.GetContext(ctx, s.db, &r, q, now.UTC(), until.UTC()); err != nil {
+		return Due{}, fmt.Errorf("count disputes due: %w", err)
+	}
+	return Due(r), nil
 }

@@ -213,14 +213,23 @@ func (s *Store) getBy(ctx context.Context, where string, arg any, lock bool) (Pa
 	return r.payment(), nil
 }
 
-// Filter selects payments for List. Zero fields do not filter.
+// Filter selects payments for List and Export; conditions combine with AND.
+// Zero fields do not filter. Service.List and Service.Export refuse a bad
+// value with an *InvalidError whose Field is the admin API's query
+// parameter (order_id_contains, amount_max …).
 type Filter struct {
 	Status           Status
 	CreatedFrom      time.Time
 	CreatedTo        time.Time
 	ReferenceOrderID string
+	OrderIDContains  string // part of reference_order_id, case-insensitive; 3 letters or digits in a row
 	PaymentRequestID string
 	APOPaymentID     string
+	BuyerEmail       string // case-insensitive, whole address
+	BuyerReference   string
+	Currency         string // ISO 4217; required by AmountMin and AmountMax
+	AmountMin        int64  // minor units of Currency, inclusive
+	AmountMax        int64  // minor units of Currency, inclusive
 	Last4            string
 	Acquirer         string
 	NeedsReview      *bool
@@ -238,6 +247,24 @@ type Page[T any] struct {
 // List returns payments newest first. Pagination is by (created_at, id), so
 // pages stay stable while new payments arrive.
 func (s *Store) List(ctx context.Context, f Filter) (Page[Payment], error) {
+	items, next, err := s.page(ctx, f.keyset(), f.Cursor, postgres.PageLimit(f.Limit))
+	if errors.Is(err, postgres.ErrBadCursor) {
+		return Page[Payment]{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
+	}
+	if err != nil {
+		return Page[Payment]{}, fmt.Errorf("list payments: %w", err)
+	}
+	return Page[Payment]{Items: items, Next: next}, nil
+}
+
+// page reads at most limit payments of k after cursor, newest first.
+func (s *Store) page(ctx context.Context, k postgres.Keyset, cursor string, limit int) ([]Payment, string, error) {
+	return postgres.KeysetPage(ctx, s.db, k, cursor, limit, paymentRow.payment,
+		func(p Payment) (time.Time, string) { return p.CreatedAt, p.ID })
+}
+
+// keyset is the query of the payments f selects, its Cursor and Limit aside.
+func (f Filter) keyset() postgres.Keyset {
 	k := postgres.Keyset{From: `SELECT ` + paymentColumns + ` FROM payments`, TimeColumn: "created_at"}
 	if f.Status != "" {
 		k.Where("status = ?", string(f.Status))
@@ -274,15 +301,8 @@ func (s *Store) List(ctx context.Context, f Filter) (Page[Payment], error) {
 		k.Where("status = 'AUTHORIZED'")
 		k.Where("auth_expiry_time < ?", f.ExpiringBefore)
 	}
-	items, next, err := postgres.KeysetPage(ctx, s.db, k, f.Cursor, postgres.PageLimit(f.Limit), paymentRow.payment,
-		func(p Payment) (time.Time, string) { return p.CreatedAt, p.ID })
-	if errors.Is(err, postgres.ErrBadCursor) {
-		return Page[Payment]{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
-	}
-	if err != nil {
-		return Page[Payment]{}, fmt.Errorf("list payments: %w", err)
-	}
-	return Page[Payment]{Items: items, Next: next}, nil
+	f.whereSearch(&k)
+	return k
 }
 
 // ---- transactions ----

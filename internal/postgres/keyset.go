@@ -12,10 +12,12 @@ import (
 
 // Keyset is a list query read newest first by (TimeColumn, id), one page at
 // a time, so pages stay stable while new rows arrive: the lists of
-// payments, disputes, notifications and console users.
+// payments, disputes, notifications and console users. Ascending reads it
+// earliest first instead (disputes by defence deadline).
 type Keyset struct {
 	From       string // "SELECT <columns> FROM <table>"
-	TimeColumn string // created_at, received_at …
+	TimeColumn string // created_at, received_at …, or a non-null expression of the row
+	Ascending  bool
 	where      []string
 	args       []any
 }
@@ -40,18 +42,22 @@ func (k *Keyset) Where(cond string, args ...any) {
 // EncodeTimeCursor did not make is ErrBadCursor.
 func KeysetPage[R, T any](ctx context.Context, db sqlx.QueryerContext, k Keyset, cursor string, limit int,
 	conv func(R) T, key func(T) (time.Time, string)) ([]T, string, error) {
+	after, order := "<", "DESC"
+	if k.Ascending {
+		after, order = ">", "ASC"
+	}
 	if cursor != "" {
 		at, id, err := DecodeTimeCursor(cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		k.Where("("+k.TimeColumn+", id) < (?, ?)", at, id)
+		k.Where("("+k.TimeColumn+", id) "+after+" (?, ?)", at, id)
 	}
 	q := k.From
 	if len(k.where) > 0 {
 		q += ` WHERE ` + strings.Join(k.where, " AND ")
 	}
-	q += fmt.Sprintf(` ORDER BY %s DESC, id DESC LIMIT %d`, k.TimeColumn, limit+1)
+	q += fmt.Sprintf(` ORDER BY %s %s, id %s LIMIT %d`, k.TimeColumn, order, order, limit+1)
 	var rows []R
 	if err := sqlx.SelectContext(ctx, db, &rows, q, k.args...); err != nil {
 		return nil, "", err

@@ -10,9 +10,10 @@ import (
 	"github.com/payops/payops/internal/postgres/pgtest"
 )
 
-// TestKeysetPage walks a filtered list page by page: newest first, ties on
-// the time broken by id, no row twice or missed, the filters' placeholders
-// numbered after each other, and a forged cursor refused.
+// TestKeysetPage walks a filtered list page by page: newest first (and
+// earliest first when Ascending), ties on the time broken by id, no row
+// twice or missed, the filters' placeholders numbered after each other,
+// and a forged cursor refused.
 func TestKeysetPage(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)
@@ -70,6 +71,31 @@ func TestKeysetPage(t *testing.T) {
 	for i := range want {
 		if got[i].ID != want[i].ID {
 			t.Fatalf("row %d: %s, want %s (order newest first, ties by id)", i, got[i].ID, want[i].ID)
+		}
+	}
+
+	// Ascending: the same rows earliest first, ties by id, page by page.
+	var asc []row
+	cursor = ""
+	for {
+		k := query()
+		k.Ascending = true
+		items, next, err := postgres.KeysetPage(ctx, db, k, cursor, 3, same, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		asc = append(asc, items...)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(asc) != len(want) {
+		t.Fatalf("ascending: %d rows, want %d", len(asc), len(want))
+	}
+	for i := range want {
+		if asc[i].ID != want[len(want)-1-i].ID {
+			t.Fatalf("ascending row %d: %s, want %s (earliest first, ties by id)", i, asc[i].ID, want[len(want)-1-i].ID)
 		}
 	}
 	if _, _, err := postgres.KeysetPage(ctx, db, query(), "not-a-cursor", 3, same, key); !errors.Is(err, postgres.ErrBadCursor) {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/recon/report"
+	"github.com/payops/payops/internal/sheet"
 )
 
 // Export writes a succeeded run's workbook and one CSV per discrepancy kind
@@ -221,24 +222,13 @@ func sized(cols []column) []column {
 func textWidth(runes int) float64   { return math.Ceil(float64(runes)*1.1) + 1 }
 func headerWidth(runes int) float64 { return math.Ceil(float64(runes)*7/6) + 3 }
 
-// safe neutralises spreadsheet formula injection: a text cell starting
-// with = + - @ (or a tab or carriage return) is prefixed with a quote, as
-// OWASP recommends, so no spreadsheet evaluates text that came from a
-// report file.
-func safe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
 // text is a sheet cell of s made safe, or no cell at all when s is empty:
 // an empty inline string costs about 40 bytes of XML and shows nothing.
 func text(s string) any {
 	if s == "" {
 		return nil
 	}
-	return safe(s)
+	return sheet.Safe(s)
 }
 
 // directZip is a zip writer for excelize that writes the archive straight
@@ -318,7 +308,7 @@ func (st styles) wrapped(s string) any {
 	if s == "" {
 		return nil
 	}
-	return excelize.Cell{StyleID: st.wrap, Value: safe(s)}
+	return excelize.Cell{StyleID: st.wrap, Value: sheet.Safe(s)}
 }
 
 func (st styles) timeCell(t *time.Time, style int) any {
@@ -765,7 +755,7 @@ func writeSummary(f *excelize.File, st styles, run Run) error {
 	head("Reconciliation run", strconv.FormatInt(run.ID, 10))
 	put("Period", excelize.Cell{StyleID: st.date, Value: run.Period})
 	put("Status", string(run.Status))
-	put("Actor", safe(run.Actor))
+	put("Actor", sheet.Safe(run.Actor))
 	put("Started (UTC)", st.timeCell(run.StartedAt, st.datetime))
 	put("Finished (UTC)", st.timeCell(run.FinishedAt, st.datetime))
 	put("Duration (s)", duration)
@@ -782,7 +772,7 @@ func writeSummary(f *excelize.File, st styles, run Run) error {
 		if !in.ReportDate.IsZero() {
 			d = excelize.Cell{StyleID: st.date, Value: in.ReportDate}
 		}
-		put(safe(in.Name), string(in.Kind), excelize.Cell{StyleID: st.integer, Value: in.Lines}, d, in.SHA256)
+		put(sheet.Safe(in.Name), string(in.Kind), excelize.Cell{StyleID: st.integer, Value: in.Lines}, d, in.SHA256)
 	}
 
 	section("Discrepancies by kind")
@@ -797,7 +787,7 @@ func writeSummary(f *excelize.File, st styles, run Run) error {
 			continue
 		}
 		for _, t := range byKind[k] {
-			put(string(k), excelize.Cell{StyleID: st.integer, Value: t.Count}, safe(t.Currency),
+			put(string(k), excelize.Cell{StyleID: st.integer, Value: t.Count}, sheet.Safe(t.Currency),
 				st.amountCell(money.Money{Minor: t.ReportMinor, Currency: t.Currency}),
 				st.amountCell(money.Money{Minor: t.OurMinor, Currency: t.Currency}))
 		}
@@ -811,7 +801,7 @@ func writeSummary(f *excelize.File, st styles, run Run) error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		put(safe(k), excelize.Cell{StyleID: st.integer, Value: run.Counts.LinesByType[k]})
+		put(sheet.Safe(k), excelize.Cell{StyleID: st.integer, Value: run.Counts.LinesByType[k]})
 	}
 	for _, c := range []struct {
 		label string
@@ -837,7 +827,7 @@ func writeSummary(f *excelize.File, st styles, run Run) error {
 		} else {
 			summary = "no summary"
 		}
-		put(safe(b.BatchID), safe(b.Currency), excelize.Cell{StyleID: st.integer, Value: b.Items},
+		put(sheet.Safe(b.BatchID), sheet.Safe(b.Currency), excelize.Cell{StyleID: st.integer, Value: b.Items},
 			amt(b.Captures), amt(b.Refunds), amt(b.Disputes), amt(b.Fees), amt(b.Reserves), amt(b.Other),
 			amt(b.Computed), summary, residual)
 	}
@@ -961,22 +951,22 @@ func csvRecord(d Discrepancy) []string {
 		if !a.Valid {
 			return "", ""
 		}
-		return money.FormatMajor(a.Money), safe(a.Currency)
+		return money.FormatMajor(a.Money), sheet.Safe(a.Currency)
 	}
 	rec := make([]string, len(sheetColumns))
 	rec[0], rec[1], rec[2], rec[3] = strconv.FormatInt(d.ID, 10), string(d.Status), string(d.Change), string(d.ReportKind)
-	rec[4], rec[5], rec[6], rec[7] = safe(d.TransactionType), safe(d.TransactionID), safe(d.TransactionRequestID), safe(d.OriginalTransactionID)
-	rec[8], rec[9], rec[10] = safe(d.SettlementBatchID), d.PaymentID, d.LedgerTransactionID
+	rec[4], rec[5], rec[6], rec[7] = sheet.Safe(d.TransactionType), sheet.Safe(d.TransactionID), sheet.Safe(d.TransactionRequestID), sheet.Safe(d.OriginalTransactionID)
+	rec[8], rec[9], rec[10] = sheet.Safe(d.SettlementBatchID), d.PaymentID, d.LedgerTransactionID
 	rec[11], rec[12] = amount(d.Ours)
 	rec[13], rec[14] = amount(d.Report)
 	if diff, ok := difference(d); ok {
 		rec[15] = money.FormatMajor(diff)
 	}
-	rec[16] = safe(d.FileName)
+	rec[16] = sheet.Safe(d.FileName)
 	if d.Line > 0 {
 		rec[17] = strconv.Itoa(d.Line)
 	}
-	rec[18], rec[19], rec[20] = safe(string(d.Details)), safe(d.Note), safe(d.Actor)
+	rec[18], rec[19], rec[20] = sheet.Safe(string(d.Details)), sheet.Safe(d.Note), sheet.Safe(d.Actor)
 	if d.ResolvedAt != nil {
 		rec[21] = d.ResolvedAt.UTC().Format(time.RFC3339)
 	}

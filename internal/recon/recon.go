@@ -265,6 +265,17 @@ type Discrepancy struct {
 	CreatedAt             time.Time
 }
 
+// Amount is what the discrepancy is about, in one currency: the report's
+// amount when the report gives one, else ours (MISSING_IN_REPORT); not
+// valid when neither does. CurrentFilter's amount filters compare it, and
+// summaries and bulk totals add it up, never across currencies.
+func (d Discrepancy) Amount() report.Amount {
+	if d.Report.Valid {
+		return d.Report
+	}
+	return d.Ours
+}
+
 // DiscrepancyFilter selects a run's discrepancies. Zero fields do not filter.
 type DiscrepancyFilter struct {
 	RunID  int64
@@ -279,13 +290,22 @@ type DiscrepancyFilter struct {
 // run of each period (Service.CurrentDiscrepancies). Zero fields do not
 // filter.
 type CurrentFilter struct {
-	RunID      int64 // only this run's, which must be its period's latest
-	Kind       Kind
-	Status     Status
+	RunID  int64 // only this run's, which must be its period's latest
+	Kind   Kind
+	Status Status
+	// Currency, MinMinor and MaxMinor filter on Discrepancy.Amount; the
+	// bounds are inclusive, on the amount's size whatever its sign, in minor
+	// units of Currency, which they need.
+	Currency   string
+	MinMinor   *int64
+	MaxMinor   *int64
 	PeriodFrom time.Time // periods from this date on
 	PeriodTo   time.Time // periods up to this date, inclusive
-	Cursor     string
-	Limit      int // default 50, at most 500
+	// OlderThanDays keeps periods more than this many days before today
+	// (UTC): 7 on the 10th lists periods up to the 2nd.
+	OlderThanDays int
+	Cursor        string
+	Limit         int // default 50, at most 500
 }
 
 // RunFilter selects runs, newest first.

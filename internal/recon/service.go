@@ -139,36 +139,96 @@ func (s *Service) ListDiscrepancies(ctx context.Context, f DiscrepancyFilter) (P
 // discrepancy carried from run to run is listed once, in its latest state
 // (see Store.CurrentDiscrepancies). A RunID must name such a latest run.
 func (s *Service) CurrentDiscrepancies(ctx context.Context, f CurrentFilter) (Page[Discrepancy], error) {
-	if err := checkKindStatus(f.Kind, f.Status); err != nil {
+	st := NewStore(s.db)
+	f, err := s.checkCurrent(ctx, st, f)
+	if err != nil {
 		return Page[Discrepancy]{}, err
 	}
-	if !f.PeriodFrom.IsZero() && !f.PeriodTo.IsZero() && f.PeriodTo.Before(f.PeriodFrom) {
-		return Page[Discrepancy]{}, &InvalidError{Field: "period_to", Reason: "before period_from"}
-	}
-	st := NewStore(s.db)
-	if f.RunID != 0 {
-		run, err := st.Run(ctx, f.RunID)
-		if errors.Is(err, ErrNotFound) {
-			return Page[Discrepancy]{}, &InvalidError{Field: "run_id", Reason: fmt.Sprintf("no run %d", f.RunID)}
-		}
-		if err != nil {
-			return Page[Discrepancy]{}, err
-		}
-		if run.Status != RunSucceeded {
-			return Page[Discrepancy]{}, &InvalidError{Field: "run_id",
-				Reason: fmt.Sprintf("run %d is %s; only a succeeded run has discrepancies", run.ID, run.Status)}
-		}
-		latest, err := st.PreviousRun(ctx, run.Period, math.MaxInt64)
-		if err != nil {
-			return Page[Discrepancy]{}, err
-		}
-		if latest != run.ID {
-			return Page[Discrepancy]{}, &InvalidError{Field: "run_id", Reason: fmt.Sprintf(
-				"run %d was superseded by run %d of the same period (%s); list run %d's own discrepancies to see what it found",
-				run.ID, latest, run.Period.Format(time.DateOnly), run.ID)}
-		}
-	}
 	return st.CurrentDiscrepancies(ctx, f)
+}
+
+// checkCurrent checks a CurrentFilter and returns it with OlderThanDays
+// folded into PeriodTo, as of today.
+func (s *Service) checkCurrent(ctx context.Context, st *Store, f CurrentFilter) (CurrentFilter, error) {
+	if err := checkKindStatus(f.Kind, f.Status); err != nil {
+		return f, err
+	}
+	if err := checkAmounts(f); err != nil {
+		return f, err
+	}
+	if !f.PeriodFrom.IsZero() && !f.PeriodTo.IsZero() && f.PeriodTo.Before(f.PeriodFrom) {
+		return f, &InvalidError{Field: "period_to", Reason: "before period_from"}
+	}
+	if f.OlderThanDays < 0 {
+		return f, &InvalidError{Field: "older_than_days", Reason: "must not be negative"}
+	}
+	if f.OlderThanDays > 0 {
+		to := day(s.now()).AddDate(0, 0, -f.OlderThanDays-1)
+		if f.PeriodTo.IsZero() || to.Before(f.PeriodTo) {
+			f.PeriodTo = to
+		}
+	}
+	if f.RunID == 0 {
+		return f, nil
+	}
+	run, err := st.Run(ctx, f.RunID)
+	if errors.Is(err, ErrNotFound) {
+		return f, &InvalidError{Field: "run_id", Reason: fmt.Sprintf("no run %d", f.RunID)}
+	}
+	if err != nil {
+		return f, err
+	}
+	if run.Status != RunSucceeded {
+		return f, &InvalidError{Field: "run_id",
+			Reason: fmt.Sprintf("run %d is %s; only a succeeded run has discrepancies", run.ID, run.Status)}
+	}
+	latest, err := st.PreviousRun(ctx, run.Period, math.MaxInt64)
+	if err != nil {
+		return f, err
+	}
+	if latest != run.ID {
+		return f, &InvalidError{Field: "run_id", Reason: fmt.Sprintf(
+			"run %d was superseded by run %d of the same period (%s); list run %d's own discrepancies to see what it found",
+			run.ID, latest, run.Period.Format(time.DateOnly), run.ID)}
+	}
+	return f, nil
+}
+
+// checkAmounts checks the currency and amount bounds of a filter. Bounds
+// are in minor units, whose size differs between currencies (a cent, a
+// yen), so they need the currency.
+func checkAmounts(f CurrentFilter) error {
+	if f.Currency != "" && !isCurrency(f.Currency) {
+		return &InvalidError{Field: "currency", Reason: "want an ISO 4217 code such as EUR"}
+	}
+	for _, b := range []struct {
+		field string
+		v     *int64
+	}{{"min_amount", f.MinMinor}, {"max_amount", f.MaxMinor}} {
+		switch {
+		case b.v == nil:
+		case *b.v < 0:
+			return &InvalidError{Field: b.field, Reason: "must not be negative: it bounds the amount's size"}
+		case f.Currency == "":
+			return &InvalidError{Field: b.field, Reason: "needs a currency: minor units differ between currencies"}
+		}
+	}
+	if f.MinMinor != nil && f.MaxMinor != nil && *f.MaxMinor < *f.MinMinor {
+		return &InvalidError{Field: "max_amount", Reason: "below min_amount"}
+	}
+	return nil
+}
+
+func isCurrency(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 func checkKindStatus(k Kind, st Status) error {
@@ -211,23 +271,12 @@ func checkTransition(id int64, from, to Status) error {
 // themselves); while a run holds it, the answer is 409 at once rather than
 // a wait as long as the run.
 func (s *Service) UpdateDiscrepancy(ctx context.Context, id int64, status Status, note, actor string) (Discrepancy, error) {
-	switch status {
-	case StatusOpen, StatusResolved, StatusIgnored:
-	default:
-		return Discrepancy{}, &InvalidError{Field: "status", Reason: "must be OPEN, RESOLVED or IGNORED"}
-	}
-	note = strings.TrimSpace(note)
-	if note == "" {
-		return Discrepancy{}, &InvalidError{Field: "note", Reason: "a note is required"}
-	}
-	if len(note) > 2000 {
-		return Discrepancy{}, &InvalidError{Field: "note", Reason: "at most 2000 bytes"}
-	}
-	if strings.TrimSpace(actor) == "" {
-		return Discrepancy{}, &InvalidError{Field: "actor", Reason: "required"}
+	note, err := checkUpdate(status, note, actor)
+	if err != nil {
+		return Discrepancy{}, err
 	}
 	var d Discrepancy
-	err := postgres.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+	err = postgres.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		st := NewStore(tx)
 		cur, err := st.Discrepancy(ctx, id)
 		if err != nil {
@@ -236,25 +285,18 @@ func (s *Service) UpdateDiscrepancy(ctx context.Context, id int64, status Status
 		if err := checkTransition(id, cur.Status, status); err != nil {
 			return err
 		}
-		period := cur.Period.Format(time.DateOnly)
 		if ok, err := st.TryLockPeriodShared(ctx, cur.Period); err != nil {
 			return err
 		} else if !ok {
-			return &ConflictError{Rule: fmt.Sprintf("a run of period %s is in progress; change discrepancy %d once it has finished", period, id)}
+			return &ConflictError{Rule: fmt.Sprintf("a run of period %s is in progress; change discrepancy %d once it has finished",
+				cur.Period.Format(time.DateOnly), id)}
 		}
 		latest, err := st.PreviousRun(ctx, cur.Period, math.MaxInt64)
 		if err != nil {
 			return err
 		}
 		if latest != cur.RunID {
-			now, err := st.DiscrepancyIn(ctx, latest, cur.Fingerprint)
-			if err != nil {
-				return err
-			}
-			if now == 0 {
-				return &ConflictError{Rule: fmt.Sprintf("discrepancy %d is from run %d, superseded by run %d of period %s, which no longer finds it", id, cur.RunID, latest, period)}
-			}
-			return &ConflictError{Rule: fmt.Sprintf("discrepancy %d is from run %d, superseded by run %d of period %s: change discrepancy %d instead", id, cur.RunID, latest, period, now)}
+			return superseded(ctx, st, cur, latest)
 		}
 		var resolvedAt *time.Time
 		if status != StatusOpen {
@@ -272,6 +314,42 @@ func (s *Service) UpdateDiscrepancy(ctx context.Context, id int64, status Status
 		return err
 	})
 	return d, err
+}
+
+// checkUpdate checks a status change's request and returns its note,
+// trimmed.
+func checkUpdate(status Status, note, actor string) (string, error) {
+	switch status {
+	case StatusOpen, StatusResolved, StatusIgnored:
+	default:
+		return "", &InvalidError{Field: "status", Reason: "must be OPEN, RESOLVED or IGNORED"}
+	}
+	note = strings.TrimSpace(note)
+	if note == "" {
+		return "", &InvalidError{Field: "note", Reason: "a note is required"}
+	}
+	if len(note) > 2000 {
+		return "", &InvalidError{Field: "note", Reason: "at most 2000 bytes"}
+	}
+	if strings.TrimSpace(actor) == "" {
+		return "", &InvalidError{Field: "actor", Reason: "required"}
+	}
+	return note, nil
+}
+
+// superseded is the conflict of a change to d, a row of a run that the
+// period's latest run superseded: the change belongs on the latest run's
+// row of the same discrepancy, if that run still finds it.
+func superseded(ctx context.Context, st *Store, d Discrepancy, latest int64) error {
+	period := d.Period.Format(time.DateOnly)
+	now, err := st.DiscrepancyIn(ctx, latest, d.Fingerprint)
+	if err != nil {
+		return err
+	}
+	if now == 0 {
+		return &ConflictError{Rule: fmt.Sprintf("discrepancy %d is from run %d, superseded by run %d of period %s, which no longer finds it", d.ID, d.RunID, latest, period)}
+	}
+	return &ConflictError{Rule: fmt.Sprintf("discrepancy %d is from run %d, superseded by run %d of period %s: change discrepancy %d instead", d.ID, d.RunID, latest, period, now)}
 }
 
 // exportPath names a run's export file in dir.

@@ -685,6 +685,24 @@ func (s *Store) ListDiscrepancies(ctx context.Context, f DiscrepancyFilter) (Pag
 // the cursor, where the client will still see them.
 func (s *Store) CurrentDiscrepancies(ctx context.Context, f CurrentFilter) (Page[Discrepancy], error) {
 	q := discrepancyQuery{}
+	q.current(f)
+	return q.page(ctx, s.db, "", "", f.Cursor, f.Limit)
+}
+
+// amountSQL and amountCurrencySQL are Discrepancy.Amount of the row d
+// (NULL, and an empty currency, when it has none), as amountOf reads each
+// side.
+const (
+	reportValidSQL    = `d.report_amount_minor IS NOT NULL AND d.report_currency <> ''`
+	ourValidSQL       = `d.our_amount_minor IS NOT NULL AND d.our_currency <> ''`
+	amountSQL         = `CASE WHEN ` + reportValidSQL + ` THEN d.report_amount_minor WHEN ` + ourValidSQL + ` THEN d.our_amount_minor END`
+	amountCurrencySQL = `CASE WHEN ` + reportValidSQL + ` THEN d.report_currency WHEN ` + ourValidSQL + ` THEN d.our_currency ELSE '' END`
+)
+
+// current restricts q to the discrepancies f selects among those of the
+// latest succeeded run of each period; f's Cursor and Limit are the
+// caller's.
+func (q *discrepancyQuery) current(f CurrentFilter) {
 	latest := `d.run_id IN (SELECT DISTINCT ON (period) id FROM recon_runs WHERE status = 'SUCCEEDED'`
 	if !f.PeriodFrom.IsZero() {
 		latest += q.arg(" AND period >= %s", day(f.PeriodFrom))
@@ -696,7 +714,22 @@ func (s *Store) CurrentDiscrepancies(ctx context.Context, f CurrentFilter) (Page
 	if f.RunID != 0 {
 		q.add("d.run_id = %s", f.RunID)
 	}
-	return q.page(ctx, s.db, f.Kind, f.Status, f.Cursor, f.Limit)
+	if f.Kind != "" {
+		q.add("d.kind = %s", string(f.Kind))
+	}
+	if f.Status != "" {
+		q.add("d.status = %s", string(f.Status))
+	}
+	if f.Currency != "" {
+		q.add(amountCurrencySQL+" = %s", f.Currency)
+	}
+	// numeric: the size of the smallest bigint does not fit a bigint.
+	if f.MinMinor != nil {
+		q.add("abs(("+amountSQL+")::numeric) >= %s", *f.MinMinor)
+	}
+	if f.MaxMinor != nil {
+		q.add("abs(("+amountSQL+")::numeric) <= %s", *f.MaxMinor)
+	}
 }
 
 // discrepancyQuery builds a discrepancy list's WHERE clause.
@@ -731,21 +764,32 @@ func (q *discrepancyQuery) page(ctx context.Context, db sqlx.ExtContext, kind Ki
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
-	sqlText := `SELECT ` + discrepancyColumns + ` FROM ` + discrepancyFrom + ` WHERE ` + strings.Join(q.where, " AND ") +
-		fmt.Sprintf(` ORDER BY d.id LIMIT %d`, limit+1)
-	var rows []discrepancyRow
-	if err := sqlx.SelectContext(ctx, db, &rows, sqlText, q.args...); err != nil {
-		return Page[Discrepancy]{}, fmt.Errorf("list discrepancies: %w", err)
+	items, err := q.all(ctx, db, limit+1)
+	if err != nil {
+		return Page[Discrepancy]{}, err
 	}
 	var page Page[Discrepancy]
-	for i, r := range rows {
-		if i == limit {
-			page.Next = postgres.EncodeIDCursor(page.Items[limit-1].ID)
-			break
-		}
-		page.Items = append(page.Items, r.discrepancy())
+	if len(items) > limit {
+		items = items[:limit]
+		page.Next = postgres.EncodeIDCursor(items[limit-1].ID)
 	}
+	page.Items = items
 	return page, nil
+}
+
+// all reads at most limit of the discrepancies q selects, in id order.
+func (q *discrepancyQuery) all(ctx context.Context, db sqlx.ExtContext, limit int) ([]Discrepancy, error) {
+	sqlText := `SELECT ` + discrepancyColumns + ` FROM ` + discrepancyFrom + ` WHERE ` + strings.Join(q.where, " AND ") +
+		fmt.Sprintf(` ORDER BY d.id LIMIT %d`, limit)
+	var rows []discrepancyRow
+	if err := sqlx.SelectContext(ctx, db, &rows, sqlText, q.args...); err != nil {
+		return nil, fmt.Errorf("list discrepancies: %w", err)
+	}
+	var out []Discrepancy
+	for _, r := range rows {
+		out = append(out, r.discrepancy())
+	}
+	return out, nil
 }
 
 // EachDiscrepancy streams a run's discrepancies of one kind in id order

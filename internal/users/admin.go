@@ -28,6 +28,7 @@ const (
 	ActionChangePassword = "console-user.change-password"
 	ActionEnrolTOTP      = "console-user.enrol-totp"
 	ActionConfirmTOTP    = "console-user.confirm-totp"
+	ActionResetTOTP      = "console-user.reset-totp"
 	// ActionLogin is a login of a known account, succeeded or failed (PCI DSS
 	// 10.2.1.4 asks for invalid access attempts). An unknown email leaves no
 	// row: it names nobody, and people type passwords into the email field.
@@ -156,12 +157,16 @@ func (s *Service) List(ctx context.Context, f Filter) ([]User, string, error) {
 }
 
 // Disable stops the user id from logging in and ends their sessions.
-// Disabling a disabled user keeps the first time.
+// Disabling a disabled user keeps the first time. The last enabled admin
+// cannot be disabled (*ConflictError).
 func (s *Service) Disable(ctx context.Context, actor Actor, id string) (User, error) {
 	now := s.cfg.Now().UTC()
 	r, err := s.change(ctx, actor, ActionDisable, func(st store) (userRow, error) {
-		r, err := st.userByID(ctx, id)
+		r, err := lockedUser(ctx, st, id)
 		if err != nil || r.DisabledAt.Valid {
+			return r, err
+		}
+		if err := keepAnAdmin(ctx, st, r); err != nil {
 			return r, err
 		}
 		if r, err = st.setDisabled(ctx, id, sql.NullTime{Time: now, Valid: true}); err != nil {
@@ -171,6 +176,36 @@ func (s *Service) Disable(ctx context.Context, actor Actor, id string) (User, er
 		return r, err
 	})
 	return r.user(), err
+}
+
+// lockedUser takes the admin lock and then reads id. Every change that can
+// take an enabled admin away starts with it, so two such changes run one
+// after the other and the second counts what the first left: two admins
+// disabling each other at once leave one, not none. Under READ COMMITTED
+// each statement sees what was committed when it started, so the reads
+// after the lock are current.
+func lockedUser(ctx context.Context, st store, id string) (userRow, error) {
+	if err := st.lockAdmins(ctx); err != nil {
+		return userRow{}, err
+	}
+	return st.userByID(ctx, id)
+}
+
+// keepAnAdmin refuses to take r out of the enabled admins when no other is
+// left: nobody could then manage users from the console, and the way back
+// (api users create) needs a shell on a server. Call it after lockedUser.
+func keepAnAdmin(ctx context.Context, st store, r userRow) error {
+	if auth.Role(r.Role) != auth.RoleAdmin || r.DisabledAt.Valid {
+		return nil
+	}
+	n, err := st.otherEnabledAdmins(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return &ConflictError{Rule: r.Email + " is the last enabled admin: make another user an admin first"}
+	}
+	return nil
 }
 
 // Enable lets the disabled user id log in again.
@@ -184,7 +219,8 @@ func (s *Service) Enable(ctx context.Context, actor Actor, id string) (User, err
 // ChangeRole gives the user id a new role and ends their sessions, so no
 // session keeps the rights of the old role. When the new role needs a
 // second factor the user has not confirmed, it issues a new enrolment
-// (returned, to be shown once) that their next login confirms.
+// (returned, to be shown once) that their next login confirms. The last
+// enabled admin keeps their role (*ConflictError).
 func (s *Service) ChangeRole(ctx context.Context, actor Actor, id string, role auth.Role) (User, *Enrolment, error) {
 	if !role.Valid() {
 		return User{}, nil, &InvalidError{Field: "role", Reason: fmt.Sprintf("unknown role %q", role)}
@@ -192,8 +228,16 @@ func (s *Service) ChangeRole(ctx context.Context, actor Actor, id string, role a
 	now := s.cfg.Now().UTC()
 	var enrol *Enrolment
 	r, err := s.change(ctx, actor, ActionChangeRole, func(st store) (userRow, error) {
-		r, err := st.setRole(ctx, id, role)
+		r, err := lockedUser(ctx, st, id)
 		if err != nil {
+			return r, err
+		}
+		if role != auth.RoleAdmin {
+			if err := keepAnAdmin(ctx, st, r); err != nil {
+				return r, err
+			}
+		}
+		if r, err = st.setRole(ctx, id, role); err != nil {
 			return r, err
 		}
 		if _, err := st.revokeAll(ctx, id, now); err != nil {
@@ -290,6 +334,34 @@ func (s *Service) EnrolTOTP(ctx context.Context, actor Actor, id string) (Enrolm
 			return r, err
 		}
 		return st.setTOTP(ctx, id, sql.NullString{String: e.Secret.Reveal(), Valid: true})
+	})
+	if err != nil {
+		return Enrolment{}, err
+	}
+	return e, nil
+}
+
+// ResetTOTP replaces the user id's second factor, confirmed or not, with a
+// new secret (returned, to be shown once), pending until their next login
+// or ConfirmTOTP takes a valid code, and ends their sessions. It is how an
+// admin lets back in someone who lost their authenticator; no session
+// opened with the old factor outlives it.
+func (s *Service) ResetTOTP(ctx context.Context, actor Actor, id string) (Enrolment, error) {
+	now := s.cfg.Now().UTC()
+	var e Enrolment
+	_, err := s.change(ctx, actor, ActionResetTOTP, func(st store) (userRow, error) {
+		r, err := st.userByID(ctx, id)
+		if err != nil {
+			return r, err
+		}
+		if e, err = newEnrolment(s.cfg.Issuer, r.Email); err != nil {
+			return r, err
+		}
+		if r, err = st.setTOTP(ctx, id, sql.NullString{String: e.Secret.Reveal(), Valid: true}); err != nil {
+			return r, err
+		}
+		_, err = st.revokeAll(ctx, id, now)
+		return r, err
 	})
 	if err != nil {
 		return Enrolment{}, err

@@ -42,3 +42,10 @@ func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 type InvalidError struct{ Field, Reason string }
 
 func (e *InvalidError) Error() string { return e.Field + ": " + e.Reason }
+
+// ConflictError reports a change the current state of the users forbids,
+// such as disabling the last enabled admin (HTTP 409). Rule says why, for
+// the person who asked.
+type ConflictError struct{ Rule string }
+
+func (e *ConflictError) Error() string { return e.Rule }

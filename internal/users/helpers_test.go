@@ -13,6 +13,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/hotp"
 
+	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
 	"github.com/payops/payops/internal/logging/logtest"
 	"github.com/payops/payops/internal/postgres/pgtest"
@@ -128,4 +129,19 @@ func mustContainNone(t *testing.T, what, text string, secrets ...string) {
 			t.Errorf("%s contains a secret (%d characters)", what, len(s))
 		}
 	}
+}
+
+// audited lists the actions of the audit rows on target ("" for all),
+// newest first.
+func (f *fixture) audited(t *testing.T, target string) []string {
+	t.Helper()
+	entries, _, err := audit.NewStore(f.db).List(f.ctx, audit.Filter{Target: target, Limit: audit.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = e.Action
+	}
+	return out
 }

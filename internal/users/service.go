@@ -300,6 +300,30 @@ func (s *Service) ListSessions(ctx context.Context, userID string) ([]Session, e
 	return out, nil
 }
 
+// purgeBatch is how many sessions one PurgeSessions statement deletes: a
+// backlog goes in short statements that hold few row locks, not one long
+// one.
+const purgeBatch = 1000
+
+// PurgeSessions deletes the sessions that ended before before, revoked or
+// past their absolute limit (one that only went idle goes once its absolute
+// limit has passed too), batch by batch until none is left. It says how
+// many went, also when it fails part way. A cutoff after now is refused: it
+// would end sessions still in use.
+func (s *Service) PurgeSessions(ctx context.Context, before time.Time) (int64, error) {
+	if before.After(s.cfg.Now()) {
+		return 0, &InvalidError{Field: "before", Reason: "must not be in the future: it would end live sessions"}
+	}
+	var total int64
+	for {
+		n, err := store{s.db}.purgeSessions(ctx, before.UTC(), purgeBatch)
+		total += n
+		if err != nil || n < purgeBatch {
+			return total, err
+		}
+	}
+}
+
 // newToken draws a session token and its stored hash.
 func newToken() (Token, []byte, error) {
 	b := make([]byte, tokenBytes)

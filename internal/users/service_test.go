@@ -440,3 +440,57 @@ func TestUserLoginsAudited(t *testing.T) {
 		t.Fatalf("login audit rows %q, want %q", outcomes, want)
 	}
 }
+
+// PurgeSessions deletes the sessions revoked or past their absolute limit
+// before the cutoff, however many (in batches), and nothing else.
+func TestUserPurgeSessions(t *testing.T) {
+	f := newFixture(t, Config{})
+	c := f.create(t, "viewer@example.com", auth.RoleViewer)
+	t0 := f.clock.Now()
+	session := func() Session {
+		t.Helper()
+		_, s, err := f.svc.Authenticate(f.ctx, f.mustLogin(t, c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	expiring := session() // absolute limit t0+12h
+	f.clock.Advance(time.Hour)
+	revoked := session()
+	if err := f.svc.Revoke(f.ctx, revoked.ID); err != nil { // at t0+1h
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Hour)
+	live := session() // absolute limit t0+14h
+	old := 2*purgeBatch + 5
+	if _, err := f.db.Exec(`
+		INSERT INTO console_sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at)
+		SELECT gen_random_uuid(), sha256(i::text::bytea), $1, $2, $2, $3 FROM generate_series(1, $4) i`,
+		c.User.ID, t0.Add(-13*time.Hour), t0.Add(-time.Hour), old); err != nil {
+		t.Fatal(err)
+	}
+
+	purge := func(before time.Time, want int64) {
+		t.Helper()
+		if n, err := f.svc.PurgeSessions(f.ctx, before); err != nil || n != want {
+			t.Fatalf("purge before %v: %d (%v), want %d", before.Sub(t0), n, err, want)
+		}
+	}
+	purge(t0.Add(30*time.Minute), int64(old))
+	purge(t0.Add(30*time.Minute), 0)
+	purge(f.clock.Now(), 1) // the revoked one
+	f.clock.Advance(11 * time.Hour)
+	purge(f.clock.Now(), 1) // t0+13h: the one past its absolute limit
+	var left []string
+	if err := f.db.Select(&left, `SELECT id FROM console_sessions`); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0] != live.ID {
+		t.Fatalf("sessions left %v, want only %s (not %s or %s)", left, live.ID, expiring.ID, revoked.ID)
+	}
+	var inv *InvalidError
+	if _, err := f.svc.PurgeSessions(f.ctx, f.clock.Now().Add(time.Second)); !errors.As(err, &inv) {
+		t.Fatalf("a cutoff in the future: %v, want refused", err)
+	}
+}

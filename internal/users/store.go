@@ -13,7 +13,8 @@ import (
 	"github.com/payops/payops/internal/postgres"
 )
 
-// store holds every SQL statement on console_users and console_sessions.
+// store holds every SQL statement on console_users, console_sessions and
+// console_saved_views.
 // Its handle is a *sqlx.DB or a *sqlx.Tx, so a change can share a
 // transaction with its audit row. Times come from the caller's clock, never
 // from now(), so tests can move them.
@@ -34,10 +35,11 @@ type userRow struct {
 	LastLoginAt     sql.NullTime   `db:"last_login_at"`
 	FailedLogins    int            `db:"failed_logins"`
 	LockedUntil     sql.NullTime   `db:"locked_until"`
+	TimeZone        string         `db:"time_zone"`
 }
 
 const userColumns = `id, email, role, password_hash, totp_secret, totp_confirmed_at, totp_last_step,
-	disabled_at, created_by, created_at, last_login_at, failed_logins, locked_until`
+	disabled_at, created_by, created_at, last_login_at, failed_logins, locked_until, time_zone`
 
 func (r userRow) user() User {
 	return User{
@@ -52,6 +54,7 @@ func (r userRow) user() User {
 		LastLoginAt:     nullTime(r.LastLoginAt),
 		FailedLogins:    r.FailedLogins,
 		LockedUntil:     nullTime(r.LockedUntil),
+		TimeZone:        r.TimeZone,
 	}
 }
 
@@ -172,6 +175,30 @@ func (s store) setRole(ctx context.Context, id string, role auth.Role) (userRow,
 	return s.updateUser(ctx, `role = $2`, "", id, string(role))
 }
 
+func (s store) setTimeZone(ctx context.Context, id, tz string) (userRow, error) {
+	return s.updateUser(ctx, `time_zone = $2`, "", id, tz)
+}
+
+// lockAdmins takes the transaction-scoped lock that every change which can
+// take an enabled admin away holds while it counts the others.
+func (s store) lockAdmins(ctx context.Context) error {
+	const q = `SELECT pg_advisory_xact_lock(hashtextextended('console-users:admins', 0))`
+	if _, err := s.db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("lock console admins: %w", err)
+	}
+	return nil
+}
+
+// otherEnabledAdmins counts the enabled admins other than id.
+func (s store) otherEnabledAdmins(ctx context.Context, id string) (int, error) {
+	const q = `SELECT count(*) FROM console_users WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1`
+	var n int
+	if err := sqlx.GetContext(ctx, s.db, &n, q, id); err != nil {
+		return 0, fmt.Errorf("count console admins: %w", err)
+	}
+	return n, nil
+}
+
 // setPassword replaces id's hash and lifts any lock: a new password is a
 // fresh start.
 func (s store) setPassword(ctx context.Context, id, hash string) (userRow, error) {
@@ -233,7 +260,7 @@ func (s store) sessionByToken(ctx context.Context, tokenHash []byte) (sessionUse
 		       u.totp_secret AS "u.totp_secret", u.totp_confirmed_at AS "u.totp_confirmed_at",
 		       u.totp_last_step AS "u.totp_last_step", u.disabled_at AS "u.disabled_at",
 		       u.created_by AS "u.created_by", u.created_at AS "u.created_at", u.last_login_at AS "u.last_login_at",
-		       u.failed_logins AS "u.failed_logins", u.locked_until AS "u.locked_until"
+		       u.failed_logins AS "u.failed_logins", u.locked_until AS "u.locked_until", u.time_zone AS "u.time_zone"
 		FROM console_sessions s JOIN console_users u ON u.id = s.user_id
 		WHERE s.token_hash = $1`
 	var r sessionUserRow
@@ -307,4 +334,108 @@ func (s store) listSessions(ctx context.Context, userID string, now time.Time) (
 		return nil, fmt.Errorf("list console sessions: %w", err)
 	}
 	return rows, nil
+}
+
+// purgeSessions deletes at most limit sessions that ended (were revoked or
+// reached their absolute limit) before before, and says how many.
+func (s store) purgeSessions(ctx context.Context, before time.Time, limit int) (int64, error) {
+	// least() skips a NULL revoked_at; the expression is the one
+	// console_sessions_ended_idx holds. = ANY(ARRAY(…)) deletes the ids by
+	// primary key: "IN (subquery)" was planned as a join that scanned the
+	// whole table for every batch.
+	const q = `DELETE FROM console_sessions WHERE id = ANY(ARRAY(
+		SELECT id FROM console_sessions WHERE least(expires_at, revoked_at) < $1 LIMIT $2))`
+	res, err := s.db.ExecContext(ctx, q, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge console sessions: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// viewRow is a console_saved_views row.
+type viewRow struct {
+	ID        string    `db:"id"`
+	UserID    string    `db:"user_id"`
+	Page      string    `db:"page"`
+	Name      string    `db:"name"`
+	Query     string    `db:"query"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+const viewColumns = `id, user_id, page, name, query, created_at`
+
+func (r viewRow) view() View {
+	return View{ID: r.ID, UserID: r.UserID, Page: r.Page, Name: r.Name, Query: r.Query, CreatedAt: r.CreatedAt.UTC()}
+}
+
+// lockUser locks id's row against other writers of its views until the
+// transaction ends, or returns ErrNotFound. FOR NO KEY UPDATE does not wait
+// for, nor hold up, the key-share locks of inserts that reference the user
+// (sessions, views).
+func (s store) lockUser(ctx context.Context, id string) error {
+	if !postgres.IsUUID(id) {
+		return ErrNotFound
+	}
+	const q = `SELECT id FROM console_users WHERE id = $1 FOR NO KEY UPDATE`
+	var got string
+	if err := sqlx.GetContext(ctx, s.db, &got, q, id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		return fmt.Errorf("lock console user: %w", err)
+	}
+	return nil
+}
+
+// countOtherViews counts userID's views of page not named name.
+func (s store) countOtherViews(ctx context.Context, userID, page, name string) (int, error) {
+	const q = `SELECT count(*) FROM console_saved_views WHERE user_id = $1 AND page = $2 AND name <> $3`
+	var n int
+	if err := sqlx.GetContext(ctx, s.db, &n, q, userID, page, name); err != nil {
+		return 0, fmt.Errorf("count saved views: %w", err)
+	}
+	return n, nil
+}
+
+// upsertView saves r, or replaces the query of the user's view of the same
+// page and name (keeping its id and created_at, so links to it still work).
+func (s store) upsertView(ctx context.Context, r viewRow) (viewRow, error) {
+	const q = `
+		INSERT INTO console_saved_views (id, user_id, page, name, query, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (user_id, page, name) DO UPDATE SET query = EXCLUDED.query
+		RETURNING ` + viewColumns
+	var out viewRow
+	if err := sqlx.GetContext(ctx, s.db, &out, q, r.ID, r.UserID, r.Page, r.Name, r.Query, r.CreatedAt); err != nil {
+		return viewRow{}, fmt.Errorf("save view: %w", err)
+	}
+	return out, nil
+}
+
+// listViews returns userID's views of page by name.
+func (s store) listViews(ctx context.Context, userID, page string) ([]viewRow, error) {
+	if !postgres.IsUUID(userID) {
+		return nil, nil
+	}
+	const q = `SELECT ` + viewColumns + ` FROM console_saved_views WHERE user_id = $1 AND page = $2 ORDER BY name, id`
+	var rows []viewRow
+	if err := sqlx.SelectContext(ctx, s.db, &rows, q, userID, page); err != nil {
+		return nil, fmt.Errorf("list saved views: %w", err)
+	}
+	return rows, nil
+}
+
+// deleteView deletes userID's view id and reports whether there was one:
+// another user's view is not found, never deleted.
+func (s store) deleteView(ctx context.Context, userID, id string) (bool, error) {
+	if !postgres.IsUUID(userID) || !postgres.IsUUID(id) {
+		return false, nil
+	}
+	const q = `DELETE FROM console_saved_views WHERE id = $1 AND user_id = $2`
+	res, err := s.db.ExecContext(ctx, q, id, userID)
+	if err != nil {
+		return false, fmt.Errorf("delete saved view: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }

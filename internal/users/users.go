@@ -1,17 +1,21 @@
-// Package users owns the people who use the console: the console_users and
-// console_sessions tables, their passwords (argon2id), their second factor
-// (TOTP, RFC 6238), their server-side sessions and the login throttles. It
-// knows nothing about HTTP: the console turns its answers into cookies,
-// redirects and RFC 9457 problems.
+// Package users owns the people who use the console: the console_users,
+// console_sessions and console_saved_views tables, their passwords
+// (argon2id), their second factor (TOTP, RFC 6238), their server-side
+// sessions, the login throttles and their preferences. It knows nothing
+// about HTTP: the console turns its answers into cookies, redirects and
+// RFC 9457 problems.
 //
 // Who owns what:
-//   - store.go holds every SQL statement on console_users and
-//     console_sessions; no other package names those tables.
+//   - store.go holds every SQL statement on console_users,
+//     console_sessions and console_saved_views; no other package names
+//     those tables.
 //   - password.go and totp.go are the two factors; throttle.go is the
 //     per-address limiter (Redis); the per-account lock lives in the row.
 //   - service.go is login and sessions; admin.go is the administrative
 //     changes, each written with its audit_log row (internal/audit) in one
 //     transaction, like auth.Keys.
+//   - prefs.go is what users choose for themselves (time zone, saved
+//     views): their own business, so it is not audited.
 //
 // Roles are auth's (design.md §9): a console user has exactly the powers of
 // an API key of the same role.
@@ -42,6 +46,7 @@ type User struct {
 	LastLoginAt     time.Time
 	FailedLogins    int
 	LockedUntil     time.Time
+	TimeZone        string // IANA name the console shows times in; "UTC" until the user chooses
 }
 
 // Disabled reports whether u may no longer log in.
@@ -94,6 +99,24 @@ type Created struct {
 	Password  Secret
 	Enrolment *Enrolment // nil for a viewer
 }
+
+// View is a saved view: a named query string for one console page, which
+// the page applies as if it were its own URL's query.
+type View struct {
+	ID        string
+	UserID    string
+	Page      string // the console page's key, e.g. "payments"
+	Name      string
+	Query     string // as saved, e.g. "status=FAILED&created_from=2026-03-01"
+	CreatedAt time.Time
+}
+
+// Bounds of saved views, so one user's views stay a small, cheap list.
+const (
+	MaxViewName     = 64   // characters
+	MaxViewQuery    = 2048 // bytes
+	MaxViewsPerPage = 50   // per user and page
+)
 
 // Actor is who makes an administrative change, as the audit log names them.
 type Actor struct {

@@ -46,3 +46,14 @@
     if (el) el.innerHTML = "";
   });
 })();
+
+// A form with data-clears empties the element it names when it is sent
+// through htmx: a confirmation panel of an earlier preview, which no longer
+// matches the form (payment.html).
+document.addEventListener("htmx:beforeRequest", function (e) {
+  var f = e.detail && e.detail.elt;
+  if (!f || !f.getAttribute) return;
+  var id = f.getAttribute("data-clears");
+  var el = id && document.getElementById(id);
+  if (el) el.innerHTML = "";
+});
