@@ -31,6 +31,7 @@ import (
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/httpx"
 	"github.com/payops/payops/internal/idempotency"
+	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/recon"
 	"github.com/payops/payops/internal/recon/report"
 )
@@ -512,7 +513,7 @@ func (c *Console) reconStartRun(w http.ResponseWriter, r *http.Request, s *sessi
 			return reconRunPath(run.ID), fmt.Sprintf("Run %d started: %s, %s.", run.ID, run.Period.Format(time.DateOnly),
 				plural(len(run.Inputs), "file", "files")), nil
 		},
-	}, func() (string, any) {
+	}, func(error) (string, any) {
 		if runID != 0 {
 			return audit.ReconRunTarget(runID), in
 		}
@@ -669,7 +670,7 @@ func (c *Console) reconUpload(w http.ResponseWriter, r *http.Request, s *session
 	var ids []string
 	err = c.reconAct(w, r, s, action{Name: audit.ActionReconUpload, Target: audit.ReconReportTarget(nil), Input: key,
 		Run: func(ctx context.Context) (string, string, error) { return c.reconIngest(ctx, files, &rec, &ids) },
-	}, func() (string, any) { return audit.ReconReportTarget(ids), rec })
+	}, func(error) (string, any) { return audit.ReconReportTarget(ids), rec })
 	var rej *reconUploadRejected
 	if errors.As(err, &rej) {
 		c.writeProblem(w, r, s, rej.problem())
@@ -828,29 +829,44 @@ func reconDiscrepancyViews(ds []recon.Discrepancy) []reconDiscrepancyView {
 // reconDiscrepanciesData is the current discrepancies page.
 type reconDiscrepanciesData struct {
 	reconPage
-	Status, Kind, PeriodFrom, PeriodTo, RunID string
-	Kinds, Statuses                           []reconOption
-	Items                                     []reconDiscrepancyView
-	Next                                      string
+	// The filters as given.
+	Status, Kind, PeriodFrom, PeriodTo, RunID, Currency, MinAmount, MaxAmount, OlderThan string
+	Kinds, Statuses                                                                      []reconOption
+	Items                                                                                []reconDiscrepancyView
+	Next                                                                                 string
 	// Back is this page's URL, where a change made from it returns.
 	Back string
+	// Filter is the page's filters as a query, which the bulk form
+	// carries to select "every one matching".
+	Filter string
+	// Confirm is a bulk change to confirm (a plain form's preview).
+	Confirm *reconConfirm
 }
 
 // reconAnyStatus is the status filter's value for every status; without
 // a status the page lists the OPEN ones, finance's worklist.
 const reconAnyStatus = "ANY"
 
-// reconCurrentFilter reads the discrepancies page's filters from q.
+// reconFilterKeys are the discrepancies page's filters, in the URL.
+var reconFilterKeys = []string{"status", "kind", "period_from", "period_to", "run_id", "currency", "min_amount",
+	"max_amount", "older_than_days"}
+
+// reconCurrentFilter reads the discrepancies page's filters from q:
+// amounts in major units of the currency, which they need.
 func reconCurrentFilter(q url.Values) (recon.CurrentFilter, reconDiscrepanciesData, error) {
 	d := reconDiscrepanciesData{Status: q.Get("status"), Kind: q.Get("kind"), PeriodFrom: q.Get("period_from"),
-		PeriodTo: q.Get("period_to"), RunID: q.Get("run_id")}
+		PeriodTo: q.Get("period_to"), RunID: q.Get("run_id"), Currency: strings.ToUpper(strings.TrimSpace(q.Get("currency"))),
+		MinAmount: strings.TrimSpace(q.Get("min_amount")), MaxAmount: strings.TrimSpace(q.Get("max_amount")),
+		OlderThan: strings.TrimSpace(q.Get("older_than_days"))}
 	d.Query = url.Values{}
-	for _, k := range []string{"status", "kind", "period_from", "period_to", "run_id"} {
-		if v := q.Get(k); v != "" {
+	for _, k := range reconFilterKeys {
+		if v := strings.TrimSpace(q.Get(k)); v != "" {
 			d.Query.Set(k, v)
 		}
 	}
-	f := recon.CurrentFilter{Cursor: q.Get("cursor"), Limit: reconPageSize}
+	d.Filter = d.Query.Encode()
+	d.Kinds = reconKindsOptions(d.Kind)
+	f := recon.CurrentFilter{Cursor: q.Get("cursor"), Limit: reconPageSize, Currency: d.Currency}
 	var err error
 	switch d.Status {
 	case "":
@@ -861,6 +877,8 @@ func reconCurrentFilter(q url.Values) (recon.CurrentFilter, reconDiscrepanciesDa
 			return f, d, err
 		}
 	}
+	d.Statuses = append(reconOptions(reconStatuses, string(f.Status)),
+		reconOption{Value: reconAnyStatus, Label: "Any status", Selected: d.Status == reconAnyStatus})
 	if f.Kind, err = reconOneOf("kind", d.Kind, recon.Kinds); err != nil {
 		return f, d, err
 	}
@@ -875,27 +893,73 @@ func reconCurrentFilter(q url.Values) (recon.CurrentFilter, reconDiscrepanciesDa
 			return f, d, &formError{Field: "run_id", Message: "want a run id"}
 		}
 	}
-	d.Kinds = reconKindsOptions(d.Kind)
-	d.Statuses = append(reconOptions(reconStatuses, string(f.Status)),
-		reconOption{Value: reconAnyStatus, Label: "Any status", Selected: d.Status == reconAnyStatus})
+	if d.OlderThan != "" {
+		if f.OlderThanDays, err = strconv.Atoi(d.OlderThan); err != nil || f.OlderThanDays < 0 {
+			return f, d, &formError{Field: "older_than_days", Message: "want a number of days"}
+		}
+	}
+	if f.MinMinor, err = reconMinor("min_amount", d.MinAmount, d.Currency); err != nil {
+		return f, d, err
+	}
+	if f.MaxMinor, err = reconMinor("max_amount", d.MaxAmount, d.Currency); err != nil {
+		return f, d, err
+	}
 	return f, d, nil
 }
 
-func (c *Console) reconDiscrepancies(w http.ResponseWriter, r *http.Request, s *session) error {
-	q := r.URL.Query()
+// reconMinor reads an amount bound in major units of ccy ("12.50"), as
+// minor units.
+func reconMinor(field, v, ccy string) (*int64, error) {
+	if v == "" {
+		return nil, nil
+	}
+	if ccy == "" {
+		return nil, &formError{Field: field, Message: "choose a currency too: an amount is in one currency"}
+	}
+	m, err := money.ParseMajor(v, ccy, false)
+	if errors.Is(err, money.ErrUnknownCurrency) {
+		return nil, &formError{Field: "currency", Message: fmt.Sprintf("%q is not a currency we know", ccy)}
+	}
+	if err != nil {
+		return nil, &formError{Field: field, Message: fmt.Sprintf("want an amount in %s, such as 12.50 (at most its decimals)", ccy)}
+	}
+	return &m.Minor, nil
+}
+
+// reconDiscrepancyPage lists the current discrepancies q selects.
+func (c *Console) reconDiscrepancyPage(ctx context.Context, q url.Values) (reconDiscrepanciesData, error) {
 	f, d, err := reconCurrentFilter(q)
 	if err != nil {
-		return err
+		return d, err
 	}
 	d.Path, d.Now = Prefix+"/recon/discrepancies", c.d.Now()
-	d.Back = r.URL.RequestURI()
-	page, err := c.d.Recon.CurrentDiscrepancies(r.Context(), f)
+	d.Back = d.Link()
+	page, err := c.d.Recon.CurrentDiscrepancies(ctx, f)
+	if err != nil {
+		return d, err
+	}
+	d.Items, d.Next = reconDiscrepancyViews(page.Items), page.Next
+	return d, nil
+}
+
+func (c *Console) reconDiscrepancies(w http.ResponseWriter, r *http.Request, s *session) error {
+	d, err := c.reconDiscrepancyPage(r.Context(), r.URL.Query())
 	if err != nil {
 		return err
 	}
-	d.Items, d.Next = reconDiscrepancyViews(page.Items), page.Next
+	if q := r.URL.Query(); q.Get("cursor") != "" {
+		d.Back += reconSep(d.Back) + "cursor=" + url.QueryEscape(q.Get("cursor"))
+	}
 	c.render(w, r, http.StatusOK, "recon_discrepancies", view{Title: "Discrepancies", Nav: "recon", S: s, Data: d})
 	return nil
+}
+
+// reconSep is what joins one more parameter to u.
+func reconSep(u string) string {
+	if strings.Contains(u, "?") {
+		return "&"
+	}
+	return "?"
 }
 
 // reconUpdateInput is what the audit row keeps of a discrepancy change:
@@ -968,16 +1032,253 @@ func (c *Console) reconUpdateDiscrepancy(w http.ResponseWriter, r *http.Request,
 		}})
 }
 
+// ---- bulk changes ----
+
+// reconBulkRequest is a bulk change as its forms send it: the
+// discrepancies (ticked ids, or every one matching the page's filters),
+// the decision, and where to return.
+type reconBulkRequest struct {
+	Scope    string // reconScopeSelected or reconScopeFilter
+	IDs      []int64
+	Filter   string // the page's filters, as a query
+	Decision reconUpdateInput
+	Back     string
+	sel      recon.Selection
+}
+
+const (
+	reconScopeSelected = "selected"
+	reconScopeFilter   = "filter"
+)
+
+// reconReadBulk reads a bulk form: the preview's (ticked "id" boxes) or
+// the confirmation's ("ids", as the preview rendered them).
+func reconReadBulk(w http.ResponseWriter, r *http.Request) (reconBulkRequest, error) {
+	if err := reconForm(w, r); err != nil {
+		return reconBulkRequest{}, err
+	}
+	b := reconBulkRequest{Scope: r.PostFormValue("scope"), Filter: r.PostFormValue("filter"), Back: reconBack(r.PostFormValue("back"))}
+	var err error
+	if b.Decision, err = reconDecision(r); err != nil {
+		return b, err
+	}
+	switch b.Scope {
+	case reconScopeSelected:
+		ids := strings.Join(append(r.PostForm["id"], r.PostFormValue("ids")), ",")
+		if b.IDs, err = reconIDs("id", ids, recon.MaxBulk); err != nil {
+			return b, err
+		}
+		if len(b.IDs) == 0 {
+			return b, &formError{Field: "id", Message: "tick the discrepancies to change, or choose every one matching the filters"}
+		}
+		b.sel.IDs = b.IDs
+	case reconScopeFilter:
+		q, err := url.ParseQuery(b.Filter)
+		if err != nil {
+			return b, &formError{Field: "filter", Message: "unreadable; reload the page and try again"}
+		}
+		if b.sel.Filter, _, err = reconCurrentFilter(q); err != nil {
+			return b, err
+		}
+		b.sel.Filter.Limit = 0
+		b.Filter = q.Encode()
+	default:
+		return b, &formError{Field: "scope", Message: "choose the ticked discrepancies or every one matching the filters"}
+	}
+	return b, nil
+}
+
+// reconConfirm is a bulk change's confirmation: what the selection holds
+// now, and the form that makes the change.
+type reconConfirm struct {
+	reconBulkRequest
+	Preview recon.BulkPreview
+	// Expect is the preview as the change checks it again.
+	Expect string
+	Token  string
+	Verb   string // "Resolve", "Ignore", "Reopen"
+}
+
+// CountText is the count with its noun: "12 discrepancies".
+func (c reconConfirm) CountText() string {
+	return plural(c.Preview.Count, "discrepancy", "discrepancies")
+}
+
+// IDList is the ticked ids for the confirmation form.
+func (c reconConfirm) IDList() string { return strings.ReplaceAll(reconJoinIDs(c.IDs), " ", "") }
+
+// reconExpect writes a preview so that a change can tell whether its
+// selection still holds what the person confirmed.
+func reconExpect(p recon.BulkPreview) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d", p.Count)
+	for _, t := range p.Totals {
+		fmt.Fprintf(&b, ";%s:%d:%d", t.Currency, t.Count, t.AmountMinor)
+	}
+	return b.String()
+}
+
+// reconTotals writes a preview's amounts for people: "1,234.56 USD in 8,
+// 10.00 EUR in 3, 1 without an amount".
+func reconTotals(p recon.BulkPreview) string {
+	var parts []string
+	for _, t := range p.Totals {
+		if t.Currency == "" {
+			parts = append(parts, fmt.Sprintf("%d without an amount", t.Count))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s in %d", formatMoney(t.AmountMinor, t.Currency), t.Count))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func reconVerbTitle(st string) string {
+	switch recon.Status(st) {
+	case recon.StatusResolved:
+		return "Resolve"
+	case recon.StatusIgnored:
+		return "Ignore"
+	}
+	return "Reopen"
+}
+
+// reconBulkPreview answers a bulk form with its confirmation: how many
+// discrepancies the selection holds and their amounts per currency, and
+// a confirm button that names the count. Nothing changes yet.
+func (c *Console) reconBulkPreview(w http.ResponseWriter, r *http.Request, s *session) error {
+	b, err := reconReadBulk(w, r)
+	if err != nil {
+		return err
+	}
+	p, err := c.d.Recon.PreviewBulk(r.Context(), b.sel)
+	if err != nil {
+		return err
+	}
+	if p.Count == 0 {
+		return &formError{Field: "filter", Message: "nothing matches these filters"}
+	}
+	conf := &reconConfirm{reconBulkRequest: b, Preview: p, Expect: reconExpect(p), Token: view{}.Token(),
+		Verb: reconVerbTitle(b.Decision.Status)}
+	if r.Header.Get("HX-Request") == "true" {
+		c.renderBlock(w, r, http.StatusOK, "recon_discrepancies", "confirm-block", view{S: s, Data: conf})
+		return nil
+	}
+	// A plain form: the page again, with the confirmation on it.
+	back, _ := url.Parse(b.Back)
+	d, err := c.reconDiscrepancyPage(r.Context(), back.Query())
+	if err != nil {
+		return err
+	}
+	d.Confirm = conf
+	c.render(w, r, http.StatusOK, "recon_discrepancies", view{Title: "Confirm: " + conf.Verb + " discrepancies", Nav: "recon", S: s, Data: d})
+	return nil
+}
+
+// The audit action and target of a bulk change: the admin API's for its
+// bulk-update-recon-discrepancies operation (being added to cmd/api on the
+// summaries branch, whose names internal/audit does not hold yet). The
+// target names no discrepancy: up to recon.MaxBulk ids do not fit the
+// indexed target column, so the row's input lists those changed.
+const (
+	reconActionBulk = "recon-discrepancy.bulk-update"
+	reconBulkTarget = "recon-discrepancy:bulk"
+)
+
+// reconBulkAudit is what the audit row of a bulk change keeps: the API's
+// (cmd/api/recon.go), the request as its body would say it (a filter's
+// amounts in minor units) and the discrepancies changed.
+type reconBulkAudit struct {
+	IDs     []int64          `json:"ids,omitempty"`
+	Filter  *reconBulkFilter `json:"filter,omitempty"`
+	Status  string           `json:"status,omitempty"`
+	Note    string           `json:"note,omitempty"`
+	Changed []int64          `json:"changed"`
+}
+
+// reconBulkFilter is a bulk change's filter as the API's body writes it.
+type reconBulkFilter struct {
+	Status        string `json:"status,omitempty"`
+	Kind          string `json:"kind,omitempty"`
+	Currency      string `json:"currency,omitempty"`
+	MinAmount     *int64 `json:"min_amount,omitempty"`
+	MaxAmount     *int64 `json:"max_amount,omitempty"`
+	PeriodFrom    string `json:"period_from,omitempty"`
+	PeriodTo      string `json:"period_to,omitempty"`
+	OlderThanDays int    `json:"older_than_days,omitempty"`
+	RunID         int64  `json:"run_id,omitempty"`
+}
+
+func reconBulkFilterOf(f recon.CurrentFilter) *reconBulkFilter {
+	date := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format(time.DateOnly)
+	}
+	return &reconBulkFilter{Status: string(f.Status), Kind: string(f.Kind), Currency: f.Currency, MinAmount: f.MinMinor,
+		MaxAmount: f.MaxMinor, PeriodFrom: date(f.PeriodFrom), PeriodTo: date(f.PeriodTo), OlderThanDays: f.OlderThanDays,
+		RunID: f.RunID}
+}
+
+// reconBulk makes a confirmed bulk change: every discrepancy of the
+// selection moves, or none does (recon.Service.UpdateDiscrepancies). It
+// checks first that the selection still holds what the confirmation
+// showed, so a run that arrived meanwhile cannot widen it unseen. Its
+// audit row is the API's for a bulk change: one row naming the request
+// and the discrepancies changed.
+func (c *Console) reconBulk(w http.ResponseWriter, r *http.Request, s *session) error {
+	b, err := reconReadBulk(w, r)
+	if err != nil {
+		return err
+	}
+	expect := r.PostFormValue("expect")
+	rec := reconBulkAudit{IDs: b.sel.IDs, Status: b.Decision.Status, Note: b.Decision.Note}
+	if b.Scope == reconScopeFilter {
+		rec.Filter = reconBulkFilterOf(b.sel.Filter)
+	}
+	// What identifies the request for its token: the audit's request and
+	// the figures confirmed.
+	key := struct {
+		Request reconBulkAudit
+		Expect  string
+	}{rec, expect}
+	return c.reconAct(w, r, s, action{Name: reconActionBulk, Target: reconBulkTarget, Input: key,
+		Run: func(ctx context.Context) (string, string, error) {
+			now, err := c.d.Recon.PreviewBulk(ctx, b.sel)
+			if err != nil {
+				return "", "", err
+			}
+			if reconExpect(now) != expect {
+				return "", "", &recon.ConflictError{Rule: fmt.Sprintf("the selection changed since you reviewed it: it now holds %s (%s). "+
+					"Nothing was changed; review it again.", plural(now.Count, "discrepancy", "discrepancies"), reconTotals(now))}
+			}
+			res, err := c.d.Recon.UpdateDiscrepancies(ctx, b.sel, recon.Status(b.Decision.Status), b.Decision.Note, s.Actor())
+			if err != nil {
+				return "", "", err
+			}
+			rec.Changed = res.IDs
+			done := reconVerb(b.Decision.Status)
+			done = strings.ToUpper(done[:1]) + done[1:]
+			flash := fmt.Sprintf("%s %s: %s.", done, plural(res.Count, "discrepancy", "discrepancies"), reconTotals(res.BulkPreview))
+			if len(flash) > 290 { // the flash cookie keeps 300 bytes
+				flash = fmt.Sprintf("%s %s.", done, plural(res.Count, "discrepancy", "discrepancies"))
+			}
+			return b.Back, flash, nil
+		},
+	}, func(error) (string, any) { return reconBulkTarget, rec })
+}
+
 // ---- one submission per token, with the target known after ----
 
 // reconAct is act (action.go) for a change whose audit row names what it
 // made, which is known only once it ran: the run a start recorded, the
-// files an upload kept. act fixes the row's target before the change, so
-// this keeps act's steps (the form token, the replay, the audit row with
-// the console user as actor) and takes the row's target and input from
-// audited after a.Run. a.Target and a.Input identify the request for the
+// files an upload kept, the discrepancies a bulk change moved. act fixes
+// the row's target and input before the change, so this keeps act's steps
+// (the form token, the replay, the audit row with the console user as
+// actor) and takes the row's target and input from audited, given a.Run's
+// error, after a.Run. a.Target and a.Input identify the request for the
 // token.
-func (c *Console) reconAct(w http.ResponseWriter, r *http.Request, s *session, a action, audited func() (string, any)) error {
+func (c *Console) reconAct(w http.ResponseWriter, r *http.Request, s *session, a action, audited func(error) (string, any)) error {
 	token := r.PostFormValue("token")
 	if token == "" || len(token) > 64 {
 		return &formError{Field: "token", Message: "this form is missing its token; reload the page and try again"}
@@ -998,7 +1299,7 @@ func (c *Console) reconAct(w http.ResponseWriter, r *http.Request, s *session, a
 	}
 	loc, flash, runErr := a.Run(ctx)
 	row := a
-	row.Target, row.Input = audited()
+	row.Target, row.Input = audited(runErr)
 	c.record(ctx, s, row, outcome(runErr))
 	dctx := context.WithoutCancel(ctx)
 	if runErr != nil {

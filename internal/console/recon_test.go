@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"mime/multipart"
 	"net/http"
@@ -276,7 +277,7 @@ func TestReconViewerReadsOnly(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("viewer GET %s: %d", p, resp.StatusCode)
 		}
-		for _, no := range []string{`id="upload"`, `id="start"`, "Start run", `type="checkbox"`, `id="dc-`, "Save decision", "Resolve…"} {
+		for _, no := range []string{`id="upload"`, `id="start"`, "Start run", `type="checkbox"`, `id="dc-`, "Save decision", "Resolve…", `id="bulk"`} {
 			if strings.Contains(body, no) {
 				t.Errorf("viewer sees %q on %s", no, p)
 			}
@@ -291,6 +292,8 @@ func TestReconViewerReadsOnly(t *testing.T) {
 	}{
 		{"/console/recon/runs", url.Values{"token": {token}, "file_ids": {"1"}}},
 		{fmt.Sprintf("/console/recon/discrepancies/%d/status", d.ID), url.Values{"token": {token}, "status": {"RESOLVED"}, "note": {"forged"}}},
+		{"/console/recon/discrepancies/bulk/preview", url.Values{"scope": {"selected"}, "id": {strconv.FormatInt(d.ID, 10)}, "status": {"RESOLVED"}, "note": {"forged"}}},
+		{"/console/recon/discrepancies/bulk", url.Values{"token": {token}, "scope": {"filter"}, "filter": {"kind=" + string(d.Kind)}, "status": {"RESOLVED"}, "note": {"forged"}}},
 	} {
 		if resp, _ := e.post(t, vc, post.path, post.form); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("viewer POST %s: %d, want 403", post.path, resp.StatusCode)
@@ -808,6 +811,7 @@ func TestReconInBrowser(t *testing.T) {
 		t.Fatalf("flash %q", flash)
 	}
 	screenshot(t, ctx, "recon-discrepancies")
+	reconBrowserBulk(t, e, ctx, open[1:4])
 
 	// The workbook, fetched with the browser's session cookie.
 	cookies := read(t, ctx, "cookies", func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
@@ -825,5 +829,308 @@ func TestReconInBrowser(t *testing.T) {
 	}
 	if href := read(t, ctx, "workbook link", chromedp.Evaluate[string](`(() => { const a = document.querySelector('a[href$="workbook.xlsx"]'); return a ? a.getAttribute("href") : "" })()`)); href != "" {
 		t.Fatalf("the discrepancies page links a workbook %q", href)
+	}
+}
+
+var reconHiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+
+// reconConfirmForm is the confirmation form's fields on a preview answer.
+func reconConfirmForm(t *testing.T, body string) url.Values {
+	t.Helper()
+	i := strings.Index(body, `id="bulk-go"`)
+	if i < 0 {
+		t.Fatalf("no confirmation in\n%s", body)
+	}
+	form := body[i:]
+	form = form[:strings.Index(form, "</form>")]
+	v := url.Values{}
+	for _, m := range reconHiddenInput.FindAllStringSubmatch(form, -1) {
+		v.Set(m[1], html.UnescapeString(m[2]))
+	}
+	return v
+}
+
+// reconSums adds up the amounts of ds per currency ("" for those
+// without), as a bulk preview does.
+func reconSums(ds []recon.Discrepancy) map[string]int64 {
+	out := map[string]int64{}
+	for _, d := range ds {
+		a := d.Amount()
+		if !a.Valid {
+			out[""] += 0
+			continue
+		}
+		out[a.Currency] += a.Minor
+	}
+	return out
+}
+
+// reconPreview posts a bulk form for a preview, as htmx does.
+func (e *env) reconPreview(t *testing.T, c *http.Client, form url.Values) (*http.Response, string) {
+	t.Helper()
+	return e.post(t, c, "/console/recon/discrepancies/bulk/preview", form, "HX-Request: true", "HX-Trigger: bulk")
+}
+
+// reconWithNote lists the current discrepancies that carry note.
+func (e *env) reconWithNote(t *testing.T, note string) []recon.Discrepancy {
+	t.Helper()
+	page, err := e.recon.CurrentDiscrepancies(context.Background(), recon.CurrentFilter{Status: recon.StatusResolved, Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []recon.Discrepancy
+	for _, d := range page.Items {
+		if d.Note == note {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// TestReconBulkSelection: ticked discrepancies are resolved together
+// after a confirmation whose count and amounts per currency are exactly
+// what then changes; the same confirmation sent twice acts once; each
+// discrepancy changed has its audit row.
+func TestReconBulkSelection(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	fin := e.user(t, "finance@example.com", auth.RoleFinance)
+	c := e.client(t)
+	e.login(t, c, fin)
+	e.reconReconciled(t, c)
+	open := e.reconOpen(t)
+	if len(open) < 5 {
+		t.Fatalf("%d open discrepancies, want at least 5", len(open))
+	}
+	picked := []recon.Discrepancy{open[0], open[3], open[len(open)-1]}
+	_, page := e.get(t, c, "/console/recon/discrepancies")
+	mustContain(t, "the discrepancies page", page, `id="bulk"`, `name="id" value="`+strconv.FormatInt(open[0].ID, 10)+`" form="bulk"`)
+	form := url.Values{"scope": {"selected"}, "status": {"RESOLVED"}, "note": {"settled in the March batch"},
+		"back": {"/console/recon/discrepancies"}, "filter": {""}}
+	for _, d := range picked {
+		form.Add("id", strconv.FormatInt(d.ID, 10))
+	}
+
+	reconCheckBulkRefusals(t, e, c, form["id"])
+
+	resp, body := e.reconPreview(t, c, form)
+	if resp.StatusCode != http.StatusOK || strings.Contains(body, "<html") {
+		t.Fatalf("preview: %d\n%s", resp.StatusCode, body)
+	}
+	mustContain(t, "the confirmation", body, "Resolve 3 discrepancies?", ">Resolve 3 discrepancies</button>")
+	sums := reconSums(picked)
+	for ccy, minor := range sums {
+		if ccy != "" {
+			mustContain(t, "the confirmation's totals", body, "<td>"+ccy+"</td>", formatMoney(minor, ccy))
+		}
+	}
+	if e.reconWithNote(t, "settled in the March batch") != nil {
+		t.Fatal("the preview changed something")
+	}
+	confirm := reconConfirmForm(t, body)
+	for i := range 2 {
+		resp, _ := e.post(t, c, "/console/recon/discrepancies/bulk", confirm)
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/recon/discrepancies" {
+			t.Fatalf("confirm #%d: %d to %q", i+1, resp.StatusCode, resp.Header.Get("Location"))
+		}
+		_, page := e.get(t, c, "/console/recon/discrepancies")
+		want := "Resolved 3 discrepancies: "
+		if i == 1 {
+			want = "Already done: " + want
+		}
+		mustContain(t, "the page after the bulk change", page, want)
+	}
+	changed := e.reconWithNote(t, "settled in the March batch")
+	if len(changed) != len(picked) {
+		t.Fatalf("changed %d discrepancies, the confirmation said %d", len(changed), len(picked))
+	}
+	if got := reconSums(changed); fmt.Sprint(got) != fmt.Sprint(sums) {
+		t.Fatalf("changed amounts %v, the confirmation said %v", got, sums)
+	}
+	reconCheckBulkAudit(t, e, fin.Email, picked, "settled in the March batch")
+
+	// All or nothing: one closed and one open, both to RESOLVED, is
+	// refused whole and recorded against both.
+	both := url.Values{"scope": {"selected"}, "status": {"RESOLVED"}, "note": {"again"},
+		"id": {strconv.FormatInt(open[0].ID, 10), strconv.FormatInt(open[1].ID, 10)}}
+	_, body = e.reconPreview(t, c, both)
+	resp, body = e.post(t, c, "/console/recon/discrepancies/bulk", reconConfirmForm(t, body), "HX-Request: true", "HX-Trigger: bulk-go")
+	if resp.StatusCode != http.StatusConflict || resp.Header.Get("HX-Retarget") != "#bulk-go-error" || !strings.Contains(body, "cannot change, so none did") {
+		t.Fatalf("mixed selection: %d %q\n%s", resp.StatusCode, resp.Header.Get("HX-Retarget"), body)
+	}
+	if now := e.reconOpen(t); len(now) != len(open)-len(picked) {
+		t.Fatalf("a refused bulk change changed something: %d open, want %d", len(now), len(open)-len(picked))
+	}
+	if rows := e.reconAudits(t, reconActionBulk); len(rows) != 2 || rows[0].Outcome != audit.OutcomeRejected ||
+		!strings.Contains(string(rows[0].Input.(json.RawMessage)), `"changed": null`) {
+		t.Fatalf("audit rows of the refusal: %d, newest %+v (%s)", len(rows), rows[0], rows[0].Input)
+	}
+}
+
+// TestReconBulkFilter: every discrepancy matching the filters, on every
+// page, is changed after a confirmation; a selection that changed since
+// its confirmation is refused and nothing changes.
+func TestReconBulkFilter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	fin := e.user(t, "finance@example.com", auth.RoleFinance)
+	c := e.client(t)
+	e.login(t, c, fin)
+	e.reconReconciled(t, c)
+	byKind := map[recon.Kind][]recon.Discrepancy{}
+	for _, d := range e.reconOpen(t) {
+		byKind[d.Kind] = append(byKind[d.Kind], d)
+	}
+	kind := recon.AmountMismatch
+	if len(byKind[kind]) < 3 {
+		t.Fatalf("open discrepancies by kind %v, want three amount mismatches", byKind)
+	}
+	list := "/console/recon/discrepancies?kind=" + string(kind) + "&currency=USD&min_amount=0.01"
+	resp, page := e.get(t, c, list)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("filtered list: %d", resp.StatusCode)
+	}
+	filter := regexp.MustCompile(`name="filter" value="([^"]*)"`).FindStringSubmatch(page)
+	if filter == nil {
+		t.Fatal("the bulk form carries no filter")
+	}
+	form := url.Values{"scope": {"filter"}, "filter": {html.UnescapeString(filter[1])}, "status": {"IGNORED"},
+		"note": {"rounding at the acquirer"}, "back": {list}}
+	_, body := e.reconPreview(t, c, form)
+	mustContain(t, "the filter's confirmation", body, "Ignore 3 discrepancies?", "Every discrepancy matching the filters",
+		formatMoney(reconSums(byKind[kind])["USD"], "USD"))
+	confirm := reconConfirmForm(t, body)
+
+	reconCheckStaleConfirmation(t, e, c, confirm, byKind[kind][0].ID, kind)
+
+	// A plain form post shows the confirmation on the page itself.
+	resp, body = e.post(t, c, "/console/recon/discrepancies/bulk/preview", form)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "<html") || !strings.Contains(body, "Ignore 2 discrepancies?") ||
+		!strings.Contains(body, `id="bulk"`) {
+		t.Fatalf("plain preview: %d\n%s", resp.StatusCode, body)
+	}
+	resp, _ = e.post(t, c, "/console/recon/discrepancies/bulk", reconConfirmForm(t, body))
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != list {
+		t.Fatalf("confirm: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	page2, err := e.recon.CurrentDiscrepancies(context.Background(), recon.CurrentFilter{Status: recon.StatusIgnored, Limit: 500})
+	if err != nil || len(page2.Items) != 2 {
+		t.Fatalf("ignored %+v %v, want the 2 left", page2.Items, err)
+	}
+	for _, d := range page2.Items {
+		if d.Kind != kind || d.Note != "rounding at the acquirer" || d.Actor != fin.Email {
+			t.Errorf("ignored %+v", d)
+		}
+	}
+	// An amount bound without a currency is refused where the filter is read.
+	resp, body = e.get(t, c, "/console/recon/discrepancies?min_amount=1")
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "choose a currency too") {
+		t.Fatalf("amount without currency: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+// reconCheckBulkRefusals sends bulk forms the preview refuses: without a
+// note (into the bulk form's error slot), with nothing ticked.
+func reconCheckBulkRefusals(t *testing.T, e *env, c *http.Client, ids []string) {
+	t.Helper()
+	noNote := url.Values{"scope": {"selected"}, "status": {"RESOLVED"}, "id": ids}
+	resp, body := e.reconPreview(t, c, noNote)
+	if resp.StatusCode != http.StatusUnprocessableEntity || resp.Header.Get("HX-Retarget") != "#bulk-error" || !strings.Contains(body, "a note is required") {
+		t.Fatalf("bulk without a note: %d %q\n%s", resp.StatusCode, resp.Header.Get("HX-Retarget"), body)
+	}
+	resp, body = e.reconPreview(t, c, url.Values{"scope": {"selected"}, "status": {"RESOLVED"}, "note": {"n"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "tick the discrepancies to change") {
+		t.Fatalf("bulk without a selection: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+// reconCheckBulkAudit checks the one audit row of a bulk change, the
+// API's: the request and the discrepancies it changed.
+func reconCheckBulkAudit(t *testing.T, e *env, actor string, picked []recon.Discrepancy, note string) {
+	t.Helper()
+	rows := e.reconAudits(t, reconActionBulk)
+	if len(rows) != 1 || rows[0].Actor != actor || rows[0].Target != reconBulkTarget || rows[0].Outcome != audit.OutcomeSucceeded {
+		t.Fatalf("bulk audit rows %+v, want one success (and none for the resend)", rows)
+	}
+	var in reconBulkAudit
+	if err := json.Unmarshal(rows[0].Input.(json.RawMessage), &in); err != nil || in.Status != "RESOLVED" || in.Note != note ||
+		in.Filter != nil || len(in.IDs) != len(picked) || len(in.Changed) != len(picked) {
+		t.Fatalf("bulk audit input %s: %v", rows[0].Input, err)
+	}
+	changed := map[int64]bool{}
+	for _, id := range in.Changed {
+		changed[id] = true
+	}
+	for _, d := range picked {
+		if !changed[d.ID] {
+			t.Errorf("the audit row does not list discrepancy %d as changed", d.ID)
+		}
+	}
+	if rows := e.reconAudits(t, audit.ActionDiscrepancyUpdate); len(rows) != 0 {
+		t.Errorf("a bulk change wrote %d one-at-a-time rows", len(rows))
+	}
+}
+
+// reconCheckStaleConfirmation resolves one discrepancy of a confirmed
+// selection behind its back: the confirmation no longer says what would
+// change, so nothing does, and the refusal is audited.
+func reconCheckStaleConfirmation(t *testing.T, e *env, c *http.Client, confirm url.Values, id int64, kind recon.Kind) {
+	t.Helper()
+	if _, err := e.recon.UpdateDiscrepancy(context.Background(), id, recon.StatusResolved, "by hand", "someone@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := e.post(t, c, "/console/recon/discrepancies/bulk", confirm)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "the selection changed since you reviewed it: it now holds 2 discrepancies") {
+		t.Fatalf("stale confirmation: %d\n%s", resp.StatusCode, body)
+	}
+	still := 0
+	for _, d := range e.reconOpen(t) {
+		if d.Kind == kind {
+			still++
+		}
+	}
+	if still != 2 || len(e.reconWithNote(t, "rounding at the acquirer")) != 0 {
+		t.Fatalf("a stale confirmation changed something: %d amount mismatches open, want 2", still)
+	}
+	rows := e.reconAudits(t, reconActionBulk)
+	var in reconBulkAudit
+	if len(rows) != 1 || rows[0].Target != reconBulkTarget || rows[0].Outcome != audit.OutcomeRejected ||
+		json.Unmarshal(rows[0].Input.(json.RawMessage), &in) != nil || in.Filter == nil || in.Filter.Kind != string(kind) ||
+		in.Filter.Currency != "USD" || in.Filter.MinAmount == nil || *in.Filter.MinAmount != 1 || in.Filter.Status != "OPEN" {
+		t.Fatalf("audit rows of the stale confirmation %+v", rows)
+	}
+}
+
+// reconBrowserBulk ticks ds on the discrepancies page, reviews resolving
+// them with a note, and confirms once the confirmation shows their count.
+func reconBrowserBulk(t *testing.T, e *env, ctx context.Context, ds []recon.Discrepancy) {
+	t.Helper()
+	steps := []chromedp.Action[chromedp.Void]{chromedp.WaitVisible(chromedp.ID("bulk"))}
+	for _, d := range ds {
+		steps = append(steps, chromedp.Click(chromedp.ID(fmt.Sprintf("sel-%d", d.ID))))
+	}
+	steps = append(steps,
+		chromedp.SendKeys(chromedp.ID("bulk-note"), "paid out in the next batch"),
+		chromedp.Click(chromedp.CSS("#bulk button[type=submit]")),
+		chromedp.WaitVisible(chromedp.ID("bulk-go")),
+	)
+	run(t, ctx, "review a bulk change", steps...)
+	want := fmt.Sprintf("Resolve %d discrepancies", len(ds))
+	if b := read(t, ctx, "confirm button", chromedp.Text(chromedp.CSS("#bulk-go button[type=submit]"))); b != want {
+		t.Fatalf("confirm button %q, want %q", b, want)
+	}
+	for ccy, minor := range reconSums(ds) {
+		if ccy != "" && !strings.Contains(read(t, ctx, "confirmation", chromedp.Text(chromedp.ID("bulk-confirm"))), formatMoney(minor, ccy)) {
+			t.Errorf("the confirmation does not show %s", formatMoney(minor, ccy))
+		}
+	}
+	checkAccessibility(t, ctx, "recon bulk confirmation")
+	screenshot(t, ctx, "recon-discrepancies-bulk")
+	run(t, ctx, "confirm the bulk change", chromedp.Click(chromedp.CSS("#bulk-go button[type=submit]")))
+	read(t, ctx, "the bulk change's flash", chromedp.Poll[bool](
+		`(() => { const f = document.querySelector("p.flash"); return !!f && f.textContent.startsWith("Resolved ") })()`,
+		chromedp.WithPollingTimeout(2*time.Minute)))
+	if got := e.reconWithNote(t, "paid out in the next batch"); len(got) != len(ds) {
+		t.Fatalf("the bulk change resolved %d discrepancies, want %d", len(got), len(ds))
 	}
 }

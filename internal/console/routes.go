@@ -51,4 +51,6 @@ func (c *Console) routes() {
 	m.Handle("GET "+Prefix+"/recon/runs/{id}/csv/{file}", c.page(auth.NeedRead, c.reconCSV))
 	m.Handle("GET "+Prefix+"/recon/discrepancies", c.page(auth.NeedRead, c.reconDiscrepancies))
 	m.Handle("POST "+Prefix+"/recon/discrepancies/{id}/status", c.page(auth.NeedFinance, c.reconUpdateDiscrepancy))
+	m.Handle("POST "+Prefix+"/recon/discrepancies/bulk/preview", c.page(auth.NeedFinance, c.reconBulkPreview))
+	m.Handle("POST "+Prefix+"/recon/discrepancies/bulk", c.page(auth.NeedFinance, c.reconBulk))
 }
