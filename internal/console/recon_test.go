@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -760,11 +761,26 @@ func TestReconInBrowser(t *testing.T) {
 	for _, f := range files {
 		paths = append(paths, f.Path)
 	}
+	// The worker takes each run only when the test lets it, so the page
+	// is seen waiting for it, polling, before it shows the results. The
+	// browser's session works on this second console: cookies go by host.
+	gate := make(chan struct{})
+	release := sync.OnceFunc(func() { close(gate) })
+	t.Cleanup(release) // before the env's cleanup waits for the runs
+	srv := reconConsole(t, e, func(_ context.Context, id int64) error {
+		e.runs.Add(1)
+		go func() {
+			defer e.runs.Done()
+			<-gate
+			_, _ = e.recon.ExecuteRun(context.Background(), id)
+		}()
+		return nil
+	}).URL
 	ctx := e.browser(t)
 	e.browserLogin(t, ctx, fin)
 
 	run(t, ctx, "upload the reports",
-		chromedp.Navigate(e.srv.URL+"/console/recon"),
+		chromedp.Navigate(srv+"/console/recon"),
 		chromedp.WaitVisible(chromedp.ID("upload-file")),
 		chromedp.SetUploadFiles(chromedp.ID("upload-file"), paths),
 		chromedp.Click(chromedp.CSS("#upload button[type=submit]")),
@@ -775,11 +791,17 @@ func TestReconInBrowser(t *testing.T) {
 	}
 	run(t, ctx, "start the run",
 		chromedp.Click(chromedp.CSS("#start button[type=submit]")),
-		chromedp.WaitVisible(chromedp.ID("run-status")),
-		// The status block polls until the run ends, then the page reloads
-		// with the results.
-		chromedp.WaitVisible(chromedp.ID("batches")),
+		chromedp.WaitVisible(chromedp.ID("run-progress")),
 	)
+	if poll := read(t, ctx, "poll", chromedp.AttributeValue(chromedp.ID("run-status"), "hx-trigger")); poll.Value != "every 2s" {
+		t.Fatalf("a queued run's status block polls %+v", poll)
+	}
+	checkAccessibility(t, ctx, "recon run queued")
+	screenshot(t, ctx, "recon-run-queued")
+	release()
+	// The status block polls until the run ends, then the page reloads
+	// with the results.
+	run(t, ctx, "watch the run finish", chromedp.WaitVisible(chromedp.ID("batches")))
 	status := read(t, ctx, "status", chromedp.Text(chromedp.ID("run-status")))
 	if !strings.Contains(status, "SUCCEEDED") {
 		t.Fatalf("run status %q", status)
@@ -788,7 +810,7 @@ func TestReconInBrowser(t *testing.T) {
 	screenshot(t, ctx, "recon-run")
 	runURL := read(t, ctx, "run url", chromedp.Evaluate[string](`location.pathname`))
 
-	run(t, ctx, "runs list", chromedp.Navigate(e.srv.URL+"/console/recon"), chromedp.WaitVisible(chromedp.CSS("table.grid")))
+	run(t, ctx, "runs list", chromedp.Navigate(srv+"/console/recon"), chromedp.WaitVisible(chromedp.CSS("table.grid")))
 	checkAccessibility(t, ctx, "recon runs")
 	screenshot(t, ctx, "recon-runs")
 
@@ -796,7 +818,7 @@ func TestReconInBrowser(t *testing.T) {
 	d := open[0]
 	form := fmt.Sprintf("dc-%d", d.ID)
 	run(t, ctx, "resolve one",
-		chromedp.Navigate(e.srv.URL+"/console/recon/discrepancies"),
+		chromedp.Navigate(srv+"/console/recon/discrepancies"),
 		chromedp.WaitVisible(chromedp.CSS("table.discrepancies")),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf("#d%d details summary", d.ID))),
 		chromedp.WaitVisible(chromedp.ID(form+"-note")),
@@ -818,7 +840,7 @@ func TestReconInBrowser(t *testing.T) {
 		res, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{e.srv.URL + "/console/"}})
 		return res.Cookies, err
 	})
-	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+runURL+"/workbook.xlsx", nil)
+	req, _ := http.NewRequest(http.MethodGet, srv+runURL+"/workbook.xlsx", nil)
 	for _, ck := range cookies {
 		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
 	}
