@@ -40,8 +40,8 @@ func (c *Console) routes() {
 	m.Handle("POST "+Prefix+"/payments/{id}/review/preview", c.page(auth.NeedAdmin, c.paymentReviewPreview))
 	m.Handle("POST "+Prefix+"/payments/{id}/review", c.page(auth.NeedAdmin, c.paymentReview))
 
-	// Reconciliation (recon.go): reads need read, changes finance, as the
-	// API's recon routes.
+	// Reconciliation (recon.go, recon_actions.go): reads need read, changes
+	// finance, as the API's recon routes.
 	m.Handle("GET "+Prefix+"/recon", c.page(auth.NeedRead, c.reconRuns))
 	m.Handle("POST "+Prefix+"/recon/reports", c.page(auth.NeedFinance, c.reconUpload))
 	m.Handle("POST "+Prefix+"/recon/runs", c.page(auth.NeedFinance, c.reconStartRun))
