@@ -1156,3 +1156,59 @@ func reconBrowserBulk(t *testing.T, e *env, ctx context.Context, ds []recon.Disc
 		t.Fatalf("the bulk change resolved %d discrepancies, want %d", len(got), len(ds))
 	}
 }
+
+// TestReconFormReading: the small readers the recon pages share.
+func TestReconFormReading(t *testing.T) {
+	t.Parallel()
+	p := reconPage{Path: "/console/recon/discrepancies", Query: url.Values{"kind": {"FX_MISMATCH"}, "cursor": {"abc"}}}
+	for _, tc := range []struct {
+		pairs []string
+		want  string
+	}{
+		{nil, "/console/recon/discrepancies?kind=FX_MISMATCH"},
+		{[]string{"cursor", "next"}, "/console/recon/discrepancies?cursor=next&kind=FX_MISMATCH"},
+		{[]string{"kind", ""}, "/console/recon/discrepancies"},
+		{[]string{"status", "OPEN"}, "/console/recon/discrepancies?kind=FX_MISMATCH&status=OPEN"},
+	} {
+		if got := p.Link(tc.pairs...); got != tc.want {
+			t.Errorf("Link(%q) = %q, want %q", tc.pairs, got, tc.want)
+		}
+	}
+	for in, want := range map[string]string{"MISSING_IN_LEDGER": "Missing in ledger", "FX_MISMATCH": "FX mismatch",
+		"SETTLEMENT_SUMMARY": "Settlement summary", "_X": " x", "": ""} {
+		if got := reconLabel(in); got != want {
+			t.Errorf("reconLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if ids, err := reconIDs("f", " 12, 13\n14,,", 10); err != nil || fmt.Sprint(ids) != "[12 13 14]" {
+		t.Errorf("reconIDs: %v %v", ids, err)
+	}
+	for _, bad := range []string{"1,x", "0", "-3", "1 2 3 4"} {
+		if _, err := reconIDs("f", bad, 3); err == nil {
+			t.Errorf("reconIDs(%q) accepted", bad)
+		}
+	}
+	for in, want := range map[string]string{
+		"/console/recon/discrepancies?kind=X": "/console/recon/discrepancies?kind=X",
+		"/console/recon/runs/7":               "/console/recon/runs/7",
+		"https://evil.example/":               "/console/recon/discrepancies",
+		"/console/recon/discrepancies//x":     "/console/recon/discrepancies",
+		"/console/recon/discrepanciesX":       "/console/recon/discrepancies",
+		"/console/payments":                   "/console/recon/discrepancies",
+	} {
+		if got := reconBack(in); got != want {
+			t.Errorf("reconBack(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for _, tc := range []struct {
+		v, ccy string
+		want   int64
+		ok     bool
+	}{{"12.50", "USD", 1250, true}, {"1339", "JPY", 1339, true}, {"1.234", "KWD", 1234, true}, {"1.5", "JPY", 0, false},
+		{"-1", "USD", 0, false}, {"1", "", 0, false}, {"1", "XXX", 0, false}} {
+		got, err := reconMinor("min_amount", tc.v, tc.ccy)
+		if (err == nil) != tc.ok || (tc.ok && *got != tc.want) {
+			t.Errorf("reconMinor(%q, %q) = %v, %v", tc.v, tc.ccy, got, err)
+		}
+	}
+}
