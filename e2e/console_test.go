@@ -23,7 +23,7 @@ import (
 type consoleUser struct{ email, password, secret string }
 
 // createConsoleUser makes a console user with the shipped CLI.
-func (s *Stack) createConsoleUser(t *testing.T, email, role string) consoleUser {
+func (s *Stack) createConsoleUser(t testing.TB, email, role string) consoleUser {
 	t.Helper()
 	out := s.RunOutput("api", "users", "create", "--email", email, "--role", role)
 	u := consoleUser{}

@@ -72,4 +72,17 @@ func (c *Console) routes() {
 	m.Handle("GET "+Prefix+"/webhooks", c.page(auth.NeedRead, c.webhookList))
 	m.Handle("POST "+Prefix+"/webhooks/replay", c.page(auth.NeedOperate, c.webhookReplayBulk))
 	m.Handle("POST "+Prefix+"/webhooks/{id}/replay", c.page(auth.NeedOperate, c.webhookReplay))
+	// Reconciliation (recon.go, recon_actions.go): reads need read, changes
+	// finance, as the API's recon routes.
+	m.Handle("GET "+Prefix+"/recon", c.page(auth.NeedRead, c.reconRuns))
+	m.Handle("POST "+Prefix+"/recon/reports", c.page(auth.NeedFinance, c.reconUpload))
+	m.Handle("POST "+Prefix+"/recon/runs", c.page(auth.NeedFinance, c.reconStartRun))
+	m.Handle("GET "+Prefix+"/recon/runs/{id}", c.page(auth.NeedRead, c.reconRun))
+	m.Handle("GET "+Prefix+"/recon/runs/{id}/status", c.page(auth.NeedRead, c.reconRunStatus))
+	m.Handle("GET "+Prefix+"/recon/runs/{id}/workbook.xlsx", c.page(auth.NeedRead, c.reconWorkbook))
+	m.Handle("GET "+Prefix+"/recon/runs/{id}/csv/{file}", c.page(auth.NeedRead, c.reconCSV))
+	m.Handle("GET "+Prefix+"/recon/discrepancies", c.page(auth.NeedRead, c.reconDiscrepancies))
+	m.Handle("POST "+Prefix+"/recon/discrepancies/{id}/status", c.page(auth.NeedFinance, c.reconUpdateDiscrepancy))
+	m.Handle("POST "+Prefix+"/recon/discrepancies/bulk/preview", c.page(auth.NeedFinance, c.reconBulkPreview))
+	m.Handle("POST "+Prefix+"/recon/discrepancies/bulk", c.page(auth.NeedFinance, c.reconBulk))
 }
