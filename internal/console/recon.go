@@ -57,8 +57,7 @@ type reconPage struct {
 
 // Link is the page's URL with the filters changed by pairs (key, value;
 // an empty value drops the key). The cursor is dropped unless pairs set
-// it, so a new filter starts at the first page. (render.go's "with" is a
-// template keyword and cannot be called from a template.)
+// it, so a new filter starts at the first page.
 func (p reconPage) Link(pairs ...string) string {
 	q := url.Values{}
 	for k, v := range p.Query {
