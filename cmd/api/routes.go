@@ -335,8 +335,8 @@ func addReconRoutes(api huma.API, e edge, rs *recon.Service, enqueue func(ctx co
 		OperationID: "bulk-update-recon-discrepancies", Method: http.MethodPost, Path: "/v1/recon/discrepancies/bulk",
 		Summary: "Resolve, ignore or reopen many discrepancies at once", Tags: []string{"Reconciliation"},
 		Description: "The owner workflow of `PATCH /v1/recon/discrepancies/{id}` over either `ids` or a `filter` of the " +
-			"current discrepancies (as `GET /v1/recon/discrepancies` selects them, plus its amount and age filters), " +
-			"with one mandatory note. All or nothing: when any selected discrepancy may not change as the PATCH would " +
+			"current discrepancies (as `GET /v1/recon/discrepancies` selects them, plus its amount and age filters), with " +
+			"one mandatory note. All or nothing: when any selected discrepancy may not change as the PATCH would " +
 			"refuse it (closed already, a superseded run's row, a run of its period in progress), nothing changes and " +
 			"the 409 names the first few. At most " + strconv.Itoa(recon.MaxBulk) + " discrepancies at once (422 " +
 			"beyond). `dry_run: true` previews the selection, its count and amounts per currency, without changing " +
