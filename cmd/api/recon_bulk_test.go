@@ -21,14 +21,19 @@ type bulkBody struct {
 	IDs    []int64            `json:"ids"`
 }
 
-// TestReconBulkDiscrepancies: finance previews a filtered selection
-// (count and amounts per currency, nothing changes, nothing audited), then
-// ignores it with a note (the same figures, audited once with the ids, an
-// Idempotency-Key replays it); the note is mandatory; one discrepancy that
-// may not change means none changes; the list takes the same filters.
-func TestReconBulkDiscrepancies(t *testing.T) {
-	t.Parallel()
-	e := newReconEnv(t, 0)
+// bulkEnv is a reconciled day: two AMOUNT_MISMATCH of 12.00 and 26.50 USD
+// (the report's amounts) and a MISSING_IN_LEDGER of 99.00 USD, all OPEN.
+type bulkEnv struct {
+	*reconEnv
+	stranger Discrepancy
+}
+
+// smallUSD selects the two amount mismatches.
+var smallUSD = map[string]any{"kind": "AMOUNT_MISMATCH", "status": "OPEN", "currency": "USD", "max_amount": 3000}
+
+func newBulkEnv(t *testing.T) *bulkEnv {
+	t.Helper()
+	e := &bulkEnv{reconEnv: newReconEnv(t, 0)}
 	small := seedCaptured(t, e.db, "small", money.Money{Minor: 1000, Currency: "USD"})
 	large := seedCaptured(t, e.db, "large", money.Money{Minor: 2550, Currency: "USD"})
 	e.uploadOK(t, reportPart{"transactionItems_20240301_000.csv", tdReport(t, true,
@@ -38,127 +43,157 @@ func TestReconBulkDiscrepancies(t *testing.T) {
 	if run := e.waitRun(t, e.startRun(t, map[string]any{"date": "2024-03-01"}).ID); run.Status != "SUCCEEDED" {
 		t.Fatalf("run %+v", run)
 	}
-	list := func(query string) []Discrepancy {
-		t.Helper()
-		resp, b := e.get(t, "/v1/recon/discrepancies?"+query, e.viewer)
-		return decodeBody[discrepancyListBody](t, resp, b, http.StatusOK).Items
-	}
-	all := list("")
-	var stranger Discrepancy
+	all := e.current(t, "")
 	for _, d := range all {
 		if d.Kind == "MISSING_IN_LEDGER" {
-			stranger = d
+			e.stranger = d
 		}
 	}
-	if len(all) != 3 || stranger.ID == 0 {
+	if len(all) != 3 || e.stranger.ID == 0 {
 		t.Fatalf("discrepancies %+v", all)
 	}
-	bulk := func(key string, hdr http.Header, body any) (*http.Response, []byte) {
-		t.Helper()
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := http.Header{"Content-Type": {"application/json"}}
-		for k, v := range hdr {
-			h[k] = v
-		}
-		return e.call(t, http.MethodPost, "/v1/recon/discrepancies/bulk", key, h, bytes.NewReader(b))
-	}
-	filter := map[string]any{"kind": "AMOUNT_MISMATCH", "status": "OPEN", "currency": "USD", "max_amount": 3000}
-	want := []ReconAmountTotal{{Currency: "USD", Count: 2, Amount: &Money{Value: 1200 + 2650, Currency: "USD"}}}
+	return e
+}
 
-	// The preview: what would change, and nothing changes.
-	resp, b := bulk(e.viewer, nil, map[string]any{"filter": filter, "dry_run": true})
-	mustProblem(t, resp, b, http.StatusForbidden)
-	resp, b = bulk(e.finance, nil, map[string]any{"filter": filter, "dry_run": true})
+func (e *bulkEnv) current(t *testing.T, query string) []Discrepancy {
+	t.Helper()
+	resp, b := e.get(t, "/v1/recon/discrepancies?"+query, e.viewer)
+	return decodeBody[discrepancyListBody](t, resp, b, http.StatusOK).Items
+}
+
+func (e *bulkEnv) bulk(t *testing.T, key string, hdr http.Header, body any) (*http.Response, []byte) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{"Content-Type": {"application/json"}}
+	for k, v := range hdr {
+		h[k] = v
+	}
+	return e.call(t, http.MethodPost, "/v1/recon/discrepancies/bulk", key, h, bytes.NewReader(b))
+}
+
+// TestReconBulkPreviewThenChange: finance previews a filtered selection
+// (count and amounts per currency; nothing changes, nothing is audited),
+// then ignores it with a note: the same figures with the ids, each row
+// noted, one audit row listing them; an Idempotency-Key replays it.
+func TestReconBulkPreviewThenChange(t *testing.T) {
+	t.Parallel()
+	e := newBulkEnv(t)
+	resp, b := e.bulk(t, e.finance, nil, map[string]any{"filter": smallUSD, "dry_run": true})
 	preview := decodeBody[bulkBody](t, resp, b, http.StatusOK)
+	want := []ReconAmountTotal{{Currency: "USD", Count: 2, Amount: &Money{Value: 1200 + 2650, Currency: "USD"}}}
 	if !preview.DryRun || preview.Count != 2 || !slices.EqualFunc(preview.Totals, want, equalTotal) || preview.IDs != nil {
 		t.Fatalf("preview %+v", preview)
 	}
-	if got := list("kind=AMOUNT_MISMATCH&currency=USD&max_amount=3000&status=OPEN"); len(got) != preview.Count {
+	if got := e.current(t, "kind=AMOUNT_MISMATCH&currency=USD&max_amount=3000&status=OPEN"); len(got) != preview.Count {
 		t.Fatalf("the list of the same filter: %+v", got)
 	}
+	if n := len(e.current(t, "status=OPEN")); n != 3 || len(e.audits(t, actionDiscrepancyBulk)) != 0 {
+		t.Fatalf("after a preview: %d open, audit %+v", n, e.audits(t, actionDiscrepancyBulk))
+	}
 
-	// Refused: nothing selected, no note, amounts without a currency.
+	body := map[string]any{"filter": smallUSD, "status": "IGNORED", "note": "under the write-off threshold"}
+	idem := http.Header{httpguard.Header: {"bulk-1"}}
+	resp, b = e.bulk(t, e.finance, idem, body)
+	done := decodeBody[bulkBody](t, resp, b, http.StatusOK)
+	if done.DryRun || done.Count != preview.Count || !slices.EqualFunc(done.Totals, preview.Totals, equalTotal) || len(done.IDs) != 2 {
+		t.Fatalf("change %+v, want the preview %+v", done, preview)
+	}
+	resp, b = e.bulk(t, e.finance, idem, body)
+	if again := decodeBody[bulkBody](t, resp, b, http.StatusOK); resp.Header.Get(httpguard.ReplayedHeader) != "true" ||
+		!slices.Equal(again.IDs, done.IDs) {
+		t.Fatalf("replay %+v %v", again, resp.Header)
+	}
+	e.mustBeIgnored(t, done.IDs, "under the write-off threshold")
+	rows := e.audits(t, actionDiscrepancyBulk)
+	if len(rows) != 1 || rows[0].Outcome != audit.OutcomeSucceeded || rows[0].Target != discrepancyBulkTarget ||
+		rows[0].Actor != "finance-1" ||
+		!strings.Contains(string(rows[0].Input.(json.RawMessage)), `"changed": [`+strconv.FormatInt(done.IDs[0], 10)) {
+		t.Fatalf("audit of the change %+v", rows)
+	}
+}
+
+// TestReconBulkRefused: viewers cannot; nothing selected, no note, an
+// amount without a currency or an unknown id is 422 at its place; one
+// discrepancy that may not change makes a 409 and none changes. Refused
+// changes are audited, previews are not.
+func TestReconBulkRefused(t *testing.T) {
+	t.Parallel()
+	e := newBulkEnv(t)
+	resp, b := e.bulk(t, e.viewer, nil, map[string]any{"filter": smallUSD, "dry_run": true})
+	mustProblem(t, resp, b, http.StatusForbidden)
 	for _, c := range []struct {
 		body     map[string]any
 		location string
 	}{
 		{map[string]any{"dry_run": true}, "body.filter"},
-		{map[string]any{"filter": filter, "status": "IGNORED"}, "body.note"},
-		{map[string]any{"filter": filter, "status": "IGNORED", "note": "   "}, "body.note"},
+		{map[string]any{"filter": smallUSD, "status": "IGNORED"}, "body.note"},
+		{map[string]any{"filter": smallUSD, "status": "IGNORED", "note": "   "}, "body.note"},
 		{map[string]any{"filter": map[string]any{"min_amount": 5}, "dry_run": true}, "body.filter.min_amount"},
-		{map[string]any{"ids": []int64{stranger.ID, 999999}, "status": "IGNORED", "note": "x"}, "body.ids"},
+		{map[string]any{"ids": []int64{e.stranger.ID, 999999}, "status": "IGNORED", "note": "x"}, "body.ids"},
 	} {
-		resp, b := bulk(e.finance, nil, c.body)
+		resp, b := e.bulk(t, e.finance, nil, c.body)
 		if p := mustProblem(t, resp, b, http.StatusUnprocessableEntity); len(p.Errors) == 0 || p.Errors[0].Location != c.location {
 			t.Errorf("%v: %+v, want it at %s", c.body, p, c.location)
 		}
 	}
-	if n := len(list("status=OPEN")); n != 3 {
-		t.Fatalf("%d open after refused requests, want 3", n)
-	}
-	if a := e.audits(t, actionDiscrepancyBulk); len(a) != 3 || a[0].Outcome != audit.OutcomeRejected {
-		t.Fatalf("audit of refused changes (not of previews) %+v", a)
-	}
 
-	// The change: the preview's figures, the ids, each row noted; an
-	// Idempotency-Key replays the answer.
-	body := map[string]any{"filter": filter, "status": "IGNORED", "note": "under the write-off threshold"}
-	idem := http.Header{httpguard.Header: {"bulk-1"}}
-	resp, b = bulk(e.finance, idem, body)
-	done := decodeBody[bulkBody](t, resp, b, http.StatusOK)
-	if done.DryRun || done.Count != preview.Count || !slices.EqualFunc(done.Totals, preview.Totals, equalTotal) || len(done.IDs) != 2 {
-		t.Fatalf("change %+v, want the preview %+v", done, preview)
-	}
-	resp, b = bulk(e.finance, idem, body)
-	if again := decodeBody[bulkBody](t, resp, b, http.StatusOK); resp.Header.Get(httpguard.ReplayedHeader) != "true" ||
-		!slices.Equal(again.IDs, done.IDs) {
-		t.Fatalf("replay %+v %v", again, resp.Header)
-	}
-	ignored := list("status=IGNORED")
-	if len(ignored) != 2 {
-		t.Fatalf("ignored %+v", ignored)
-	}
-	for _, d := range ignored {
-		if !slices.Contains(done.IDs, d.ID) || d.Note != "under the write-off threshold" || d.Actor != "finance-1" || d.ResolvedAt == nil {
-			t.Errorf("ignored %+v", d)
-		}
-	}
-	var succeeded []audit.Entry
-	for _, a := range e.audits(t, actionDiscrepancyBulk) {
-		if a.Outcome == audit.OutcomeSucceeded {
-			succeeded = append(succeeded, a)
-		}
-	}
-	if len(succeeded) != 1 || succeeded[0].Target != discrepancyBulkTarget || succeeded[0].Actor != "finance-1" ||
-		!strings.Contains(string(succeeded[0].Input.(json.RawMessage)), `"changed": [`+strconv.FormatInt(done.IDs[0], 10)) {
-		t.Fatalf("audit of the change %+v", succeeded)
-	}
-
-	// All or nothing: one of them is ignored already.
-	resp, b = bulk(e.finance, nil, map[string]any{"ids": []int64{stranger.ID, done.IDs[0]}, "status": "IGNORED", "note": "x"})
+	amount := e.current(t, "kind=AMOUNT_MISMATCH")[0]
+	resp, b = e.sendJSON(t, http.MethodPatch, "/v1/recon/discrepancies/"+strconv.FormatInt(amount.ID, 10), e.finance,
+		map[string]string{"status": "IGNORED", "note": "one by one"})
+	decodeBody[Discrepancy](t, resp, b, http.StatusOK)
+	resp, b = e.bulk(t, e.finance, nil, map[string]any{"ids": []int64{e.stranger.ID, amount.ID}, "status": "IGNORED", "note": "x"})
 	if p := mustProblem(t, resp, b, http.StatusConflict); !strings.Contains(p.Detail, "IGNORED already") {
 		t.Fatalf("conflict %+v", p)
 	}
-	if d := list("kind=MISSING_IN_LEDGER"); len(d) != 1 || d[0].Status != "OPEN" {
+	if d := e.current(t, "kind=MISSING_IN_LEDGER"); len(d) != 1 || d[0].Status != "OPEN" {
 		t.Fatalf("changed despite the conflict: %+v", d)
 	}
+	var outcomes []string
+	for _, a := range e.audits(t, actionDiscrepancyBulk) {
+		outcomes = append(outcomes, a.Outcome)
+	}
+	if strings.Join(outcomes, ",") != "rejected,rejected,rejected,rejected" {
+		t.Fatalf("audited outcomes %v, want the 3 refused changes and the conflict", outcomes)
+	}
+}
 
-	// The list's new filters: max_amount=0 is a bound, not its absence.
-	if got := list("currency=USD&max_amount=0"); len(got) != 0 {
-		t.Errorf("amounts of size 0: %+v", got)
+// TestReconCurrentAmountFilters: the current list takes the bulk filter's
+// currency, amount and age filters; max_amount=0 is a bound, not its
+// absence, and an amount without a currency is refused.
+func TestReconCurrentAmountFilters(t *testing.T) {
+	t.Parallel()
+	e := newBulkEnv(t)
+	for query, want := range map[string]int{
+		"currency=USD&max_amount=0":    0,
+		"currency=USD&min_amount=5000": 1,
+		"currency=USD&max_amount=2650": 2,
+		"currency=EUR":                 0,
+		"older_than_days=1":            3,
+	} {
+		if got := e.current(t, query); len(got) != want {
+			t.Errorf("%s: %d, want %d", query, len(got), want)
+		}
 	}
-	if got := list("currency=USD&min_amount=5000"); len(got) != 1 || got[0].ID != stranger.ID {
-		t.Errorf("amounts from 50.00: %+v", got)
-	}
-	if got := list("older_than_days=1"); len(got) != 3 {
-		t.Errorf("older than a day: %d", len(got))
-	}
-	resp, b = e.get(t, "/v1/recon/discrepancies?min_amount=5", e.viewer)
+	resp, b := e.get(t, "/v1/recon/discrepancies?min_amount=5", e.viewer)
 	if p := mustProblem(t, resp, b, http.StatusUnprocessableEntity); len(p.Errors) == 0 || p.Errors[0].Location != "query.min_amount" {
 		t.Errorf("amount without a currency: %+v", p)
+	}
+}
+
+// mustBeIgnored checks that exactly ids are IGNORED by finance-1 with note.
+func (e *bulkEnv) mustBeIgnored(t *testing.T, ids []int64, note string) {
+	t.Helper()
+	ignored := e.current(t, "status=IGNORED")
+	if len(ignored) != len(ids) {
+		t.Fatalf("ignored %+v, want %v", ignored, ids)
+	}
+	for _, d := range ignored {
+		if !slices.Contains(ids, d.ID) || d.Note != note || d.Actor != "finance-1" || d.ResolvedAt == nil {
+			t.Errorf("ignored %+v", d)
+		}
 	}
 }
 
