@@ -620,17 +620,37 @@ func (h reconAPI) listDiscrepancies(ctx context.Context, in *ListDiscrepanciesIn
 
 // CurrentDiscrepanciesInput filters and pages the current discrepancies.
 type CurrentDiscrepanciesInput struct {
-	Status     string `query:"status" enum:"OPEN,RESOLVED,IGNORED" doc:"Only discrepancies in this status (OPEN: the worklist)"`
-	Kind       string `query:"kind" enum:"MISSING_IN_LEDGER,MISSING_IN_REPORT,AMOUNT_MISMATCH,CURRENCY_MISMATCH,STATUS_MISMATCH,DUPLICATE_IN_REPORT,BATCH_TOTAL_MISMATCH,FX_MISMATCH" doc:"Only this kind"`
-	PeriodFrom string `query:"period_from" format:"date" example:"2024-03-01" doc:"Only periods (reconciled dates) from this date on"`
-	PeriodTo   string `query:"period_to" format:"date" example:"2024-03-31" doc:"Only periods up to this date, inclusive"`
-	RunID      int64  `query:"run_id" minimum:"1" doc:"Only this run's; it must be its period's latest succeeded run"`
-	Cursor     string `query:"cursor" maxLength:"200" doc:"next_cursor of the previous page"`
-	Limit      int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size"`
+	Status        string `query:"status" enum:"OPEN,RESOLVED,IGNORED" doc:"Only discrepancies in this status (OPEN: the worklist)"`
+	Kind          string `query:"kind" enum:"MISSING_IN_LEDGER,MISSING_IN_REPORT,AMOUNT_MISMATCH,CURRENCY_MISMATCH,STATUS_MISMATCH,DUPLICATE_IN_REPORT,BATCH_TOTAL_MISMATCH,FX_MISMATCH" doc:"Only this kind"`
+	Currency      string `query:"currency" pattern:"^[A-Z]{3}$" example:"EUR" doc:"Only discrepancies whose amount (the report's, else ours) is in this currency"`
+	MinAmount     int64  `query:"min_amount" minimum:"0" example:"100" doc:"Only amounts of at least this size (whatever the sign), in minor units of currency, which it needs"`
+	MaxAmount     int64  `query:"max_amount" minimum:"0" example:"1000" doc:"Only amounts of at most this size (whatever the sign), in minor units of currency, which it needs"`
+	PeriodFrom    string `query:"period_from" format:"date" example:"2024-03-01" doc:"Only periods (reconciled dates) from this date on"`
+	PeriodTo      string `query:"period_to" format:"date" example:"2024-03-31" doc:"Only periods up to this date, inclusive"`
+	OlderThanDays int    `query:"older_than_days" minimum:"1" example:"7" doc:"Only periods more than this many days before today (UTC)"`
+	RunID         int64  `query:"run_id" minimum:"1" doc:"Only this run's; it must be its period's latest succeeded run"`
+	Cursor        string `query:"cursor" maxLength:"200" doc:"next_cursor of the previous page"`
+	Limit         int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size"`
+
+	minAmount, maxAmount *int64 // the bounds given; Huma has no optional integer parameters
+}
+
+// Resolve records which amount bounds were given: max_amount=0 is a bound.
+func (in *CurrentDiscrepanciesInput) Resolve(ctx huma.Context) []error {
+	u := ctx.URL()
+	q := u.Query()
+	if q.Has("min_amount") {
+		in.minAmount = &in.MinAmount
+	}
+	if q.Has("max_amount") {
+		in.maxAmount = &in.MaxAmount
+	}
+	return nil
 }
 
 func (h reconAPI) currentDiscrepancies(ctx context.Context, in *CurrentDiscrepanciesInput) (*DiscrepancyListOutput, error) {
 	f := recon.CurrentFilter{RunID: in.RunID, Kind: recon.Kind(in.Kind), Status: recon.Status(in.Status),
+		Currency: in.Currency, MinMinor: in.minAmount, MaxMinor: in.maxAmount, OlderThanDays: in.OlderThanDays,
 		Cursor: in.Cursor, Limit: in.Limit}
 	for _, p := range []struct {
 		name, value string
@@ -679,6 +699,116 @@ func (h reconAPI) updateDiscrepancy(ctx context.Context, in *UpdateDiscrepancyIn
 		return nil, httpErrorAt(ctx, h.log, err, at{in: "body", what: "discrepancy"})
 	}
 	return &DiscrepancyOutput{Body: discrepancyBody(d)}, nil
+}
+
+// ReconDiscrepancyFilter selects among the current discrepancies, as GET
+// /v1/recon/discrepancies does.
+type ReconDiscrepancyFilter struct {
+	Status        string `json:"status,omitempty" enum:"OPEN,RESOLVED,IGNORED" doc:"Only discrepancies in this status"`
+	Kind          string `json:"kind,omitempty" enum:"MISSING_IN_LEDGER,MISSING_IN_REPORT,AMOUNT_MISMATCH,CURRENCY_MISMATCH,STATUS_MISMATCH,DUPLICATE_IN_REPORT,BATCH_TOTAL_MISMATCH,FX_MISMATCH" doc:"Only this kind"`
+	Currency      string `json:"currency,omitempty" pattern:"^[A-Z]{3}$" example:"EUR" doc:"Only discrepancies whose amount (the report's, else ours) is in this currency"`
+	MinAmount     *int64 `json:"min_amount,omitempty" minimum:"0" example:"0" doc:"Only amounts of at least this size (whatever the sign), in minor units of currency, which it needs"`
+	MaxAmount     *int64 `json:"max_amount,omitempty" minimum:"0" example:"100" doc:"Only amounts of at most this size (whatever the sign), in minor units of currency, which it needs"`
+	PeriodFrom    string `json:"period_from,omitempty" format:"date" example:"2024-03-01" doc:"Only periods from this date on"`
+	PeriodTo      string `json:"period_to,omitempty" format:"date" example:"2024-03-31" doc:"Only periods up to this date, inclusive"`
+	OlderThanDays int    `json:"older_than_days,omitempty" minimum:"1" example:"30" doc:"Only periods more than this many days before today (UTC)"`
+	RunID         int64  `json:"run_id,omitempty" minimum:"1" doc:"Only this run's; it must be its period's latest succeeded run"`
+}
+
+// currentFilter is the domain's filter; a date that does not parse is a
+// problem at its place in the body.
+func (f ReconDiscrepancyFilter) currentFilter() (recon.CurrentFilter, error) {
+	out := recon.CurrentFilter{Status: recon.Status(f.Status), Kind: recon.Kind(f.Kind), Currency: f.Currency,
+		MinMinor: f.MinAmount, MaxMinor: f.MaxAmount, OlderThanDays: f.OlderThanDays, RunID: f.RunID}
+	for _, p := range []struct {
+		name, value string
+		to          *time.Time
+	}{{"period_from", f.PeriodFrom, &out.PeriodFrom}, {"period_to", f.PeriodTo, &out.PeriodTo}} {
+		if p.value == "" {
+			continue
+		}
+		d, err := time.Parse(time.DateOnly, p.value)
+		if err != nil {
+			return out, huma.Error422UnprocessableEntity("invalid "+p.name,
+				&huma.ErrorDetail{Location: "body.filter." + p.name, Message: "want YYYY-MM-DD"})
+		}
+		*p.to = d
+	}
+	return out, nil
+}
+
+// BulkDiscrepanciesBody selects discrepancies and says what to do with them.
+type BulkDiscrepanciesBody struct {
+	IDs    []int64                 `json:"ids,omitempty" doc:"These discrepancies (each must be its period's current row); or give filter"`
+	Filter *ReconDiscrepancyFilter `json:"filter,omitempty" doc:"Every current discrepancy it selects; or give ids"`
+	Status string                  `json:"status,omitempty" enum:"OPEN,RESOLVED,IGNORED" doc:"RESOLVED or IGNORED closes OPEN discrepancies; OPEN reopens closed ones. Required unless dry_run"`
+	Note   string                  `json:"note,omitempty" maxLength:"2000" example:"below the write-off threshold, agreed with finance" doc:"Why; mandatory unless dry_run, kept with the actor on every discrepancy changed"`
+	DryRun bool                    `json:"dry_run,omitempty" doc:"Only preview the selection: its count and amounts per currency. Nothing changes"`
+}
+
+// BulkDiscrepanciesInput is the request of bulk-update-recon-discrepancies.
+type BulkDiscrepanciesInput struct {
+	Body BulkDiscrepanciesBody
+}
+
+// ReconAmountTotal counts discrepancies of one currency and sums their
+// amounts (the report's, else ours).
+type ReconAmountTotal struct {
+	Currency  string `json:"currency,omitempty" example:"EUR" doc:"Absent for discrepancies without an amount"`
+	Count     int64  `json:"count"`
+	Amount    *Money `json:"amount,omitempty" doc:"Sum of the amounts; absent without a currency"`
+	Saturated bool   `json:"saturated,omitempty" doc:"The sum went beyond the int64 range of minor units and is shown at its bound"`
+}
+
+// BulkDiscrepanciesOutput is what a bulk change changed, or would change.
+type BulkDiscrepanciesOutput struct {
+	Body struct {
+		DryRun bool               `json:"dry_run" doc:"true: a preview, nothing changed"`
+		Count  int                `json:"count" doc:"Discrepancies selected (and, unless dry_run, changed)"`
+		Totals []ReconAmountTotal `json:"totals" nullable:"false" doc:"Per currency"`
+		IDs    []int64            `json:"ids,omitempty" doc:"The discrepancies changed, in id order; absent in a dry run"`
+	}
+}
+
+// bulkAudit is what the audit log keeps of a bulk change: the request and
+// the discrepancies it changed.
+type bulkAudit struct {
+	BulkDiscrepanciesBody
+	Changed []int64 `json:"changed"`
+}
+
+func (h reconAPI) bulkDiscrepancies(ctx context.Context, in *BulkDiscrepanciesInput) (*BulkDiscrepanciesOutput, error) {
+	sel := recon.Selection{IDs: in.Body.IDs}
+	var err error
+	if in.Body.Filter != nil {
+		sel.Filter, err = in.Body.Filter.currentFilter()
+	}
+	out := &BulkDiscrepanciesOutput{}
+	out.Body.DryRun = in.Body.DryRun
+	var p recon.BulkPreview
+	if in.Body.DryRun {
+		if err == nil {
+			p, err = h.recon.PreviewBulk(ctx, sel)
+		}
+	} else {
+		var res recon.BulkResult
+		if err == nil {
+			res, err = h.recon.UpdateDiscrepancies(ctx, sel, recon.Status(in.Body.Status), in.Body.Note, actorName(ctx))
+		}
+		recordAudit(ctx, h.log, h.audits, audit.ActionDiscrepancyBulk, audit.DiscrepancyBulkTarget,
+			bulkAudit{BulkDiscrepanciesBody: in.Body, Changed: res.IDs}, auditOutcome(err))
+		p, out.Body.IDs = res.BulkPreview, res.IDs
+	}
+	if err != nil {
+		return nil, httpErrorAt(ctx, h.log, err, at{in: "body", what: "discrepancy"})
+	}
+	out.Body.Count = p.Count
+	out.Body.Totals = make([]ReconAmountTotal, len(p.Totals))
+	for i, t := range p.Totals {
+		out.Body.Totals[i] = ReconAmountTotal{Currency: t.Currency, Count: t.Count,
+			Amount: optionalMoney(t.AmountMinor, t.Currency), Saturated: t.Saturated}
+	}
+	return out, nil
 }
 
 // ---- exports ----

@@ -966,8 +966,8 @@ func TestReconRoutesSpec(t *testing.T) {
 			}
 		}
 	}
-	if n != 9 {
-		t.Fatalf("%d recon operations, want 9", n)
+	if n != 10 {
+		t.Fatalf("%d recon operations, want 10", n)
 	}
 	paths := api.OpenAPI().Paths
 	mt := paths["/v1/recon/reports"].Post.RequestBody.Content["multipart/form-data"]

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -330,6 +331,19 @@ func addReconRoutes(api huma.API, e edge, rs *recon.Service, enqueue func(ctx co
 			"change (409 naming the current one otherwise), and not while a run of its period is in progress (409).",
 		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	})), h.updateDiscrepancy)
+	huma.Register(api, needs(auth.NeedFinance, idem.Wrap(huma.Operation{
+		OperationID: "bulk-update-recon-discrepancies", Method: http.MethodPost, Path: "/v1/recon/discrepancies/bulk",
+		Summary: "Resolve, ignore or reopen many discrepancies at once", Tags: []string{"Reconciliation"},
+		Description: "The owner workflow of `PATCH /v1/recon/discrepancies/{id}` over either `ids` or a `filter` of the " +
+			"current discrepancies (as `GET /v1/recon/discrepancies` selects them, plus its amount and age filters), with " +
+			"one mandatory note. All or nothing: when any selected discrepancy may not change as the PATCH would " +
+			"refuse it (closed already, a superseded run's row, a run of its period in progress), nothing changes and " +
+			"the 409 names the first few. At most " + strconv.Itoa(recon.MaxBulk) + " discrepancies at once (422 " +
+			"beyond). `dry_run: true` previews the selection, its count and amounts per currency, without changing " +
+			"anything; the change answers the same figures for what it changed, with the ids. Each change is audited " +
+			"as one entry listing the ids.",
+		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity},
+	})), h.bulkDiscrepancies)
 	huma.Register(api, needs(auth.NeedRead, huma.Operation{
 		OperationID: "export-recon-run-xlsx", Method: http.MethodGet, Path: "/v1/recon/runs/{id}/export.xlsx",
 		Summary: "Download a run's workbook", Tags: []string{"Reconciliation"},

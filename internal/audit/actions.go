@@ -26,16 +26,22 @@ const (
 	ActionReconUpload       = "recon-report.upload"
 	ActionReconRunStart     = "recon-run.start"
 	ActionDiscrepancyUpdate = "recon-discrepancy.update"
+	ActionDiscrepancyBulk   = "recon-discrepancy.bulk-update"
 
 	ActionWebhookReplay = "webhook-event.replay"
 )
 
 // Targets name what an action changed, as "<kind>:<id>".
 
-func APIKeyTarget(id string) string         { return "api-key:" + id }
-func DisputeTarget(id string) string        { return "dispute:" + id }
-func PaymentTarget(id string) string        { return "payment:" + id }
-func ReconRunTarget(id int64) string        { return "recon-run:" + strconv.FormatInt(id, 10) }
+func APIKeyTarget(id string) string  { return "api-key:" + id }
+func DisputeTarget(id string) string { return "dispute:" + id }
+func PaymentTarget(id string) string { return "payment:" + id }
+func ReconRunTarget(id int64) string { return "recon-run:" + strconv.FormatInt(id, 10) }
+
+// DiscrepancyBulkTarget is a bulk change's target: up to recon.MaxBulk ids
+// do not fit the indexed target column, so its input lists the ids.
+const DiscrepancyBulkTarget = "recon-discrepancy:bulk"
+
 func DiscrepancyTarget(id int64) string     { return "recon-discrepancy:" + strconv.FormatInt(id, 10) }
 func ReconReportTarget(ids []string) string { return "recon-report:" + strings.Join(ids, ",") }
 func WebhookTarget(id string) string        { return "webhook-event:" + id }

@@ -536,16 +536,6 @@ func (c *Console) reconBulkPreview(w http.ResponseWriter, r *http.Request, s *se
 	return nil
 }
 
-// The audit action and target of a bulk change: the admin API's for its
-// bulk-update-recon-discrepancies operation (being added to cmd/api on the
-// summaries branch, whose names internal/audit does not hold yet). The
-// target names no discrepancy: up to recon.MaxBulk ids do not fit the
-// indexed target column, so the row's input lists those changed.
-const (
-	reconActionBulk = "recon-discrepancy.bulk-update"
-	reconBulkTarget = "recon-discrepancy:bulk"
-)
-
 // reconBulkAudit is what the audit row of a bulk change keeps: the API's
 // (cmd/api/recon.go), the request as its body would say it (a filter's
 // amounts in minor units) and the discrepancies changed.
@@ -604,7 +594,7 @@ func (c *Console) reconBulk(w http.ResponseWriter, r *http.Request, s *session) 
 		Request reconBulkAudit
 		Expect  string
 	}{rec, expect}
-	return c.reconAct(w, r, s, action{Name: reconActionBulk, Target: reconBulkTarget, Input: key,
+	return c.reconAct(w, r, s, action{Name: audit.ActionDiscrepancyBulk, Target: audit.DiscrepancyBulkTarget, Input: key,
 		Run: func(ctx context.Context) (string, string, error) {
 			now, err := c.d.Recon.PreviewBulk(ctx, b.sel)
 			if err != nil {
@@ -627,7 +617,7 @@ func (c *Console) reconBulk(w http.ResponseWriter, r *http.Request, s *session) 
 			}
 			return b.Back, flash, nil
 		},
-	}, func(error) (string, any) { return reconBulkTarget, rec })
+	}, func(error) (string, any) { return audit.DiscrepancyBulkTarget, rec })
 }
 
 // ---- one submission per token, with the target known after ----

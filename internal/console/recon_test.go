@@ -983,7 +983,7 @@ func TestReconBulkSelection(t *testing.T) {
 	if now := e.reconOpen(t); len(now) != len(open)-len(picked) {
 		t.Fatalf("a refused bulk change changed something: %d open, want %d", len(now), len(open)-len(picked))
 	}
-	if rows := e.reconAudits(t, reconActionBulk); len(rows) != 2 || rows[0].Outcome != audit.OutcomeRejected ||
+	if rows := e.reconAudits(t, audit.ActionDiscrepancyBulk); len(rows) != 2 || rows[0].Outcome != audit.OutcomeRejected ||
 		!strings.Contains(string(rows[0].Input.(json.RawMessage)), `"changed": null`) {
 		t.Fatalf("audit rows of the refusal: %d, newest %+v (%s)", len(rows), rows[0], rows[0].Input)
 	}
@@ -1070,8 +1070,8 @@ func reconCheckBulkRefusals(t *testing.T, e *env, c *http.Client, ids []string) 
 // API's: the request and the discrepancies it changed.
 func reconCheckBulkAudit(t *testing.T, e *env, actor string, picked []recon.Discrepancy, note string) {
 	t.Helper()
-	rows := e.reconAudits(t, reconActionBulk)
-	if len(rows) != 1 || rows[0].Actor != actor || rows[0].Target != reconBulkTarget || rows[0].Outcome != audit.OutcomeSucceeded {
+	rows := e.reconAudits(t, audit.ActionDiscrepancyBulk)
+	if len(rows) != 1 || rows[0].Actor != actor || rows[0].Target != audit.DiscrepancyBulkTarget || rows[0].Outcome != audit.OutcomeSucceeded {
 		t.Fatalf("bulk audit rows %+v, want one success (and none for the resend)", rows)
 	}
 	var in reconBulkAudit
@@ -1114,9 +1114,9 @@ func reconCheckStaleConfirmation(t *testing.T, e *env, c *http.Client, confirm u
 	if still != 2 || len(e.reconWithNote(t, "rounding at the acquirer")) != 0 {
 		t.Fatalf("a stale confirmation changed something: %d amount mismatches open, want 2", still)
 	}
-	rows := e.reconAudits(t, reconActionBulk)
+	rows := e.reconAudits(t, audit.ActionDiscrepancyBulk)
 	var in reconBulkAudit
-	if len(rows) != 1 || rows[0].Target != reconBulkTarget || rows[0].Outcome != audit.OutcomeRejected ||
+	if len(rows) != 1 || rows[0].Target != audit.DiscrepancyBulkTarget || rows[0].Outcome != audit.OutcomeRejected ||
 		json.Unmarshal(rows[0].Input.(json.RawMessage), &in) != nil || in.Filter == nil || in.Filter.Kind != string(kind) ||
 		in.Filter.Currency != "USD" || in.Filter.MinAmount == nil || *in.Filter.MinAmount != 1 || in.Filter.Status != "OPEN" {
 		t.Fatalf("audit rows of the stale confirmation %+v", rows)

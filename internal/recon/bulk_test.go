@@ -4,68 +4,89 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
-// TestBulkUpdate: a bulk change over ids or a filter (kind, currency,
-// amount bounds, age) previews exactly what it then changes, recording
-// each change as UpdateDiscrepancy does; the note is mandatory; one
-// discrepancy that may not change (closed already, superseded, its period
-// being run) means none changes; the size is bounded.
-func TestBulkUpdate(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+// bulkFixture is two periods of discrepancies as of 10 March 2024: the
+// 1st (its first run superseded by a second) and the 5th.
+type bulkFixture struct {
+	ctx                           context.Context
+	svc                           *Service
+	db                            *sqlx.DB
+	b                             *book
+	now                           time.Time
+	oldA1, a1, a2, a3, m1, a4, a5 int64
+}
+
+func newBulkFixture(t *testing.T) *bulkFixture {
+	t.Helper()
 	svc, db, _ := newTestService(t)
-	now := time.Date(2024, 3, 10, 9, 30, 0, 0, time.UTC)
-	svc.now = func() time.Time { return now }
-	b := &book{t: t, db: db}
+	f := &bulkFixture{ctx: context.Background(), svc: svc, db: db, b: &book{t: t, db: db},
+		now: time.Date(2024, 3, 10, 9, 30, 0, 0, time.UTC)}
+	svc.now = func() time.Time { return f.now }
 	eur := func(m int64) side { return side{m, "EUR"} }
-	old := b.run("2024-03-01", RunSucceeded, "test")
-	oldA1 := b.add(old, AmountMismatch, StatusOpen, "a1", eur(1000), eur(900))
-	first := b.run("2024-03-01", RunSucceeded, "test")
-	a1 := b.add(first, AmountMismatch, StatusOpen, "a1", eur(1000), eur(900))
-	a2 := b.add(first, AmountMismatch, StatusOpen, "", eur(-2500), eur(-2400)) // size 2500
-	a3 := b.add(first, AmountMismatch, StatusResolved, "", eur(50), eur(40))
-	m1 := b.add(first, MissingInReport, StatusOpen, "", side{}, side{300, "USD"})
-	later := b.run("2024-03-05", RunSucceeded, "test")
-	a4 := b.add(later, AmountMismatch, StatusOpen, "", eur(80), eur(70))
-	a5 := b.add(later, AmountMismatch, StatusOpen, "", side{80, "JPY"}, side{70, "JPY"})
+	old := f.b.run("2024-03-01", RunSucceeded, "test")
+	f.oldA1 = f.b.add(old, AmountMismatch, StatusOpen, "a1", eur(1000), eur(900))
+	first := f.b.run("2024-03-01", RunSucceeded, "test")
+	f.a1 = f.b.add(first, AmountMismatch, StatusOpen, "a1", eur(1000), eur(900))
+	f.a2 = f.b.add(first, AmountMismatch, StatusOpen, "", eur(-2500), eur(-2400)) // size 2500
+	f.a3 = f.b.add(first, AmountMismatch, StatusResolved, "", eur(50), eur(40))
+	f.m1 = f.b.add(first, MissingInReport, StatusOpen, "", side{}, side{300, "USD"})
+	later := f.b.run("2024-03-05", RunSucceeded, "test")
+	f.a4 = f.b.add(later, AmountMismatch, StatusOpen, "", eur(80), eur(70))
+	f.a5 = f.b.add(later, AmountMismatch, StatusOpen, "", side{80, "JPY"}, side{70, "JPY"})
+	return f
+}
 
-	status := func(id int64) Discrepancy {
-		t.Helper()
-		d, err := NewStore(db).Discrepancy(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
+func (f *bulkFixture) get(t *testing.T, id int64) Discrepancy {
+	t.Helper()
+	d, err := NewStore(f.db).Discrepancy(f.ctx, id)
+	if err != nil {
+		t.Fatal(err)
 	}
-	unchanged := func(what string, want map[int64]Status) {
-		t.Helper()
-		for id, st := range want {
-			if d := status(id); d.Status != st || d.Actor != "" {
-				t.Errorf("%s: discrepancy %d is %s by %q, want %s untouched", what, id, d.Status, d.Actor, st)
-			}
-		}
-	}
-	before := map[int64]Status{oldA1: StatusOpen, a1: StatusOpen, a2: StatusOpen, a3: StatusResolved, m1: StatusOpen,
-		a4: StatusOpen, a5: StatusOpen}
-	i64 := func(n int64) *int64 { return &n }
+	return d
+}
 
-	// Refused requests change nothing.
+// untouched checks that nobody changed the discrepancies since the fixture.
+func (f *bulkFixture) untouched(t *testing.T, what string, ids ...int64) {
+	t.Helper()
+	want := map[int64]Status{f.oldA1: StatusOpen, f.a1: StatusOpen, f.a2: StatusOpen, f.a3: StatusResolved,
+		f.m1: StatusOpen, f.a4: StatusOpen, f.a5: StatusOpen}
+	if len(ids) == 0 {
+		ids = slices.Collect(maps.Keys(want))
+	}
+	for _, id := range ids {
+		if d := f.get(t, id); d.Status != want[id] || d.Actor != "" {
+			t.Errorf("%s: discrepancy %d is %s by %q, want %s untouched", what, id, d.Status, d.Actor, want[id])
+		}
+	}
+}
+
+func i64(n int64) *int64 { return &n }
+
+// TestBulkRefusals: a bad request, an empty or unclear selection, unknown
+// ids, a bad filter (named at filter.<field>) or a missing note change
+// nothing.
+func TestBulkRefusals(t *testing.T) {
+	t.Parallel()
+	f := newBulkFixture(t)
 	var invalid *InvalidError
 	for _, c := range []struct {
 		sel         Selection
 		status      Status
 		note, field string
 	}{
-		{Selection{IDs: []int64{a1}}, StatusIgnored, "   ", "note"},
-		{Selection{IDs: []int64{a1}}, "DONE", "why", "status"},
+		{Selection{IDs: []int64{f.a1}}, StatusIgnored, "   ", "note"},
+		{Selection{IDs: []int64{f.a1}}, "DONE", "why", "status"},
 		{Selection{}, StatusIgnored, "why", "filter"},
-		{Selection{IDs: []int64{a1}, Filter: CurrentFilter{Kind: AmountMismatch}}, StatusIgnored, "why", "ids"},
-		{Selection{IDs: []int64{a1, 1 << 40}}, StatusIgnored, "why", "ids"},
+		{Selection{IDs: []int64{f.a1}, Filter: CurrentFilter{Kind: AmountMismatch}}, StatusIgnored, "why", "ids"},
+		{Selection{IDs: []int64{f.a1, 1 << 40}}, StatusIgnored, "why", "ids"},
 		{Selection{IDs: make([]int64, MaxBulk+1)}, StatusIgnored, "why", "ids"},
 		{Selection{Filter: CurrentFilter{Kind: AmountMismatch, Limit: 10}}, StatusIgnored, "why", "filter"},
 		{Selection{Filter: CurrentFilter{Currency: "eur"}}, StatusIgnored, "why", "filter.currency"},
@@ -73,112 +94,131 @@ func TestBulkUpdate(t *testing.T) {
 		{Selection{Filter: CurrentFilter{Currency: "EUR", MinMinor: i64(5), MaxMinor: i64(4)}}, StatusIgnored, "why", "filter.max_amount"},
 		{Selection{Filter: CurrentFilter{OlderThanDays: -1}}, StatusIgnored, "why", "filter.older_than_days"},
 	} {
-		_, err := svc.UpdateDiscrepancies(ctx, c.sel, c.status, c.note, "alice")
+		_, err := f.svc.UpdateDiscrepancies(f.ctx, c.sel, c.status, c.note, "alice")
 		if !errors.As(err, &invalid) || invalid.Field != c.field {
 			t.Errorf("%+v %s %q: %v, want invalid %s", c.sel.Filter, c.status, c.note, err, c.field)
 		}
 	}
-	unchanged("refused", before)
+	f.untouched(t, "refused")
+}
 
-	// Older than 7 days on the 10th: the periods up to the 2nd. A3 there is
-	// RESOLVED already, so resolving the selection changes nothing at all.
+// TestBulkAllOrNothing: one discrepancy that may not change as
+// UpdateDiscrepancy would refuse it (closed already, a superseded run's
+// row, its period being run) means none changes.
+func TestBulkAllOrNothing(t *testing.T) {
+	t.Parallel()
+	f := newBulkFixture(t)
+	var conflict *ConflictError
+
+	// Older than 7 days on the 10th: the periods up to the 2nd, where a3 is
+	// RESOLVED already.
 	old7 := Selection{Filter: CurrentFilter{Kind: AmountMismatch, OlderThanDays: 7}}
-	p, err := svc.PreviewBulk(ctx, old7)
+	p, err := f.svc.PreviewBulk(f.ctx, old7)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := (BulkPreview{Count: 3, Totals: []CurrencyTotal{{"EUR", 3, 1000 - 2500 + 50, false}}}); !equalPreview(p, want) {
 		t.Fatalf("preview older than 7 days %+v, want %+v", p, want)
 	}
-	var conflict *ConflictError
-	if _, err := svc.UpdateDiscrepancies(ctx, old7, StatusResolved, "booked", "alice"); !errors.As(err, &conflict) ||
-		!strings.Contains(err.Error(), "1 of 3 discrepancies cannot change") ||
-		!strings.Contains(err.Error(), fmt.Sprintf("discrepancy %d is RESOLVED already", a3)) {
+	_, err = f.svc.UpdateDiscrepancies(f.ctx, old7, StatusResolved, "booked", "alice")
+	if !errors.As(err, &conflict) || !strings.Contains(err.Error(), "1 of 3 discrepancies cannot change") ||
+		!strings.Contains(err.Error(), fmt.Sprintf("discrepancy %d is RESOLVED already", f.a3)) {
 		t.Fatalf("resolve with one resolved: %v", err)
 	}
-	unchanged("one closed already", before)
+	f.untouched(t, "one closed already")
 
-	// Ids naming a superseded row: none changes, and the error names the
-	// row to change instead.
-	_, err = svc.UpdateDiscrepancies(ctx, Selection{IDs: []int64{a4, oldA1}}, StatusIgnored, "dup", "alice")
-	if !errors.As(err, &conflict) || !strings.Contains(err.Error(), fmt.Sprintf("change discrepancy %d instead", a1)) {
+	_, err = f.svc.UpdateDiscrepancies(f.ctx, Selection{IDs: []int64{f.a4, f.oldA1}}, StatusIgnored, "dup", "alice")
+	if !errors.As(err, &conflict) || !strings.Contains(err.Error(), fmt.Sprintf("change discrepancy %d instead", f.a1)) {
 		t.Fatalf("superseded row: %v", err)
 	}
-	unchanged("superseded", before)
+	f.untouched(t, "superseded")
 
-	// While a run of one period works, nothing of it changes.
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := f.db.BeginTxx(f.ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := NewStore(tx).LockPeriod(ctx, time.Date(2024, 3, 5, 0, 0, 0, 0, time.UTC)); err != nil {
+	if err := NewStore(tx).LockPeriod(f.ctx, time.Date(2024, 3, 5, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
-	_, err = svc.UpdateDiscrepancies(ctx, Selection{IDs: []int64{a1, a4}}, StatusIgnored, "x", "alice")
+	_, err = f.svc.UpdateDiscrepancies(f.ctx, Selection{IDs: []int64{f.a1, f.a4}}, StatusIgnored, "x", "alice")
 	if rbErr := tx.Rollback(); rbErr != nil {
 		t.Fatal(rbErr)
 	}
 	if !errors.As(err, &conflict) || !strings.Contains(err.Error(), "run of period 2024-03-05 is in progress") {
 		t.Fatalf("during a run: %v", err)
 	}
-	unchanged("during a run", before)
+	f.untouched(t, "during a run")
+}
 
-	// EUR amounts of size up to 10.00, across periods: the preview is what
-	// the change changes, recorded on each row.
+// TestBulkPreviewIsWhatChanges: EUR amounts of size up to 10.00 across
+// periods: the preview, the list of the same filter and the change agree,
+// and each row records the change as UpdateDiscrepancy does; reopening by
+// ids (repeated ones once) clears the resolution.
+func TestBulkPreviewIsWhatChanges(t *testing.T) {
+	t.Parallel()
+	f := newBulkFixture(t)
 	small := Selection{Filter: CurrentFilter{Kind: AmountMismatch, Status: StatusOpen, Currency: "EUR", MaxMinor: i64(1000)}}
-	p, err = svc.PreviewBulk(ctx, small)
+	p, err := f.svc.PreviewBulk(f.ctx, small)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := (BulkPreview{Count: 2, Totals: []CurrencyTotal{{"EUR", 2, 1080, false}}}); !equalPreview(p, want) {
 		t.Fatalf("preview %+v, want %+v", p, want)
 	}
-	page, err := svc.CurrentDiscrepancies(ctx, small.Filter)
+	page, err := f.svc.CurrentDiscrepancies(f.ctx, small.Filter)
 	if err != nil || len(page.Items) != p.Count {
 		t.Fatalf("the list of the same filter: %d items, %v", len(page.Items), err)
 	}
-	res, err := svc.UpdateDiscrepancies(ctx, small, StatusIgnored, "  below the write-off threshold  ", "alice")
+	res, err := f.svc.UpdateDiscrepancies(f.ctx, small, StatusIgnored, "  below the write-off threshold  ", "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equalPreview(res.BulkPreview, p) || !slices.Equal(res.IDs, []int64{a1, a4}) {
-		t.Fatalf("result %+v, want the preview %+v over %d, %d", res, p, a1, a4)
+	if !equalPreview(res.BulkPreview, p) || !slices.Equal(res.IDs, []int64{f.a1, f.a4}) {
+		t.Fatalf("result %+v, want the preview %+v over %d, %d", res, p, f.a1, f.a4)
 	}
 	for _, id := range res.IDs {
-		d := status(id)
+		d := f.get(t, id)
 		if d.Status != StatusIgnored || d.Note != "below the write-off threshold" || d.Actor != "alice" ||
-			d.ResolvedAt == nil || !d.ResolvedAt.Equal(now) {
+			d.ResolvedAt == nil || !d.ResolvedAt.Equal(f.now) {
 			t.Errorf("changed %+v", d)
 		}
 	}
-	unchanged("outside the selection", map[int64]Status{oldA1: StatusOpen, a2: StatusOpen, m1: StatusOpen, a5: StatusOpen})
+	f.untouched(t, "outside the selection", f.oldA1, f.a2, f.a3, f.m1, f.a5)
 
-	// Reopened by id (repeated ids count once), as one reopens one.
-	res, err = svc.UpdateDiscrepancies(ctx, Selection{IDs: []int64{a4, a1, a4}}, StatusOpen, "the write-off was refused", "bob")
+	res, err = f.svc.UpdateDiscrepancies(f.ctx, Selection{IDs: []int64{f.a4, f.a1, f.a4}}, StatusOpen, "the write-off was refused", "bob")
 	if err != nil || res.Count != 2 {
 		t.Fatalf("reopen: %+v %v", res, err)
 	}
-	if d := status(a1); d.Status != StatusOpen || d.Actor != "bob" || d.ResolvedAt != nil {
+	if d := f.get(t, f.a1); d.Status != StatusOpen || d.Actor != "bob" || d.ResolvedAt != nil {
 		t.Errorf("reopened %+v", d)
 	}
+}
 
-	// The bound: MaxBulk discrepancies change at once, one more is refused.
-	bulk := b.run("2024-03-06", RunSucceeded, "test")
-	if _, err := db.Exec(`INSERT INTO discrepancies (run_id, kind, fingerprint, content_hash, report_amount_minor,
+// TestBulkBound: MaxBulk discrepancies change at once; a selection of one
+// more is refused, in the preview as in the change.
+func TestBulkBound(t *testing.T) {
+	t.Parallel()
+	f := newBulkFixture(t)
+	bulk := f.b.run("2024-03-06", RunSucceeded, "test")
+	if _, err := f.db.Exec(`INSERT INTO discrepancies (run_id, kind, fingerprint, content_hash, report_amount_minor,
 		report_currency, created_at) SELECT $1, 'MISSING_IN_LEDGER', 'g' || g, 'h', g, 'USD', now()
 		FROM generate_series(1, $2) AS g`, bulk, MaxBulk); err != nil {
 		t.Fatal(err)
 	}
 	many := Selection{Filter: CurrentFilter{RunID: bulk}}
 	start := time.Now()
-	res, err = svc.UpdateDiscrepancies(ctx, many, StatusIgnored, "test data", "alice")
+	res, err := f.svc.UpdateDiscrepancies(f.ctx, many, StatusIgnored, "test data", "alice")
 	if err != nil || res.Count != MaxBulk || res.Totals[0].AmountMinor != MaxBulk*(MaxBulk+1)/2 {
 		t.Fatalf("%d at once: %+v %v", MaxBulk, res.BulkPreview, err)
 	}
 	t.Logf("%d discrepancies changed in %v", MaxBulk, time.Since(start).Round(time.Millisecond))
-	b.add(bulk, MissingInLedger, StatusOpen, "", side{1, "USD"}, side{})
-	if _, err := svc.PreviewBulk(ctx, many); !errors.As(err, &invalid) || invalid.Field != "filter" {
-		t.Fatalf("%d + 1: %v, want invalid", MaxBulk, err)
+	f.b.add(bulk, MissingInLedger, StatusOpen, "", side{1, "USD"}, side{})
+	var invalid *InvalidError
+	if _, err := f.svc.PreviewBulk(f.ctx, many); !errors.As(err, &invalid) || invalid.Field != "filter" {
+		t.Fatalf("preview of %d + 1: %v, want invalid", MaxBulk, err)
+	}
+	if _, err := f.svc.UpdateDiscrepancies(f.ctx, many, StatusOpen, "x", "alice"); !errors.As(err, &invalid) || invalid.Field != "filter" {
+		t.Fatalf("change of %d + 1: %v, want invalid", MaxBulk, err)
 	}
 }
 
