@@ -28,6 +28,19 @@ type action struct {
 	// Run makes the change and says where to go after it and what to say
 	// there ("Refund of USD 15.00 sent").
 	Run func(ctx context.Context) (location, flash string, err error)
+	// Audited, when set, names the audit row's target and input after Run,
+	// given its error: what a change made (the run a start recorded, the
+	// discrepancies a bulk change moved) is known only then. Target and
+	// Input above still identify the request for its form token.
+	Audited func(err error) (target string, input any)
+	// SelfAudited is a change whose domain service writes its audit row in
+	// the change's own transaction (auth.Keys, users.Service): act records
+	// only a refused or failed one, whose row the domain rolled back.
+	SelfAudited bool
+	// Show, when set, answers the first success instead of the redirect: a
+	// page holding a secret that exists only now (a new API key, a
+	// password). What is kept for a resubmission never holds it.
+	Show func()
 }
 
 // maxForm bounds a form without files.
@@ -56,7 +69,12 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, s *session, a acti
 		return c.replay(w, r, held, hash)
 	}
 	loc, flash, runErr := a.Run(ctx)
-	c.record(ctx, s, a, outcome(runErr))
+	if row := a; !a.SelfAudited || runErr != nil {
+		if a.Audited != nil {
+			row.Target, row.Input = a.Audited(runErr)
+		}
+		c.record(ctx, s, row, outcome(runErr))
+	}
 	// Detached: the client hanging up must not leave the token held.
 	dctx := context.WithoutCancel(ctx)
 	if runErr != nil {
@@ -68,6 +86,12 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, s *session, a acti
 	body, _ := json.Marshal(done{Location: loc, Flash: flash})
 	if err := c.d.Idempotency.Complete(dctx, held, http.StatusSeeOther, idempotency.Response{ContentType: "application/json", Body: body}); err != nil {
 		c.d.Log.WarnContext(ctx, "console: form outcome not kept", "err", err)
+	}
+	if a.Show != nil {
+		// The page holds a secret: no cache, no history snapshot keeps it.
+		w.Header().Set("Cache-Control", "no-store")
+		a.Show()
+		return nil
 	}
 	c.redirect(w, r, loc, flash)
 	return nil

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"html/template"
 	"image/png"
 	"net/http"
@@ -17,66 +16,8 @@ import (
 
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/httpx"
-	"github.com/payops/payops/internal/idempotency"
 	"github.com/payops/payops/internal/users"
 )
-
-// actAudited is act for the changes whose domain service writes the audit
-// row itself, in the change's own transaction (auth.Keys, users.Service):
-// the row exists exactly when the change does, so act's own row after a
-// success would be a second one. Like act, it runs a at most once per form
-// token and keeps its outcome (where to go, what to say) for a
-// resubmission; unlike act, a refused or failed change is the only one it
-// records itself (the domain rolled its row back with the change).
-//
-// show, when not nil, answers the first submission instead of the
-// redirect: it renders a page with a secret that exists only now (a new
-// API key, a generated password, a TOTP secret). What is kept for a
-// resubmission never holds the secret: a resubmitted form is sent to the
-// list with a note that the secret was shown once, so a reload of the
-// result page neither makes a second key nor shows the first one again.
-func (c *Console) actAudited(w http.ResponseWriter, r *http.Request, s *session, a action, show func()) error {
-	token := r.PostFormValue("token")
-	if token == "" || len(token) > 64 {
-		return &formError{Field: "token", Message: "this form is missing its token; reload the page and try again"}
-	}
-	hash, err := actionHash(a)
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	scope := "console:" + s.User.ID + " " + a.Name
-	now := c.d.Now()
-	held, started, err := c.d.Idempotency.Begin(ctx, scope, token, hash, now, now.Add(-idempotency.DefaultStaleAfter))
-	if err != nil {
-		return err
-	}
-	if !started {
-		return c.replay(w, r, held, hash)
-	}
-	loc, flash, runErr := a.Run(ctx)
-	// Detached: the client hanging up must not leave the token held.
-	dctx := context.WithoutCancel(ctx)
-	if runErr != nil {
-		c.record(ctx, s, a, outcome(runErr))
-		if err := c.d.Idempotency.Abandon(dctx, held); err != nil {
-			c.d.Log.WarnContext(ctx, "console: form token not released", "err", err)
-		}
-		return runErr
-	}
-	body, _ := json.Marshal(done{Location: loc, Flash: flash})
-	if err := c.d.Idempotency.Complete(dctx, held, http.StatusSeeOther, idempotency.Response{ContentType: "application/json", Body: body}); err != nil {
-		c.d.Log.WarnContext(ctx, "console: form outcome not kept", "err", err)
-	}
-	if show != nil {
-		// The page holds a secret: no cache, no history snapshot keeps it.
-		w.Header().Set("Cache-Control", "no-store")
-		show()
-		return nil
-	}
-	c.redirect(w, r, loc, flash)
-	return nil
-}
 
 // adminEntry is the audit row of a change the signed-in admin makes, as the
 // API's auditEntry builds it from an API key: the console user's email is

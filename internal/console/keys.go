@@ -76,10 +76,12 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 		return Prefix + "/keys", "API key “" + key.Name + "” was created. Its key was shown once, on the page after " +
 			"creating it; payops keeps only a hash. If it was not copied, revoke the key and create another.", nil
 	}}
-	err := c.actAudited(w, r, s, a, func() {
+	a.SelfAudited = true
+	a.Show = func() {
 		c.render(w, r, http.StatusOK, "keys", view{Title: "API key created", Nav: "keys", S: s,
 			Data: keysData{Created: &created}})
-	})
+	}
+	err := c.act(w, r, s, a)
 	if p, ok := adminRefusal(r, err); ok {
 		return c.renderKeys(w, r, s, p.Status, keysData{Form: in, Problem: p})
 	}
@@ -129,5 +131,6 @@ func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, s *session) 
 		}
 		return Prefix + "/keys", "API key “" + k.Name + "” revoked: it no longer signs in.", nil
 	}}
-	return c.actAudited(w, r, s, a, nil)
+	a.SelfAudited = true
+	return c.act(w, r, s, a)
 }

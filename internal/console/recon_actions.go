@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +24,6 @@ import (
 
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/httpx"
-	"github.com/payops/payops/internal/idempotency"
 	"github.com/payops/payops/internal/recon"
 	"github.com/payops/payops/internal/recon/report"
 )
@@ -70,7 +68,7 @@ func (c *Console) reconStartRun(w http.ResponseWriter, r *http.Request, s *sessi
 		in.FileIDs = nil
 	}
 	var runID int64
-	err = c.reconAct(w, r, s, action{
+	err = c.act(w, r, s, action{
 		// The API names no run when none was recorded: "recon-run:".
 		Name: audit.ActionReconRunStart, Target: "recon-run:", Input: in,
 		Run: func(ctx context.Context) (string, string, error) {
@@ -99,11 +97,12 @@ func (c *Console) reconStartRun(w http.ResponseWriter, r *http.Request, s *sessi
 			return reconRunPath(run.ID), fmt.Sprintf("Run %d started: %s, %s.", run.ID, run.Period.Format(time.DateOnly),
 				plural(len(run.Inputs), "file", "files")), nil
 		},
-	}, func(error) (string, any) {
-		if runID != 0 {
-			return audit.ReconRunTarget(runID), in
-		}
-		return "recon-run:", in
+		Audited: func(error) (string, any) {
+			if runID != 0 {
+				return audit.ReconRunTarget(runID), in
+			}
+			return "recon-run:", in
+		},
 	})
 	var nq *reconNotQueued
 	if errors.As(err, &nq) {
@@ -254,9 +253,10 @@ func (c *Console) reconUpload(w http.ResponseWriter, r *http.Request, s *session
 	}
 	r.PostForm = url.Values{"token": {r.URL.Query().Get("token")}}
 	var ids []string
-	err = c.reconAct(w, r, s, action{Name: audit.ActionReconUpload, Target: audit.ReconReportTarget(nil), Input: key,
-		Run: func(ctx context.Context) (string, string, error) { return c.reconIngest(ctx, files, &rec, &ids) },
-	}, func(error) (string, any) { return audit.ReconReportTarget(ids), rec })
+	err = c.act(w, r, s, action{Name: audit.ActionReconUpload, Target: audit.ReconReportTarget(nil), Input: key,
+		Run:     func(ctx context.Context) (string, string, error) { return c.reconIngest(ctx, files, &rec, &ids) },
+		Audited: func(error) (string, any) { return audit.ReconReportTarget(ids), rec },
+	})
 	var rej *reconUploadRejected
 	if errors.As(err, &rej) {
 		c.writeProblem(w, r, s, rej.problem())
@@ -594,7 +594,7 @@ func (c *Console) reconBulk(w http.ResponseWriter, r *http.Request, s *session) 
 		Request reconBulkAudit
 		Expect  string
 	}{rec, expect}
-	return c.reconAct(w, r, s, action{Name: audit.ActionDiscrepancyBulk, Target: audit.DiscrepancyBulkTarget, Input: key,
+	return c.act(w, r, s, action{Name: audit.ActionDiscrepancyBulk, Target: audit.DiscrepancyBulkTarget, Input: key,
 		Run: func(ctx context.Context) (string, string, error) {
 			now, err := c.d.Recon.PreviewBulk(ctx, b.sel)
 			if err != nil {
@@ -617,53 +617,6 @@ func (c *Console) reconBulk(w http.ResponseWriter, r *http.Request, s *session) 
 			}
 			return b.Back, flash, nil
 		},
-	}, func(error) (string, any) { return audit.DiscrepancyBulkTarget, rec })
-}
-
-// ---- one submission per token, with the target known after ----
-
-// reconAct is act (action.go) for a change whose audit row names what it
-// made, which is known only once it ran: the run a start recorded, the
-// files an upload kept, the discrepancies a bulk change moved. act fixes
-// the row's target and input before the change, so this keeps act's steps
-// (the form token, the replay, the audit row with the console user as
-// actor) and takes the row's target and input from audited, given a.Run's
-// error, after a.Run. a.Target and a.Input identify the request for the
-// token.
-func (c *Console) reconAct(w http.ResponseWriter, r *http.Request, s *session, a action, audited func(error) (string, any)) error {
-	token := r.PostFormValue("token")
-	if token == "" || len(token) > 64 {
-		return &formError{Field: "token", Message: "this form is missing its token; reload the page and try again"}
-	}
-	hash, err := actionHash(a)
-	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	scope := "console:" + s.User.ID + " " + a.Name
-	now := c.d.Now()
-	held, started, err := c.d.Idempotency.Begin(ctx, scope, token, hash, now, now.Add(-idempotency.DefaultStaleAfter))
-	if err != nil {
-		return err
-	}
-	if !started {
-		return c.replay(w, r, held, hash)
-	}
-	loc, flash, runErr := a.Run(ctx)
-	row := a
-	row.Target, row.Input = audited(runErr)
-	c.record(ctx, s, row, outcome(runErr))
-	dctx := context.WithoutCancel(ctx)
-	if runErr != nil {
-		if err := c.d.Idempotency.Abandon(dctx, held); err != nil {
-			c.d.Log.WarnContext(ctx, "console: form token not released", "err", err)
-		}
-		return runErr
-	}
-	body, _ := json.Marshal(done{Location: loc, Flash: flash})
-	if err := c.d.Idempotency.Complete(dctx, held, http.StatusSeeOther, idempotency.Response{ContentType: "application/json", Body: body}); err != nil {
-		c.d.Log.WarnContext(ctx, "console: form outcome not kept", "err", err)
-	}
-	c.redirect(w, r, loc, flash)
-	return nil
+		Audited: func(error) (string, any) { return audit.DiscrepancyBulkTarget, rec },
+	})
 }

@@ -83,10 +83,12 @@ func (c *Console) createUser(w http.ResponseWriter, r *http.Request, s *session)
 		return Prefix + "/users/" + out.User.ID, "User " + out.User.Email + " was created. Their first password was shown " +
 			"once, on the page after creating them; if it was not handed over, reset it.", nil
 	}}
-	err := c.actAudited(w, r, s, a, func() {
+	a.SelfAudited = true
+	a.Show = func() {
 		c.render(w, r, http.StatusOK, "users", view{Title: "User created", Nav: "users", S: s,
 			Data: usersData{Created: &created, Shown: &shown}})
-	})
+	}
+	err := c.act(w, r, s, a)
 	if p, ok := adminRefusal(r, err); ok {
 		return c.renderUsers(w, r, s, p.Status, usersData{Form: in, Problem: p})
 	}
@@ -332,7 +334,8 @@ func (c *Console) changeUser(w http.ResponseWriter, r *http.Request, s *session)
 		// What a resubmission is told: the secret is not kept to show again.
 		return loc, msg + " Its new secret was shown once, on the page after the change; if it was lost, do it again.", nil
 	}}
-	err = c.actAudited(w, r, s, a, func() {
+	a.SelfAudited = true
+	a.Show = func() {
 		if shown == nil {
 			c.redirect(w, r, loc, msg)
 			return
@@ -345,7 +348,8 @@ func (c *Console) changeUser(w http.ResponseWriter, r *http.Request, s *session)
 		}
 		d.Shown = shown
 		_ = c.renderUser(w, r, s, http.StatusOK, d, msg)
-	})
+	}
+	err = c.act(w, r, s, a)
 	// A refusal (the last enabled admin cannot be disabled or demoted) is
 	// shown on the user's page, where the confirmation was.
 	if p, ok := adminRefusal(r, err); ok {
