@@ -390,20 +390,9 @@ func reportFileName(p *multipart.Part) (name, reason string) {
 
 // parseProblems lists a file's bad lines as "<file>:<line>" entries.
 func parseProblems(pe *recon.ParseError) []error {
-	name := pe.File.Name
-	if pe.Cause != nil || len(pe.Lines) == 0 {
-		return []error{&huma.ErrorDetail{Location: name, Message: pe.Error()}}
-	}
-	out := make([]error, 0, len(pe.Lines)+1)
-	for _, l := range pe.Lines {
-		msg := l.Reason
-		if l.Column != "" {
-			msg = l.Column + ": " + l.Reason
-		}
-		out = append(out, &huma.ErrorDetail{Location: l.File + ":" + strconv.Itoa(l.Line), Message: msg})
-	}
-	if pe.Total > len(pe.Lines) {
-		out = append(out, &huma.ErrorDetail{Location: name, Message: fmt.Sprintf("… and %d more bad lines", pe.Total-len(pe.Lines))})
+	var out []error
+	for _, p := range pe.Problems() {
+		out = append(out, &huma.ErrorDetail{Location: p.Where, Message: p.Message})
 	}
 	return out
 }

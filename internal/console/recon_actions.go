@@ -184,20 +184,9 @@ func (e *reconUploadRejected) problem() problem {
 
 // reconParseProblems lists a file's bad lines as "<file>:<line>" fields.
 func reconParseProblems(pe *recon.ParseError) []error {
-	name := pe.File.Name
-	if pe.Cause != nil || len(pe.Lines) == 0 {
-		return []error{&recon.InvalidError{Field: name, Reason: pe.Error()}}
-	}
-	out := make([]error, 0, len(pe.Lines)+1)
-	for _, l := range pe.Lines {
-		msg := l.Reason
-		if l.Column != "" {
-			msg = l.Column + ": " + l.Reason
-		}
-		out = append(out, &recon.InvalidError{Field: l.File + ":" + strconv.Itoa(l.Line), Reason: msg})
-	}
-	if pe.Total > len(pe.Lines) {
-		out = append(out, &recon.InvalidError{Field: name, Reason: fmt.Sprintf("… and %d more bad lines", pe.Total-len(pe.Lines))})
+	var out []error
+	for _, p := range pe.Problems() {
+		out = append(out, &recon.InvalidError{Field: p.Where, Reason: p.Message})
 	}
 	return out
 }

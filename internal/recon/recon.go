@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -344,6 +345,33 @@ type ParseError struct {
 	Lines []*report.LineError // the first maxLineErrors bad lines, in file order
 	Total int                 // bad lines in all
 	Cause error               // a header or I/O problem, when that is what failed
+}
+
+// LineProblem is one place a ParseError found at fault, as people read
+// it: Where is "<file>:<line>" (the file's name when the whole file is at
+// fault) and Message what is wrong there.
+type LineProblem struct{ Where, Message string }
+
+// Problems lists e's bad lines in file order, then how many more there
+// were beyond those kept; a file refused whole (its header, a read) is one
+// problem. The API and the console show uploads' errors from it.
+func (e *ParseError) Problems() []LineProblem {
+	name := e.File.Name
+	if e.Cause != nil || len(e.Lines) == 0 {
+		return []LineProblem{{name, e.Error()}}
+	}
+	out := make([]LineProblem, 0, len(e.Lines)+1)
+	for _, l := range e.Lines {
+		msg := l.Reason
+		if l.Column != "" {
+			msg = l.Column + ": " + l.Reason
+		}
+		out = append(out, LineProblem{l.File + ":" + strconv.Itoa(l.Line), msg})
+	}
+	if e.Total > len(e.Lines) {
+		out = append(out, LineProblem{name, fmt.Sprintf("… and %d more bad lines", e.Total-len(e.Lines))})
+	}
+	return out
 }
 
 // maxLineErrors bounds the bad lines a ParseError (and the file's stored
