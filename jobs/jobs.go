@@ -27,6 +27,7 @@ import (
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/recon"
 	"github.com/payops/payops/internal/schedlock"
+	"github.com/payops/payops/internal/users"
 )
 
 // Enqueuer puts tasks on the queue; *asynq.Client is one.
@@ -54,7 +55,8 @@ type Schedules struct {
 	// with a leading seconds field), in the scheduler's zone (RECON_TZ).
 	// Default DefaultRecon.
 	Recon string
-	// IdempotencyPurge is when expired idempotency keys are deleted.
+	// IdempotencyPurge is when expired idempotency keys and ended console
+	// sessions are deleted.
 	// Default DefaultIdempotencyPurge, hourly.
 	IdempotencyPurge string
 }
@@ -153,7 +155,10 @@ func Register(s gocron.Scheduler, q Enqueuer, cfg Schedules, log *slog.Logger) e
 	_, err = s.NewJob(
 		gocron.CronJob(cfg.IdempotencyPurge, true),
 		gocron.NewTask(func(ctx context.Context) error {
-			return enqueue(ctx, q, idempotency.NewPurgeTask(schedlock.Tick(time.Now())))
+			// Two retention tasks on one tick: expired idempotency keys and
+			// ended console sessions.
+			tick := schedlock.Tick(time.Now())
+			return errors.Join(enqueue(ctx, q, idempotency.NewPurgeTask(tick)), enqueue(ctx, q, users.NewPurgeSessionsTask(tick)))
 		}),
 		options(IdempotencyPurgeJob, log)...,
 	)

@@ -15,6 +15,7 @@ import (
 	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/recon"
+	"github.com/payops/payops/internal/users"
 	"github.com/payops/payops/jobs"
 )
 
@@ -47,4 +48,5 @@ func registerHandlers(mux *asynq.ServeMux, d deps) {
 	mux.HandleFunc(recon.TypeRun, a.Recon.HandleRunTask)
 
 	mux.HandleFunc(idempotency.TypePurge, idempotency.NewPurger(d.db, d.cfg.IdempotencyTTL, d.log).HandlePurgeTask)
+	mux.HandleFunc(users.TypePurgeSessions, users.New(d.db, d.rdb, d.log, users.Config{}).HandlePurgeSessionsTask)
 }

@@ -494,3 +494,38 @@ func TestUserPurgeSessions(t *testing.T) {
 		t.Fatalf("a cutoff in the future: %v, want refused", err)
 	}
 }
+
+// TestUserPurgeSessionsTask: the hourly task deletes sessions that ended
+// more than KeepEnded ago and keeps the rest, live or recently ended.
+func TestUserPurgeSessionsTask(t *testing.T) {
+	f := newFixture(t, Config{})
+	c := f.create(t, "viewer@example.com", auth.RoleViewer)
+	login := func() Session {
+		t.Helper()
+		_, s, err := f.svc.Authenticate(f.ctx, f.mustLogin(t, c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	old := login()
+	if err := f.svc.Revoke(f.ctx, old.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(KeepEnded + time.Hour)
+	recent := login()
+	if err := f.svc.Revoke(f.ctx, recent.ID); err != nil {
+		t.Fatal(err)
+	}
+	live := login()
+	if err := f.svc.HandlePurgeSessionsTask(f.ctx, NewPurgeSessionsTask(f.clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	if err := f.db.Select(&left, `SELECT id::text FROM console_sessions ORDER BY created_at`); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 2 || left[0] != recent.ID || left[1] != live.ID {
+		t.Fatalf("sessions left %v, want the recently revoked %s and the live %s", left, recent.ID, live.ID)
+	}
+}
