@@ -2,8 +2,9 @@ package main
 
 // This file holds what every resource's handlers share, so that no
 // resource file borrows from another: the edge (the one Idempotency-Key
-// guard and the audit log), how an action is audited, and the response
-// pieces several resources show. Wrapping an operation is the same
+// guard and the audit log), how an action is audited, the response
+// pieces several resources show, and how a file upload reaches its handler
+// and its audit row. Wrapping an operation is the same
 // everywhere (routes.go): needs(permission, …) for authentication,
 // idem.Wrap for Idempotency-Key on changes, recordAudit with auditOutcome
 // in the handler, httpError (errors.go) for every error.
@@ -12,7 +13,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -164,3 +167,49 @@ func redactedJSON(b json.RawMessage) json.RawMessage {
 
 // binaryFile is the schema of a file in a request or response body.
 var binaryFile = &huma.Schema{Type: "string", Format: "binary"}
+
+// dateString shows a calendar date, or "" for none.
+func dateString(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.DateOnly)
+}
+
+// ---- uploads ----
+
+type uploadBodyKey struct{}
+
+// uploadBody is the request body as the handler reads it.
+type uploadBody struct {
+	contentType string
+	body        io.Reader
+	limit       int64
+}
+
+// keepUploadBody puts the request body (the guard's copy, when an
+// Idempotency-Key was given), its Content-Type and the operation's size
+// limit where the handler can read them, and bounds the time to read it.
+func keepUploadBody(ctx huma.Context, next func(huma.Context)) {
+	op := ctx.Operation()
+	if op.BodyReadTimeout > 0 {
+		_ = ctx.SetReadDeadline(time.Now().Add(op.BodyReadTimeout))
+	}
+	next(huma.WithValue(ctx, uploadBodyKey{}, uploadBody{contentType: ctx.Header("Content-Type"),
+		body: ctx.BodyReader(), limit: op.MaxBodyBytes}))
+}
+
+// uploadAudit is what the audit log keeps of an upload: names, sizes and
+// outcomes, never content.
+type uploadAudit struct {
+	Files []uploadAuditFile `json:"files"`
+}
+
+type uploadAuditFile struct {
+	Name      string `json:"name"`
+	Size      int64  `json:"size"`
+	ID        int64  `json:"id,omitempty"`
+	SHA256    string `json:"sha256,omitempty"`
+	Status    string `json:"status,omitempty"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}

@@ -84,13 +84,6 @@ type ReconFile struct {
 	ReceivedAt         time.Time `json:"received_at"`
 }
 
-func dateString(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.Format(time.DateOnly)
-}
-
 func reconFileBody(f recon.File) ReconFile {
 	return ReconFile{ID: f.ID, Name: f.Name, Kind: string(f.Kind), Format: string(f.Format), SHA256: f.SHA256,
 		Size: f.Size, Status: string(f.Status), Error: f.Error, Lines: f.Lines, BadLines: f.BadLines,
@@ -321,27 +314,6 @@ type ReconFilesOutput struct {
 	}
 }
 
-type uploadBodyKey struct{}
-
-// uploadBody is the request body as the handler reads it.
-type uploadBody struct {
-	contentType string
-	body        io.Reader
-	limit       int64
-}
-
-// keepUploadBody puts the request body (the guard's copy, when an
-// Idempotency-Key was given), its Content-Type and the operation's size
-// limit where the handler can read them, and bounds the time to read it.
-func keepUploadBody(ctx huma.Context, next func(huma.Context)) {
-	op := ctx.Operation()
-	if op.BodyReadTimeout > 0 {
-		_ = ctx.SetReadDeadline(time.Now().Add(op.BodyReadTimeout))
-	}
-	next(huma.WithValue(ctx, uploadBodyKey{}, uploadBody{contentType: ctx.Header("Content-Type"),
-		body: ctx.BodyReader(), limit: op.MaxBodyBytes}))
-}
-
 // reportSpool reads a report upload of at most limit bytes (0: the
 // operation's maxReportUpload): each `file` part, named as APO names its
 // reports, goes to a temporary file in dir (the process's private
@@ -354,21 +326,6 @@ func reportSpool(dir string, limit int64) httpx.Spool {
 	}
 	return httpx.Spool{Dir: dir, Pattern: "payops-report-*", Field: "file", Noun: "report file",
 		MaxBytes: limit, MaxFiles: maxReportFiles, Name: reportFileName}
-}
-
-// uploadAudit is what the audit log keeps of an upload: names, sizes and
-// outcomes, never content.
-type uploadAudit struct {
-	Files []uploadAuditFile `json:"files"`
-}
-
-type uploadAuditFile struct {
-	Name      string `json:"name"`
-	Size      int64  `json:"size"`
-	ID        int64  `json:"id,omitempty"`
-	SHA256    string `json:"sha256,omitempty"`
-	Status    string `json:"status,omitempty"`
-	Duplicate bool   `json:"duplicate,omitempty"`
 }
 
 // reportFileName checks a part's file name: a safe base name

@@ -1,9 +1,9 @@
 // Package app builds payops' domain services from the configuration, once,
 // for both binaries: the APO client, payments with its poller and task
 // handlers, the inbox of APO's notifications, disputes with its alerter,
-// and recon with its configuration and temporary directory. cmd/api and
-// cmd/worker add only what is theirs: routes, readiness and metrics, the
-// asynq mux, the scheduler.
+// recon with its configuration and temporary directory, and the bank
+// accounts with their statements. cmd/api and cmd/worker add only what is
+// theirs: routes, readiness and metrics, the asynq mux, the scheduler.
 //
 // It is wiring and nothing else: no SQL, no business rule. Besides cmd/*,
 // it is the only package that imports internal/inbox, the top of the domain
@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/bank"
 	"github.com/payops/payops/internal/config"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/inbox"
@@ -47,6 +48,7 @@ type App struct {
 	InboxTasks *inbox.Tasks
 	Disputes   *disputes.Service
 	Recon      *recon.Service
+	Bank       *bank.Service
 }
 
 // New wires the services over db. rdb carries the budgets shared by every
@@ -85,6 +87,7 @@ func New(cfg config.Config, db *sqlx.DB, rdb *redis.Client, log *slog.Logger, pr
 		a.Close()
 		return nil, fmt.Errorf("RECON_TMP_DIR: %w", err)
 	}
+	a.Bank = bank.NewService(db, bank.Config{ArchiveDir: cfg.BankArchiveDir}, log)
 	return a, nil
 }
 

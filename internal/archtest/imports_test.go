@@ -67,6 +67,10 @@ var rules = []rule{
 	{"internal/recon", []string{"internal/disputes", "internal/inbox", "internal/app", "internal/config", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
 	{"internal/disputes", []string{"internal/recon", "internal/inbox", "internal/app", "internal/config", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
 	{"internal/inbox", []string{"internal/recon", "internal/app", "internal/config", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
+	// Bank statements stand beside reconciliation: they know neither APO's
+	// reports nor the ledger (matching payouts will join them from above).
+	{"internal/bank", []string{"internal/recon", "internal/payments", "internal/disputes", "internal/inbox", "internal/app",
+		"internal/config", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
 	// The wiring package builds services; it serves nothing and schedules
 	// nothing.
 	{"internal/app", []string{"github.com/danielgtaylor/huma", "cmd/", "jobs", "github.com/go-co-op/gocron"}},
@@ -74,7 +78,7 @@ var rules = []rule{
 	// holds no SQL, no queue and no API framework of its own.
 	{"internal/console", []string{"internal/postgres", "github.com/jmoiron/sqlx", "github.com/lib/pq", "database/sql",
 		"github.com/hibiken/asynq", "github.com/danielgtaylor/huma", "internal/app", "cmd/", "jobs"}},
-	{"internal/postgres", []string{"internal/payments", "internal/recon", "internal/disputes", "internal/auth", "internal/audit"}},
+	{"internal/postgres", []string{"internal/payments", "internal/recon", "internal/disputes", "internal/auth", "internal/audit", "internal/bank"}},
 	{"migrations", []string{module, "github.com/"}},
 }
 

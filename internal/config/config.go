@@ -42,6 +42,8 @@ type Config struct {
 	ExportDir      string        // RECON_EXPORT_DIR
 	TmpDir         string        // RECON_TMP_DIR: root of each process's private temporary directory (uploads, spilled workbook entries)
 	ReconSchedule  string        // RECON_SCHEDULE (cron, 5 fields)
+	StatementsDir  string        // BANK_STATEMENTS_DIR: where bank statement files are dropped (a bank's file transfer or a mount) for bank.Service.ScanDir; nothing scans it on a schedule yet
+	BankArchiveDir string        // BANK_ARCHIVE_DIR: every accepted bank statement file kept whole, by SHA-256
 	ReconTZ        *time.Location
 	WorkerMetrics  string        // PAYOPS_WORKER_METRICS_ADDR: worker's /metrics listener (default 127.0.0.1:9091)
 	AlertURL       string        // ALERT_WEBHOOK_URL: optional outbound alerts (deadlines, needs_review); empty = log only
@@ -84,6 +86,8 @@ func Load(getenv func(string) string) (Config, error) {
 		ExportDir:      r.nonEmpty("RECON_EXPORT_DIR", ".run/exports"),
 		ArchiveDir:     r.nonEmpty("RECON_ARCHIVE_DIR", ".run/archive"),
 		TmpDir:         r.nonEmpty("RECON_TMP_DIR", ".run/tmp"),
+		StatementsDir:  r.nonEmpty("BANK_STATEMENTS_DIR", ".run/bank-statements"),
+		BankArchiveDir: r.nonEmpty("BANK_ARCHIVE_DIR", ".run/bank-archive"),
 		SettleDays:     r.intRange("RECON_SETTLEMENT_DAYS", 2, 0, 30),
 		ReconAmounts:   r.oneOf("RECON_AMOUNT_CONVENTION", "auto", "auto", "gross", "net"),
 		SFTPUser:       r.nonEmpty("RECON_SFTP_USER", ""),

@@ -16,7 +16,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.HTTPAddr != "127.0.0.1:8080" || c.APOClientID != "SANDBOX_PAYOPS" || c.InquiryRPS != 20 ||
 		c.ReconSchedule != "30 2 * * *" || c.ReconTZ != time.UTC || c.APOTimeout != 10*time.Second ||
-		c.IdempotencyTTL != 24*time.Hour {
+		c.IdempotencyTTL != 24*time.Hour || c.StatementsDir != ".run/bank-statements" || c.BankArchiveDir != ".run/bank-archive" {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }

@@ -376,7 +376,7 @@ func (p *camtParser) stmtField(fv camtValue) {
 			st.to = dateOf(t)
 		}
 	case "Acct/Id/IBAN":
-		st.s.Account = accountOf(fv.v)
+		st.s.Account = ParseAccount(fv.v)
 	case "Acct/Id/Othr/Id":
 		if st.s.Account.IBAN == "" {
 			st.s.Account = Account{Number: fv.v}

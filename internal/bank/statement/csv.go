@@ -388,7 +388,7 @@ func (p *csvParser) finish() {
 	if p.account == "" {
 		p.account = p.l.Account
 	}
-	s.Account = accountOf(p.account)
+	s.Account = ParseAccount(p.account)
 	switch {
 	case p.l.Columns.Balance != "" && len(p.balances) > 0:
 		p.balancesFromColumn()

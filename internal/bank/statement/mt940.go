@@ -264,7 +264,7 @@ func mtAccount(v string) Account {
 	v = strings.TrimSpace(v)
 	last := v[strings.LastIndex(v, "/")+1:]
 	for _, c := range []string{last, strings.TrimRight(last, "ABCDEFGHIJKLMNOPQRSTUVWXYZ")} {
-		if a := accountOf(c); a.IBAN != "" {
+		if a := ParseAccount(c); a.IBAN != "" {
 			return a
 		}
 	}

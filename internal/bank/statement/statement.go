@@ -139,9 +139,12 @@ func dateOf(t time.Time) time.Time {
 	return day(y, m, d)
 }
 
-// accountOf classifies an account identification: a valid IBAN (spaces
-// removed) or, failing that, a number kept as written.
-func accountOf(s string) Account {
+// ParseAccount classifies an account identification as every reader of
+// this package does: a valid IBAN (spaces removed, upper case) or, failing
+// that, a number kept as written (trimmed). Whoever configures accounts
+// uses it too, so that a configured account and its statements compare
+// equal.
+func ParseAccount(s string) Account {
 	s = strings.TrimSpace(s)
 	if iban := strings.ReplaceAll(s, " ", ""); validIBAN(iban) {
 		return Account{IBAN: strings.ToUpper(iban)}
