@@ -130,8 +130,13 @@ func reconcile(t *testing.T, db *sqlx.DB, files []testFile) recon.Run {
 // journals returns every built journal of December 2026 by batch.
 func journals(t *testing.T, db *sqlx.DB) map[string]Journal {
 	t.Helper()
+	return journalsOf(t, db, Selection{From: date("2026-12-01"), To: date("2026-12-31")})
+}
+
+// journalsOf returns the built journals of sel by batch.
+func journalsOf(t *testing.T, db *sqlx.DB, sel Selection) map[string]Journal {
+	t.Helper()
 	out := map[string]Journal{}
-	sel := Selection{From: date("2026-12-01"), To: date("2026-12-31")}
 	err := NewStore(db).EachJournal(context.Background(), sel, func(j *Journal) error {
 		c := *j
 		c.Lines = slices.Clone(j.Lines)
