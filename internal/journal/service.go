@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -113,23 +114,25 @@ func (s *Service) LoadAccounts(ctx context.Context, r io.Reader) ([]Account, err
 	return accounts, nil
 }
 
-// Accounts returns the chart of accounts.
-func (s *Service) Accounts(ctx context.Context) ([]Account, error) {
-	return NewStore(s.db).Accounts(ctx)
-}
-
 // Export writes the journals of a period to w in one layout, streaming.
 // Everything that could stop it is checked before the first byte: a batch
 // of the period not journaled (*BlockedError), a line kind the chart does
 // not map or maps without what the layout needs (*UnmappedError), and
 // what the layout cannot hold (*InvalidError: several currencies in a
 // layout without a currency column, too many lines, amounts too large).
+// It reads one snapshot, so it writes exactly what it checked even while
+// a run rebuilds the period's journals.
 func (s *Service) Export(ctx context.Context, w io.Writer, req ExportRequest) (ExportSummary, error) {
 	lay, sel, err := checkRequest(req)
 	if err != nil {
 		return ExportSummary{}, err
 	}
-	st := NewStore(s.db)
+	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return ExportSummary{}, fmt.Errorf("begin export: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }() // read only: nothing to commit
+	st := NewStore(tx)
 	c, err := st.Contents(ctx, sel)
 	if err != nil {
 		return ExportSummary{}, err

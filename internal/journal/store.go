@@ -186,7 +186,6 @@ func (sel Selection) where() (string, []any) {
 // Contents is what a selection holds, for an export to check before it
 // writes a byte.
 type Contents struct {
-	Journals   int64
 	Lines      int64
 	Currencies []string
 	Findings   []Finding // journals not built, by batch
@@ -204,8 +203,8 @@ type KindUse struct {
 func (s *Store) Contents(ctx context.Context, sel Selection) (Contents, error) {
 	where, args := sel.where()
 	var c Contents
-	q := `SELECT count(*), COALESCE(array_agg(DISTINCT j.currency::text), '{}') FROM journals j WHERE ` + where
-	if err := s.db.QueryRowxContext(ctx, q, args...).Scan(&c.Journals, postgres.Array(&c.Currencies)); err != nil {
+	q := `SELECT COALESCE(array_agg(DISTINCT j.currency::text), '{}') FROM journals j WHERE ` + where
+	if err := s.db.QueryRowxContext(ctx, q, args...).Scan(postgres.Array(&c.Currencies)); err != nil {
 		return c, fmt.Errorf("journals of %s: %w", sel, err)
 	}
 	var found []struct {
