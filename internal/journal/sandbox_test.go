@@ -51,6 +51,48 @@ func sandboxDay(t *testing.T, generation string) {
 	t.Cleanup(func() { _ = sb.Close() })
 	t.Cleanup(srv.Close)
 	pay := payments.NewService(db, sandboxtest.NewClient(t, srv.URL), nil, log, "http://127.0.0.1:1")
+	makeDay(t, pay, sb)
+	today := time.Now().UTC()
+	res, err := sb.WriteReports(sandbox.ReportRequest{Date: today.Format("20060102"), Generation: generation})
+	if err != nil {
+		t.Fatalf("write reports: %v", err)
+	}
+	files := reportFiles(t, res)
+	run := reconcile(t, db, files)
+
+	svc := NewService(db, recon.NewStore(db))
+	results, err := svc.BuildRun(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Outcome != Built || r.Finding != nil {
+			t.Errorf("%+v %+v", r, r.Finding)
+		}
+	}
+	day := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)
+	js := journalsOf(t, db, Selection{From: day, To: day})
+	checkTies(t, run, results, js)
+	seen := map[Kind]bool{}
+	for _, j := range js {
+		for _, l := range j.Lines {
+			seen[l.Kind] = true
+		}
+	}
+	for _, k := range []Kind{CaptureGross, Refund, Chargeback, ChargebackReversal, FeeProcessing, FeeSettlement, PayoutClearing} {
+		if !seen[k] {
+			t.Errorf("no %s line in the day's journals", k)
+		}
+	}
+
+	checkExportBalances(t, svc, day, len(js))
+}
+
+// makeDay pays, captures, refunds and has disputes opened on the sandbox:
+// a chargeback, and another one won back.
+func makeDay(t *testing.T, pay *payments.Service, sb *sandbox.Server) {
+	t.Helper()
+	ctx := context.Background()
 	for i, c := range []struct{ card, ccy string }{{"4111111111111111", "USD"}, {"5555555555554444", "JPY"},
 		{"378282246310005", "KWD"}, {"4111111111111111", "EUR"}, {"5555555555554444", "USD"}, {"4111111111111111", "SGD"}} {
 		p, err := pay.Create(ctx, payments.CreateRequest{ReferenceOrderID: "jr-" + c.ccy, Amount: money.Money{Minor: 5000 + int64(i)*7, Currency: c.ccy},
@@ -79,11 +121,11 @@ func sandboxDay(t *testing.T, generation string) {
 			}
 		}
 	}
-	today := time.Now().UTC()
-	res, err := sb.WriteReports(sandbox.ReportRequest{Date: today.Format("20060102"), Generation: generation})
-	if err != nil {
-		t.Fatalf("write reports: %v", err)
-	}
+}
+
+// reportFiles reads the report files the sandbox wrote.
+func reportFiles(t *testing.T, res *sandbox.ReportResult) []testFile {
+	t.Helper()
 	var files []testFile
 	for _, f := range res.Files {
 		b, err := os.ReadFile(f.Path)
@@ -92,33 +134,14 @@ func sandboxDay(t *testing.T, generation string) {
 		}
 		files = append(files, testFile{f.Name, string(b)})
 	}
-	run := reconcile(t, db, files)
+	return files
+}
 
-	svc := NewService(db, recon.NewStore(db))
-	results, err := svc.BuildRun(ctx, run.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range results {
-		if r.Outcome != Built || r.Finding != nil {
-			t.Errorf("%+v %+v", r, r.Finding)
-		}
-	}
-	day := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)
-	js := journalsOf(t, db, Selection{From: day, To: day})
-	checkTies(t, run, results, js)
-	seen := map[Kind]bool{}
-	for _, j := range js {
-		for _, l := range j.Lines {
-			seen[l.Kind] = true
-		}
-	}
-	for _, k := range []Kind{CaptureGross, Refund, Chargeback, ChargebackReversal, FeeProcessing, FeeSettlement, PayoutClearing} {
-		if !seen[k] {
-			t.Errorf("no %s line in the day's journals", k)
-		}
-	}
-
+// checkExportBalances exports the day as generic CSV and requires every
+// journal in the file to balance.
+func checkExportBalances(t *testing.T, svc *Service, day time.Time, journals int) {
+	t.Helper()
+	ctx := context.Background()
 	if _, err := svc.LoadAccounts(ctx, strings.NewReader(testChart)); err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +154,8 @@ func sandboxDay(t *testing.T, generation string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Journals != int64(len(js)) || int64(len(recs)-1) != sum.Lines {
-		t.Errorf("export summary %+v for %d journals and %d rows", sum, len(js), len(recs)-1)
+	if sum.Journals != int64(journals) || int64(len(recs)-1) != sum.Lines {
+		t.Errorf("export summary %+v for %d journals and %d rows", sum, journals, len(recs)-1)
 	}
 	balance := map[string]int64{}
 	for _, r := range recs[1:] {
