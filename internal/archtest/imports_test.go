@@ -64,7 +64,11 @@ var rules = []rule{
 	{"internal/payments", []string{"internal/recon", "internal/disputes", "internal/inbox", "internal/app", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
 	// Domain packages are given their configuration; they read neither the
 	// environment's config nor each other.
-	{"internal/recon", []string{"internal/disputes", "internal/inbox", "internal/app", "internal/config", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
+	{"internal/recon", []string{"internal/disputes", "internal/inbox", "internal/journal", "internal/app", "internal/config", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
+	// Journals read reconciliation (journal → recon), never the reverse,
+	// and know nothing of the ledger or disputes beyond what recon gives.
+	{"internal/journal", []string{"internal/payments", "internal/disputes", "internal/inbox", "internal/app", "internal/config",
+		"github.com/danielgtaylor/huma", "cmd/", "jobs"}},
 	{"internal/disputes", []string{"internal/recon", "internal/inbox", "internal/app", "internal/config", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
 	{"internal/inbox", []string{"internal/recon", "internal/app", "internal/config", "github.com/danielgtaylor/huma", "cmd/", "jobs"}},
 	// Bank statements stand beside reconciliation: they know neither APO's
@@ -78,7 +82,7 @@ var rules = []rule{
 	// holds no SQL, no queue and no API framework of its own.
 	{"internal/console", []string{"internal/postgres", "github.com/jmoiron/sqlx", "github.com/lib/pq", "database/sql",
 		"github.com/hibiken/asynq", "github.com/danielgtaylor/huma", "internal/app", "cmd/", "jobs"}},
-	{"internal/postgres", []string{"internal/payments", "internal/recon", "internal/disputes", "internal/auth", "internal/audit", "internal/bank"}},
+	{"internal/postgres", []string{"internal/payments", "internal/recon", "internal/disputes", "internal/journal", "internal/auth", "internal/audit", "internal/bank"}},
 	{"migrations", []string{module, "github.com/"}},
 }
 

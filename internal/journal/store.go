@@ -1,0 +1,297 @@
+package journal
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/payops/payops/internal/postgres"
+)
+
+// Store holds journals, their lines and the chart of accounts: all of this
+// package's SQL.
+type Store struct{ db sqlx.ExtContext } // *sqlx.DB or *sqlx.Tx
+
+// NewStore returns a store on db, a database or a transaction.
+func NewStore(db sqlx.ExtContext) *Store { return &Store{db: db} }
+
+// ---- chart of accounts ----
+
+type accountRow struct {
+	Kind           string `db:"kind"`
+	Currency       string `db:"currency"`
+	Code           string `db:"account_code"`
+	Name           string `db:"account_name"`
+	TaxCode        string `db:"tax_code"`
+	TrackingName   string `db:"tracking_name"`
+	TrackingOption string `db:"tracking_option"`
+}
+
+// ReplaceAccounts makes accounts the whole chart. Run it in a transaction,
+// so that an export never sees half of a mapping.
+func (s *Store) ReplaceAccounts(ctx context.Context, accounts []Account, now time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM journal_accounts`); err != nil {
+		return fmt.Errorf("clear accounts: %w", err)
+	}
+	if len(accounts) == 0 {
+		return nil
+	}
+	cols := make([][]string, 7)
+	for _, a := range accounts {
+		for i, v := range []string{string(a.Kind), a.Currency, a.Code, a.Name, a.TaxCode, a.TrackingName, a.TrackingOption} {
+			cols[i] = append(cols[i], v)
+		}
+	}
+	const q = `
+		INSERT INTO journal_accounts (kind, currency, account_code, account_name, tax_code, tracking_name,
+			tracking_option, updated_at)
+		SELECT k, c, code, name, tax, tn, tv, $8
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+			AS t (k, c, code, name, tax, tn, tv)`
+	args := make([]any, 0, 8)
+	for _, c := range cols {
+		args = append(args, postgres.Array(c))
+	}
+	if _, err := s.db.ExecContext(ctx, q, append(args, now)...); err != nil {
+		return fmt.Errorf("insert accounts: %w", err)
+	}
+	return nil
+}
+
+// Accounts returns the chart, by kind and currency.
+func (s *Store) Accounts(ctx context.Context) ([]Account, error) {
+	const q = `
+		SELECT kind, currency, account_code, account_name, tax_code, tracking_name, tracking_option
+		FROM journal_accounts
+		ORDER BY kind, currency`
+	var rows []accountRow
+	if err := sqlx.SelectContext(ctx, s.db, &rows, q); err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	out := make([]Account, len(rows))
+	for i, r := range rows {
+		out[i] = Account{Kind: Kind(r.Kind), Currency: r.Currency, Code: r.Code, Name: r.Name, TaxCode: r.TaxCode,
+			TrackingName: r.TrackingName, TrackingOption: r.TrackingOption}
+	}
+	return out, nil
+}
+
+// ---- journals ----
+
+// statusBalanced is the status of a journal that was built.
+const statusBalanced = "BALANCED"
+
+// Save stores a batch's journal, or its finding in place of its lines, for
+// run j.RunID of period j.Period, and says what it did. It replaces the
+// batch's journal only when that was built by an earlier run of the same
+// period, in place (same id); see the journals table. Run it in a
+// transaction: the journal and its lines change together.
+func (s *Store) Save(ctx context.Context, j Journal, f *Finding) (int64, Outcome, error) {
+	status, reason := statusBalanced, ""
+	debits, credits, _ := j.Totals()
+	if f != nil {
+		status, reason, debits, credits = string(f.Kind), f.Reason, 0, 0
+	}
+	const upsert = `
+		INSERT INTO journals AS j (batch_id, currency, period, run_id, status, reason, payout_minor, debit_minor,
+			credit_minor, items, built_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (batch_id, currency) DO UPDATE SET run_id = EXCLUDED.run_id, status = EXCLUDED.status,
+			reason = EXCLUDED.reason, payout_minor = EXCLUDED.payout_minor, debit_minor = EXCLUDED.debit_minor,
+			credit_minor = EXCLUDED.credit_minor, items = EXCLUDED.items, built_at = EXCLUDED.built_at
+		WHERE j.period = EXCLUDED.period AND j.run_id < EXCLUDED.run_id
+		RETURNING id`
+	var id int64
+	err := sqlx.GetContext(ctx, s.db, &id, upsert, j.BatchID, j.Currency, j.Period.Format(time.DateOnly), j.RunID, status,
+		reason, j.Payout, debits, credits, j.Items, j.BuiltAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.kept(ctx, j)
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("save journal of batch %s %s: %w", j.BatchID, j.Currency, err)
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM journal_lines WHERE journal_id = $1`, id); err != nil {
+		return 0, "", fmt.Errorf("clear journal %d lines: %w", id, err)
+	}
+	if f == nil && len(j.Lines) > 0 {
+		if err := s.insertLines(ctx, id, j.Lines); err != nil {
+			return 0, "", err
+		}
+	}
+	return id, Built, nil
+}
+
+// kept says why Save left the batch's journal as it was.
+func (s *Store) kept(ctx context.Context, j Journal) (int64, Outcome, error) {
+	const q = `SELECT id, period, run_id FROM journals WHERE batch_id = $1 AND currency = $2`
+	var r struct {
+		ID     int64     `db:"id"`
+		Period time.Time `db:"period"`
+		RunID  int64     `db:"run_id"`
+	}
+	if err := sqlx.GetContext(ctx, s.db, &r, q, j.BatchID, j.Currency); err != nil {
+		return 0, "", fmt.Errorf("journal of batch %s %s: %w", j.BatchID, j.Currency, err)
+	}
+	switch {
+	case r.Period.Format(time.DateOnly) != j.Period.Format(time.DateOnly):
+		return r.ID, BookedElsewhere, nil
+	case r.RunID == j.RunID:
+		return r.ID, Unchanged, nil
+	}
+	return r.ID, Superseded, nil
+}
+
+func (s *Store) insertLines(ctx context.Context, id int64, lines []Line) error {
+	var (
+		nos                    []int64
+		kinds, descs           []string
+		debits, credits, items []int64
+	)
+	for i, l := range lines {
+		nos = append(nos, int64(i+1))
+		kinds = append(kinds, string(l.Kind))
+		debits = append(debits, l.Debit)
+		credits = append(credits, l.Credit)
+		items = append(items, l.Items)
+		descs = append(descs, l.Description)
+	}
+	const q = `
+		INSERT INTO journal_lines (journal_id, line_no, kind, debit_minor, credit_minor, items, description)
+		SELECT $1, n, k, d, c, i, t
+		FROM unnest($2::int[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[]) AS u (n, k, d, c, i, t)`
+	if _, err := s.db.ExecContext(ctx, q, id, postgres.Array(nos), postgres.Array(kinds), postgres.Array(debits),
+		postgres.Array(credits), postgres.Array(items), postgres.Array(descs)); err != nil {
+		return fmt.Errorf("insert journal %d lines: %w", id, err)
+	}
+	return nil
+}
+
+// Selection is the journals of settlement dates From to To (inclusive),
+// in one currency or ("") all.
+type Selection struct {
+	From, To time.Time
+	Currency string
+}
+
+// where is the selection's condition on journals j, with its arguments.
+func (sel Selection) where() (string, []any) {
+	return `j.period BETWEEN $1::date AND $2::date AND ($3::text = '' OR j.currency = $3::text)`,
+		[]any{sel.From.Format(time.DateOnly), sel.To.Format(time.DateOnly), sel.Currency}
+}
+
+// Contents is what a selection holds, for an export to check before it
+// writes a byte.
+type Contents struct {
+	Lines      int64
+	Currencies []string
+	Findings   []Finding // journals not built, by batch
+	Kinds      []KindUse // the line kinds booked, by currency
+}
+
+// KindUse is a kind booked in a currency, and its largest line.
+type KindUse struct {
+	Kind     Kind
+	Currency string
+	Largest  int64
+}
+
+// Contents summarises the journals of sel.
+func (s *Store) Contents(ctx context.Context, sel Selection) (Contents, error) {
+	where, args := sel.where()
+	var c Contents
+	q := `SELECT COALESCE(array_agg(DISTINCT j.currency::text), '{}') FROM journals j WHERE ` + where
+	if err := s.db.QueryRowxContext(ctx, q, args...).Scan(postgres.Array(&c.Currencies)); err != nil {
+		return c, fmt.Errorf("journals of %s: %w", sel, err)
+	}
+	var found []struct {
+		BatchID  string `db:"batch_id"`
+		Currency string `db:"currency"`
+		Status   string `db:"status"`
+		Reason   string `db:"reason"`
+	}
+	q = `SELECT batch_id, currency, status, reason FROM journals j WHERE ` + where + ` AND status <> '` + statusBalanced + `'
+		ORDER BY batch_id, currency`
+	if err := sqlx.SelectContext(ctx, s.db, &found, q, args...); err != nil {
+		return c, fmt.Errorf("findings of %s: %w", sel, err)
+	}
+	for _, f := range found {
+		c.Findings = append(c.Findings, Finding{Kind: FindingKind(f.Status), BatchID: f.BatchID, Currency: f.Currency, Reason: f.Reason})
+	}
+	var kinds []struct {
+		Kind     string `db:"kind"`
+		Currency string `db:"currency"`
+		Lines    int64  `db:"lines"`
+		Largest  int64  `db:"largest"`
+	}
+	q = `SELECT l.kind, j.currency, count(*) AS lines, max(greatest(l.debit_minor, l.credit_minor)) AS largest
+		FROM journals j JOIN journal_lines l ON l.journal_id = j.id
+		WHERE ` + where + `
+		GROUP BY l.kind, j.currency ORDER BY l.kind, j.currency`
+	if err := sqlx.SelectContext(ctx, s.db, &kinds, q, args...); err != nil {
+		return c, fmt.Errorf("line kinds of %s: %w", sel, err)
+	}
+	for _, k := range kinds {
+		c.Lines += k.Lines
+		c.Kinds = append(c.Kinds, KindUse{Kind: Kind(k.Kind), Currency: k.Currency, Largest: k.Largest})
+	}
+	return c, nil
+}
+
+func (sel Selection) String() string {
+	s := sel.From.Format(time.DateOnly) + " to " + sel.To.Format(time.DateOnly)
+	if sel.Currency != "" {
+		s += " in " + sel.Currency
+	}
+	return s
+}
+
+// EachJournal streams the built journals of sel with their lines, by date,
+// batch and currency; journals without lines are skipped. The journal
+// passed to fn is reused.
+func (s *Store) EachJournal(ctx context.Context, sel Selection, fn func(*Journal) error) error {
+	where, args := sel.where()
+	q := `SELECT j.id, j.batch_id, j.currency, j.period, j.run_id, j.payout_minor, j.items, j.built_at,
+			l.kind, l.debit_minor, l.credit_minor, l.items, l.description
+		FROM journals j JOIN journal_lines l ON l.journal_id = j.id
+		WHERE ` + where + `
+		ORDER BY j.period, j.batch_id, j.currency, l.line_no`
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("journals of %s: %w", sel, err)
+	}
+	defer rows.Close()
+	var (
+		cur, next Journal
+		l         Line
+	)
+	dest := []any{&next.ID, &next.BatchID, &next.Currency, &next.Period, &next.RunID, &next.Payout, &next.Items,
+		&next.BuiltAt, &l.Kind, &l.Debit, &l.Credit, &l.Items, &l.Description}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("journals of %s: %w", sel, err)
+		}
+		if next.ID != cur.ID {
+			if cur.ID != 0 {
+				if err := fn(&cur); err != nil {
+					return err
+				}
+			}
+			lines := cur.Lines[:0]
+			cur = next
+			cur.Period, cur.BuiltAt = cur.Period.UTC(), cur.BuiltAt.UTC()
+			cur.Lines = lines
+		}
+		cur.Lines = append(cur.Lines, l)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("journals of %s: %w", sel, err)
+	}
+	if cur.ID != 0 {
+		return fn(&cur)
+	}
+	return nil
+}
