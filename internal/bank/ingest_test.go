@@ -2,6 +2,8 @@ package bank
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -151,6 +153,12 @@ func TestIngestDuplicateFile(t *testing.T) {
 	}
 	if n := len(e.archived(t)); n != 1 {
 		t.Fatalf("%d files archived", n)
+	}
+	// Other bytes, the same statements, but a period that ends before it
+	// starts: refused for that before it could be a duplicate.
+	backwards := strings.Replace(string(content), "<ToDtTm>2026-12-01T23:59:59.0+01:00", "<ToDtTm>2026-11-30T23:59:59.0+01:00", 1)
+	if refused := e.mustRefuse(t, "backwards.xml", []byte(backwards), nil); !strings.Contains(refused.Reason, "ends before it starts") {
+		t.Fatalf("backwards: %v", refused)
 	}
 }
 
@@ -420,5 +428,27 @@ func TestScanDir(t *testing.T) {
 	// copy.sta was a duplicate, not stored: it is hashed again.
 	if res.Seen != 4 || len(res.Ingested) != 0 || res.Unchanged != 2 || res.Duplicates != 1 || len(res.Refused) != 1 {
 		t.Fatalf("second scan %+v", res)
+	}
+}
+
+// TestIngestLongReferences: references as long as the parser keeps
+// (statement.Limits.MaxField) are stored and found; their indexes hold
+// them.
+func TestIngestLongReferences(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	mapping := `{"account": "` + sampleIBAN + `", "currency": "EUR",
+		"columns": {"booking_date": "date", "amount": "amount", "reference": "ref", "end_to_end_id": "e2e"}}`
+	e.mustAccount(t, "Main", sampleIBAN, "", []byte(mapping))
+	// Random, so that no compression brings it under a B-tree entry's size.
+	raw := make([]byte, statement.DefaultLimits.MaxField/2)
+	if _, err := rand.Read(raw); err != nil {
+		t.Fatal(err)
+	}
+	long := hex.EncodeToString(raw)
+	f := e.mustIngest(t, "export.csv", []byte("date,amount,ref,e2e\n2026-12-01,1.00,"+long+","+long+"\n"))
+	page, err := e.svc.ListEntries(context.Background(), f.Statements[0].ID, "", 0)
+	if err != nil || len(page.Items) != 1 || page.Items[0].Reference != long || page.Items[0].EndToEndID != long {
+		t.Fatalf("entries %d %v", len(page.Items), err)
 	}
 }
