@@ -389,30 +389,36 @@ func checkStatement(name string, x *statement.Statement, a Account) error {
 		return refuse(name, *x, nil, fmt.Sprintf("statement %s ends before it starts (%s)", describeStatement(*x),
 			x.ToDate.Format(time.DateOnly)))
 	}
-	if line := untextual(*x); line > 0 {
-		le := &statement.LineError{File: name, Line: line, Reason: "a value is not text (not UTF-8, or a NUL byte)"}
+	if line, reason := badValue(*x); line > 0 {
+		le := &statement.LineError{File: name, Line: line, Reason: reason}
 		return &RefusedError{File: name, Reason: "1 bad line(s): nothing of the file was stored", Lines: []*statement.LineError{le}}
 	}
 	return nil
 }
 
-// untextual returns the line of the first value of x that cannot be stored
-// as text, or 0.
-func untextual(x statement.Statement) int {
+// badValue returns the line of the first value of x that cannot be stored
+// as it is, and why, or 0: text that is not text, or an entry in another
+// currency than its statement (a camt.053 account that names no currency
+// leaves that unchecked).
+func badValue(x statement.Statement) (int, string) {
+	const notText = "a value is not text (not UTF-8, or a NUL byte)"
 	if !text(x.ID) || !text(x.Sequence) {
-		return x.Line
+		return x.Line, notText
 	}
 	for _, e := range x.Entries {
+		if e.Amount.Currency != x.Currency {
+			return e.Line, fmt.Sprintf("entry in %s on a %s statement", e.Amount.Currency, x.Currency)
+		}
 		if !text(e.Status) || !refsText(e.Refs) {
-			return e.Line
+			return e.Line, notText
 		}
 		for _, t := range e.Transactions {
 			if !refsText(t.Refs) {
-				return t.Line
+				return t.Line, notText
 			}
 		}
 	}
-	return 0
+	return 0, ""
 }
 
 func refsText(r statement.Refs) bool {

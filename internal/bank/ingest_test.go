@@ -266,6 +266,19 @@ func TestIngestRefusals(t *testing.T) {
 	if !strings.Contains(refused.Error(), `no bank account is configured for account "`+sampleNumber+`"`) {
 		t.Fatalf("unknown number: %v", refused)
 	}
+	// An account that names no currency, and an entry in another one
+	// than the balances': camt.053 leaves that to the reader.
+	e.mustAccount(t, "Main", sampleIBAN, "", nil)
+	mixed := strings.Replace(string(sample(t, "camt053_v08.xml")), "<Ccy>EUR</Ccy>", "", 1)
+	mixed = strings.Replace(mixed, `<Amt Ccy="EUR">800.00</Amt>`, `<Amt Ccy="USD">800.00</Amt>`, 1)
+	refused = e.mustRefuse(t, "mixed.xml", []byte(mixed), nil)
+	if len(refused.Lines) != 1 || refused.Lines[0].Line != 144 || refused.Lines[0].Reason != "entry in USD on a EUR statement" {
+		t.Fatalf("mixed currencies: %+v %v", refused.Lines, refused)
+	}
+	if _, err := e.db.Exec(`DELETE FROM bank_accounts`); err != nil {
+		t.Fatal(err)
+	}
+
 	refused = e.mustRefuse(t, "export.csv", sample(t, "csv_de.csv"), statement.ErrFormat)
 	if !strings.Contains(refused.Reason, "no bank account has a CSV mapping") {
 		t.Fatalf("CSV without mappings: %v", refused)
