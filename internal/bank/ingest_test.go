@@ -18,10 +18,10 @@ import (
 	"github.com/payops/payops/internal/money"
 )
 
-// TestIngestEachFormat: the sample camt.053 (both versions), MT940 and CSV
+// TestBankIngestEachFormat: the sample camt.053 (both versions), MT940 and CSV
 // files are stored with their statements and entries, archived by
 // SHA-256, and checked: the samples chain, the CSV has no balances.
-func TestIngestEachFormat(t *testing.T) {
+func TestBankIngestEachFormat(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	ctx := context.Background()
@@ -132,9 +132,9 @@ func strip(s Statement) Statement {
 	return s
 }
 
-// TestIngestDuplicateFile: the same content again, under any name, is the
+// TestBankIngestDuplicateFile: the same content again, under any name, is the
 // file as first ingested: nothing stored or archived twice.
-func TestIngestDuplicateFile(t *testing.T) {
+func TestBankIngestDuplicateFile(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.mustAccount(t, "Main", sampleIBAN, "", nil)
@@ -162,9 +162,9 @@ func TestIngestDuplicateFile(t *testing.T) {
 	}
 }
 
-// TestIngestSameContentAtOnce: two arrivals of the same content racing
+// TestBankIngestSameContentAtOnce: two arrivals of the same content racing
 // store it once; the other answers as a duplicate.
-func TestIngestSameContentAtOnce(t *testing.T) {
+func TestBankIngestSameContentAtOnce(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.mustAccount(t, "Legacy", "", sampleNumber, nil)
@@ -192,10 +192,10 @@ func TestIngestSameContentAtOnce(t *testing.T) {
 	}
 }
 
-// TestIngestDuplicateStatement: a statement stored from one file is
+// TestBankIngestDuplicateStatement: a statement stored from one file is
 // refused in another, and that whole file with it; a file holding one
 // statement twice is refused too.
-func TestIngestDuplicateStatement(t *testing.T) {
+func TestBankIngestDuplicateStatement(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.mustAccount(t, "Legacy", "", sampleNumber, nil)
@@ -224,10 +224,10 @@ func TestIngestDuplicateStatement(t *testing.T) {
 	e.mustIngest(t, "next-year.sta", mt940(mtDay{seq: 1, d: "2027-12-07", open: 1, close: 1}))
 }
 
-// TestIngestBadLineStoresNothing: one bad line refuses the whole file
+// TestBankIngestBadLineStoresNothing: one bad line refuses the whole file
 // with its line named; nothing is stored or archived, and the fixed file
 // goes in.
-func TestIngestBadLineStoresNothing(t *testing.T) {
+func TestBankIngestBadLineStoresNothing(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.mustAccount(t, "Legacy", "", sampleNumber, nil)
@@ -252,8 +252,8 @@ func TestIngestBadLineStoresNothing(t *testing.T) {
 	}
 }
 
-// TestIngestRefusals: what a file is refused for, named.
-func TestIngestRefusals(t *testing.T) {
+// TestBankIngestRefusals: what a file is refused for, named.
+func TestBankIngestRefusals(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	camt := sample(t, "camt053_v02.xml")
@@ -310,11 +310,11 @@ func TestIngestRefusals(t *testing.T) {
 	}
 }
 
-// TestFindings: a balance that does not chain, a missing weekday and
+// TestBankFindings: a balance that does not chain, a missing weekday and
 // entries that do not add up are stored as findings of the later
 // statement; a weekend is not missing; the statement that fills a gap
 // later mends the findings of the one after it.
-func TestFindings(t *testing.T) {
+func TestBankFindings(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	ctx := context.Background()
@@ -390,10 +390,10 @@ func TestFindings(t *testing.T) {
 	}
 }
 
-// TestScanDir: dropped files are ingested once; hidden files, the archive
+// TestBankScanDir: dropped files are ingested once; hidden files, the archive
 // and files read before are skipped; a refused file is listed, and listed
 // again by the next scan until it is fixed.
-func TestScanDir(t *testing.T) {
+func TestBankScanDir(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	dir := t.TempDir()
@@ -444,10 +444,10 @@ func TestScanDir(t *testing.T) {
 	}
 }
 
-// TestIngestLongReferences: references as long as the parser keeps
+// TestBankIngestLongReferences: references as long as the parser keeps
 // (statement.Limits.MaxField) are stored and found; their indexes hold
 // them.
-func TestIngestLongReferences(t *testing.T) {
+func TestBankIngestLongReferences(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	mapping := `{"account": "` + sampleIBAN + `", "currency": "EUR",
