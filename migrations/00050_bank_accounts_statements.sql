@@ -60,7 +60,9 @@ CREATE TABLE bank_statements (
 );
 CREATE INDEX bank_statements_sha256_idx ON bank_statements (file_sha256);
 CREATE INDEX bank_statements_chain_idx ON bank_statements (account_id, from_date, to_date, id);
-CREATE INDEX bank_statements_source_idx ON bank_statements (source_path) WHERE source_path <> '';
+-- Hash indexes where a value is only ever looked up whole and may be longer
+-- than a B-tree entry can hold (a deep path, a 4 KiB reference).
+CREATE INDEX bank_statements_source_idx ON bank_statements USING hash (source_path) WHERE source_path <> '';
 
 -- The bookings of a statement, written with COPY in the statement's
 -- transaction. account_id repeats the statement's, so that payout matching
@@ -92,12 +94,13 @@ CREATE TABLE bank_entries (
     UNIQUE (statement_id, seq)
 );
 -- Matching by reference: a batch id or payout reference in the end-to-end id,
--- the account owner's reference, or a structured creditor reference. Text in
--- the remittance information is searched among an account's candidates by
--- (account, amount, date), not through an index.
-CREATE INDEX bank_entries_end_to_end_idx ON bank_entries (end_to_end_id) WHERE end_to_end_id <> '';
-CREATE INDEX bank_entries_reference_idx ON bank_entries (reference) WHERE reference <> '';
-CREATE INDEX bank_entries_creditor_ref_idx ON bank_entries (creditor_ref) WHERE creditor_ref <> '';
+-- the account owner's reference, or a structured creditor reference, each
+-- looked up whole (hash indexes: a reference may be up to 4 KiB, beyond what
+-- a B-tree entry holds). Text in the remittance information is searched among
+-- an account's candidates by (account, amount, date), not through an index.
+CREATE INDEX bank_entries_end_to_end_idx ON bank_entries USING hash (end_to_end_id) WHERE end_to_end_id <> '';
+CREATE INDEX bank_entries_reference_idx ON bank_entries USING hash (reference) WHERE reference <> '';
+CREATE INDEX bank_entries_creditor_ref_idx ON bank_entries USING hash (creditor_ref) WHERE creditor_ref <> '';
 CREATE INDEX bank_entries_amount_idx ON bank_entries (account_id, amount_minor, booking_date);
 
 -- What statement.Check found: entries that do not add up to the balances, a

@@ -2,12 +2,12 @@ package main
 
 // This file holds what every resource's handlers share, so that no
 // resource file borrows from another: the edge (the one Idempotency-Key
-// guard and the audit log), how an action is audited, the response
-// pieces several resources show, and how a file upload reaches its handler
-// and its audit row. Wrapping an operation is the same
-// everywhere (routes.go): needs(permission, …) for authentication,
-// idem.Wrap for Idempotency-Key on changes, recordAudit with auditOutcome
-// in the handler, httpError (errors.go) for every error.
+// guard and the audit log), how an action is audited, the response pieces
+// several resources show, and how a file upload reaches its handler and
+// its audit row. Wrapping an operation is the same everywhere (routes.go):
+// needs(permission, …) for authentication, idem.Wrap for Idempotency-Key on
+// changes, recordAudit with auditOutcome in the handler, httpError
+// (errors.go) for every error.
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
+	"github.com/payops/payops/internal/bank"
 	"github.com/payops/payops/internal/carddata"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/httpx"
@@ -115,6 +116,9 @@ func refused(err error) bool {
 		disputeConflict *disputes.ConflictError
 		reconInvalid    *recon.InvalidError
 		reconConflict   *recon.ConflictError
+		bankInvalid     *bank.InvalidError
+		bankConflict    *bank.ConflictError
+		bankRefused     *bank.RefusedError
 		upload          *httpx.UploadError
 		tooLarge        *httpx.TooLargeError
 		status          huma.StatusError
@@ -123,6 +127,8 @@ func refused(err error) bool {
 	case errors.Is(err, payments.ErrNotFound), errors.As(err, &payInvalid), errors.As(err, &payConflict):
 	case errors.Is(err, disputes.ErrNotFound), errors.As(err, &disputeInvalid), errors.As(err, &disputeConflict):
 	case errors.Is(err, recon.ErrNotFound), errors.As(err, &reconInvalid), errors.As(err, &reconConflict):
+	case errors.Is(err, bank.ErrNotFound), errors.As(err, &bankInvalid), errors.As(err, &bankConflict),
+		errors.As(err, &bankRefused):
 	case errors.As(err, &upload), errors.As(err, &tooLarge):
 	case errors.As(err, &status):
 		return status.GetStatus() < 500

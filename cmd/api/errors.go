@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -13,6 +14,7 @@ import (
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
+	"github.com/payops/payops/internal/bank"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/httpx"
 	"github.com/payops/payops/internal/payments"
@@ -76,6 +78,7 @@ func writeInternalError(api huma.API, ctx huma.Context) {
 var problemMappings = []func(ctx context.Context, log *slog.Logger, err error, where at) error{
 	disputeProblem,
 	reconProblem,
+	bankProblem,
 	paymentProblem,
 	apoProblem,
 	apiKeyProblem,
@@ -187,6 +190,55 @@ func reconProblem(_ context.Context, _ *slog.Logger, err error, where at) error 
 		return huma.Error409Conflict(conflict.Rule)
 	}
 	return nil
+}
+
+// bankProblem answers the bank package's errors: a 404 names where.what,
+// a rule's field is located in where.in, and a refused statement file
+// lists each of its problems as "<file>:<line>" (or the file, for one
+// about it all).
+func bankProblem(_ context.Context, _ *slog.Logger, err error, where at) error {
+	var (
+		invalid  *bank.InvalidError
+		conflict *bank.ConflictError
+		refused  *bank.RefusedError
+	)
+	switch {
+	case errors.Is(err, bank.ErrNotFound):
+		return huma.Error404NotFound(where.what + " not found")
+	case errors.As(err, &invalid):
+		return huma.Error422UnprocessableEntity(invalid.Error(), &huma.ErrorDetail{Location: where.in + "." + invalid.Field,
+			Message: invalid.Reason})
+	case errors.As(err, &conflict):
+		return huma.Error409Conflict(conflict.Rule)
+	case errors.As(err, &refused):
+		return huma.Error422UnprocessableEntity(refused.Error(), refusalDetails(refused)...)
+	}
+	return nil
+}
+
+// refusalDetails lists a refused file's problems.
+func refusalDetails(r *bank.RefusedError) []error {
+	if len(r.Lines) == 0 {
+		return []error{&huma.ErrorDetail{Location: r.File, Message: r.Reason}}
+	}
+	out := make([]error, 0, len(r.Lines)+1)
+	for _, l := range r.Lines {
+		loc, msg := r.File, l.Reason
+		if l.Line > 0 {
+			loc += ":" + strconv.Itoa(l.Line)
+		}
+		if l.Field != "" {
+			msg = l.Field + ": " + msg
+		}
+		if l.Err != nil {
+			msg += ": " + l.Err.Error()
+		}
+		out = append(out, &huma.ErrorDetail{Location: loc, Message: msg})
+	}
+	if r.Omitted > 0 {
+		out = append(out, &huma.ErrorDetail{Location: r.File, Message: fmt.Sprintf("… and %d more bad lines", r.Omitted)})
+	}
+	return out
 }
 
 // uploadProblem answers an upload httpx.Spool refused. An

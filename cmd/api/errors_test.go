@@ -15,6 +15,8 @@ import (
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
+	"github.com/payops/payops/internal/bank"
+	"github.com/payops/payops/internal/bank/statement"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/httpx"
 	"github.com/payops/payops/internal/payments"
@@ -49,6 +51,12 @@ func TestOneErrorMapping(t *testing.T) {
 		{recon.ErrNotFound, query, 404, "run not found", ""},
 		{&recon.InvalidError{Field: "cursor", Reason: "bad"}, query, 422, "", "query.cursor"},
 		{&recon.ConflictError{Rule: "a run of this period is in progress"}, body, 409, "a run of this period is in progress", ""},
+		{fmt.Errorf("get: %w", bank.ErrNotFound), at{in: "path", what: "bank account"}, 404, "bank account not found", ""},
+		{&bank.InvalidError{Field: "iban", Reason: "not a valid IBAN"}, body, 422, "iban: not a valid IBAN", "body.iban"},
+		{&bank.ConflictError{Rule: "a bank account with this IBAN or number is already configured"}, body, 409, "a bank account with this IBAN or number is already configured", ""},
+		{&bank.RefusedError{File: "a.sta", Reason: "1 bad line(s): nothing of the file was stored", Lines: []*statement.LineError{
+			{File: "a.sta", Line: 7, Field: ":61:", Reason: "amount is not a decimal"}}}, body, 422, "", "a.sta:7"},
+		{&bank.RefusedError{File: "a.xml", Reason: "the file holds no statement", Err: statement.ErrFormat}, body, 422, "", "a.xml"},
 		{&httpx.TooLargeError{Limit: 10}, body, 413, "the upload is larger than 10 bytes", ""},
 		{&httpx.UploadError{Detail: "too many files", Location: "body.file[50]", Message: "at most 50"}, body, 422, "too many files", "body.file[50]"},
 		{huma.Error409Conflict("run 7 is RUNNING"), body, 409, "run 7 is RUNNING", ""},
@@ -94,6 +102,8 @@ func TestAuditOutcome(t *testing.T) {
 		{&disputes.RejectedError{Code: "TIME_EXCEEDS_LIMIT"}, audit.OutcomeFailed},
 		{disputes.ErrOutcomeUnknown, audit.OutcomeFailed},
 		{&recon.InvalidError{Field: "f"}, audit.OutcomeRejected},
+		{fmt.Errorf("ingest: %w", &bank.RefusedError{Err: bank.ErrUnknownAccount}), audit.OutcomeRejected},
+		{&bank.ConflictError{}, audit.OutcomeRejected},
 		{&httpx.UploadError{}, audit.OutcomeRejected},
 		{&httpx.TooLargeError{}, audit.OutcomeRejected},
 		{&httpx.SpoolError{Err: errors.New("disk full")}, audit.OutcomeFailed},

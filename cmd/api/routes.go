@@ -8,14 +8,15 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/payops/payops/internal/auth"
+	"github.com/payops/payops/internal/bank"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/recon"
 )
 
 // addRoutes registers every operation. Reading this file tells you the
-// entire API and who may call each operation: addRoutes and the two
-// resource functions it calls below (addDisputeRoutes, addReconRoutes) are
-// the only places an operation is registered. Handlers live in the file
+// entire API and who may call each operation: addRoutes and the three
+// resource functions it calls below (addDisputeRoutes, addReconRoutes,
+// addBankRoutes) are the only places an operation is registered. Handlers live in the file
 // named after their resource. Authenticated operations are wrapped in
 // needs(permission, …), open ones in public(…); changes in idem.Wrap
 // (Idempotency-Key). Handlers audit with recordAudit and answer errors
@@ -35,10 +36,11 @@ func addRoutes(api huma.API, svc *services) {
 	e := newEdge(api, svc.log, svc.audit, svc.idempotency)
 	idem := e.idem
 
-	// Disputes and reconciliation: registered below, in this file, in
+	// Disputes, reconciliation and bank statements: registered below, in this file, in
 	// functions of their own so that their tests can register them alone.
 	addDisputeRoutes(api, e, svc.disputes)
 	addReconRoutes(api, e, svc.recon, svc.enqueueRun)
+	addBankRoutes(api, e, svc.bank, svc.uploadDir)
 
 	// Health (health.go).
 	huma.Register(api, public(huma.Operation{
@@ -360,4 +362,91 @@ func addReconRoutes(api huma.API, e edge, rs *recon.Service, enqueue func(ctx co
 		Responses: downloadResponse("The discrepancies, as recon-run-<id>-<kind>.csv", "text/csv"),
 		Errors:    []int{http.StatusNotFound, http.StatusConflict},
 	}), h.exportCSV)
+}
+
+// addBankRoutes registers the bank account and statement operations.
+// Configuring an account needs admin: an account's IBAN, currency and
+// remitters decide which statements are accepted and which credits count
+// as APO's payouts, so the people who reconcile (finance) do not also set
+// what their reconciliation takes as given. Uploads need finance and reads
+// read, as for APO's reports. The POSTs and the PATCH are guarded by
+// Idempotency-Key; each writes an audit row. Handlers are in bank.go.
+func addBankRoutes(api huma.API, e edge, b *bank.Service, uploadDir string) {
+	api.OpenAPI().Tags = append(api.OpenAPI().Tags, &huma.Tag{Name: "Bank",
+		Description: "The bank accounts APO pays out into, and their statements (camt.053, MT940, or CSV with a " +
+			"mapping) kept in custody like APO's reports: archived by SHA-256, never ingested twice, refused whole " +
+			"on a bad line, and checked (entries against balances, balances and days from one statement to the next)."})
+	idem := e.idem
+	h := bankAPI{edge: e, bank: b, uploadDir: uploadDir}
+
+	huma.Register(api, needs(auth.NeedAdmin, idem.Wrap(huma.Operation{
+		OperationID: "create-bank-account", Method: http.MethodPost, Path: "/v1/bank/accounts",
+		Summary: "Configure a bank account", Tags: []string{"Bank"}, DefaultStatus: http.StatusCreated,
+		Description: "A statement belongs to the account whose IBAN it names, or, when it names no IBAN, whose " +
+			"account number. Each IBAN and number is configured once (409 otherwise). A bank that sends neither " +
+			"camt.053 nor MT940 needs `csv_mapping`.",
+		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity},
+	})), h.createAccount)
+	huma.Register(api, needs(auth.NeedRead, huma.Operation{
+		OperationID: "list-bank-accounts", Method: http.MethodGet, Path: "/v1/bank/accounts",
+		Summary: "List bank accounts", Tags: []string{"Bank"},
+		Description: "In id order, keyset-paginated.",
+		Errors:      []int{http.StatusUnprocessableEntity},
+	}), h.listAccounts)
+	huma.Register(api, needs(auth.NeedRead, huma.Operation{
+		OperationID: "get-bank-account", Method: http.MethodGet, Path: "/v1/bank/accounts/{id}",
+		Summary: "Get a bank account", Tags: []string{"Bank"},
+		Errors: []int{http.StatusNotFound},
+	}), h.getAccount)
+	huma.Register(api, needs(auth.NeedAdmin, idem.Wrap(huma.Operation{
+		OperationID: "update-bank-account", Method: http.MethodPatch, Path: "/v1/bank/accounts/{id}",
+		Summary: "Change a bank account", Tags: []string{"Bank"},
+		Description: "Changes the name, the settlement currency, the remitters or the CSV mapping (`null` removes it); " +
+			"fields left out stay. The IBAN, number and currency cannot change: the statements ingested are of them.",
+		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+	})), h.updateAccount)
+
+	upload := idem.Wrap(huma.Operation{
+		OperationID: "upload-bank-statements", Method: http.MethodPost, Path: "/v1/bank/statements",
+		Summary: "Upload bank statement files", Tags: []string{"Bank"}, DefaultStatus: http.StatusCreated,
+		Description: "multipart/form-data with one or more `file` parts, each a statement file as the bank delivers " +
+			"it, at most 256 MiB in all (413 beyond) and 64 MiB each. The layout is read from the content: camt.053 " +
+			"(XML), MT940, or CSV read with the mapping of the account it turns out to be of. Each file is archived " +
+			"with its SHA-256 and its statements, entries and findings stored. The same content uploaded again is " +
+			"not ingested twice: the answer is its statements as stored then, with `duplicate: true`. A file with a " +
+			"bad line, a statement of an account not configured (or in another currency), or a statement ingested " +
+			"before from another file is refused whole, nothing of it stored: the answer is 422 listing each " +
+			"problem as `<file>:<line>` (other files of the upload are ingested; uploading them again is harmless).",
+		MaxBodyBytes: maxStatementUpload, BodyReadTimeout: statementUploadTimeout,
+		Errors: []int{http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
+	})
+	// After the guard, so the handler reads the body the guard hands on.
+	upload.Middlewares = append(upload.Middlewares, keepUploadBody)
+	huma.Register(api, needs(auth.NeedFinance, upload), h.uploadStatements)
+	// Declared after registration, as for report uploads: Huma would
+	// otherwise read the whole upload into memory itself.
+	api.OpenAPI().Paths["/v1/bank/statements"].Post.RequestBody = &huma.RequestBody{
+		Required: true,
+		Content: map[string]*huma.MediaType{"multipart/form-data": {
+			Schema: &huma.Schema{
+				Type: "object", Required: []string{"file"},
+				Properties: map[string]*huma.Schema{"file": {Type: "array", Items: binaryFile,
+					Description: "One or more statement files"}},
+			},
+			Encoding: map[string]*huma.Encoding{"file": {ContentType: "application/xml, text/plain, text/csv"}},
+		}},
+	}
+	huma.Register(api, needs(auth.NeedRead, huma.Operation{
+		OperationID: "list-bank-statements", Method: http.MethodGet, Path: "/v1/bank/statements",
+		Summary: "List bank statements", Tags: []string{"Bank"},
+		Description: "Newest first (as ingested), keyset-paginated. `from` and `to` keep the statements whose " +
+			"period overlaps them. Filters combine with AND.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}), h.listStatements)
+	huma.Register(api, needs(auth.NeedRead, huma.Operation{
+		OperationID: "get-bank-statement", Method: http.MethodGet, Path: "/v1/bank/statements/{id}",
+		Summary: "Get a bank statement", Tags: []string{"Bank"},
+		Description: "The statement with its findings and a page of its entries (`entries_cursor`, `entries_limit`).",
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+	}), h.getStatement)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
+	"github.com/payops/payops/internal/bank"
 	"github.com/payops/payops/internal/console"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/httpx"
@@ -53,6 +54,12 @@ type services struct {
 	disputes *disputes.Service
 	// recon reconciles APO reports (nil for the openapi command).
 	recon *recon.Service
+	// bank keeps bank accounts and their statements (nil for the openapi
+	// command).
+	bank *bank.Service
+	// uploadDir is the process's private temporary directory (under
+	// RECON_TMP_DIR), where uploads are spooled; "" for the system's.
+	uploadDir string
 	// enqueueRun hands a started reconciliation run to the worker.
 	enqueueRun func(ctx context.Context, runID int64) error
 	// queueUI is asynqmon, served at /ops/queues for admins.

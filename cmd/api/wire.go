@@ -44,6 +44,8 @@ func wireDomains(svc *services, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	svc.usePayments(a.Payments, a.Inbox)
 	svc.disputes = a.Disputes
 	svc.recon = a.Recon
+	svc.bank = a.Bank
+	svc.uploadDir = a.Recon.TempDir()
 	svc.enqueueRun = func(ctx context.Context, runID int64) error {
 		t, err := recon.NewRunTask(runID)
 		if err != nil {

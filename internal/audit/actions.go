@@ -12,6 +12,10 @@ const (
 	ActionAPIKeyCreate = "api-key.create"
 	ActionAPIKeyRevoke = "api-key.revoke"
 
+	ActionBankAccountCreate   = "bank-account.create"
+	ActionBankAccountUpdate   = "bank-account.update"
+	ActionBankStatementUpload = "bank-statement.upload"
+
 	ActionDisputeAccept = "dispute.accept"
 	ActionDisputeDefend = "dispute.defend"
 
@@ -45,3 +49,6 @@ const DiscrepancyBulkTarget = "recon-discrepancy:bulk"
 func DiscrepancyTarget(id int64) string     { return "recon-discrepancy:" + strconv.FormatInt(id, 10) }
 func ReconReportTarget(ids []string) string { return "recon-report:" + strings.Join(ids, ",") }
 func WebhookTarget(id string) string        { return "webhook-event:" + id }
+
+func BankAccountTarget(id int64) string       { return "bank-account:" + strconv.FormatInt(id, 10) }
+func BankStatementTarget(ids []string) string { return "bank-statement:" + strings.Join(ids, ",") }

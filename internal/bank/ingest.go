@@ -67,9 +67,12 @@ func (s *Service) ingest(ctx context.Context, a arrival, r io.Reader) (File, err
 	}
 	defer os.Remove(k.tmp) // a no-op once renamed into place
 	f := File{Name: base, SHA256: hex.EncodeToString(k.sum), Size: k.size, Source: a.source}
-	if f.Statements, err = s.fileStatements(ctx, k.sum); err != nil || len(f.Statements) > 0 {
-		f.Duplicate = err == nil
-		return s.answer(f, err)
+	if f.Statements, err = s.fileStatements(ctx, k.sum); err != nil {
+		return File{}, err
+	}
+	if len(f.Statements) > 0 {
+		f.Duplicate, f.Format = true, f.Statements[0].Format
+		return f, nil
 	}
 	var stmts []parsed
 	if f.Format, stmts, err = s.read(ctx, base, k.tmp); err != nil {
@@ -87,15 +90,6 @@ func (s *Service) ingest(ctx context.Context, a arrival, r io.Reader) (File, err
 	if !lost {
 		s.ingested(ctx, f, time.Since(start))
 	}
-	return f, nil
-}
-
-// answer is a duplicate's File, or the error of looking for it.
-func (s *Service) answer(f File, err error) (File, error) {
-	if err != nil {
-		return File{}, err
-	}
-	f.Format = f.Statements[0].Format
 	return f, nil
 }
 
@@ -369,45 +363,62 @@ func (s *Service) resolve(ctx context.Context, name string, stmts []statement.St
 	return out, nil
 }
 
+// maxStatementID bounds a statement's id and sequence, which identify it
+// in a unique index: camt.053 allows 35 characters, MT940 16, and a CSV
+// statement's id is its file name.
+const maxStatementID = 255
+
 // checkStatement checks that a statement can be stored as a's: in its
-// currency (a statement without amounts takes it), with a period, and all
-// text. A CSV mapping in UTF-8 passes a file's bytes on as they are.
+// currency (a statement without amounts takes it), with a period, an id
+// that fits, and all text. A CSV mapping in UTF-8 passes a file's bytes on
+// as they are.
 func checkStatement(name string, x *statement.Statement, a Account) error {
 	if x.Currency == "" {
 		x.Currency = a.Currency
 	}
 	switch {
+	case len(x.ID) > maxStatementID || len(x.Sequence) > maxStatementID:
+		return refuse(name, *x, nil, fmt.Sprintf("the statement's id or sequence is longer than %d bytes", maxStatementID))
 	case x.Currency != a.Currency:
 		return refuse(name, *x, nil, fmt.Sprintf("statement %s is in %s, but bank account %d (%s) is in %s",
 			describeStatement(*x), x.Currency, a.ID, describe(x.Account), a.Currency))
 	case x.FromDate.IsZero():
 		return refuse(name, *x, nil, fmt.Sprintf("statement %s has no date: no period, balance or booking date",
 			describeStatement(*x)))
+	case x.ToDate.Before(x.FromDate):
+		return refuse(name, *x, nil, fmt.Sprintf("statement %s ends before it starts (%s)", describeStatement(*x),
+			x.ToDate.Format(time.DateOnly)))
 	}
-	if line := untextual(*x); line > 0 {
-		le := &statement.LineError{File: name, Line: line, Reason: "a value is not text (not UTF-8, or a NUL byte)"}
+	if line, reason := badValue(*x); line > 0 {
+		le := &statement.LineError{File: name, Line: line, Reason: reason}
 		return &RefusedError{File: name, Reason: "1 bad line(s): nothing of the file was stored", Lines: []*statement.LineError{le}}
 	}
 	return nil
 }
 
-// untextual returns the line of the first value of x that cannot be stored
-// as text, or 0.
-func untextual(x statement.Statement) int {
+// badValue returns the line of the first value of x that cannot be stored
+// as it is, and why, or 0: text that is not text, or an entry in another
+// currency than its statement (a camt.053 account that names no currency
+// leaves that unchecked).
+func badValue(x statement.Statement) (int, string) {
+	const notText = "a value is not text (not UTF-8, or a NUL byte)"
 	if !text(x.ID) || !text(x.Sequence) {
-		return x.Line
+		return x.Line, notText
 	}
 	for _, e := range x.Entries {
+		if e.Amount.Currency != x.Currency {
+			return e.Line, fmt.Sprintf("entry in %s on a %s statement", e.Amount.Currency, x.Currency)
+		}
 		if !text(e.Status) || !refsText(e.Refs) {
-			return e.Line
+			return e.Line, notText
 		}
 		for _, t := range e.Transactions {
 			if !refsText(t.Refs) {
-				return t.Line
+				return t.Line, notText
 			}
 		}
 	}
-	return 0
+	return 0, ""
 }
 
 func refsText(r statement.Refs) bool {

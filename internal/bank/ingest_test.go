@@ -2,6 +2,8 @@ package bank
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -16,10 +18,10 @@ import (
 	"github.com/payops/payops/internal/money"
 )
 
-// TestIngestEachFormat: the sample camt.053 (both versions), MT940 and CSV
+// TestBankIngestEachFormat: the sample camt.053 (both versions), MT940 and CSV
 // files are stored with their statements and entries, archived by
 // SHA-256, and checked: the samples chain, the CSV has no balances.
-func TestIngestEachFormat(t *testing.T) {
+func TestBankIngestEachFormat(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	ctx := context.Background()
@@ -130,9 +132,9 @@ func strip(s Statement) Statement {
 	return s
 }
 
-// TestIngestDuplicateFile: the same content again, under any name, is the
+// TestBankIngestDuplicateFile: the same content again, under any name, is the
 // file as first ingested: nothing stored or archived twice.
-func TestIngestDuplicateFile(t *testing.T) {
+func TestBankIngestDuplicateFile(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.mustAccount(t, "Main", sampleIBAN, "", nil)
@@ -152,11 +154,17 @@ func TestIngestDuplicateFile(t *testing.T) {
 	if n := len(e.archived(t)); n != 1 {
 		t.Fatalf("%d files archived", n)
 	}
+	// Other bytes, the same statements, but a period that ends before it
+	// starts: refused for that before it could be a duplicate.
+	backwards := strings.Replace(string(content), "<ToDtTm>2026-12-01T23:59:59.0+01:00", "<ToDtTm>2026-11-30T23:59:59.0+01:00", 1)
+	if refused := e.mustRefuse(t, "backwards.xml", []byte(backwards), nil); !strings.Contains(refused.Reason, "ends before it starts") {
+		t.Fatalf("backwards: %v", refused)
+	}
 }
 
-// TestIngestSameContentAtOnce: two arrivals of the same content racing
+// TestBankIngestSameContentAtOnce: two arrivals of the same content racing
 // store it once; the other answers as a duplicate.
-func TestIngestSameContentAtOnce(t *testing.T) {
+func TestBankIngestSameContentAtOnce(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.mustAccount(t, "Legacy", "", sampleNumber, nil)
@@ -184,10 +192,10 @@ func TestIngestSameContentAtOnce(t *testing.T) {
 	}
 }
 
-// TestIngestDuplicateStatement: a statement stored from one file is
+// TestBankIngestDuplicateStatement: a statement stored from one file is
 // refused in another, and that whole file with it; a file holding one
 // statement twice is refused too.
-func TestIngestDuplicateStatement(t *testing.T) {
+func TestBankIngestDuplicateStatement(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.mustAccount(t, "Legacy", "", sampleNumber, nil)
@@ -216,10 +224,10 @@ func TestIngestDuplicateStatement(t *testing.T) {
 	e.mustIngest(t, "next-year.sta", mt940(mtDay{seq: 1, d: "2027-12-07", open: 1, close: 1}))
 }
 
-// TestIngestBadLineStoresNothing: one bad line refuses the whole file
+// TestBankIngestBadLineStoresNothing: one bad line refuses the whole file
 // with its line named; nothing is stored or archived, and the fixed file
 // goes in.
-func TestIngestBadLineStoresNothing(t *testing.T) {
+func TestBankIngestBadLineStoresNothing(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	e.mustAccount(t, "Legacy", "", sampleNumber, nil)
@@ -244,8 +252,8 @@ func TestIngestBadLineStoresNothing(t *testing.T) {
 	}
 }
 
-// TestIngestRefusals: what a file is refused for, named.
-func TestIngestRefusals(t *testing.T) {
+// TestBankIngestRefusals: what a file is refused for, named.
+func TestBankIngestRefusals(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	camt := sample(t, "camt053_v02.xml")
@@ -258,6 +266,19 @@ func TestIngestRefusals(t *testing.T) {
 	if !strings.Contains(refused.Error(), `no bank account is configured for account "`+sampleNumber+`"`) {
 		t.Fatalf("unknown number: %v", refused)
 	}
+	// An account that names no currency, and an entry in another one
+	// than the balances': camt.053 leaves that to the reader.
+	e.mustAccount(t, "Main", sampleIBAN, "", nil)
+	mixed := strings.Replace(string(sample(t, "camt053_v08.xml")), "<Ccy>EUR</Ccy>", "", 1)
+	mixed = strings.Replace(mixed, `<Amt Ccy="EUR">800.00</Amt>`, `<Amt Ccy="USD">800.00</Amt>`, 1)
+	refused = e.mustRefuse(t, "mixed.xml", []byte(mixed), nil)
+	if len(refused.Lines) != 1 || refused.Lines[0].Line != 144 || refused.Lines[0].Reason != "entry in USD on a EUR statement" {
+		t.Fatalf("mixed currencies: %+v %v", refused.Lines, refused)
+	}
+	if _, err := e.db.Exec(`DELETE FROM bank_accounts`); err != nil {
+		t.Fatal(err)
+	}
+
 	refused = e.mustRefuse(t, "export.csv", sample(t, "csv_de.csv"), statement.ErrFormat)
 	if !strings.Contains(refused.Reason, "no bank account has a CSV mapping") {
 		t.Fatalf("CSV without mappings: %v", refused)
@@ -289,11 +310,11 @@ func TestIngestRefusals(t *testing.T) {
 	}
 }
 
-// TestFindings: a balance that does not chain, a missing weekday and
+// TestBankFindings: a balance that does not chain, a missing weekday and
 // entries that do not add up are stored as findings of the later
 // statement; a weekend is not missing; the statement that fills a gap
 // later mends the findings of the one after it.
-func TestFindings(t *testing.T) {
+func TestBankFindings(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	ctx := context.Background()
@@ -369,10 +390,10 @@ func TestFindings(t *testing.T) {
 	}
 }
 
-// TestScanDir: dropped files are ingested once; hidden files, the archive
+// TestBankScanDir: dropped files are ingested once; hidden files, the archive
 // and files read before are skipped; a refused file is listed, and listed
 // again by the next scan until it is fixed.
-func TestScanDir(t *testing.T) {
+func TestBankScanDir(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	dir := t.TempDir()
@@ -420,5 +441,27 @@ func TestScanDir(t *testing.T) {
 	// copy.sta was a duplicate, not stored: it is hashed again.
 	if res.Seen != 4 || len(res.Ingested) != 0 || res.Unchanged != 2 || res.Duplicates != 1 || len(res.Refused) != 1 {
 		t.Fatalf("second scan %+v", res)
+	}
+}
+
+// TestBankIngestLongReferences: references as long as the parser keeps
+// (statement.Limits.MaxField) are stored and found; their indexes hold
+// them.
+func TestBankIngestLongReferences(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	mapping := `{"account": "` + sampleIBAN + `", "currency": "EUR",
+		"columns": {"booking_date": "date", "amount": "amount", "reference": "ref", "end_to_end_id": "e2e"}}`
+	e.mustAccount(t, "Main", sampleIBAN, "", []byte(mapping))
+	// Random, so that no compression brings it under a B-tree entry's size.
+	raw := make([]byte, statement.DefaultLimits.MaxField/2)
+	if _, err := rand.Read(raw); err != nil {
+		t.Fatal(err)
+	}
+	long := hex.EncodeToString(raw)
+	f := e.mustIngest(t, "export.csv", []byte("date,amount,ref,e2e\n2026-12-01,1.00,"+long+","+long+"\n"))
+	page, err := e.svc.ListEntries(context.Background(), f.Statements[0].ID, "", 0)
+	if err != nil || len(page.Items) != 1 || page.Items[0].Reference != long || page.Items[0].EndToEndID != long {
+		t.Fatalf("entries %d %v", len(page.Items), err)
 	}
 }

@@ -8,9 +8,9 @@ import (
 	"testing"
 )
 
-// TestAccounts: configuring, reading and changing accounts, and every
+// TestBankAccounts: configuring, reading and changing accounts, and every
 // rule a configuration is checked against.
-func TestAccounts(t *testing.T) {
+func TestBankAccounts(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	ctx := context.Background()
@@ -113,9 +113,9 @@ func TestAccounts(t *testing.T) {
 	}
 }
 
-// TestListStatements: by account and period, newest first, a page at a
+// TestBankListStatements: by account and period, newest first, a page at a
 // time.
-func TestListStatements(t *testing.T) {
+func TestBankListStatements(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t)
 	ctx := context.Background()
