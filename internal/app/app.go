@@ -11,6 +11,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -88,6 +89,10 @@ func New(cfg config.Config, db *sqlx.DB, rdb *redis.Client, log *slog.Logger, pr
 		return nil, fmt.Errorf("RECON_TMP_DIR: %w", err)
 	}
 	a.Bank = bank.NewService(db, bank.Config{ArchiveDir: cfg.BankArchiveDir}, log)
+	a.Recon.AddIntake(func(ctx context.Context) error {
+		_, err := a.Bank.Intake(ctx, cfg.StatementsDir)
+		return err
+	})
 	return a, nil
 }
 

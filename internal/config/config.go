@@ -42,7 +42,7 @@ type Config struct {
 	ExportDir      string        // RECON_EXPORT_DIR
 	TmpDir         string        // RECON_TMP_DIR: root of each process's private temporary directory (uploads, spilled workbook entries)
 	ReconSchedule  string        // RECON_SCHEDULE (cron, 5 fields)
-	StatementsDir  string        // BANK_STATEMENTS_DIR: where bank statement files are dropped (a bank's file transfer or a mount) for bank.Service.ScanDir; nothing scans it on a schedule yet
+	StatementsDir  string        // BANK_STATEMENTS_DIR: where bank statement files are dropped (a bank's file transfer or a mount) scanned by the nightly task before it reconciles (bank.Service.Intake)
 	BankArchiveDir string        // BANK_ARCHIVE_DIR: every accepted bank statement file kept whole, by SHA-256
 	ReconTZ        *time.Location
 	WorkerMetrics  string        // PAYOPS_WORKER_METRICS_ADDR: worker's /metrics listener (default 127.0.0.1:9091)

@@ -66,6 +66,8 @@ type Service struct {
 
 	tmpDir  string   // private temporary directory (UseTempDir), "" for the system's
 	tmpLock *os.File // held open: its flock marks tmpDir as in use
+
+	intake []func(context.Context) error // AddIntake's steps
 }
 
 // NewService returns a service over db.

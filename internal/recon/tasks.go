@@ -93,7 +93,8 @@ type NightlyResult struct {
 }
 
 // Nightly pulls new files from SFTP (when configured) and ingests what
-// arrived in the reports directory, reconciles every
+// arrived in the reports directory, runs the intake steps (AddIntake),
+// reconciles every
 // date that has inputs no succeeded run has read, exports each run into the
 // export directory, and logs one summary line. A date that fails does not
 // stop the others; the joined error makes the task retry, and the retry
@@ -120,6 +121,11 @@ func (s *Service) Nightly(ctx context.Context, day time.Time) (NightlyResult, er
 	res.Scan = scan
 	if err != nil {
 		errs = append(errs, fmt.Errorf("scan %s: %w", s.cfg.ReportsDir, err))
+	}
+	for _, step := range s.intake {
+		if err := step(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	st := NewStore(s.db)
 	dates, err := st.DatesWithNewInputs(ctx)
