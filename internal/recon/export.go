@@ -380,7 +380,8 @@ func tightGC() func() {
 }
 
 // writeWorkbook streams the workbook: a Summary sheet, then one sheet per
-// discrepancy kind read row by row from the database. also, when not nil,
+// discrepancy kind read row by row from the database, then the sheets
+// other packages add (AddSheet). also, when not nil,
 // is given every row as well (the CSVs, from the same read).
 func (s *Service) writeWorkbook(ctx context.Context, run Run, w io.Writer, also func(Kind, Discrepancy) error) error {
 	release := tightGC()
@@ -402,6 +403,11 @@ func (s *Service) writeWorkbook(ctx context.Context, run Run, w io.Writer, also 
 	for _, k := range Kinds {
 		if err := writeKindSheet(ctx, f, st, store, run, k, also); err != nil {
 			return fmt.Errorf("sheet %s: %w", k, err)
+		}
+	}
+	for _, sh := range s.sheets {
+		if err := writeExtraSheet(ctx, f, st, run, sh); err != nil {
+			return fmt.Errorf("sheet %s: %w", sh.Name, err)
 		}
 	}
 	// No SetActiveSheet: it parses every sheet back into memory, and the

@@ -68,6 +68,7 @@ type Service struct {
 	tmpLock *os.File // held open: its flock marks tmpDir as in use
 
 	intake []func(context.Context) error // AddIntake's steps
+	sheets []Sheet                       // AddSheet's
 }
 
 // NewService returns a service over db.
