@@ -58,6 +58,7 @@ bench: services-up ## load figures of the shipped binaries and reconciliation; p
 	@$(WITH_ENV) BENCH_OUT=$(CURDIR)/.run/bench.txt RECON_BENCH_LINES=1000000 $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./e2e > .run/bench.log 2>&1 || { tail -40 .run/bench.log; exit 1; }
 	@$(WITH_ENV) BENCH_OUT=$(CURDIR)/.run/bench.txt RECON_BENCH_LINES=1000000 $(GO) test -run '^$$' -bench ReconMillion -benchtime 1x -timeout 30m ./internal/recon >> .run/bench.log 2>&1 || { tail -40 .run/bench.log; exit 1; }
 	@$(WITH_ENV) BENCH_OUT=$(CURDIR)/.run/bench.txt JOURNAL_BENCH_LINES=1000000 $(GO) test -run '^$$' -bench JournalMillion -benchtime 1x -timeout 30m ./internal/journal >> .run/bench.log 2>&1 || { tail -40 .run/bench.log; exit 1; }
+	@$(WITH_ENV) BENCH_OUT=$(CURDIR)/.run/bench.txt $(GO) test -run '^$$' -bench StatementsYear -benchtime 1x -timeout 30m ./internal/bank >> .run/bench.log 2>&1 || { tail -40 .run/bench.log; exit 1; }
 	@# The export runs in a process of its own so its peak RSS is its own.
 	@$(WITH_ENV) BENCH_OUT=$(CURDIR)/.run/bench.txt $(GO) test -run '^$$' -bench Export100k -benchtime 1x ./internal/recon >> .run/bench.log 2>&1 || { tail -40 .run/bench.log; exit 1; }
 	@echo; echo "payops bench on $$(nproc) cores, $$(date -u +%Y-%m-%dT%H:%MZ)"; \
