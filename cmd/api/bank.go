@@ -82,7 +82,7 @@ type BankStatementFile struct {
 	SHA256     string `json:"sha256" doc:"Of the whole file, hex; the archive keeps it under this name"`
 	Size       int64  `json:"size" doc:"Bytes"`
 	Line       int    `json:"line" doc:"Where the statement starts in it"`
-	Source     string `json:"source" enum:"upload,dir"`
+	Source     string `json:"source" enum:"upload,dir,sftp"`
 	SourcePath string `json:"source_path,omitempty" doc:"A scanned file's path under the drop directory"`
 }
 

@@ -88,7 +88,7 @@ func New(cfg config.Config, db *sqlx.DB, rdb *redis.Client, log *slog.Logger, pr
 		a.Close()
 		return nil, fmt.Errorf("RECON_TMP_DIR: %w", err)
 	}
-	a.Bank = bank.NewService(db, bank.Config{ArchiveDir: cfg.BankArchiveDir}, log)
+	a.Bank = bank.NewService(db, bank.Config{ArchiveDir: cfg.BankArchiveDir, SFTP: cfg.BankSFTP}, log)
 	a.Recon.AddIntake(func(ctx context.Context) error {
 		_, err := a.Bank.Intake(ctx, cfg.StatementsDir)
 		return err
@@ -120,10 +120,6 @@ func newAPOClient(cfg config.Config, db *sqlx.DB, log *slog.Logger) (*apo.Client
 // package reads neither the environment nor package config.
 func reconConfig(c config.Config) recon.Config {
 	rc := recon.Config{ReportsDir: c.ReportsDir, ArchiveDir: c.ArchiveDir, ExportDir: c.ExportDir,
-		SettlementDays: c.SettleDays, AmountConvention: c.ReconAmounts, TmpDir: c.TmpDir}
-	if c.SFTPEnabled() {
-		rc.SFTP = &recon.SFTPConfig{Addr: c.SFTPAddr, User: c.SFTPUser, Password: c.SFTPPassword,
-			KnownHostsFile: c.SFTPKnownHosts, RemoteDir: c.SFTPDir}
-	}
+		SettlementDays: c.SettleDays, AmountConvention: c.ReconAmounts, TmpDir: c.TmpDir, SFTP: c.ReportsSFTP}
 	return rc
 }

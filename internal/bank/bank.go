@@ -82,6 +82,7 @@ type Source string
 const (
 	SourceUpload Source = "upload" // POST /v1/bank/statements
 	SourceDir    Source = "dir"    // found by ScanDir
+	SourceSFTP   Source = "sftp"   // pulled by PullSFTP
 )
 
 // Status is what the checks say about a statement.

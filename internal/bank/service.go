@@ -14,6 +14,7 @@ import (
 	"github.com/payops/payops/internal/bank/statement"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/postgres"
+	"github.com/payops/payops/internal/sftppull"
 )
 
 // Config configures the service. Zero fields take the defaults named.
@@ -24,6 +25,9 @@ type Config struct {
 	// Limits bound reading one statement file; zero fields take
 	// statement.DefaultLimits (64 MiB, 100,000 entries, …).
 	Limits statement.Limits
+	// SFTP, when set, is the bank's SFTP server that Intake pulls from
+	// before it scans the drop directory (BANK_SFTP_*).
+	SFTP *sftppull.Config
 }
 
 // DefaultArchiveDir is Config.ArchiveDir's default.

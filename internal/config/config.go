@@ -10,40 +10,38 @@ import (
 	"strings"
 	"time"
 
+	"github.com/payops/payops/internal/sftppull"
 	"github.com/robfig/cron/v3"
 )
 
 // Config is the whole environment of the api and worker processes. The
 // defaults are design.md §3's; they point at a local stack and the sandbox.
 type Config struct {
-	DatabaseURL    string        // DATABASE_URL
-	DBMaxConns     int           // PAYOPS_DB_MAX_CONNS: connection pool size per process (default 32)
-	RedisAddr      string        // REDIS_ADDR
-	RedisDB        int           // REDIS_DB
-	HTTPAddr       string        // PAYOPS_HTTP_ADDR
-	PublicURL      string        // PAYOPS_PUBLIC_URL: base of the notify URLs we give APO
-	LogLevel       string        // PAYOPS_LOG_LEVEL: debug, info, warn, error
-	APOBaseURL     string        // APO_BASE_URL
-	APOClientID    string        // APO_CLIENT_ID
-	APOPrivateKey  string        // APO_PRIVATE_KEY_FILE
-	APOPublicKey   string        // APO_PUBLIC_KEY_FILE
-	APOTimeout     time.Duration // APO_TIMEOUT: pay, capture, cancel, refund (default 10s)
-	APOInquiryTime time.Duration // APO_INQUIRY_TIMEOUT: inquiries (default 5s)
-	InquiryRPS     int           // APO_INQUIRY_RPS
-	ReportsDir     string        // RECON_REPORTS_DIR
-	ArchiveDir     string        // RECON_ARCHIVE_DIR: every arrived report kept whole, by SHA-256
-	SettleDays     int           // RECON_SETTLEMENT_DAYS: T+N working days before a capture is overdue in reports
-	ReconAmounts   string        // RECON_AMOUNT_CONVENTION: auto, gross or net (settlement amounts before or after fees)
-	SFTPAddr       string        // RECON_SFTP_ADDR: host:port of APO's SFTP; empty = no puller
-	SFTPUser       string        // RECON_SFTP_USER
-	SFTPPassword   string        // RECON_SFTP_PASSWORD
-	SFTPKnownHosts string        // RECON_SFTP_KNOWN_HOSTS: known_hosts file with the server's key (required with SFTP)
-	SFTPDir        string        // RECON_SFTP_DIR: remote root (default /v1/settlements)
-	ExportDir      string        // RECON_EXPORT_DIR
-	TmpDir         string        // RECON_TMP_DIR: root of each process's private temporary directory (uploads, spilled workbook entries)
-	ReconSchedule  string        // RECON_SCHEDULE (cron, 5 fields)
-	StatementsDir  string        // BANK_STATEMENTS_DIR: where bank statement files are dropped (a bank's file transfer or a mount) scanned by the nightly task before it reconciles (bank.Service.Intake)
-	BankArchiveDir string        // BANK_ARCHIVE_DIR: every accepted bank statement file kept whole, by SHA-256
+	DatabaseURL    string           // DATABASE_URL
+	DBMaxConns     int              // PAYOPS_DB_MAX_CONNS: connection pool size per process (default 32)
+	RedisAddr      string           // REDIS_ADDR
+	RedisDB        int              // REDIS_DB
+	HTTPAddr       string           // PAYOPS_HTTP_ADDR
+	PublicURL      string           // PAYOPS_PUBLIC_URL: base of the notify URLs we give APO
+	LogLevel       string           // PAYOPS_LOG_LEVEL: debug, info, warn, error
+	APOBaseURL     string           // APO_BASE_URL
+	APOClientID    string           // APO_CLIENT_ID
+	APOPrivateKey  string           // APO_PRIVATE_KEY_FILE
+	APOPublicKey   string           // APO_PUBLIC_KEY_FILE
+	APOTimeout     time.Duration    // APO_TIMEOUT: pay, capture, cancel, refund (default 10s)
+	APOInquiryTime time.Duration    // APO_INQUIRY_TIMEOUT: inquiries (default 5s)
+	InquiryRPS     int              // APO_INQUIRY_RPS
+	ReportsDir     string           // RECON_REPORTS_DIR
+	ArchiveDir     string           // RECON_ARCHIVE_DIR: every arrived report kept whole, by SHA-256
+	SettleDays     int              // RECON_SETTLEMENT_DAYS: T+N working days before a capture is overdue in reports
+	ReconAmounts   string           // RECON_AMOUNT_CONVENTION: auto, gross or net (settlement amounts before or after fees)
+	ReportsSFTP    *sftppull.Config // RECON_SFTP_ADDR, _USER, _PASSWORD, _KNOWN_HOSTS, _DIR (default /v1/settlements): APO's SFTP; nil = no puller
+	ExportDir      string           // RECON_EXPORT_DIR
+	TmpDir         string           // RECON_TMP_DIR: root of each process's private temporary directory (uploads, spilled workbook entries)
+	ReconSchedule  string           // RECON_SCHEDULE (cron, 5 fields)
+	StatementsDir  string           // BANK_STATEMENTS_DIR: where bank statement files are dropped (a bank's file transfer or a mount) scanned by the nightly task before it reconciles (bank.Service.Intake)
+	BankArchiveDir string           // BANK_ARCHIVE_DIR: every accepted bank statement file kept whole, by SHA-256
+	BankSFTP       *sftppull.Config // BANK_SFTP_ADDR, _USER, _PASSWORD, _KNOWN_HOSTS, _DIR (default: the login's home): the bank's SFTP; nil = no puller
 	ReconTZ        *time.Location
 	WorkerMetrics  string        // PAYOPS_WORKER_METRICS_ADDR: worker's /metrics listener (default 127.0.0.1:9091)
 	AlertURL       string        // ALERT_WEBHOOK_URL: optional outbound alerts (deadlines, needs_review); empty = log only
@@ -59,9 +57,6 @@ type Error struct {
 func (e *Error) Error() string {
 	return fmt.Sprintf("config: %s=%q: %s", e.Var, e.Value, e.Reason)
 }
-
-// SFTPEnabled reports whether the report puller is configured.
-func (c Config) SFTPEnabled() bool { return c.SFTPAddr != "" }
 
 // Load reads the environment through getenv (os.Getenv in main, a map in
 // tests) and validates every value.
@@ -90,21 +85,13 @@ func Load(getenv func(string) string) (Config, error) {
 		BankArchiveDir: r.nonEmpty("BANK_ARCHIVE_DIR", ".run/bank-archive"),
 		SettleDays:     r.intRange("RECON_SETTLEMENT_DAYS", 2, 0, 30),
 		ReconAmounts:   r.oneOf("RECON_AMOUNT_CONVENTION", "auto", "auto", "gross", "net"),
-		SFTPUser:       r.nonEmpty("RECON_SFTP_USER", ""),
-		SFTPPassword:   r.nonEmpty("RECON_SFTP_PASSWORD", ""),
-		SFTPKnownHosts: r.nonEmpty("RECON_SFTP_KNOWN_HOSTS", ""),
-		SFTPDir:        r.nonEmpty("RECON_SFTP_DIR", "/v1/settlements"),
+		ReportsSFTP:    r.sftp("RECON_SFTP", "/v1/settlements"),
+		BankSFTP:       r.sftp("BANK_SFTP", "."),
 		ReconSchedule:  r.cron("RECON_SCHEDULE", "30 2 * * *"),
 		ReconTZ:        r.location("RECON_TZ", "UTC"),
 		WorkerMetrics:  r.hostport("PAYOPS_WORKER_METRICS_ADDR", "127.0.0.1:9091"),
 		AlertSecret:    r.nonEmpty("ALERT_WEBHOOK_SECRET", ""),
 		IdempotencyTTL: r.durationAtLeast("IDEMPOTENCY_KEY_TTL", 24*time.Hour, time.Hour),
-	}
-	if r.get("RECON_SFTP_ADDR", "") != "" {
-		c.SFTPAddr = r.hostport("RECON_SFTP_ADDR", "")
-		if c.SFTPUser == "" || c.SFTPKnownHosts == "" {
-			r.fail("RECON_SFTP_KNOWN_HOSTS", c.SFTPKnownHosts, "RECON_SFTP_USER and RECON_SFTP_KNOWN_HOSTS are required with RECON_SFTP_ADDR (host keys are always checked)")
-		}
 	}
 	if v := r.get("ALERT_WEBHOOK_URL", ""); v != "" {
 		c.AlertURL = r.url("ALERT_WEBHOOK_URL", v, "http", "https")
@@ -242,4 +229,20 @@ func redactURL(v string) string {
 		return u.Redacted()
 	}
 	return v
+}
+
+// sftp reads the SFTP puller configured by <prefix>_ADDR, _USER, _PASSWORD,
+// _KNOWN_HOSTS and _DIR; nil when _ADDR is unset. Host keys are always
+// checked, so a known_hosts file is required with an address.
+func (r *reader) sftp(prefix, dir string) *sftppull.Config {
+	if r.get(prefix+"_ADDR", "") == "" {
+		return nil
+	}
+	c := &sftppull.Config{Addr: r.hostport(prefix+"_ADDR", ""), User: r.nonEmpty(prefix+"_USER", ""),
+		Password: r.nonEmpty(prefix+"_PASSWORD", ""), KnownHostsFile: r.nonEmpty(prefix+"_KNOWN_HOSTS", ""),
+		RemoteDir: r.nonEmpty(prefix+"_DIR", dir)}
+	if c.User == "" || c.KnownHostsFile == "" {
+		r.fail(prefix+"_KNOWN_HOSTS", c.KnownHostsFile, prefix+"_USER and "+prefix+"_KNOWN_HOSTS are required with "+prefix+"_ADDR (host keys are always checked)")
+	}
+	return c
 }

@@ -114,3 +114,33 @@ func TestReconAmountConvention(t *testing.T) {
 		t.Fatalf("got %v, want a config error naming RECON_AMOUNT_CONVENTION", err)
 	}
 }
+
+// TestSFTPPullers: each puller is off without its address, reads its five
+// variables with its own default directory, and refuses an address without
+// a user or a known_hosts file, naming the variable.
+func TestSFTPPullers(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || c.ReportsSFTP != nil || c.BankSFTP != nil {
+		t.Fatalf("defaults: %+v %+v %v", c.ReportsSFTP, c.BankSFTP, err)
+	}
+	c, err = Load(env(map[string]string{"RECON_SFTP_ADDR": "isftp.example:22", "RECON_SFTP_USER": "u", "RECON_SFTP_PASSWORD": "p",
+		"RECON_SFTP_KNOWN_HOSTS": "/k", "BANK_SFTP_ADDR": "bank.example:2222", "BANK_SFTP_USER": "shop",
+		"BANK_SFTP_KNOWN_HOSTS": "/bk", "BANK_SFTP_DIR": "/out"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.ReportsSFTP; r == nil || r.Addr != "isftp.example:22" || r.User != "u" || r.Password != "p" || r.KnownHostsFile != "/k" ||
+		r.RemoteDir != "/v1/settlements" {
+		t.Errorf("reports puller %#v", r)
+	}
+	if b := c.BankSFTP; b == nil || b.Addr != "bank.example:2222" || b.User != "shop" || b.KnownHostsFile != "/bk" || b.RemoteDir != "/out" {
+		t.Errorf("bank puller %#v", b)
+	}
+	for _, prefix := range []string{"RECON_SFTP", "BANK_SFTP"} {
+		_, err := Load(env(map[string]string{prefix + "_ADDR": "h.example:22", prefix + "_USER": "u"}))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Var != prefix+"_KNOWN_HOSTS" {
+			t.Errorf("%s without known_hosts: %v", prefix, err)
+		}
+	}
+}

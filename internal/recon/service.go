@@ -14,6 +14,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/postgres"
+	"github.com/payops/payops/internal/sftppull"
 )
 
 // Config configures the service. Zero fields take the defaults named.
@@ -35,7 +36,7 @@ type Config struct {
 	// calendar, as UTC dates.
 	Holidays []time.Time
 	// SFTP, when set, is pulled by Nightly before the directory scan.
-	SFTP *SFTPConfig
+	SFTP *sftppull.Config
 	// AmountConvention is how settlement files write amounts
 	// (RECON_AMOUNT_CONVENTION): ConventionGross, ConventionNet, or
 	// ConventionAuto to read each batch the way its items add up to its
