@@ -32,20 +32,8 @@ import (
 	_ "github.com/lib/pq"
 
 	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/benchtest"
 )
-
-// row prints one line of the bench table and appends it to BENCH_OUT.
-func row(b *testing.B, what, figure, target, note string) {
-	line := fmt.Sprintf("%-44s %-34s %-22s %s\n", what, figure, target, note)
-	fmt.Print(line)
-	if out := os.Getenv("BENCH_OUT"); out != "" {
-		f, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err == nil {
-			_, _ = f.WriteString(line)
-			f.Close()
-		}
-	}
-}
 
 // load sends requests from conns goroutines for d (or until next says
 // io.EOF) and returns the rate achieved and the latency quantiles of
@@ -325,11 +313,11 @@ func BenchmarkWebhookIntake(b *testing.B) {
 	if max.ok+max.failed == maxN {
 		maxNote += fmt.Sprintf("; all %d sent in under %v: a lower bound", maxN, window)
 	}
-	row(b, "webhook intake, max (32 conns)", fmt.Sprintf("%.0f/s p50 %v p99 %v", max.rate, max.p50.Round(time.Microsecond), max.p99.Round(time.Microsecond)), "≥ 5000/s", maxNote)
-	row(b, "webhook intake at 4000/s offered", fmt.Sprintf("%.0f/s p50 %v p99 %v", at4k.rate, at4k.p50.Round(time.Microsecond), at4k.p99.Round(time.Microsecond)), "p99 < 50ms", fmt.Sprintf("%d failed", at4k.failed))
-	row(b, "  floor: bare net/http handler", fmt.Sprintf("%.0f/s", bare), "", fmt.Sprintf("intake/bare = %.2f (goal ≥ 0.35)", ratio))
-	row(b, "  floor: RSA-2048 verify, 2 cores", fmt.Sprintf("%.0f/s", verify), "", "")
-	row(b, "  floor: PostgreSQL 1-row commits, 16 conns", fmt.Sprintf("%.0f/s", commits), "", "")
+	benchtest.Row("webhook intake, max (32 conns)", fmt.Sprintf("%.0f/s p50 %v p99 %v", max.rate, max.p50.Round(time.Microsecond), max.p99.Round(time.Microsecond)), "≥ 5000/s", maxNote)
+	benchtest.Row("webhook intake at 4000/s offered", fmt.Sprintf("%.0f/s p50 %v p99 %v", at4k.rate, at4k.p50.Round(time.Microsecond), at4k.p99.Round(time.Microsecond)), "p99 < 50ms", fmt.Sprintf("%d failed", at4k.failed))
+	benchtest.Row("  floor: bare net/http handler", fmt.Sprintf("%.0f/s", bare), "", fmt.Sprintf("intake/bare = %.2f (goal ≥ 0.35)", ratio))
+	benchtest.Row("  floor: RSA-2048 verify, 2 cores", fmt.Sprintf("%.0f/s", verify), "", "")
+	benchtest.Row("  floor: PostgreSQL 1-row commits, 16 conns", fmt.Sprintf("%.0f/s", commits), "", "")
 	if stored < max.ok {
 		b.Fatalf("%d notifications acknowledged but only %d stored", max.ok, stored)
 	}
@@ -347,17 +335,17 @@ func BenchmarkPayRoundTrip(b *testing.B) {
 		return req, err
 	})
 	b.ReportMetric(float64(r.p99.Microseconds())/1000, "p99-ms")
-	row(b, "pay round trip, api + sandbox at 50/s", fmt.Sprintf("p50 %v p99 %v", r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond)), "p99 < 30ms, ≤ 3×p50",
+	benchtest.Row("pay round trip, api + sandbox at 50/s", fmt.Sprintf("p50 %v p99 %v", r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond)), "p99 < 30ms, ≤ 3×p50",
 		fmt.Sprintf("%d ok, %d failed", r.ok, r.failed))
 	if len(r.timed) < r.ok {
 		b.Fatalf("%d of %d answers carried Server-Timing", len(r.timed), r.ok)
 	}
 	for _, s := range payStepRows(r.timed) {
-		row(b, "  pay step "+s.name, fmt.Sprintf("p50 %v p99 %v", s.p50, s.p99), "", s.note)
+		benchtest.Row("  pay step "+s.name, fmt.Sprintf("p50 %v p99 %v", s.p50, s.p99), "", s.note)
 	}
 	slices.SortFunc(r.timed, func(x, y timedRequest) int { return cmp.Compare(y.latency, x.latency) })
 	for _, t := range r.timed[:min(3, len(r.timed))] {
-		row(b, "  a slowest pay", fmt.Sprintf("%v at +%v", t.latency.Round(time.Microsecond), t.at.Round(time.Millisecond)), "", t.steps)
+		benchtest.Row("  a slowest pay", fmt.Sprintf("%v at +%v", t.latency.Round(time.Microsecond), t.at.Round(time.Millisecond)), "", t.steps)
 	}
 }
 
@@ -457,7 +445,7 @@ func BenchmarkListMillion(b *testing.B) {
 		return req, err
 	})
 	b.ReportMetric(float64(r.p99.Microseconds())/1000, "p99-ms")
-	row(b, "GET /v1/payments at 1,000,000 rows", fmt.Sprintf("%.0f/s p50 %v p99 %v", r.rate, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond)), "p99 < 20ms",
+	benchtest.Row("GET /v1/payments at 1,000,000 rows", fmt.Sprintf("%.0f/s p50 %v p99 %v", r.rate, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond)), "p99 < 20ms",
 		fmt.Sprintf("4 conns; rows loaded in %v", loaded.Round(time.Second)))
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/payops/payops/internal/benchtest"
 )
 
 // BenchmarkConsoleMillion measures the console of the shipped api binary
@@ -56,7 +57,7 @@ func BenchmarkConsoleMillion(b *testing.B) {
 		if r.l.failed > 0 || r.l.ok == 0 {
 			b.Fatalf("%s: %d failed, %d ok", r.what, r.l.failed, r.l.ok)
 		}
-		row(b, r.what, fmt.Sprintf("%.0f/s p50 %v p99 %v", r.l.rate, r.l.p50.Round(time.Microsecond), r.l.p99.Round(time.Microsecond)),
+		benchtest.Row(r.what, fmt.Sprintf("%.0f/s p50 %v p99 %v", r.l.rate, r.l.p50.Round(time.Microsecond), r.l.p99.Round(time.Microsecond)),
 			"p99 < 100ms", fmt.Sprintf("2 conns; floor /healthz p99 %v; rows loaded in %v", floor.p99.Round(time.Microsecond), loaded.Round(time.Second)))
 	}
 
@@ -91,7 +92,7 @@ func BenchmarkConsoleMillion(b *testing.B) {
 		b.Fatalf("export: status %d, %d lines, want 200 and a header plus 1,000,000 rows", resp.StatusCode, lines)
 	}
 	rawFloor := streamRows(b, db)
-	row(b, "console CSV export of 1,000,000 payments", fmt.Sprintf("%v, %d MiB, api RSS peak %d MiB", took.Round(time.Millisecond), n>>20, peak.Load()>>10),
+	benchtest.Row("console CSV export of 1,000,000 payments", fmt.Sprintf("%v, %d MiB, api RSS peak %d MiB", took.Round(time.Millisecond), n>>20, peak.Load()>>10),
 		"RSS < 150 MiB", fmt.Sprintf("streamed; RSS before %d MiB; floor: the rows read raw from PostgreSQL in %v", before>>10, rawFloor.Round(time.Millisecond)))
 	b.ReportMetric(float64(peak.Load())/1024, "export-rss-MiB")
 }

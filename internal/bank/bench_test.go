@@ -15,6 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/bank/statement"
+	"github.com/payops/payops/internal/benchtest"
 	"github.com/payops/payops/internal/postgres/pgtest"
 )
 
@@ -83,19 +84,12 @@ func BenchmarkStatementsYear(b *testing.B) {
 		took = time.Since(start)
 	}
 	b.StopTimer()
-	rss := benchPeakRSS(b)
+	rss := benchtest.PeakRSS(b)
 	b.ReportMetric(float64(len(files))/took.Seconds(), "statements/s")
 	b.ReportMetric(took.Seconds()/floor.Seconds(), "x-floor")
-	line := fmt.Sprintf("%-44s %-34s %-22s %s\n", fmt.Sprintf("ingest %d daily statements (%d accounts)", len(files), accounts),
+	benchtest.Row(fmt.Sprintf("ingest %d daily statements (%d accounts)", len(files), accounts),
 		fmt.Sprintf("%.1fs %.0f stmts/s, peak RSS %d MiB", took.Seconds(), float64(len(files))/took.Seconds(), rss>>20),
 		"≤ 8× floor", fmt.Sprintf("%d entries; floor %.2fs → %.1f×", entries, floor.Seconds(), took.Seconds()/floor.Seconds()))
-	fmt.Print(line)
-	if out := os.Getenv("BENCH_OUT"); out != "" { // make bench's table
-		if f, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
-			_, _ = f.WriteString(line)
-			f.Close()
-		}
-	}
 }
 
 func benchEnv(b *testing.B, name string, def int) int {
@@ -187,22 +181,4 @@ func custodyFloor(b *testing.B, db *sqlx.DB, dir string, files [][]byte) time.Du
 		}
 	}
 	return time.Since(start)
-}
-
-func benchPeakRSS(b *testing.B) uint64 {
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, l := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	b.Fatal("no VmHWM in /proc/self/status")
-	return 0
 }

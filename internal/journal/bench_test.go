@@ -16,6 +16,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/payops/payops/internal/benchtest"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/postgres/pgtest"
 	"github.com/payops/payops/internal/recon"
@@ -56,9 +57,7 @@ func BenchmarkJournalMillion(b *testing.B) {
 			b.Fatal(err)
 		}
 		runtime.GC()
-		if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil { // restart the peak RSS count
-			b.Fatal(err)
-		}
+		benchtest.ResetPeakRSS(b)
 		stop := sampleHeap()
 		b.StartTimer()
 
@@ -67,7 +66,7 @@ func BenchmarkJournalMillion(b *testing.B) {
 		build = time.Since(t)
 
 		b.StopTimer()
-		heap, rss = max(heap, stop()), max(rss, peakRSS(b))
+		heap, rss = max(heap, stop()), max(rss, uint64(benchtest.PeakRSS(b)))
 		if err != nil || len(res) != 1 || res[0].Outcome != Built || res[0].Finding != nil {
 			b.Fatalf("build: %+v %v", res, err)
 		}
@@ -77,16 +76,9 @@ func BenchmarkJournalMillion(b *testing.B) {
 	b.ReportMetric(float64(n)/build.Seconds(), "lines/s")
 	b.ReportMetric(float64(heap)/(1<<20), "peakHeap-MiB")
 	b.ReportMetric(float64(rss)/(1<<20), "peakRSS-MiB")
-	line := fmt.Sprintf("%-44s %-34s %-22s %s\n", fmt.Sprintf("journal of a %d-line settlement batch", n),
+	benchtest.Row(fmt.Sprintf("journal of a %d-line settlement batch", n),
 		fmt.Sprintf("%.1fs %.0f lines/s, peak RSS %d MiB", build.Seconds(), float64(n)/build.Seconds(), rss>>20),
 		"< 10s, RSS < 256 MiB", fmt.Sprintf("peak Go heap %d MiB", heap>>20))
-	fmt.Print(line)
-	if out := os.Getenv("BENCH_OUT"); out != "" { // make bench's table
-		if f, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
-			_, _ = f.WriteString(line)
-			f.Close()
-		}
-	}
 }
 
 // benchRun ingests a batch of n lines and its summary, records the run
@@ -227,23 +219,4 @@ func sampleHeap() func() uint64 {
 		close(done)
 		return <-out
 	}
-}
-
-// peakRSS reads the process's peak resident set size since the last reset.
-func peakRSS(b *testing.B) uint64 {
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, l := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	b.Fatal("no VmHWM in /proc/self/status")
-	return 0
 }

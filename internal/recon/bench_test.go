@@ -11,12 +11,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/payops/payops/internal/benchtest"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/postgres"
 	"github.com/payops/payops/internal/postgres/pgtest"
@@ -101,7 +101,7 @@ func BenchmarkReconMillion(b *testing.B) {
 		b.StartTimer()
 	}
 	b.StopTimer()
-	peak := vmHWM(b)
+	peak := benchtest.PeakRSS(b)
 	floor := benchFloor(b, path, payments)
 	goJoin := benchGoJoin(b, db)
 	total := ingest + match + export
@@ -111,24 +111,11 @@ func BenchmarkReconMillion(b *testing.B) {
 	fmt.Printf("recon-bench lines=%d ingest=%.2fs match=%.2fs export=%.2fs total=%.2fs lines/s=%.0f peakRSS=%dMiB floor=%.2fs ratio=%.1fx go-join-alternative(match only)=%.2fs\n",
 		lines, ingest.Seconds(), match.Seconds(), export.Seconds(), total.Seconds(), float64(lines)/total.Seconds(),
 		peak>>20, floor.Seconds(), total.Seconds()/floor.Seconds(), goJoin.Seconds())
-	benchRow(fmt.Sprintf("reconciliation of %d lines", lines),
+	benchtest.Row(fmt.Sprintf("reconciliation of %d lines", lines),
 		fmt.Sprintf("%.1fs %.0f lines/s, peak RSS %d MiB", total.Seconds(), float64(lines)/total.Seconds(), peak>>20),
 		"< 20s, ≤ 8× floor, < 512 MiB",
 		fmt.Sprintf("ingest %.1fs match %.1fs export %.1fs; floor %.2fs → %.1f×", ingest.Seconds(), match.Seconds(), export.Seconds(),
 			floor.Seconds(), total.Seconds()/floor.Seconds()))
-}
-
-// benchRow appends a row to `make bench`'s table (BENCH_OUT), in the
-// layout of e2e's rows.
-func benchRow(what, figure, target, note string) {
-	line := fmt.Sprintf("%-44s %-34s %-22s %s\n", what, figure, target, note)
-	fmt.Print(line)
-	if out := os.Getenv("BENCH_OUT"); out != "" {
-		if f, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
-			_, _ = f.WriteString(line)
-			f.Close()
-		}
-	}
 }
 
 // BenchmarkExport100k writes the workbook of a run with 100,000
@@ -153,7 +140,7 @@ func BenchmarkExport100k(b *testing.B) {
 	}
 	svc := NewService(db, Config{ExportDir: b.TempDir()}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	runtime.GC()
-	resetHWM(b)
+	benchtest.ResetPeakRSS(b)
 	b.ResetTimer()
 	start := time.Now()
 	path, err := svc.Export(ctx, runID, b.TempDir())
@@ -163,9 +150,9 @@ func BenchmarkExport100k(b *testing.B) {
 	took := time.Since(start)
 	b.StopTimer()
 	st, _ := os.Stat(path)
-	peak := vmHWM(b)
+	peak := benchtest.PeakRSS(b)
 	b.ReportMetric(took.Seconds(), "s")
-	benchRow("Excel export of 100,000 discrepancy rows", fmt.Sprintf("%.2fs, peak RSS %d MiB", took.Seconds(), peak>>20),
+	benchtest.Row("Excel export of 100,000 discrepancy rows", fmt.Sprintf("%.2fs, peak RSS %d MiB", took.Seconds(), peak>>20),
 		"< 3s, < 150 MiB", fmt.Sprintf("workbook %d KiB + 5 CSVs; RSS of the test process from the export's start", st.Size()>>10))
 }
 
@@ -383,31 +370,4 @@ func benchGoJoin(b *testing.B, db *sqlx.DB) time.Duration {
 		b.Fatal("go join matched nothing")
 	}
 	return time.Since(start)
-}
-
-// resetHWM restarts the peak RSS count (Linux clear_refs, value 5), so the
-// peak read afterwards is the measured step's, not the setup's.
-func resetHWM(b *testing.B) {
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		b.Fatal(err)
-	}
-}
-
-// vmHWM reads the process's peak resident set size.
-func vmHWM(b *testing.B) int64 {
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, l := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	b.Fatal("no VmHWM in /proc/self/status")
-	return 0
 }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/payops/payops/internal/benchtest"
 )
 
 // The upload shapes of issue 14 item 2, each generated on the fly. Every one
@@ -32,31 +34,10 @@ func measure(t *testing.T, fn func()) int64 {
 	t.Helper()
 	runtime.GC()
 	debug.FreeOSMemory()
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		t.Fatal(err)
-	}
-	before := procStatus(t, "VmRSS:")
+	benchtest.ResetPeakRSS(t)
+	before := benchtest.RSS(t)
 	fn()
-	return procStatus(t, "VmHWM:") - before
-}
-
-func procStatus(t *testing.T, key string) int64 {
-	t.Helper()
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(l, key); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no %s in /proc/self/status", key)
-	return 0
+	return benchtest.PeakRSS(t) - before
 }
 
 // refused opens and reads a file to its end and returns the error that
