@@ -619,18 +619,26 @@ func (s *Service) scanFile(ctx context.Context, dir, p string, d fs.DirEntry, re
 		return err
 	}
 	mtime := info.ModTime().UTC().Truncate(time.Microsecond) // PostgreSQL keeps microseconds
-	if seen, err := NewStore(s.db).SeenSource(ctx, rel, info.Size(), mtime); err != nil || seen {
+	return s.take(ctx, arrival{name: rel, source: SourceDir, path: rel, mtime: &mtime}, info.Size(),
+		func() (io.ReadCloser, error) { return os.Open(p) }, res)
+}
+
+// take ingests a file found by a scan or a pull, unless one with the same
+// source path, size and modification time was stored before, and counts
+// it in res: a refused file is listed there, not returned as an error.
+func (s *Service) take(ctx context.Context, a arrival, size int64, open func() (io.ReadCloser, error), res *ScanResult) error {
+	if seen, err := NewStore(s.db).SeenSource(ctx, a.path, size, *a.mtime); err != nil || seen {
 		if seen {
 			res.Unchanged++
 		}
 		return err
 	}
-	fh, err := os.Open(p)
+	rc, err := open()
 	if err != nil {
 		return err
 	}
-	defer fh.Close()
-	f, err := s.ingest(ctx, arrival{name: rel, source: SourceDir, path: rel, mtime: &mtime}, fh)
+	defer rc.Close()
+	f, err := s.ingest(ctx, a, rc)
 	var refused *RefusedError
 	switch {
 	case errors.As(err, &refused):

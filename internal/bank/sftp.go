@@ -25,30 +25,8 @@ func (s *Service) PullSFTP(ctx context.Context, cfg sftppull.Config) (ScanResult
 	err := sftppull.Walk(ctx, cfg, func(ctx context.Context, f sftppull.File) error {
 		res.Seen++
 		mtime := f.ModTime
-		if seen, err := NewStore(s.db).SeenSource(ctx, f.Source, f.Size, mtime); err != nil || seen {
-			if seen {
-				res.Unchanged++
-			}
-			return err
-		}
-		rf, err := f.Open()
-		if err != nil {
-			return err
-		}
-		defer rf.Close()
-		file, err := s.ingest(ctx, arrival{name: f.Rel, source: SourceSFTP, path: f.Source, mtime: &mtime}, rf)
-		var refused *RefusedError
-		switch {
-		case errors.As(err, &refused):
-			res.Refused = append(res.Refused, refused)
-		case err != nil:
-			return err
-		case file.Duplicate:
-			res.Duplicates++
-		default:
-			res.Ingested = append(res.Ingested, file)
-		}
-		return nil
+		return s.take(ctx, arrival{name: f.Rel, source: SourceSFTP, path: f.Source, mtime: &mtime}, f.Size,
+			f.Open, &res)
 	})
 	if errors.Is(err, sftppull.ErrIncomplete) {
 		return res, &InvalidError{Field: "sftp", Reason: "address, user and known_hosts file are required"}
