@@ -2,8 +2,10 @@ package sandbox
 
 import (
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -101,6 +103,15 @@ func TestBankStatementsMatchPayouts(t *testing.T) {
 				if statement.ParseAccount(iban).IBAN != iban || !strings.HasPrefix(iban, "DE") {
 					t.Errorf("%s account %q is not a valid IBAN", ccy, iban)
 				}
+			}
+			err = filepath.WalkDir(res.Dir, func(path string, d fs.DirEntry, err error) error {
+				if err == nil && strings.HasPrefix(d.Name(), ".tmp-") {
+					t.Errorf("temporary file left: %s", path)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
 			checkBankFaults(t, res, payout)
 			stmts := parseStatements(t, res)
@@ -276,7 +287,10 @@ func TestBankStatementsWithoutFaults(t *testing.T) {
 	e.authorized("one", cardAlipay)
 	req := payReq("two", cardCheckout)
 	set(req, "paymentFactor.captureMode", "AUTOMATIC")
-	e.mustPay(req, "S")
+	pid := e.mustPay(req, "S").str("paymentId")
+	// Tuesday's batch is only the refund: APO takes the money back.
+	e.clock.Advance(24 * time.Hour)
+	wantResult(t, "refund", e.refundReq("back", pid, "USD", "10000"), "S", "SUCCESS")
 	res, err := e.srv.WriteBankStatements(BankStatementRequest{From: "20261121", To: "20261125", Format: BankFormatMT940})
 	if err != nil {
 		t.Fatal(err)
@@ -305,6 +319,19 @@ func TestBankStatementsWithoutFaults(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no payout credit in %+v", stmts[3].Entries)
+	}
+	wed := res.Statements[4]
+	if len(wed.Payouts) != 1 || wed.Payouts[0].BatchID != "2026112402USD" || wed.Payouts[0].Amount != -10000-100 {
+		t.Fatalf("Wednesday: %+v", wed)
+	}
+	found = false
+	for _, en := range stmts[4].Entries {
+		if en.CounterpartyName == "APO PAYMENTS" && en.RemittanceInfo == "PAYOUT 2026112402USD" && en.Amount.Minor == -10100 {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no payout debit in %+v", stmts[4].Entries)
 	}
 	again, err := e.srv.WriteBankStatements(BankStatementRequest{From: "20261121", To: "20261125", Format: BankFormatMT940})
 	if err != nil || !reflect.DeepEqual(again, res) {
