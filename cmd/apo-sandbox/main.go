@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,8 +36,11 @@ type options struct {
 	addr, clientID, apoPrivateKey, merchantPublicKey, keysDir string
 	reportsDir, disputeNotifyURL, customerID, publicURL       string
 	settlementCurrency, reportGeneration                      string
+	remitterName, bankAccountList                             string
+	bankAccounts                                              map[string]string
 	timeScale                                                 float64
-	seed                                                      int64
+	seed, bankOpening                                         int64
+	payoutDays                                                int
 	dailyReports                                              bool
 }
 
@@ -62,6 +66,14 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	if err != nil {
 		return o, errors.New("SANDBOX_DAILY_REPORTS: not true or false")
 	}
+	bankOpening, err := strconv.ParseInt(env("SANDBOX_BANK_OPENING", "1000000"), 10, 64)
+	if err != nil {
+		return o, errors.New("SANDBOX_BANK_OPENING: not an integer")
+	}
+	payoutDays, err := strconv.Atoi(env("SANDBOX_PAYOUT_DAYS", "2"))
+	if err != nil {
+		return o, errors.New("SANDBOX_PAYOUT_DAYS: not an integer")
+	}
 	fs := flag.NewFlagSet("apo-sandbox", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&o.addr, "addr", env("SANDBOX_ADDR", "127.0.0.1:8090"), "listen address (env SANDBOX_ADDR)")
@@ -78,11 +90,21 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	fs.StringVar(&o.customerID, "customer-id", env("SANDBOX_CUSTOMER_ID", ""), "merchant customer id at APO (env SANDBOX_CUSTOMER_ID)")
 	fs.Int64Var(&o.seed, "seed", seed, "seed of generated ids; 0 = random (env SANDBOX_SEED)")
 	fs.StringVar(&o.publicURL, "public-url", env("SANDBOX_PUBLIC_URL", ""), "public base URL for the 3DS page's normalUrl; default http://<addr> (env SANDBOX_PUBLIC_URL)")
+	fs.StringVar(&o.bankAccountList, "bank-accounts", env("SANDBOX_BANK_ACCOUNTS", ""), "the merchant's bank accounts, CCY=IBAN,…; a currency without one gets a German test IBAN (env SANDBOX_BANK_ACCOUNTS)")
+	fs.Int64Var(&o.bankOpening, "bank-opening", bankOpening, "every bank account's balance before the first statement day, in major units (env SANDBOX_BANK_OPENING)")
+	fs.StringVar(&o.remitterName, "remitter-name", env("SANDBOX_REMITTER_NAME", "ANTOM SETTLEMENT"), "who pays the batches into the bank accounts (env SANDBOX_REMITTER_NAME)")
+	fs.IntVar(&o.payoutDays, "payout-days", payoutDays, "a batch of day D is credited on D + N business days, 1-30 (env SANDBOX_PAYOUT_DAYS)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.bankAccounts, err = parseBankAccounts(o.bankAccountList); err != nil {
+		return o, fmt.Errorf("--bank-accounts: %w", err)
+	}
+	if o.payoutDays < 1 || o.payoutDays > 30 {
+		return o, errors.New("--payout-days: must be 1-30")
 	}
 	if o.timeScale <= 0 {
 		return o, errors.New("--time-scale: must be positive")
@@ -105,6 +127,25 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 		}
 	}
 	return o, nil
+}
+
+// parseBankAccounts reads "USD=DE89…,EUR=GB82…"; New checks the IBANs.
+func parseBankAccounts(list string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, item := range strings.Split(list, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		ccy, iban, ok := strings.Cut(item, "=")
+		if !ok || !sandbox.KnownCurrency(ccy) || iban == "" {
+			return nil, fmt.Errorf("%q is not CCY=IBAN with a currency the sandbox knows", item)
+		}
+		if _, dup := out[ccy]; dup {
+			return nil, fmt.Errorf("%s is given twice", ccy)
+		}
+		out[ccy] = iban
+	}
+	return out, nil
 }
 
 // run starts the sandbox and serves until ctx is cancelled, then shuts
@@ -141,6 +182,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		DailyReports:       o.dailyReports,
 		ReportGeneration:   o.reportGeneration,
 		SettlementCurrency: o.settlementCurrency,
+		BankAccounts:       o.bankAccounts,
+		BankOpening:        o.bankOpening,
+		RemitterName:       o.remitterName,
+		PayoutDays:         o.payoutDays,
 	})
 	if err != nil {
 		_ = ln.Close()

@@ -239,6 +239,17 @@ func TestParseOptions(t *testing.T) {
 		o.reportsDir != "/tmp/r" || o.disputeNotifyURL != "http://127.0.0.1:1/d" || o.reportGeneration != "apo" {
 		t.Errorf("report flags: %+v %v", o, err)
 	}
+	if o.payoutDays != 2 || o.bankOpening != 1000000 || o.remitterName != "ANTOM SETTLEMENT" || len(o.bankAccounts) != 0 {
+		t.Errorf("bank defaults: %+v", o)
+	}
+	env["SANDBOX_PAYOUT_DAYS"], env["SANDBOX_BANK_ACCOUNTS"] = "3", "USD=DE53370400440000302813"
+	if o, err = parseOptions([]string{"--bank-accounts", "EUR=GB82WEST12345698765432, USD=DE53370400440000302813", "--bank-opening", "5",
+		"--remitter-name", "APO"}, func(k string) string { return env[k] }, io.Discard); err != nil || o.payoutDays != 3 || o.bankOpening != 5 ||
+		o.remitterName != "APO" || o.bankAccounts["EUR"] != "GB82WEST12345698765432" || len(o.bankAccounts) != 2 {
+		t.Errorf("bank flags: %+v %v", o, err)
+	}
+	delete(env, "SANDBOX_PAYOUT_DAYS")
+	delete(env, "SANDBOX_BANK_ACCOUNTS")
 	o, err = parseOptions([]string{"--addr", ":1", "--time-scale", "2"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil || o.addr != ":1" || o.timeScale != 2 {
 		t.Errorf("flags over env: %+v %v", o, err)
@@ -248,17 +259,22 @@ func TestParseOptions(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"bad env time scale": {nil, map[string]string{"SANDBOX_TIME_SCALE": "fast"}, "SANDBOX_TIME_SCALE"},
-		"bad env seed":       {nil, map[string]string{"SANDBOX_SEED": "x"}, "SANDBOX_SEED"},
-		"zero time scale":    {[]string{"--time-scale", "0"}, nil, "--time-scale"},
-		"bad public url":     {[]string{"--public-url", "localhost"}, nil, "--public-url"},
-		"bad notify url":     {[]string{"--dispute-notify-url", "/x"}, nil, "--dispute-notify-url"},
-		"unknown flag":       {[]string{"--nope"}, nil, "nope"},
-		"bad env daily":      {nil, map[string]string{"SANDBOX_DAILY_REPORTS": "sometimes"}, "SANDBOX_DAILY_REPORTS"},
-		"daily without dir":  {[]string{"--reports-dir", ""}, nil, "--reports-dir"},
-		"bad currency":       {[]string{"--settlement-currency", "XYZ"}, nil, "--settlement-currency"},
-		"bad generation":     {[]string{"--report-generation", "B"}, nil, "--report-generation"},
-		"extra argument":     {[]string{"serve"}, nil, "serve"},
+		"bad env time scale":  {nil, map[string]string{"SANDBOX_TIME_SCALE": "fast"}, "SANDBOX_TIME_SCALE"},
+		"bad env seed":        {nil, map[string]string{"SANDBOX_SEED": "x"}, "SANDBOX_SEED"},
+		"zero time scale":     {[]string{"--time-scale", "0"}, nil, "--time-scale"},
+		"bad public url":      {[]string{"--public-url", "localhost"}, nil, "--public-url"},
+		"bad notify url":      {[]string{"--dispute-notify-url", "/x"}, nil, "--dispute-notify-url"},
+		"unknown flag":        {[]string{"--nope"}, nil, "nope"},
+		"bad env daily":       {nil, map[string]string{"SANDBOX_DAILY_REPORTS": "sometimes"}, "SANDBOX_DAILY_REPORTS"},
+		"daily without dir":   {[]string{"--reports-dir", ""}, nil, "--reports-dir"},
+		"bad currency":        {[]string{"--settlement-currency", "XYZ"}, nil, "--settlement-currency"},
+		"bad generation":      {[]string{"--report-generation", "B"}, nil, "--report-generation"},
+		"extra argument":      {[]string{"serve"}, nil, "serve"},
+		"bad payout days":     {[]string{"--payout-days", "0"}, nil, "--payout-days"},
+		"bad env payout days": {nil, map[string]string{"SANDBOX_PAYOUT_DAYS": "x"}, "SANDBOX_PAYOUT_DAYS"},
+		"bad env opening":     {nil, map[string]string{"SANDBOX_BANK_OPENING": "1.5"}, "SANDBOX_BANK_OPENING"},
+		"bad bank account":    {[]string{"--bank-accounts", "USD:DE53370400440000302813"}, nil, "--bank-accounts"},
+		"twice bank account":  {[]string{"--bank-accounts", "USD=A,USD=B"}, nil, "--bank-accounts"},
 	} {
 		_, err := parseOptions(c.args, func(k string) string { return c.env[k] }, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -346,7 +362,8 @@ func TestRunWiresNotificationsAndReports(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--keys-dir", filepath.Join(dir, "keys"), "--seed", "3",
 			"--reports-dir", filepath.Join(dir, "reports"), "--daily-reports=false", "--settlement-currency", "EUR", "--report-generation", "newest",
-			"--dispute-notify-url", receiver.URL + "/disputes", "--customer-id", "C42"}, noEnv, &out)
+			"--dispute-notify-url", receiver.URL + "/disputes", "--customer-id", "C42", "--bank-accounts", "EUR=GB82WEST12345698765432",
+			"--remitter-name", "APO EUROPE"}, noEnv, &out)
 	}()
 	base := listeningURL(t, &out, done)
 	merchant := mustPrivate(t, filepath.Join(dir, "keys", "merchant_private.pem"))
@@ -388,6 +405,21 @@ func TestRunWiresNotificationsAndReports(t *testing.T) {
 	if !strings.HasPrefix(rep.Dir, filepath.Join(dir, "reports", "C42")) || len(rep.Files) != 3 || rep.Generation != "newest" ||
 		!strings.HasPrefix(rep.Files[1].Name, "settlementItems_EUR_") {
 		t.Errorf("reports: %+v", rep)
+	}
+	today := time.Now().UTC().Format("20060102")
+	res, err = http.Post(base+"/sandbox/bank-statements", "application/json", strings.NewReader(`{"from":"`+today+`","to":"`+today+`","format":"MT940"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bank struct {
+		Accounts map[string]string `json:"accounts"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&bank); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || bank.Accounts["EUR"] != "GB82WEST12345698765432" {
+		t.Errorf("bank statements: %d %+v", res.StatusCode, bank)
 	}
 
 	cancel()

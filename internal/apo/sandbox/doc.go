@@ -16,6 +16,10 @@
 //   - the settlement reports APO drops by SFTP (POST /sandbox/reports and a
 //     daily tick; reports.go states the format choices the reference
 //     leaves open);
+//   - the merchant's bank, crediting each batch's payout into a statement
+//     (POST /sandbox/bank-statements: camt.053 or MT940, with payouts
+//     withheld, short, late or combined, unrelated credits and broken
+//     balance chains on request; bank.go);
 //   - and a misbehaving network (POST /sandbox/faults): latency, 5xx, hangs,
 //     resets and U answers per API, applied before or after the state
 //     change, unsigned gateway rejections, and dropped, duplicated,

@@ -555,13 +555,19 @@ func (run *reportRun) time(t time.Time) string {
 	return formatTime(t)
 }
 
-// batchOut is one settlement batch being written, with the true totals
-// per transaction type for its summary.
+// batchOut is one settlement batch being written, with its true totals.
 type batchOut struct {
+	*batchTotals
+	out     *fileOut
+	feeLine line
+}
+
+// batchTotals are one settlement batch's true totals per transaction
+// type: what its summary says and, in TOTAL, its payout. The reports and
+// the bank statements both compute them with add and addFeeLine.
+type batchTotals struct {
 	id, acquirer, currency string
-	out                    *fileOut
 	totals                 map[string]*typeTotal
-	feeLine                line
 }
 
 type typeTotal struct {
@@ -569,7 +575,11 @@ type typeTotal struct {
 	gross, fee, total int64
 }
 
-func (b *batchOut) add(l *line) {
+func newBatchTotals(l *line) *batchTotals {
+	return &batchTotals{id: l.batchID, acquirer: l.acquirer, currency: l.settle.Currency, totals: map[string]*typeTotal{}}
+}
+
+func (b *batchTotals) add(l *line) {
 	t := b.totals[l.txType]
 	if t == nil {
 		t = &typeTotal{}
@@ -579,6 +589,37 @@ func (b *batchOut) add(l *line) {
 	t.gross += l.settle.Value
 	t.fee += l.fee.Value
 	t.total += l.settle.Value + l.fee.Value
+}
+
+// addFeeLine ends the batch with its SETTLEMENT_FEE line, settled at at,
+// and returns the line.
+func (b *batchTotals) addFeeLine(fee int64, at time.Time) line {
+	l := line{
+		batchID: b.id, acquirer: b.acquirer, txType: "SETTLEMENT_FEE", txID: b.id + "FEE",
+		createdAt: at, paymentTime: at, amount: money{Currency: b.currency}, settled: true,
+		settle: money{Currency: b.currency}, fee: money{Value: -fee, Currency: b.currency}, status: statusSuccess,
+	}
+	b.add(&l)
+	return l
+}
+
+// types returns the batch's transaction types in order.
+func (b *batchTotals) types() []string {
+	types := make([]string, 0, len(b.totals))
+	for t := range b.totals {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	return types
+}
+
+// all is the TOTAL row: every line, gross, fees and the payout in total.
+func (b *batchTotals) all() typeTotal {
+	var all typeTotal
+	for _, tt := range b.totals {
+		all.count, all.gross, all.fee, all.total = all.count+tt.count, all.gross+tt.gross, all.fee+tt.fee, all.total+tt.total
+	}
+	return all
 }
 
 func (run *reportRun) write(faults ReportFaults) error {
@@ -601,13 +642,23 @@ func (run *reportRun) write(faults ReportFaults) error {
 	}
 	run.td = td
 
+	if err := s.eachLine(entries, run.day, run.quotes, run.item); err != nil {
+		return err
+	}
+	return run.finish()
+}
+
+// eachLine renders entries, events of day, a chunk at a time under the
+// state lock, and calls fn with each line outside it.
+func (s *Server) eachLine(entries []dayEntry, day string, quotes map[string]quote, fn func(*line) error) error {
+	n := len(entries)
 	lines := make([]line, 0, min(n, reportChunk))
 	for from := 0; from < n; from += reportChunk {
 		to := min(from+reportChunk, n)
 		lines = lines[:0]
 		s.mu.Lock()
 		for _, e := range entries[from:to] {
-			l, err := s.render(e, run.day, run.quotes)
+			l, err := s.render(e, day, quotes)
 			if err != nil {
 				s.mu.Unlock()
 				return err
@@ -616,12 +667,12 @@ func (run *reportRun) write(faults ReportFaults) error {
 		}
 		s.mu.Unlock()
 		for i := range lines {
-			if err := run.item(&lines[i]); err != nil {
+			if err := fn(&lines[i]); err != nil {
 				return err
 			}
 		}
 	}
-	return run.finish()
+	return nil
 }
 
 // item writes one line to the transaction details and, when it settles,
@@ -640,7 +691,7 @@ func (run *reportRun) item(l *line) error {
 			return err
 		}
 		out.batchID, out.currency = l.batchID, l.settle.Currency
-		b = &batchOut{id: l.batchID, acquirer: l.acquirer, currency: l.settle.Currency, out: out, totals: map[string]*typeTotal{}}
+		b = &batchOut{batchTotals: newBatchTotals(l), out: out}
 		run.batches[l.batchID] = b
 	}
 	b.add(l) // the truth, whatever a fault does to the file
@@ -658,29 +709,17 @@ func (run *reportRun) finish() error {
 	var sums []*summaryOut
 	for _, id := range ids {
 		b := run.batches[id]
-		fee := run.s.reports.acquirers[b.acquirer].BatchFeeMinor
-		b.feeLine = line{
-			batchID: b.id, acquirer: b.acquirer, txType: "SETTLEMENT_FEE", txID: b.id + "FEE",
-			createdAt: run.settlementTime, paymentTime: run.settlementTime, amount: money{Currency: b.currency}, settled: true,
-			settle: money{Currency: b.currency}, fee: money{Value: -fee, Currency: b.currency}, status: statusSuccess,
-		}
-		b.add(&b.feeLine)
+		b.feeLine = b.addFeeLine(run.s.reports.acquirers[b.acquirer].BatchFeeMinor, run.settlementTime)
 		if err := b.out.write(b.feeLine.record(run)); err != nil {
 			return err
 		}
 		sum := &summaryOut{batch: b}
-		types := make([]string, 0, len(b.totals))
-		for t := range b.totals {
-			types = append(types, t)
-		}
-		sort.Strings(types)
-		var all typeTotal
-		for _, t := range types {
+		for _, t := range b.types() {
 			tt := b.totals[t]
-			all.count, all.gross, all.fee, all.total = all.count+tt.count, all.gross+tt.gross, all.fee+tt.fee, all.total+tt.total
 			sum.rows = append(sum.rows, run.summaryRow(b, t, tt.count, tt.gross, tt.fee, tt.gross))
 			sum.settle = append(sum.settle, tt.gross)
 		}
+		all := b.all()
 		sum.rows = append(sum.rows, run.summaryRow(b, "TOTAL", all.count, all.gross, all.fee, all.total))
 		sum.settle = append(sum.settle, all.total)
 		sums = append(sums, sum)

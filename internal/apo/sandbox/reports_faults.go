@@ -183,17 +183,20 @@ func newFaultPlan(f ReportFaults, seed uint64, day string, tdLines, sdLines int)
 }
 
 // distinct draws k distinct indices below n.
-func (p *faultPlan) distinct(k, n int) []int {
+func (p *faultPlan) distinct(k, n int) []int { return distinctIndices(p.rng, k, n) }
+
+// distinctIndices draws k distinct indices below n.
+func distinctIndices(rng *mrand.Rand, k, n int) []int {
 	if k == 0 {
 		return nil
 	}
 	if 2*k > n {
-		return p.rng.Perm(n)[:k]
+		return rng.Perm(n)[:k]
 	}
 	seen := make(map[int]bool, k)
 	out := make([]int, 0, k)
 	for len(out) < k {
-		i := p.rng.IntN(n)
+		i := rng.IntN(n)
 		if !seen[i] {
 			seen[i] = true
 			out = append(out, i)

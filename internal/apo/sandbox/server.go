@@ -95,6 +95,21 @@ type Config struct {
 	// FXRates gives quote prices by currency pair, "JPY/USD" -> "0.0067"
 	// (1 JPY = 0.0067 USD), overriding the sandbox's built-in rates.
 	FXRates map[string]string
+
+	// BankAccounts is the merchant's bank account (IBAN) per settlement
+	// currency, into which POST /sandbox/bank-statements pays the
+	// batches. A currency without one gets a German test IBAN of its own
+	// (bank code 37040044, the account spelling the currency).
+	BankAccounts map[string]string
+	// BankOpening is every account's balance before the first day of a
+	// statement request, in major units. Default 1,000,000.
+	BankOpening int64
+	// RemitterName is who pays the batches: the debtor of each payout
+	// credit. Default "ANTOM SETTLEMENT".
+	RemitterName string
+	// PayoutDays is N in "a batch of report day D is credited on D + N
+	// business days (Mon–Fri)", payops' RECON_SETTLEMENT_DAYS. Default 2.
+	PayoutDays int
 }
 
 // Server is the simulated gateway. It is an http.Handler; its zero value is
@@ -116,7 +131,8 @@ type Server struct {
 	mux              *http.ServeMux
 	seed             uint64
 	reports          reportSettings
-	reportMu         sync.Mutex // one report run at a time: runs share file names
+	reportMu         sync.Mutex // one report or statement run at a time: runs share file names
+	bank             bankSettings
 	notifier         *notifier
 	sched            *scheduler
 	faults           *faultInjector
@@ -182,6 +198,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.reports = reports
+	if s.bank, err = newBankSettings(cfg); err != nil {
+		return nil, err
+	}
 	if _, err := rand.Read(s.fpKey); err != nil {
 		return nil, fmt.Errorf("sandbox: fingerprint key: %w", err)
 	}
@@ -208,6 +227,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("POST /sandbox/disputes/{disputeId}/judge", s.handleJudgeDispute)
 	s.mux.HandleFunc("POST /sandbox/disputes/{disputeId}/cancel", s.handleCancelDispute)
 	s.mux.HandleFunc("POST /sandbox/reports", s.handleReports)
+	s.mux.HandleFunc("POST /sandbox/bank-statements", s.handleBankStatements)
 	s.mux.HandleFunc("GET /sandbox/faults", s.handleGetFaults)
 	s.mux.HandleFunc("POST /sandbox/faults", s.handleSetFaults)
 	s.mux.HandleFunc("DELETE /sandbox/faults", s.handleClearFaults)
