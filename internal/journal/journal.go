@@ -91,6 +91,14 @@ type Journal struct {
 	Items    int64 // settlement lines behind it
 	Lines    []Line
 	BuiltAt  time.Time
+	// AdjustsID is, for an adjustment, the journal of a closed month it
+	// adjusts (0 otherwise). An adjustment's lines are the difference a
+	// later run made, and its Period the first day of the first open month.
+	AdjustsID int64
+	// Status is BALANCED for a journal that was built, else the finding
+	// kind that kept it from being built; Reason says why.
+	Status string
+	Reason string
 }
 
 // Totals returns the journal's debits and credits; ok is false when a sum
@@ -143,6 +151,13 @@ const (
 	// BookedElsewhere: the batch's journal belongs to another period (the
 	// batch came again in this period's reports), so it is not booked twice.
 	BookedElsewhere Outcome = "BOOKED_ELSEWHERE"
+	// Adjusted: the journal's month is closed (or it was adjusted before),
+	// so the change was booked as an adjustment in the first open month.
+	Adjusted Outcome = "ADJUSTED"
+	// Locked: the journal's month is closed and the batch could not be
+	// journaled (its Finding says why); nothing was written, since a
+	// finding cannot be an adjustment.
+	Locked Outcome = "LOCKED"
 )
 
 // Result is what BuildRun did with one batch.

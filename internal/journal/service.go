@@ -84,7 +84,7 @@ func (s *Service) BuildRun(ctx context.Context, runID int64) ([]Result, error) {
 		for _, k := range keys {
 			j, f := builders[k].journal()
 			j.Period, j.RunID, j.BuiltAt = run.Period, run.ID, now
-			id, outcome, err := st.Save(ctx, j, f)
+			id, outcome, err := save(ctx, st, j, f)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,100 @@
+package journal
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/payops/payops/internal/postgres/pgtest"
+	"github.com/payops/payops/internal/recon"
+)
+
+// novemberFiles is a EUR batch settled on 30 November; extra adds a
+// capture of 10.00 that a late report brings.
+func novemberFiles(extra bool) []testFile {
+	rows := []testRow{
+		{"transactionType": "CAPTURE", "settlementAmountValue": "80.00", "feeAmountValue": "-2.00", "feeCurrency": "EUR"},
+		{"transactionType": "REFUND", "settlementAmountValue": "-5.00"},
+	}
+	payout, n := "73.00", 2
+	if extra {
+		rows = append(rows, testRow{"transactionType": "CAPTURE", "settlementAmountValue": "10.00", "feeAmountValue": "-0.50",
+			"feeCurrency": "EUR"})
+		payout, n = "82.50", 3
+	}
+	return []testFile{
+		{"C1/20261130/settlementItems_EUR_B-NOV_000.csv", items("B-NOV", "EUR", "2026-11-30", rows...)},
+		{"C1/20261130/settlementSummary_EUR_B-NOV_000.csv", summary("B-NOV", "EUR", n, payout)},
+	}
+}
+
+// TestPeriodClose closes November, then a late run of one of its days
+// changes a journal: the change is an adjustment dated 1 December that
+// links back, November's journal stays as closed, and building again is a
+// no-op. Reopening needs a reason.
+func TestPeriodClose(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	svc := NewService(db, recon.NewStore(db))
+	first := reconcile(t, db, novemberFiles(false))
+	res, err := svc.BuildRun(ctx, first.ID)
+	if err != nil || len(res) != 1 || res[0].Outcome != Built {
+		t.Fatalf("%+v %v", res, err)
+	}
+	nov := date("2026-11-01")
+	if _, err := svc.ClosePeriod(ctx, nov, "fin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ClosePeriod(ctx, nov, "fin"); !errors.Is(err, ErrPeriodState) {
+		t.Errorf("closing twice: %v", err)
+	}
+	closedNov := journalsOf(t, db, Selection{From: nov, To: date("2026-11-30")})["B-NOV"]
+
+	same := reconcile(t, db, novemberFiles(false))
+	if res, err := svc.BuildRun(ctx, same.ID); err != nil || res[0].Outcome != Unchanged {
+		t.Errorf("a closed period built again with no change: %+v %v", res, err)
+	}
+	late := reconcile(t, db, novemberFiles(true))
+	res, err = svc.BuildRun(ctx, late.ID)
+	if err != nil || len(res) != 1 || res[0].Outcome != Adjusted {
+		t.Fatalf("late run: %+v %v", res, err)
+	}
+	if again, err := svc.BuildRun(ctx, late.ID); err != nil || again[0].Outcome != Unchanged {
+		t.Errorf("the late run again: %+v %v", again, err)
+	}
+	if got := journalsOf(t, db, Selection{From: nov, To: date("2026-11-30")})["B-NOV"]; got.RunID != closedNov.RunID ||
+		diffLines(sides(closedNov), sides(got)) != "" {
+		t.Errorf("the closed journal changed: %+v", got)
+	}
+	adj := journalsOf(t, db, Selection{From: date("2026-12-01"), To: date("2026-12-31")})["B-NOV"]
+	if adj.AdjustsID != closedNov.ID || !adj.Period.Equal(date("2026-12-01")) || adj.ID != res[0].JournalID ||
+		adj.Payout != 950 {
+		t.Fatalf("adjustment: %+v (closed journal %d)", adj, closedNov.ID)
+	}
+	want := map[Kind]int64{CaptureGross: 1_000, FeeProcessing: -50, PayoutClearing: -950}
+	if d := diffLines(want, sides(adj)); d != "" {
+		t.Errorf("adjustment lines (-want +got):\n%s", d)
+	}
+	// December's export holds the adjustment, under an External ID of its own.
+	if _, err := svc.LoadAccounts(ctx, strings.NewReader(testChart)); err != nil {
+		t.Fatal(err)
+	}
+	recs := export(t, svc, ExportRequest{Format: FormatNetSuite, From: date("2026-12-01"), To: date("2026-12-31")})
+	row(t, recs, map[int]string{0: "apo-B-NOV-EUR-adj-" + strconv.FormatInt(adj.ID, 10), 1: "12/01/2026"})
+
+	if _, err := svc.ReopenPeriod(ctx, nov, "admin", ""); !isInvalid(err) {
+		t.Errorf("reopen without a reason: %v", err)
+	}
+	p, err := svc.ReopenPeriod(ctx, nov, "admin", "late chargeback")
+	if err != nil || p.Status != PeriodOpen || p.ReopenReason != "late chargeback" {
+		t.Errorf("reopen: %+v %v", p, err)
+	}
+	// Adjusted once, the journal stays adjusted: the late run built again
+	// after the reopen books nothing twice.
+	if again, err := svc.BuildRun(ctx, late.ID); err != nil || again[0].Outcome != Unchanged {
+		t.Errorf("after reopening: %+v %v", again, err)
+	}
+}
