@@ -11,7 +11,10 @@
 // roll-forward (recon.Batch) or it is not booked.
 package journal
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Kind is a kind of journal line: what moved the payout.
 type Kind string
@@ -181,4 +184,24 @@ func add(a, b int64) (int64, bool) {
 		return 0, false
 	}
 	return s, true
+}
+
+// ErrNotFound reports a journal that does not exist.
+var ErrNotFound = errors.New("journal not found")
+
+// Filter selects journals for a list: by date (inclusive), status
+// (BALANCED or a finding kind) and batch; zero values select all. Pages
+// come newest first; Cursor is the previous page's Next.
+type Filter struct {
+	From, To time.Time
+	Status   string
+	BatchID  string
+	Cursor   string
+	Limit    int
+}
+
+// Page is one page of a list; Next is empty on the last.
+type Page struct {
+	Items []Journal
+	Next  string
 }

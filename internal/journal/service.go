@@ -223,3 +223,18 @@ func checkContents(req ExportRequest, lay layout, c Contents, ch chart) error {
 	}
 	return nil
 }
+
+// List returns a page of journals, newest first, without their lines.
+func (s *Service) List(ctx context.Context, f Filter) (Page, error) {
+	return NewStore(s.db).List(ctx, f)
+}
+
+// Get returns a journal with its lines.
+func (s *Service) Get(ctx context.Context, id int64) (Journal, error) {
+	return NewStore(s.db).Get(ctx, id)
+}
+
+// Accounts returns the chart of accounts.
+func (s *Service) Accounts(ctx context.Context) ([]Account, error) {
+	return NewStore(s.db).Accounts(ctx)
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -452,4 +453,102 @@ func (s *Store) SaveAdjustment(ctx context.Context, j Journal) (int64, error) {
 		return 0, fmt.Errorf("save adjustment of journal %d: %w", j.AdjustsID, err)
 	}
 	return id, s.insertLines(ctx, id, j.Lines)
+}
+
+// ---- reads for the API ----
+
+type journalRow struct {
+	ID        int64     `db:"id"`
+	BatchID   string    `db:"batch_id"`
+	Currency  string    `db:"currency"`
+	Period    time.Time `db:"period"`
+	RunID     int64     `db:"run_id"`
+	Status    string    `db:"status"`
+	Reason    string    `db:"reason"`
+	Payout    int64     `db:"payout_minor"`
+	Items     int64     `db:"items"`
+	BuiltAt   time.Time `db:"built_at"`
+	AdjustsID int64     `db:"adjusts_journal_id"`
+}
+
+func (r journalRow) journal() Journal {
+	return Journal{ID: r.ID, BatchID: r.BatchID, Currency: r.Currency, Period: r.Period.UTC(), RunID: r.RunID,
+		Status: r.Status, Reason: r.Reason, Payout: r.Payout, Items: r.Items, BuiltAt: r.BuiltAt.UTC(),
+		AdjustsID: r.AdjustsID}
+}
+
+const journalColumns = `id, batch_id, currency, period, run_id, status, reason, payout_minor, items, built_at,
+	COALESCE(adjusts_journal_id, 0) AS adjusts_journal_id`
+
+// List returns a page of journals without their lines, newest (highest
+// id) first; the cursor is the last id given.
+func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
+	var after int64
+	if f.Cursor != "" {
+		var err error
+		if after, err = strconv.ParseInt(f.Cursor, 10, 64); err != nil || after <= 0 {
+			return Page{}, &InvalidError{Field: "cursor", Reason: "not a cursor this list gave"}
+		}
+	}
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	var from, to any
+	if !f.From.IsZero() {
+		from = f.From.Format(time.DateOnly)
+	}
+	if !f.To.IsZero() {
+		to = f.To.Format(time.DateOnly)
+	}
+	q := `SELECT ` + journalColumns + `
+		FROM journals
+		WHERE ($1::date IS NULL OR period >= $1::date) AND ($2::date IS NULL OR period <= $2::date)
+			AND ($3 = '' OR status = $3) AND ($4 = '' OR batch_id = $4) AND ($5 = 0 OR id < $5)
+		ORDER BY id DESC
+		LIMIT $6`
+	var rows []journalRow
+	if err := sqlx.SelectContext(ctx, s.db, &rows, q, from, to, f.Status, f.BatchID, after, f.Limit+1); err != nil {
+		return Page{}, fmt.Errorf("list journals: %w", err)
+	}
+	var p Page
+	if len(rows) > f.Limit {
+		rows = rows[:f.Limit]
+		p.Next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
+	}
+	p.Items = make([]Journal, len(rows))
+	for i, r := range rows {
+		p.Items[i] = r.journal()
+	}
+	return p, nil
+}
+
+// Get returns a journal with its lines (none for a finding).
+func (s *Store) Get(ctx context.Context, id int64) (Journal, error) {
+	var r journalRow
+	err := sqlx.GetContext(ctx, s.db, &r, `SELECT `+journalColumns+` FROM journals WHERE id = $1`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Journal{}, ErrNotFound
+	}
+	if err != nil {
+		return Journal{}, fmt.Errorf("get journal %d: %w", id, err)
+	}
+	j := r.journal()
+	const lq = `
+		SELECT kind, debit_minor, credit_minor, items, description
+		FROM journal_lines WHERE journal_id = $1 ORDER BY line_no`
+	var lines []struct {
+		Kind        string `db:"kind"`
+		Debit       int64  `db:"debit_minor"`
+		Credit      int64  `db:"credit_minor"`
+		Items       int64  `db:"items"`
+		Description string `db:"description"`
+	}
+	if err := sqlx.SelectContext(ctx, s.db, &lines, lq, id); err != nil {
+		return Journal{}, fmt.Errorf("lines of journal %d: %w", id, err)
+	}
+	for _, l := range lines {
+		j.Lines = append(j.Lines, Line{Kind: Kind(l.Kind), Debit: l.Debit, Credit: l.Credit, Items: l.Items,
+			Description: l.Description})
+	}
+	return j, nil
 }
