@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/postgres/pgtest"
 	"github.com/payops/payops/internal/recon"
@@ -96,5 +99,105 @@ func TestPeriodClose(t *testing.T) {
 	// after the reopen books nothing twice.
 	if again, err := svc.BuildRun(ctx, late.ID); err != nil || again[0].Outcome != Unchanged {
 		t.Errorf("after reopening: %+v %v", again, err)
+	}
+}
+
+// waitForLockWait returns once a session of db's database waits on a lock.
+// It bounds nothing by time: the test's own timeout does.
+func waitForLockWait(t *testing.T, db *sqlx.DB) {
+	t.Helper()
+	for {
+		var n int
+		if err := db.Get(&n, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A close and a build racing on a month are serialised by the period
+// row: a close waits for a build holding the month, and a build waits for
+// a close in progress, then books into the next open month.
+func TestPeriodCloseRace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	svc := NewService(db, recon.NewStore(db))
+	nov := reconcile(t, db, novemberFiles(false))
+	dec := reconcile(t, db, dayFiles("20261201"))
+
+	// A build of November holds its month; the close waits for it.
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if closed, err := NewStore(tx).LockMonth(ctx, date("2026-11-01")); err != nil || closed {
+		t.Fatalf("lock: %v %v", closed, err)
+	}
+	closeDone := make(chan error, 1)
+	go func() {
+		_, err := svc.ClosePeriod(ctx, date("2026-11-01"), "fin")
+		closeDone <- err
+	}()
+	waitForLockWait(t, db)
+	select {
+	case err := <-closeDone:
+		t.Fatalf("the close did not wait for the build: %v", err)
+	default:
+	}
+	if _, _, err := save(ctx, NewStore(tx), Journal{BatchID: "B-RACE", Currency: "EUR", Period: date("2026-11-30"),
+		RunID: nov.ID, BuiltAt: time.Now()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closeDone; err != nil {
+		t.Fatal(err)
+	}
+
+	// A close of December in progress; the build waits, then finds the
+	// month closed and books into January.
+	closing, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = closing.Rollback() }()
+	if _, err := NewStore(closing).SetPeriod(ctx, date("2026-12-01"), PeriodClosed, "fin", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	type built struct {
+		res []Result
+		err error
+	}
+	buildDone := make(chan built, 1)
+	go func() {
+		res, err := svc.BuildRun(ctx, dec.ID)
+		buildDone <- built{res, err}
+	}()
+	waitForLockWait(t, db)
+	if err := closing.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	b := <-buildDone
+	if b.err != nil || len(b.res) != 2 {
+		t.Fatalf("build: %+v %v", b.res, b.err)
+	}
+	for _, r := range b.res {
+		if r.Outcome != Adjusted {
+			t.Errorf("a batch first seen after its month closed: %+v", r)
+		}
+	}
+	jan := journalsOf(t, db, Selection{From: date("2027-01-01"), To: date("2027-01-31")})
+	if len(jan) != 2 || jan["B-USD-1"].AdjustsID == 0 {
+		t.Errorf("January: %+v", jan)
+	}
+	if got := journals(t, db); len(got) != 0 {
+		t.Errorf("December's closed month got lines: %+v", got)
 	}
 }
