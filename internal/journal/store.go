@@ -204,7 +204,11 @@ type KindUse struct {
 func (s *Store) Contents(ctx context.Context, sel Selection) (Contents, error) {
 	where, args := sel.where()
 	var c Contents
-	q := `SELECT COALESCE(array_agg(DISTINCT j.currency::text), '{}') FROM journals j WHERE ` + where
+	// A journal without lines (the empty one a batch first seen after its
+	// month closed leaves there) writes nothing, so its currency is not the
+	// file's; a finding's stops the export anyway.
+	q := `SELECT COALESCE(array_agg(DISTINCT j.currency::text), '{}') FROM journals j WHERE ` + where + `
+		AND EXISTS (SELECT 1 FROM journal_lines l WHERE l.journal_id = j.id)`
 	if err := s.db.QueryRowxContext(ctx, q, args...).Scan(postgres.Array(&c.Currencies)); err != nil {
 		return c, fmt.Errorf("journals of %s: %w", sel, err)
 	}
