@@ -64,14 +64,14 @@ func journalBody(j journal.Journal) Journal {
 		Status: j.Status, Reason: j.Reason, Payout: Money{Value: j.Payout, Currency: j.Currency}, Items: j.Items,
 		AdjustsJournalID: j.AdjustsID, BuiltAt: j.BuiltAt}
 	for _, l := range j.Lines {
-		b.Lines = append(b.Lines, JournalLine{Kind: string(l.Kind), Debit: side(l.Debit, j.Currency),
-			Credit: side(l.Credit, j.Currency), Items: l.Items, Description: l.Description})
+		b.Lines = append(b.Lines, JournalLine{Kind: string(l.Kind), Debit: lineSide(l.Debit, j.Currency),
+			Credit: lineSide(l.Credit, j.Currency), Items: l.Items, Description: l.Description})
 	}
 	return b
 }
 
-// side is one side of a line: absent when the line is on the other.
-func side(minor int64, ccy string) *Money {
+// lineSide is one side of a line: absent when the line is on the other.
+func lineSide(minor int64, ccy string) *Money {
 	if minor == 0 {
 		return nil
 	}

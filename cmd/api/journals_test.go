@@ -229,6 +229,18 @@ func TestJournalPeriodAPI(t *testing.T) {
 	if !strings.Contains(string(body), `"adjusts_journal_id":`+strconv.FormatInt(first[0].JournalID, 10)) {
 		t.Errorf("December's list: %d %s", resp.StatusCode, body)
 	}
+	// Two journals of the batch, one a page, newest first.
+	var page1, page2 JournalListOutput
+	_, body = e.get(t, "/v1/journals?batch_id=B-API&limit=1", e.finance)
+	unmarshalJournal(t, body, &page1.Body)
+	_, body = e.get(t, "/v1/journals?batch_id=B-API&limit=1&cursor="+page1.Body.NextCursor, e.finance)
+	unmarshalJournal(t, body, &page2.Body)
+	if len(page1.Body.Items) != 1 || page1.Body.Items[0].ID != adj.ID || page1.Body.NextCursor == "" ||
+		len(page2.Body.Items) != 1 || page2.Body.Items[0].ID != first[0].JournalID || page2.Body.NextCursor != "" {
+		t.Errorf("pages: %+v %+v", page1.Body, page2.Body)
+	}
+	resp, body = e.get(t, "/v1/journals?cursor=x", e.finance)
+	mustProblem(t, resp, body, http.StatusUnprocessableEntity)
 
 	reopen := "/v1/journal-periods/2026-11/reopen"
 	resp, body = e.send(t, http.MethodPost, reopen, e.finance, "r1", map[string]string{"reason": "late chargeback"})
