@@ -97,7 +97,14 @@ func New(cfg config.Config, db *sqlx.DB, rdb *redis.Client, log *slog.Logger, pr
 	// A run stays succeeded if its journals fail to build: recon logs it,
 	// and the next execution of the run or POST /v1/journals/build redoes it.
 	a.Recon.SetRunHook(func(ctx context.Context, run recon.Run) error {
-		_, err := a.Journals.BuildRun(ctx, run.ID)
+		res, err := a.Journals.BuildRun(ctx, run.ID)
+		for _, r := range res {
+			if r.Outcome == journal.Locked { // stored nowhere else: say it
+				log.WarnContext(ctx, "batch of a closed period could not be journaled; its closed journal stays",
+					"run", run.ID, "batch", r.BatchID, "currency", r.Currency, "finding", r.Finding.Kind,
+					"reason", r.Finding.Reason)
+			}
+		}
 		return err
 	})
 	a.Bank = bank.NewService(db, bank.Config{ArchiveDir: cfg.BankArchiveDir}, log)

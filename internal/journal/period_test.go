@@ -81,6 +81,18 @@ func TestPeriodClose(t *testing.T) {
 	if d := diffLines(want, sides(adj)); d != "" {
 		t.Errorf("adjustment lines (-want +got):\n%s", d)
 	}
+	// A late run whose batch cannot be journaled leaves the closed journal
+	// and its adjustment as they are.
+	broken := novemberFiles(true)
+	broken[1].content = summary("B-NOV", "EUR", 3, "99.00")
+	if res, err := svc.BuildRun(ctx, reconcile(t, db, broken).ID); err != nil || res[0].Outcome != Locked ||
+		res[0].Finding == nil || res[0].JournalID != closedNov.ID {
+		t.Errorf("a finding in a closed month: %+v %v", res, err)
+	}
+	if n := len(journalsOf(t, db, Selection{From: nov, To: date("2026-12-31")})); n != 1 {
+		t.Errorf("%d journals by batch after the finding", n)
+	}
+
 	// December's export holds the adjustment, under an External ID of its own.
 	if _, err := svc.LoadAccounts(ctx, strings.NewReader(testChart)); err != nil {
 		t.Fatal(err)
