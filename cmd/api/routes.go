@@ -10,13 +10,14 @@ import (
 	"github.com/payops/payops/internal/auth"
 	"github.com/payops/payops/internal/bank"
 	"github.com/payops/payops/internal/disputes"
+	"github.com/payops/payops/internal/journal"
 	"github.com/payops/payops/internal/recon"
 )
 
 // addRoutes registers every operation. Reading this file tells you the
 // entire API and who may call each operation: addRoutes and the three
 // resource functions it calls below (addDisputeRoutes, addReconRoutes,
-// addBankRoutes) are the only places an operation is registered. Handlers live in the file
+// addBankRoutes, addJournalRoutes) are the only places an operation is registered. Handlers live in the file
 // named after their resource. Authenticated operations are wrapped in
 // needs(permission, …), open ones in public(…); changes in idem.Wrap
 // (Idempotency-Key). Handlers audit with recordAudit and answer errors
@@ -41,6 +42,7 @@ func addRoutes(api huma.API, svc *services) {
 	addDisputeRoutes(api, e, svc.disputes)
 	addReconRoutes(api, e, svc.recon, svc.enqueueRun)
 	addBankRoutes(api, e, svc.bank, svc.uploadDir)
+	addJournalRoutes(api, e, svc.journals)
 
 	// Health (health.go).
 	huma.Register(api, public(huma.Operation{
@@ -449,4 +451,86 @@ func addBankRoutes(api huma.API, e edge, b *bank.Service, uploadDir string) {
 		Description: "The statement with its findings and a page of its entries (`entries_cursor`, `entries_limit`).",
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
 	}), h.getStatement)
+}
+
+// addJournalRoutes registers the journal, chart-of-accounts and period
+// operations. Finance reads, builds and exports journals and closes
+// periods. The chart is finance's too: it is the finance team's own GL
+// mapping, kept in their spreadsheets, and it changes only how journals are
+// exported, never what reconciliation takes as given (unlike a bank
+// account, which admin configures); replacing it is audited. Reopening a
+// closed period is admin only: the person who closes the books does not
+// also unlock them. Changes are audited; the POSTs honour Idempotency-Key.
+// Handlers are in journals.go.
+func addJournalRoutes(api huma.API, e edge, j *journal.Service) {
+	api.OpenAPI().Tags = append(api.OpenAPI().Tags, &huma.Tag{Name: "Journals",
+		Description: "A balanced double-entry journal per settlement batch, built after every succeeded " +
+			"reconciliation run; the chart of accounts that books them; exports in generic CSV, Xero, QuickBooks " +
+			"Online and NetSuite layouts; and period close (docs/journal-exports.md)."})
+	idem := e.idem
+	h := journalsAPI{edge: e, api: api, journals: j}
+
+	huma.Register(api, needs(auth.NeedFinance, huma.Operation{
+		OperationID: "list-journals", Method: http.MethodGet, Path: "/v1/journals",
+		Summary: "List journals", Tags: []string{"Journals"},
+		Description: "Newest first, keyset-paginated, without their lines. Adjustments are listed with their own " +
+			"date and `adjusts_journal_id`. Filters combine with AND.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}), h.list)
+	huma.Register(api, needs(auth.NeedFinance, huma.Operation{
+		OperationID: "export-journals", Method: http.MethodGet, Path: "/v1/journals/export",
+		Summary: "Export the journals of a period", Tags: []string{"Journals"},
+		Description: "Streams one CSV file in the layout `format` names (`generic`, `xero`, `qbo`, `netsuite`; " +
+			"columns in docs/journal-exports.md) holding every journal dated in the period, adjustments included. " +
+			"Nothing is written unless all of it can be: 409 names each batch of the period that could not be " +
+			"journaled, 422 each line kind the chart does not map (or maps without what the layout needs), or what " +
+			"the layout cannot hold.",
+		Responses: downloadResponse("The journals, as journals-<from>-<to>-<format>.csv", csvContentType),
+		Errors:    []int{http.StatusConflict, http.StatusUnprocessableEntity},
+	}), h.export)
+	huma.Register(api, needs(auth.NeedFinance, huma.Operation{
+		OperationID: "get-journal", Method: http.MethodGet, Path: "/v1/journals/{id}",
+		Summary: "Get a journal with its lines", Tags: []string{"Journals"},
+		Errors: []int{http.StatusNotFound},
+	}), h.get)
+	huma.Register(api, needs(auth.NeedFinance, idem.Wrap(huma.Operation{
+		OperationID: "build-journals", Method: http.MethodPost, Path: "/v1/journals/build",
+		Summary: "Build the journals of a run", Tags: []string{"Journals"},
+		Description: "Every succeeded run builds its journals by itself; this rebuilds them, for a run whose build " +
+			"failed. Idempotent: building a run again changes nothing (`UNCHANGED`). In a closed month a change is " +
+			"booked as an adjustment in the first open month (`ADJUSTED`).",
+		Errors: []int{http.StatusUnprocessableEntity},
+	})), h.build)
+	huma.Register(api, needs(auth.NeedFinance, huma.Operation{
+		OperationID: "list-journal-accounts", Method: http.MethodGet, Path: "/v1/journal-accounts",
+		Summary: "Get the chart of accounts", Tags: []string{"Journals"},
+	}), h.accounts)
+	huma.Register(api, needs(auth.NeedFinance, huma.Operation{
+		OperationID: "replace-journal-accounts", Method: http.MethodPut, Path: "/v1/journal-accounts",
+		Summary: "Replace the chart of accounts", Tags: []string{"Journals"},
+		Description: "The body is the mapping file (text/csv). It replaces the whole chart at once, or, with any " +
+			"bad line, nothing (422 naming the line). Idempotent as a PUT.",
+		MaxBodyBytes: maxChartUpload,
+		Errors:       []int{http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
+	}), h.putAccounts)
+	huma.Register(api, needs(auth.NeedFinance, huma.Operation{
+		OperationID: "list-journal-periods", Method: http.MethodGet, Path: "/v1/journal-periods",
+		Summary: "List accounting periods", Tags: []string{"Journals"},
+		Description: "Every month closed once or holding journals, newest first. A month not listed is open.",
+	}), h.periods)
+	huma.Register(api, needs(auth.NeedFinance, idem.Wrap(huma.Operation{
+		OperationID: "close-journal-period", Method: http.MethodPost, Path: "/v1/journal-periods/{month}/close",
+		Summary: "Close a period", Tags: []string{"Journals"},
+		Description: "After this, nothing changes the journals dated in the month: a later run that would is " +
+			"booked as an adjustment dated the first day of the first open month, linked back. A run saving " +
+			"journals of the month and the close are serialised. 409 if already closed.",
+		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity},
+	})), h.closePeriod)
+	huma.Register(api, needs(auth.NeedAdmin, idem.Wrap(huma.Operation{
+		OperationID: "reopen-journal-period", Method: http.MethodPost, Path: "/v1/journal-periods/{month}/reopen",
+		Summary: "Reopen a closed period", Tags: []string{"Journals"},
+		Description: "Admin only, with a mandatory reason. Journals adjusted while the month was closed stay " +
+			"adjusted: later changes to them are adjustments too, so nothing is booked twice. 409 if open.",
+		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity},
+	})), h.reopenPeriod)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/payops/payops/internal/httpx"
 	"github.com/payops/payops/internal/idempotency"
 	"github.com/payops/payops/internal/inbox"
+	"github.com/payops/payops/internal/journal"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/recon"
 )
@@ -57,6 +58,9 @@ type services struct {
 	// bank keeps bank accounts and their statements (nil for the openapi
 	// command).
 	bank *bank.Service
+	// journals books settlement batches and exports them (nil for the
+	// openapi command).
+	journals *journal.Service
 	// uploadDir is the process's private temporary directory (under
 	// RECON_TMP_DIR), where uploads are spooled; "" for the system's.
 	uploadDir string

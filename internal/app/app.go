@@ -1,9 +1,10 @@
 // Package app builds payops' domain services from the configuration, once,
 // for both binaries: the APO client, payments with its poller and task
 // handlers, the inbox of APO's notifications, disputes with its alerter,
-// recon with its configuration and temporary directory, and the bank
-// accounts with their statements. cmd/api and cmd/worker add only what is
-// theirs: routes, readiness and metrics, the asynq mux, the scheduler.
+// recon with its configuration and temporary directory, the bank accounts
+// with their statements, and the journals built after each run. cmd/api and
+// cmd/worker add only what is theirs: routes, readiness and metrics, the
+// asynq mux, the scheduler.
 //
 // It is wiring and nothing else: no SQL, no business rule. Besides cmd/*,
 // it is the only package that imports internal/inbox, the top of the domain
@@ -24,6 +25,7 @@ import (
 	"github.com/payops/payops/internal/config"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/inbox"
+	"github.com/payops/payops/internal/journal"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/ratelimit"
 	"github.com/payops/payops/internal/recon"
@@ -50,6 +52,9 @@ type App struct {
 	Disputes   *disputes.Service
 	Recon      *recon.Service
 	Bank       *bank.Service
+	// Journals books every succeeded recon run's settlement batches
+	// (recon's after-run hook) and exports them.
+	Journals *journal.Service
 }
 
 // New wires the services over db. rdb carries the budgets shared by every
@@ -93,6 +98,21 @@ func New(cfg config.Config, db *sqlx.DB, rdb *redis.Client, log *slog.Logger, pr
 		_, err := a.Bank.Intake(ctx, cfg.StatementsDir)
 		return err
 	})
+	a.Journals = journal.NewService(db, recon.NewStore(db))
+	// A run stays succeeded if its journals fail to build: recon logs it,
+	// and the next execution of the run or POST /v1/journals/build redoes it.
+	a.Recon.SetRunHook(func(ctx context.Context, run recon.Run) error {
+		res, err := a.Journals.BuildRun(ctx, run.ID)
+		for _, r := range res {
+			if r.Outcome == journal.Locked { // stored nowhere else: say it
+				log.WarnContext(ctx, "batch of a closed period could not be journaled; its closed journal stays",
+					"run", run.ID, "batch", r.BatchID, "currency", r.Currency, "finding", r.Finding.Kind,
+					"reason", r.Finding.Reason)
+			}
+		}
+		return err
+	})
+	a.Recon.AddSheet(a.Journals.Sheet())
 	return a, nil
 }
 

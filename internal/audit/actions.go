@@ -19,6 +19,11 @@ const (
 	ActionDisputeAccept = "dispute.accept"
 	ActionDisputeDefend = "dispute.defend"
 
+	ActionJournalBuild           = "journal.build"
+	ActionJournalAccountsReplace = "journal-accounts.replace"
+	ActionJournalPeriodClose     = "journal-period.close"
+	ActionJournalPeriodReopen    = "journal-period.reopen"
+
 	ActionPaymentCreate  = "payment.create"
 	ActionPaymentCapture = "payment.capture"
 	ActionPaymentCancel  = "payment.cancel"
@@ -52,3 +57,8 @@ func WebhookTarget(id string) string        { return "webhook-event:" + id }
 
 func BankAccountTarget(id int64) string       { return "bank-account:" + strconv.FormatInt(id, 10) }
 func BankStatementTarget(ids []string) string { return "bank-statement:" + strings.Join(ids, ",") }
+
+// JournalAccountsTarget is the chart of accounts, replaced whole.
+const JournalAccountsTarget = "journal-accounts:chart"
+
+func JournalPeriodTarget(month string) string { return "journal-period:" + month }

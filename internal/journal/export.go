@@ -151,7 +151,7 @@ var layouts = map[Format]layout{
 		header: []string{"External ID", "Date", "Currency", "Memo", "Account", "Debit", "Credit", "Line Memo",
 			"Department", "Class", "Location", "Tax Code"},
 		row: func(j *Journal, l *Line, a Account, req ExportRequest) []string {
-			return []string{sheet.Safe("apo-" + j.BatchID + "-" + j.Currency), slashDate(j.Period, req.DayFirst),
+			return []string{sheet.Safe(externalID(j)), slashDate(j.Period, req.DayFirst),
 				j.Currency, sheet.Safe(narration(j)), sheet.Safe(a.Code), side(l.Debit, j.Currency),
 				side(l.Credit, j.Currency), sheet.Safe(l.Description), tracking(a, "Department"), tracking(a, "Class"),
 				tracking(a, "Location"), sheet.Safe(a.TaxCode)}
@@ -171,7 +171,20 @@ var layouts = map[Format]layout{
 
 // narration names a journal in the tools that show one text per journal.
 func narration(j *Journal) string {
+	if j.AdjustsID != 0 {
+		return fmt.Sprintf("Adjustment of APO settlement batch %s %s (payops journal %d, adjusts %d)", j.BatchID,
+			j.Currency, j.ID, j.AdjustsID)
+	}
 	return fmt.Sprintf("APO settlement batch %s %s (payops journal %d)", j.BatchID, j.Currency, j.ID)
+}
+
+// externalID is a journal's NetSuite External ID: stable per batch, and
+// per adjustment, so importing one twice is flagged instead of booked.
+func externalID(j *Journal) string {
+	if j.AdjustsID != 0 {
+		return fmt.Sprintf("apo-%s-%s-adj-%d", j.BatchID, j.Currency, j.ID)
+	}
+	return "apo-" + j.BatchID + "-" + j.Currency
 }
 
 // side writes one side of a line in major units, empty when it is not

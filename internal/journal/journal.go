@@ -11,7 +11,10 @@
 // roll-forward (recon.Batch) or it is not booked.
 package journal
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Kind is a kind of journal line: what moved the payout.
 type Kind string
@@ -91,6 +94,14 @@ type Journal struct {
 	Items    int64 // settlement lines behind it
 	Lines    []Line
 	BuiltAt  time.Time
+	// AdjustsID is, for an adjustment, the journal of a closed month it
+	// adjusts (0 otherwise). An adjustment's lines are the difference a
+	// later run made, and its Period the first day of the first open month.
+	AdjustsID int64
+	// Status is BALANCED for a journal that was built, else the finding
+	// kind that kept it from being built; Reason says why.
+	Status string
+	Reason string
 }
 
 // Totals returns the journal's debits and credits; ok is false when a sum
@@ -143,6 +154,13 @@ const (
 	// BookedElsewhere: the batch's journal belongs to another period (the
 	// batch came again in this period's reports), so it is not booked twice.
 	BookedElsewhere Outcome = "BOOKED_ELSEWHERE"
+	// Adjusted: the journal's month is closed (or it was adjusted before),
+	// so the change was booked as an adjustment in the first open month.
+	Adjusted Outcome = "ADJUSTED"
+	// Locked: the journal's month is closed and the batch could not be
+	// journaled (its Finding says why); nothing was written, since a
+	// finding cannot be an adjustment.
+	Locked Outcome = "LOCKED"
 )
 
 // Result is what BuildRun did with one batch.
@@ -166,4 +184,24 @@ func add(a, b int64) (int64, bool) {
 		return 0, false
 	}
 	return s, true
+}
+
+// ErrNotFound reports a journal that does not exist.
+var ErrNotFound = errors.New("journal not found")
+
+// Filter selects journals for a list: by date (inclusive), status
+// (BALANCED or a finding kind) and batch; zero values select all. Pages
+// come newest first; Cursor is the previous page's Next.
+type Filter struct {
+	From, To time.Time
+	Status   string
+	BatchID  string
+	Cursor   string
+	Limit    int
+}
+
+// Page is one page of a list; Next is empty on the last.
+type Page struct {
+	Items []Journal
+	Next  string
 }

@@ -84,7 +84,7 @@ func (s *Service) BuildRun(ctx context.Context, runID int64) ([]Result, error) {
 		for _, k := range keys {
 			j, f := builders[k].journal()
 			j.Period, j.RunID, j.BuiltAt = run.Period, run.ID, now
-			id, outcome, err := st.Save(ctx, j, f)
+			id, outcome, err := save(ctx, st, j, f)
 			if err != nil {
 				return err
 			}
@@ -222,4 +222,19 @@ func checkContents(req ExportRequest, lay layout, c Contents, ch chart) error {
 		return &UnmappedError{Format: req.Format, Missing: missing}
 	}
 	return nil
+}
+
+// List returns a page of journals, newest first, without their lines.
+func (s *Service) List(ctx context.Context, f Filter) (Page, error) {
+	return NewStore(s.db).List(ctx, f)
+}
+
+// Get returns a journal with its lines.
+func (s *Service) Get(ctx context.Context, id int64) (Journal, error) {
+	return NewStore(s.db).Get(ctx, id)
+}
+
+// Accounts returns the chart of accounts.
+func (s *Service) Accounts(ctx context.Context) ([]Account, error) {
+	return NewStore(s.db).Accounts(ctx)
 }

@@ -97,6 +97,7 @@ func (s *Service) ExecuteRun(ctx context.Context, id int64) (Run, error) {
 		return Run{}, err
 	}
 	if run.Status == RunSucceeded {
+		s.afterRun(ctx, run)
 		return run, nil
 	}
 	start := s.now().UTC()
@@ -114,7 +115,10 @@ func (s *Service) ExecuteRun(ctx context.Context, id int64) (Run, error) {
 		}
 		return Run{}, fmt.Errorf("run %d: %w", id, err)
 	}
-	return st.Run(ctx, id)
+	if run, err = st.Run(ctx, id); err == nil {
+		s.afterRun(ctx, run)
+	}
+	return run, err
 }
 
 // reconcile is the run's transaction. After it has the period to itself, it

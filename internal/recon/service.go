@@ -65,6 +65,8 @@ type Service struct {
 	log *slog.Logger
 	now func() time.Time
 
+	hook RunHook // after a run succeeds (SetRunHook)
+
 	tmpDir  string   // private temporary directory (UseTempDir), "" for the system's
 	tmpLock *os.File // held open: its flock marks tmpDir as in use
 
