@@ -24,6 +24,7 @@ import (
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/payout"
 	"github.com/payops/payops/internal/ratelimit"
 	"github.com/payops/payops/internal/recon"
 )
@@ -49,6 +50,8 @@ type App struct {
 	Disputes   *disputes.Service
 	Recon      *recon.Service
 	Bank       *bank.Service
+	// Payouts matches APO's payouts to bank credits; recon runs call it.
+	Payouts *payout.Service
 }
 
 // New wires the services over db. rdb carries the budgets shared by every
@@ -88,6 +91,13 @@ func New(cfg config.Config, db *sqlx.DB, rdb *redis.Client, log *slog.Logger, pr
 		return nil, fmt.Errorf("RECON_TMP_DIR: %w", err)
 	}
 	a.Bank = bank.NewService(db, bank.Config{ArchiveDir: cfg.BankArchiveDir}, log)
+	pc, err := payoutConfig(cfg)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Payouts = payout.NewService(db, pc, a.Recon)
+	a.Recon.SetPayoutChecker(a.Payouts)
 	return a, nil
 }
 
