@@ -79,6 +79,7 @@ var problemMappings = []func(ctx context.Context, log *slog.Logger, err error, w
 	disputeProblem,
 	reconProblem,
 	bankProblem,
+	payoutProblem,
 	paymentProblem,
 	apoProblem,
 	apiKeyProblem,

@@ -24,6 +24,7 @@ import (
 	"github.com/payops/payops/internal/idempotency"
 	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/payout"
 	"github.com/payops/payops/internal/recon"
 )
 
@@ -57,6 +58,9 @@ type services struct {
 	// bank keeps bank accounts and their statements (nil for the openapi
 	// command).
 	bank *bank.Service
+	// payouts are APO's payouts matched to bank credits (nil for the
+	// openapi command).
+	payouts *payout.Service
 	// uploadDir is the process's private temporary directory (under
 	// RECON_TMP_DIR), where uploads are spooled; "" for the system's.
 	uploadDir string

@@ -45,6 +45,7 @@ func wireDomains(svc *services, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	svc.disputes = a.Disputes
 	svc.recon = a.Recon
 	svc.bank = a.Bank
+	svc.payouts = a.Payouts
 	svc.uploadDir = a.Recon.TempDir()
 	svc.enqueueRun = func(ctx context.Context, runID int64) error {
 		t, err := recon.NewRunTask(runID)
