@@ -120,13 +120,22 @@ type ReconRunExport struct {
 
 // ReconCounts are a run's numbers.
 type ReconCounts struct {
-	Lines           map[string]int64 `json:"lines" doc:"Input lines per report kind"`
-	LinesByType     map[string]int64 `json:"lines_by_type" doc:"Input item lines per \"<report kind>/<transactionType>\""`
-	Matched         int64            `json:"matched" doc:"Item lines matched to a ledger record"`
-	RollForwardOnly int64            `json:"roll_forward_only" doc:"Fee, reserve, dispute and other lines, checked through batch totals only"`
-	LedgerChecked   int64            `json:"ledger_checked" doc:"Our captures and refunds that had to be in the inputs"`
-	Expected        int64            `json:"expected" doc:"Our captures and refunds settled in no report yet and not yet due"`
-	Discrepancies   map[string]int64 `json:"discrepancies" doc:"Per kind"`
+	Lines           map[string]int64  `json:"lines" doc:"Input lines per report kind"`
+	LinesByType     map[string]int64  `json:"lines_by_type" doc:"Input item lines per \"<report kind>/<transactionType>\""`
+	Matched         int64             `json:"matched" doc:"Item lines matched to a ledger record"`
+	RollForwardOnly int64             `json:"roll_forward_only" doc:"Fee, reserve, dispute and other lines, checked through batch totals only"`
+	LedgerChecked   int64             `json:"ledger_checked" doc:"Our captures and refunds that had to be in the inputs"`
+	Expected        int64             `json:"expected" doc:"Our captures and refunds settled in no report yet and not yet due"`
+	Discrepancies   map[string]int64  `json:"discrepancies" doc:"Per kind"`
+	Payouts         ReconPayoutCounts `json:"payouts" doc:"The payout check against the bank"`
+}
+
+// ReconPayoutCounts are a run's payout check numbers.
+type ReconPayoutCounts struct {
+	Expected          int64 `json:"expected" doc:"Batches of the run registered as expected payouts"`
+	Matched           int64 `json:"matched" doc:"Links of bank credits to payouts the run made"`
+	AwaitingStatement int64 `json:"awaiting_statement" doc:"Payouts due on the period whose account's statements do not reach the due date yet (judged by a later run of the period)"`
+	Judged            int64 `json:"judged" doc:"Payouts due and credits booked on the period that were judged"`
 }
 
 // ReconTotal sums one discrepancy kind in one currency.
@@ -216,7 +225,8 @@ func reconRunBody(r recon.Run) ReconRun {
 		Request:    ReconRunRequest{Date: dateString(r.Request.Date), FileIDs: r.Request.FileIDs},
 		Counts: ReconCounts{Lines: kindCounts(r.Counts.Lines), LinesByType: kindCounts(r.Counts.LinesByType),
 			Matched: r.Counts.Matched, RollForwardOnly: r.Counts.RollForwardOnly, LedgerChecked: r.Counts.LedgerChecked,
-			Expected: r.Counts.Expected, Discrepancies: kindCounts(r.Counts.Discrepancies)},
+			Expected: r.Counts.Expected, Discrepancies: kindCounts(r.Counts.Discrepancies),
+			Payouts: ReconPayoutCounts(r.Counts.Payouts)},
 		Diff: ReconDiff{PreviousRunID: r.Diff.PreviousRunID, New: r.Diff.New, Changed: r.Diff.Changed,
 			Same: r.Diff.Same, Healed: r.Diff.Healed},
 		Timings: ReconTimings{Stage: r.Timings.Stage.Milliseconds(), Match: r.Timings.Match.Milliseconds(),

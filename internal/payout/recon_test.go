@@ -1,0 +1,84 @@
+package payout
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/payops/payops/internal/recon"
+)
+
+// settle ingests the settlement items and summary of batch id, settled on
+// day d ("2026-12-07"): one reserve release of minor EUR cents.
+func (e *testEnv) settle(t *testing.T, id, d string, minor int64) {
+	t.Helper()
+	amount := fmt.Sprintf("%d.%02d", minor/100, minor%100)
+	items := "settlementBatchId,customerId,acquirer,transactionType,transactionId,originalTransactionId," +
+		"transactionRequestId,paymentTime,settlementTime,transactionAmountValue,transactionCurrency," +
+		"settlementAmountValue,settlementCurrency,quoteCurrencyPair,quotePrice,feeAmountValue,feeCurrency\n" +
+		id + ",2188120000000000,,RESERVE_RELEASE,rel_" + id + ",,,," + d + " 02:00:00,,," + amount + ",EUR,,,,\n<END>\n"
+	summary := "settlementBatchId,customerId,acquirer,summaryType,count,settlementAmountValue,settlementCurrency\n" +
+		id + ",2188120000000000,,TOTAL,1," + amount + ",EUR\n<END>\n"
+	for name, content := range map[string]string{"settlementItems_EUR_" + id + "_000.csv": items,
+		"settlementSummary_EUR_" + id + "_000.csv": summary} {
+		if f, err := e.recon.Ingest(context.Background(), name, strings.NewReader(content)); err != nil || f.Status != recon.FileIngested {
+			t.Fatalf("ingest %s: %v %+v", name, err, f)
+		}
+	}
+}
+
+// reconcile runs recon for day d and returns the run and its breaks as
+// "KIND|batch" (payouts) or "KIND|amount" (credits).
+func (e *testEnv) reconcile(t *testing.T, d string) (recon.Run, []string) {
+	t.Helper()
+	ctx := context.Background()
+	run, err := e.recon.Run(ctx, recon.RunRequest{Date: date2(d)}, "test")
+	if err != nil || run.Status != recon.RunSucceeded {
+		t.Fatalf("run %s: %v %s", d, err, run.Error)
+	}
+	page, err := e.recon.ListDiscrepancies(ctx, recon.DiscrepancyFilter{RunID: run.ID, Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, x := range page.Items {
+		id := x.SettlementBatchID
+		if x.Kind == recon.BankCreditUnexplained {
+			id = fmt.Sprint(x.Report.Minor)
+		}
+		out = append(out, string(x.Kind)+"|"+id)
+	}
+	sort.Strings(out)
+	return run, out
+}
+
+// TestPayoutsThroughReconRun: the payout breaks are discrepancies of
+// recon's runs, and a re-run after the late credit arrives heals
+// PAYOUT_NOT_RECEIVED in the run diff.
+func TestPayoutsThroughReconRun(t *testing.T) {
+	e := newTestEnv(t)
+	e.recon.SetPayoutChecker(e.svc)
+	apo := "APO Payments Europe"
+	e.settle(t, "BMON", "2026-12-07", 100000) // due Tue 8
+	e.settle(t, "BTUE", "2026-12-08", 20000)  // due Wed 9
+	e.settle(t, "BWED", "2026-12-09", 30000)  // due Thu 10
+
+	run, got := e.reconcile(t, "2026-12-07")
+	same(t, "Monday", got, []string{})
+	same(t, "Monday's payouts", run.Counts.Payouts, recon.PayoutCounts{Expected: 1})
+
+	e.statement(t, "2026-12-08", credit{777, "", "Correction", apo})
+	first, got := e.reconcile(t, "2026-12-08")
+	same(t, "Tuesday", got, []string{"BANK_CREDIT_UNEXPLAINED|777", "PAYOUT_NOT_RECEIVED|BMON"})
+
+	e.statement(t, "2026-12-09", credit{100000, "", "Payout BMON", apo}, credit{20000, "BTUE", "", apo})
+	again, got := e.reconcile(t, "2026-12-08")
+	same(t, "Tuesday again", got, []string{"BANK_CREDIT_UNEXPLAINED|777"})
+	same(t, "diff", fmt.Sprintf("prev %v healed %d same %d", again.Diff.PreviousRunID == first.ID, again.Diff.Healed,
+		again.Diff.Same), "prev true healed 1 same 1")
+
+	_, got = e.reconcile(t, "2026-12-09")
+	same(t, "Wednesday", got, []string{"PAYOUT_LATE|BMON"})
+}
