@@ -25,17 +25,21 @@ func (s *Service) LinesOfBatch(ctx context.Context, runID int64, batchID, curren
 	return out, err
 }
 
-// PaymentBatches returns the settlement batches whose item lines carry one
-// of the payment's transactions (its capture, refunds, disputes), in batch
-// order. Cross-domain read, justified: it joins payment_transactions
-// (internal/payments) to report_lines to trace a payment to its payout
-// in one statement.
+// PaymentBatches returns the settlement batches whose item lines name the
+// payment, by its APO id or one of its transactions' (a capture, refund,
+// dispute), as transactionId or originalTransactionId (both report
+// generations), in batch order. Cross-domain read, justified: it reads
+// payments and payment_transactions (internal/payments) to trace a payment
+// to its payout in one statement. report_lines has no index on these
+// columns, so it scans them: this is a page lookup, not a bulk path.
 func (s *Service) PaymentBatches(ctx context.Context, paymentID string) ([]string, error) {
-	const q = `SELECT DISTINCT l.settlement_batch_id
-		FROM payment_transactions t
-		JOIN report_lines l ON l.transaction_id = t.apo_id AND l.settlement_batch_id <> ''
-		JOIN report_files f ON f.id = l.file_id AND f.kind = 'SETTLEMENT_ITEMS'
-		WHERE t.payment_id = $1::uuid AND t.apo_id <> ''
+	const q = `WITH ids AS (
+			SELECT apo_id AS id FROM payment_transactions WHERE payment_id = $1::uuid AND apo_id <> ''
+			UNION SELECT apo_payment_id FROM payments WHERE id = $1::uuid AND apo_payment_id <> '')
+		SELECT DISTINCT l.settlement_batch_id
+		FROM report_lines l JOIN report_files f ON f.id = l.file_id AND f.kind = 'SETTLEMENT_ITEMS'
+		WHERE l.settlement_batch_id <> ''
+		  AND (l.transaction_id IN (SELECT id FROM ids) OR l.original_transaction_id IN (SELECT id FROM ids))
 		ORDER BY 1`
 	var out []string
 	if err := s.db.SelectContext(ctx, &out, q, paymentID); err != nil {
