@@ -7,9 +7,9 @@ import "testing"
 func TestPayoutReferenceMatching(t *testing.T) {
 	e := newTestEnv(t)
 	got, counts := e.check(t, "2026-12-07", map[string]int64{"B1": 100000, "B2": 50000, "B3": 30000, "B4": 20000,
-		"B5": 70000, "B6": 40000})
+		"B5": 70000, "B6": 40000, "B7": 40000})
 	same(t, "breaks before the due date", got, []string{})
-	same(t, "expected", counts.Expected, 6)
+	same(t, "expected", counts.Expected, 7)
 
 	apo := "APO Payments Europe B.V."
 	e.statement(t, "2026-12-08",
@@ -19,15 +19,17 @@ func TestPayoutReferenceMatching(t *testing.T) {
 		credit{10000, "", "B4 part 2", apo},                 // N:1
 		credit{100000, "", "Settlement B1 resent", apo},     // duplicate
 		credit{69600, "", "Payout b5", apo},                 // short by 400 ≤ 500: a fee
-		credit{39000, "", "Payout B6", apo},                 // short by 1000 > 500: a mismatch
+		credit{39000, "", "Payout B6", apo},                 // short by 1000 > 500 …
+		credit{39000, "", "Payout B7", apo},                 // short by 1000 > 500: a mismatch
 		credit{12345, "", "Adjustment B12345", apo},         // names no batch ("B1" is not a token of it)
 		credit{5000, "", "Invoice 42 B1X", "ACME GmbH"},     // someone else's
-		credit{40000, "", "Payout B6 remainder", "Someone"}, // B6 named again: now paid over
+		credit{40000, "", "Payout B6 remainder", "Someone"}, // … then B6 named again: paid over
 	)
 	got, counts = e.check(t, "2026-12-08", nil)
 	same(t, "breaks on the due date", got, []string{
 		"BANK_CREDIT_UNEXPLAINED|stmt-1.sta:12345",
 		"PAYOUT_AMOUNT_MISMATCH|B6",
+		"PAYOUT_AMOUNT_MISMATCH|B7",
 		"PAYOUT_DUPLICATED|stmt-1.sta:100000",
 	})
 	same(t, "statuses", e.statuses(t), map[string]string{
@@ -37,8 +39,9 @@ func TestPayoutReferenceMatching(t *testing.T) {
 		"B4": "RECEIVED 20000 fee 0",
 		"B5": "RECEIVED_WITH_FEE 69600 fee 400",
 		"B6": "AMOUNT_MISMATCH 79000 fee 0",
+		"B7": "AMOUNT_MISMATCH 39000 fee 0",
 	})
-	same(t, "judged: six payouts, eight linked credits, one from APO", counts.Judged, 6+8+1)
+	same(t, "judged: seven payouts, nine linked credits, one from APO", counts.Judged, 7+9+1)
 }
 
 // Credits that name no batch are matched by amount only when the match is
