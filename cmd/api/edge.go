@@ -29,6 +29,7 @@ import (
 	"github.com/payops/payops/internal/idempotency/httpguard"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/payout"
 	"github.com/payops/payops/internal/recon"
 	"github.com/payops/payops/internal/timing"
 )
@@ -119,6 +120,7 @@ func refused(err error) bool {
 		bankInvalid     *bank.InvalidError
 		bankConflict    *bank.ConflictError
 		bankRefused     *bank.RefusedError
+		payoutInvalid   *payout.InvalidError
 		upload          *httpx.UploadError
 		tooLarge        *httpx.TooLargeError
 		status          huma.StatusError
@@ -129,6 +131,7 @@ func refused(err error) bool {
 	case errors.Is(err, recon.ErrNotFound), errors.As(err, &reconInvalid), errors.As(err, &reconConflict):
 	case errors.Is(err, bank.ErrNotFound), errors.As(err, &bankInvalid), errors.As(err, &bankConflict),
 		errors.As(err, &bankRefused):
+	case errors.Is(err, payout.ErrNotFound), errors.As(err, &payoutInvalid):
 	case errors.As(err, &upload), errors.As(err, &tooLarge):
 	case errors.As(err, &status):
 		return status.GetStatus() < 500

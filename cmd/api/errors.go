@@ -80,6 +80,7 @@ var problemMappings = []func(ctx context.Context, log *slog.Logger, err error, w
 	reconProblem,
 	bankProblem,
 	journalProblem,
+	payoutProblem,
 	paymentProblem,
 	apoProblem,
 	apiKeyProblem,

@@ -11,13 +11,14 @@ import (
 	"github.com/payops/payops/internal/bank"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/journal"
+	"github.com/payops/payops/internal/payout"
 	"github.com/payops/payops/internal/recon"
 )
 
 // addRoutes registers every operation. Reading this file tells you the
 // entire API and who may call each operation: addRoutes and the three
 // resource functions it calls below (addDisputeRoutes, addReconRoutes,
-// addBankRoutes, addJournalRoutes) are the only places an operation is registered. Handlers live in the file
+// addBankRoutes, addJournalRoutes, addPayoutRoutes) are the only places an operation is registered. Handlers live in the file
 // named after their resource. Authenticated operations are wrapped in
 // needs(permission, …), open ones in public(…); changes in idem.Wrap
 // (Idempotency-Key). Handlers audit with recordAudit and answer errors
@@ -43,6 +44,7 @@ func addRoutes(api huma.API, svc *services) {
 	addReconRoutes(api, e, svc.recon, svc.enqueueRun)
 	addBankRoutes(api, e, svc.bank, svc.uploadDir)
 	addJournalRoutes(api, e, svc.journals)
+	addPayoutRoutes(api, e, svc.payouts)
 
 	// Health (health.go).
 	huma.Register(api, public(huma.Operation{
@@ -533,4 +535,31 @@ func addJournalRoutes(api huma.API, e edge, j *journal.Service) {
 			"adjusted: later changes to them are adjustments too, so nothing is booked twice. 409 if open.",
 		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity},
 	})), h.reopenPeriod)
+}
+
+// addPayoutRoutes registers the payout reads. Finance and admin read them:
+// a payout page joins APO's batches to the merchant's bank lines, which is
+// finance's material, like the discrepancies it feeds. Handlers are in
+// payouts.go.
+func addPayoutRoutes(api huma.API, e edge, p *payout.Service) {
+	api.OpenAPI().Tags = append(api.OpenAPI().Tags, &huma.Tag{Name: "Payouts",
+		Description: "APO's payouts, one per settlement batch, matched to the bank credits that paid them: by the " +
+			"batch id the credit names, else by amount when the candidate is unique. Their breaks are reconciliation " +
+			"discrepancies (PAYOUT_NOT_RECEIVED, PAYOUT_AMOUNT_MISMATCH, PAYOUT_LATE, BANK_CREDIT_UNEXPLAINED, " +
+			"PAYOUT_DUPLICATED)."})
+	h := payoutAPI{edge: e, payouts: p}
+	huma.Register(api, needs(auth.NeedFinance, huma.Operation{
+		OperationID: "list-payouts", Method: http.MethodGet, Path: "/v1/payouts",
+		Summary: "List payouts", Tags: []string{"Payouts"},
+		Description: "In id order, keyset-paginated; filters combine with AND. `payment_id` traces a payment to the " +
+			"payouts (and, through their links, the bank lines) that paid it.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}), h.list)
+	huma.Register(api, needs(auth.NeedFinance, huma.Operation{
+		OperationID: "get-payout", Method: http.MethodGet, Path: "/v1/payouts/{id}",
+		Summary: "Get a payout", Tags: []string{"Payouts"},
+		Description: "The payout with its batch's settlement lines (captures, refunds, disputes, fees, reserves) and " +
+			"the bank credits that paid it, each with its statement.",
+		Errors: []int{http.StatusNotFound},
+	}), h.get)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/journal"
 	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/payout"
 	"github.com/payops/payops/internal/recon"
 )
 
@@ -61,6 +62,9 @@ type services struct {
 	// journals books settlement batches and exports them (nil for the
 	// openapi command).
 	journals *journal.Service
+	// payouts are APO's payouts matched to bank credits (nil for the
+	// openapi command).
+	payouts *payout.Service
 	// uploadDir is the process's private temporary directory (under
 	// RECON_TMP_DIR), where uploads are spooled; "" for the system's.
 	uploadDir string

@@ -46,6 +46,7 @@ func wireDomains(svc *services, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	svc.recon = a.Recon
 	svc.bank = a.Bank
 	svc.journals = a.Journals
+	svc.payouts = a.Payouts
 	svc.uploadDir = a.Recon.TempDir()
 	svc.enqueueRun = func(ctx context.Context, runID int64) error {
 		t, err := recon.NewRunTask(runID)

@@ -27,6 +27,7 @@ import (
 	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/journal"
 	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/payout"
 	"github.com/payops/payops/internal/ratelimit"
 	"github.com/payops/payops/internal/recon"
 )
@@ -55,6 +56,8 @@ type App struct {
 	// Journals books every succeeded recon run's settlement batches
 	// (recon's after-run hook) and exports them.
 	Journals *journal.Service
+	// Payouts matches APO's payouts to bank credits; recon runs call it.
+	Payouts *payout.Service
 }
 
 // New wires the services over db. rdb carries the budgets shared by every
@@ -113,6 +116,13 @@ func New(cfg config.Config, db *sqlx.DB, rdb *redis.Client, log *slog.Logger, pr
 		return err
 	})
 	a.Recon.AddSheet(a.Journals.Sheet())
+	pc, err := payoutConfig(cfg)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Payouts = payout.NewService(db, pc, a.Recon)
+	a.Recon.SetPayoutChecker(a.Payouts)
 	return a, nil
 }
 

@@ -43,6 +43,10 @@ type Config struct {
 	BankArchiveDir string           // BANK_ARCHIVE_DIR: every accepted bank statement file kept whole, by SHA-256
 	BankSFTP       *sftppull.Config // BANK_SFTP_ADDR, _USER, _PASSWORD, _KNOWN_HOSTS, _DIR (default: the login's home): the bank's SFTP; nil = no puller
 	ReconTZ        *time.Location
+	PayoutDays     string        // PAYOUT_DAYS: business days from settlement to payout per currency, "EUR:2,USD:1"; others take RECON_SETTLEMENT_DAYS (parsed in internal/app)
+	PayoutHolidays string        // PAYOUT_HOLIDAYS: non-working days of the payout calendars, "2026-12-25,2026-12-26"
+	PayoutFeeTol   string        // PAYOUT_FEE_TOLERANCE: minor units a payout may arrive short by, booked as a bank fee, "EUR:500,USD:300"
+	PayoutWindow   int           // PAYOUT_WINDOW_DAYS: days between due date and booking for matching by amount (default 5)
 	WorkerMetrics  string        // PAYOPS_WORKER_METRICS_ADDR: worker's /metrics listener (default 127.0.0.1:9091)
 	AlertURL       string        // ALERT_WEBHOOK_URL: optional outbound alerts (deadlines, needs_review); empty = log only
 	AlertSecret    string        // ALERT_WEBHOOK_SECRET: HMAC-SHA256 key of the alerts; required with ALERT_WEBHOOK_URL
@@ -89,6 +93,10 @@ func Load(getenv func(string) string) (Config, error) {
 		BankSFTP:       r.sftp("BANK_SFTP", "."),
 		ReconSchedule:  r.cron("RECON_SCHEDULE", "30 2 * * *"),
 		ReconTZ:        r.location("RECON_TZ", "UTC"),
+		PayoutDays:     r.get("PAYOUT_DAYS", ""),
+		PayoutHolidays: r.get("PAYOUT_HOLIDAYS", ""),
+		PayoutFeeTol:   r.get("PAYOUT_FEE_TOLERANCE", ""),
+		PayoutWindow:   r.intRange("PAYOUT_WINDOW_DAYS", 5, 0, 60),
 		WorkerMetrics:  r.hostport("PAYOPS_WORKER_METRICS_ADDR", "127.0.0.1:9091"),
 		AlertSecret:    r.nonEmpty("ALERT_WEBHOOK_SECRET", ""),
 		IdempotencyTTL: r.durationAtLeast("IDEMPOTENCY_KEY_TTL", 24*time.Hour, time.Hour),

@@ -31,11 +31,19 @@ const (
 	DuplicateInReport  Kind = "DUPLICATE_IN_REPORT"  // the same transaction twice in one report kind
 	BatchTotalMismatch Kind = "BATCH_TOTAL_MISMATCH" // settlement items do not add up to the summary
 	FXMismatch         Kind = "FX_MISMATCH"          // settlement amount ≠ transaction amount × quote beyond rounding
+
+	// Payouts against the bank (internal/payout), judged through PayoutChecker.
+	PayoutNotReceived     Kind = "PAYOUT_NOT_RECEIVED"     // due, the account's statements cover the due date, no credit
+	PayoutAmountMismatch  Kind = "PAYOUT_AMOUNT_MISMATCH"  // credited short or over beyond the fee tolerance
+	PayoutLate            Kind = "PAYOUT_LATE"             // credited after its due date
+	BankCreditUnexplained Kind = "BANK_CREDIT_UNEXPLAINED" // a credit from APO's remitter that no payout explains
+	PayoutDuplicated      Kind = "PAYOUT_DUPLICATED"       // a credit for a payout other credits had already paid
 )
 
 // Kinds lists every discrepancy kind, in the order exports show them.
 var Kinds = []Kind{MissingInLedger, MissingInReport, AmountMismatch, CurrencyMismatch, StatusMismatch,
-	DuplicateInReport, BatchTotalMismatch, FXMismatch}
+	DuplicateInReport, BatchTotalMismatch, FXMismatch,
+	PayoutNotReceived, PayoutAmountMismatch, PayoutLate, BankCreditUnexplained, PayoutDuplicated}
 
 // Valid reports whether k is a known kind.
 func (k Kind) Valid() bool {
@@ -154,6 +162,15 @@ type Counts struct {
 	LedgerChecked   int64                 // our captures/refunds that had to be in the inputs
 	Expected        int64                 // our captures/refunds settled in no report yet and not yet due
 	Discrepancies   map[Kind]int64
+	Payouts         PayoutCounts // what the PayoutChecker registered, matched and judged
+}
+
+// PayoutCounts sum up a run's payout check (internal/payout).
+type PayoutCounts struct {
+	Expected          int64 // batches of the run registered as expected payouts
+	Matched           int64 // bank credits linked to payouts by this run
+	AwaitingStatement int64 // payouts due in the period whose account's statements do not reach the due date yet
+	Judged            int64 // payouts and credits judged in the period
 }
 
 // Total sums one discrepancy kind in one currency.

@@ -139,7 +139,7 @@ func (s *Service) reconcile(ctx context.Context, conn postgres.RawConn, tx *sqlx
 	if err := claimPeriod(ctx, st, run); err != nil {
 		return err
 	}
-	r := &reconciliation{s: s, st: st, conn: conn, run: run, now: s.now().UTC(), in: s.planInputs(run.Inputs)}
+	r := &reconciliation{s: s, st: st, tx: tx, conn: conn, run: run, now: s.now().UTC(), in: s.planInputs(run.Inputs)}
 	phases := []struct {
 		progress string // the phase shown while it works; "" keeps the last
 		percent  int
@@ -229,6 +229,7 @@ func (s *Service) planInputs(inputs []Input) runInputs {
 type reconciliation struct {
 	s    *Service
 	st   *Store // in the run's transaction
+	tx   *sqlx.Tx
 	conn postgres.RawConn
 	run  *Run
 	now  time.Time // stamped on everything the run writes
@@ -369,6 +370,13 @@ func (r *reconciliation) batches(ctx context.Context) error {
 	var breaks []Discrepancy
 	r.run.Batches, breaks = rollForward(r.m.batchSums(), lines, r.s.cfg.AmountConvention)
 	r.found = append(r.found, breaks...)
+	if r.s.payouts != nil {
+		found, counts, err := r.s.payouts.CheckPayouts(ctx, r.tx, *r.run, r.now)
+		if err != nil {
+			return fmt.Errorf("payouts: %w", err)
+		}
+		r.found, r.run.Counts.Payouts = append(r.found, found...), counts
+	}
 	if err := r.st.InsertDiscrepancies(ctx, r.run.ID, r.found, r.now); err != nil {
 		return err
 	}

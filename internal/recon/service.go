@@ -65,7 +65,8 @@ type Service struct {
 	log *slog.Logger
 	now func() time.Time
 
-	hook RunHook // after a run succeeds (SetRunHook)
+	hook    RunHook       // after a run succeeds (SetRunHook)
+	payouts PayoutChecker // nil: no payout check
 
 	tmpDir  string   // private temporary directory (UseTempDir), "" for the system's
 	tmpLock *os.File // held open: its flock marks tmpDir as in use
@@ -73,6 +74,17 @@ type Service struct {
 	intake []func(context.Context) error // AddIntake's steps
 	sheets []Sheet                       // AddSheet's
 }
+
+// PayoutChecker judges the payouts of a run (internal/payout); nil skips it.
+// It runs in the run's transaction, after the batches are rolled forward,
+// and returns the breaks the run records with its own.
+type PayoutChecker interface {
+	CheckPayouts(ctx context.Context, tx *sqlx.Tx, run Run, now time.Time) ([]Discrepancy, PayoutCounts, error)
+}
+
+// SetPayoutChecker makes every later run check its payouts with p. Call it
+// while wiring, before the service runs.
+func (s *Service) SetPayoutChecker(p PayoutChecker) { s.payouts = p }
 
 // NewService returns a service over db.
 func NewService(db *sqlx.DB, cfg Config, log *slog.Logger) *Service {

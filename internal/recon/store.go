@@ -303,6 +303,13 @@ type (
 		LedgerChecked   int64            `json:"ledger_checked"`
 		Expected        int64            `json:"expected"`
 		Discrepancies   map[string]int64 `json:"discrepancies"`
+		Payouts         *payoutsJSON     `json:"payouts,omitempty"` // absent in runs without a payout check
+	}
+	payoutsJSON struct {
+		Expected          int64 `json:"expected"`
+		Matched           int64 `json:"matched"`
+		AwaitingStatement int64 `json:"awaiting_statement"`
+		Judged            int64 `json:"judged"`
 	}
 	totalJSON struct {
 		Kind        string `json:"kind"`
@@ -378,6 +385,9 @@ func (r runRow) run() (Run, error) {
 		run.Counts = Counts{Lines: map[report.Kind]int64{}, LinesByType: c.LinesByType, Matched: c.Matched,
 			RollForwardOnly: c.RollForwardOnly, LedgerChecked: c.LedgerChecked, Expected: c.Expected,
 			Discrepancies: map[Kind]int64{}}
+		if p := c.Payouts; p != nil {
+			run.Counts.Payouts = PayoutCounts(*p)
+		}
 		for k, v := range c.Lines {
 			run.Counts.Lines[report.Kind(k)] = v
 		}
@@ -530,6 +540,9 @@ func (s *Store) FinishRun(ctx context.Context, r Run) error {
 	c := countsJSON{Lines: map[string]int64{}, LinesByType: r.Counts.LinesByType, Matched: r.Counts.Matched,
 		RollForwardOnly: r.Counts.RollForwardOnly, LedgerChecked: r.Counts.LedgerChecked,
 		Expected: r.Counts.Expected, Discrepancies: map[string]int64{}}
+	if p := payoutsJSON(r.Counts.Payouts); p != (payoutsJSON{}) {
+		c.Payouts = &p
+	}
 	for k, v := range r.Counts.Lines {
 		c.Lines[string(k)] = v
 	}

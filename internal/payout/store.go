@@ -1,0 +1,178 @@
+package payout
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/payops/payops/internal/postgres"
+)
+
+// Store holds all of the package's SQL: payouts and payout_credits.
+type Store struct{ db sqlx.ExtContext } // *sqlx.DB or *sqlx.Tx
+
+// NewStore returns a store over a database or a transaction.
+func NewStore(db sqlx.ExtContext) *Store { return &Store{db: db} }
+
+// lockMatching serialises matching between runs of different periods
+// (recon locks only its own period): two must not link one credit twice.
+func (s *Store) lockMatching(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('payops.payout.match'))`)
+	return err
+}
+
+// register stores an expected payout. A batch registered by another
+// period keeps its first registration; a re-run of the same period
+// updates its amount, due date and account.
+func (s *Store) register(ctx context.Context, p Payout, now time.Time) error {
+	const q = `INSERT INTO payouts (batch_id, currency, amount_minor, settlement_date, due_date, account_id, run_id,
+			created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+		ON CONFLICT (batch_id, currency) DO UPDATE SET amount_minor = EXCLUDED.amount_minor,
+			due_date = EXCLUDED.due_date, account_id = EXCLUDED.account_id, updated_at = EXCLUDED.updated_at
+		WHERE payouts.settlement_date = EXCLUDED.settlement_date`
+	_, err := s.db.ExecContext(ctx, q, p.BatchID, p.Currency, p.Amount, date(p.SettlementDate), date(p.DueDate),
+		nullID(p.AccountID), p.RunID, now)
+	if err != nil {
+		return fmt.Errorf("register payout %s %s: %w", p.BatchID, p.Currency, err)
+	}
+	return nil
+}
+
+const payoutColumns = `id, batch_id, currency, amount_minor, settlement_date, due_date, COALESCE(account_id, 0) AS account_id,
+	run_id, created_at, updated_at`
+
+type payoutRow struct {
+	ID             int64     `db:"id"`
+	BatchID        string    `db:"batch_id"`
+	Currency       string    `db:"currency"`
+	AmountMinor    int64     `db:"amount_minor"`
+	SettlementDate time.Time `db:"settlement_date"`
+	DueDate        time.Time `db:"due_date"`
+	AccountID      int64     `db:"account_id"`
+	RunID          int64     `db:"run_id"`
+	CreatedAt      time.Time `db:"created_at"`
+	UpdatedAt      time.Time `db:"updated_at"`
+}
+
+func (r payoutRow) payout() *Payout {
+	return &Payout{ID: r.ID, BatchID: r.BatchID, Currency: r.Currency, Amount: r.AmountMinor,
+		SettlementDate: dateOf(r.SettlementDate), DueDate: dateOf(r.DueDate), AccountID: r.AccountID, RunID: r.RunID,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+}
+
+func (s *Store) selectPayouts(ctx context.Context, q string, args ...any) ([]*Payout, error) {
+	var rows []payoutRow
+	if err := sqlx.SelectContext(ctx, s.db, &rows, q, args...); err != nil {
+		return nil, fmt.Errorf("payouts: %w", err)
+	}
+	out := make([]*Payout, len(rows))
+	for i, r := range rows {
+		out[i] = r.payout()
+	}
+	return out, nil
+}
+
+// forMatching returns the payouts of the accounts due from from on, the
+// payouts due on day (whatever their account), and the payouts linked to
+// any of entryIDs, in due date and id order.
+func (s *Store) forMatching(ctx context.Context, accounts []int64, from, day time.Time, entryIDs []int64) ([]*Payout, error) {
+	q := `SELECT ` + payoutColumns + ` FROM payouts
+		WHERE (account_id = ANY($1) AND due_date >= $2) OR due_date = $3
+		   OR id IN (SELECT payout_id FROM payout_credits WHERE entry_id = ANY($4))
+		ORDER BY due_date, id`
+	return s.selectPayouts(ctx, q, postgres.Array(accounts), date(from), date(day), postgres.Array(entryIDs))
+}
+
+type linkRow struct {
+	PayoutID    int64     `db:"payout_id"`
+	EntryID     int64     `db:"entry_id"`
+	AmountMinor int64     `db:"amount_minor"`
+	Method      string    `db:"method"`
+	Duplicate   bool      `db:"duplicate"`
+	FeeMinor    int64     `db:"fee_minor"`
+	RunID       int64     `db:"run_id"`
+	CreatedAt   time.Time `db:"created_at"`
+}
+
+// links attaches the stored links of the payouts to them, in entry order.
+func (s *Store) links(ctx context.Context, ps []*Payout) error {
+	byID := map[int64]*Payout{}
+	ids := make([]int64, len(ps))
+	for i, p := range ps {
+		byID[p.ID], ids[i] = p, p.ID
+	}
+	var rows []linkRow
+	const q = `SELECT payout_id, entry_id, amount_minor, method, duplicate, fee_minor, run_id, created_at
+		FROM payout_credits WHERE payout_id = ANY($1) ORDER BY payout_id, entry_id`
+	if err := sqlx.SelectContext(ctx, s.db, &rows, q, postgres.Array(ids)); err != nil {
+		return fmt.Errorf("payout credits: %w", err)
+	}
+	for _, r := range rows {
+		p := byID[r.PayoutID]
+		p.Links = append(p.Links, Link{PayoutID: r.PayoutID, EntryID: r.EntryID, Amount: r.AmountMinor,
+			Method: Method(r.Method), Duplicate: r.Duplicate, Fee: r.FeeMinor, RunID: r.RunID, CreatedAt: r.CreatedAt.UTC()})
+	}
+	return nil
+}
+
+// addLinks stores new links.
+func (s *Store) addLinks(ctx context.Context, ls []Link, runID int64, now time.Time) error {
+	const q = `INSERT INTO payout_credits (payout_id, entry_id, amount_minor, method, duplicate, fee_minor, run_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	for _, l := range ls {
+		if _, err := s.db.ExecContext(ctx, q, l.PayoutID, l.EntryID, l.Amount, l.Method, l.Duplicate, l.Fee, runID, now); err != nil {
+			return fmt.Errorf("link payout %d to bank entry %d: %w", l.PayoutID, l.EntryID, err)
+		}
+	}
+	return nil
+}
+
+// list returns payouts after the id cursor matching f's stored fields (not
+// Status, which is derived), in id order.
+func (s *Store) list(ctx context.Context, f Filter, batches []string, after int64, limit int) ([]*Payout, error) {
+	q := `SELECT ` + payoutColumns + ` FROM payouts
+		WHERE id > $1 AND ($2 = '' OR currency = $2) AND ($3::date IS NULL OR due_date >= $3)
+		  AND ($4::date IS NULL OR due_date <= $4) AND ($5 = '' OR batch_id = $5)
+		  AND ($6::text[] IS NULL OR batch_id = ANY($6))
+		ORDER BY id LIMIT $7`
+	var bs any
+	if batches != nil {
+		bs = postgres.Array(batches)
+	}
+	return s.selectPayouts(ctx, q, after, f.Currency, date(f.DueFrom), date(f.DueTo), f.BatchID, bs, limit)
+}
+
+// byID returns one payout.
+func (s *Store) byID(ctx context.Context, id int64) (*Payout, error) {
+	ps, err := s.selectPayouts(ctx, `SELECT `+payoutColumns+` FROM payouts WHERE id = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		return nil, ErrNotFound
+	}
+	return ps[0], nil
+}
+
+// date binds a calendar date as text, NULL for the zero time.
+func date(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.Format(time.DateOnly)
+}
+
+func dateOf(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
