@@ -123,6 +123,7 @@ func New(cfg config.Config, db *sqlx.DB, rdb *redis.Client, log *slog.Logger, pr
 	}
 	a.Payouts = payout.NewService(db, pc, a.Recon)
 	a.Recon.SetPayoutChecker(a.Payouts)
+	a.Recon.AddSheet(a.Payouts.Sheet())
 	return a, nil
 }
 

@@ -176,3 +176,9 @@ func nullID(id int64) any {
 	}
 	return id
 }
+
+// ofDay returns the payouts settled or due on day, by due date and batch.
+func (s *Store) ofDay(ctx context.Context, day time.Time) ([]*Payout, error) {
+	return s.selectPayouts(ctx, `SELECT `+payoutColumns+` FROM payouts
+		WHERE settlement_date = $1::date OR due_date = $1::date ORDER BY due_date, batch_id, currency`, date(day))
+}
