@@ -115,7 +115,6 @@ func New(cfg config.Config, db *sqlx.DB, rdb *redis.Client, log *slog.Logger, pr
 		}
 		return err
 	})
-	a.Recon.AddSheet(a.Journals.Sheet())
 	pc, err := payoutConfig(cfg)
 	if err != nil {
 		a.Close()
@@ -124,6 +123,7 @@ func New(cfg config.Config, db *sqlx.DB, rdb *redis.Client, log *slog.Logger, pr
 	a.Payouts = payout.NewService(db, pc, a.Recon)
 	a.Recon.SetPayoutChecker(a.Payouts)
 	a.Recon.AddSheet(a.Payouts.Sheet())
+	a.Recon.AddSheet(a.Journals.Sheet())
 	return a, nil
 }
 
