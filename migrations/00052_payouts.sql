@@ -36,9 +36,13 @@ CREATE TABLE payout_credits (
     fee_minor       bigint NOT NULL DEFAULT 0 CHECK (fee_minor >= 0),
     run_id          bigint NOT NULL REFERENCES recon_runs (id),
     created_at      timestamptz NOT NULL,
+    -- The credit's booking date, so that a run reads back only the credits
+    -- of its window that no payout has claimed yet.
+    booked_on       date NOT NULL,
     PRIMARY KEY (payout_id, entry_id)
 );
 CREATE INDEX payout_credits_entry_idx ON payout_credits (entry_id);
+CREATE INDEX payout_credits_booked_idx ON payout_credits (booked_on);
 
 ALTER TABLE discrepancies DROP CONSTRAINT discrepancies_kind_check;
 ALTER TABLE discrepancies ADD CONSTRAINT discrepancies_kind_check CHECK (kind IN ('MISSING_IN_LEDGER',

@@ -52,14 +52,18 @@ func selectCredits(ctx context.Context, q sqlx.QueryerContext, query string, arg
 
 // CreditsForMatching returns the booked credits (positive, not reversals)
 // of the accounts booked from from to to inclusive, in booking order (date,
-// then entry id): what a payout can have been paid by.
-func CreditsForMatching(ctx context.Context, q sqlx.QueryerContext, accountIDs []int64, from, to time.Time) ([]Credit, error) {
+// then entry id): what a payout can have been paid by. The entries of
+// except (those the caller has already accounted for) are left out, unless
+// booked on day: a run judges every credit of its own day.
+func CreditsForMatching(ctx context.Context, q sqlx.QueryerContext, accountIDs []int64, from, to, day time.Time, except []int64) ([]Credit, error) {
 	const query = `SELECT ` + creditColumns + `
 		FROM bank_entries e JOIN bank_statements s ON s.id = e.statement_id
 		WHERE e.account_id = ANY($1) AND e.status = '` + statement.Booked + `' AND NOT e.reversal
 		  AND e.amount_minor > 0 AND e.booking_date BETWEEN $2 AND $3
+		  AND (e.booking_date = $4 OR e.id <> ALL (COALESCE($5::bigint[], '{}')))
 		ORDER BY e.booking_date, e.id`
-	out, err := selectCredits(ctx, q, query, postgres.Array(accountIDs), dateParam(from), dateParam(to))
+	out, err := selectCredits(ctx, q, query, postgres.Array(accountIDs), dateParam(from), dateParam(to), dateParam(day),
+		postgres.Array(except))
 	if err != nil {
 		return nil, fmt.Errorf("bank credits for matching: %w", err)
 	}

@@ -47,7 +47,7 @@ func (m *matcher) tolerance(ccy string) int64 { return m.cfg.Tolerance[ccy] }
 func (m *matcher) fullyPaid(p *Payout) bool { return m.paid[p.ID] >= p.Amount-m.tolerance(p.Currency) }
 
 func (m *matcher) link(p *Payout, c bank.Credit, amount int64, method Method, dup bool) {
-	l := Link{PayoutID: p.ID, EntryID: c.ID, Amount: amount, Method: method, Duplicate: dup}
+	l := Link{PayoutID: p.ID, EntryID: c.ID, Amount: amount, Method: method, Duplicate: dup, BookedOn: c.BookingDate}
 	if !dup {
 		m.paid[p.ID] = addCapped(m.paid[p.ID], amount)
 		if short := p.Amount - m.paid[p.ID]; short > 0 && short <= m.tolerance(p.Currency) {

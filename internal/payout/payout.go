@@ -110,6 +110,7 @@ type Link struct {
 	Fee       int64
 	RunID     int64
 	CreatedAt time.Time
+	BookedOn  time.Time // the credit's booking date
 }
 
 // Detail is a payout with what makes it up: its settlement lines and the

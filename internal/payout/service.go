@@ -45,6 +45,13 @@ func NewService(db *sqlx.DB, cfg Config, batches Batches) *Service {
 	return &Service{db: db, cfg: cfg, batches: batches, now: time.Now}
 }
 
+// lookaheadDays is how far after its period a run reads credits: far
+// enough that a run of a past day, with later statements already in, sees
+// a payout paid late (and does not call it not received); a credit later
+// than that is linked by the run of its own day, which calls it late.
+// Credits some payout has claimed are not read again.
+const lookaheadDays = 31
+
 // CheckPayouts registers the run's batches as expected payouts, matches
 // unmatched payouts and credits, and judges the payouts due on the run's
 // period and the credits booked on it. It implements recon.PayoutChecker.
@@ -76,8 +83,12 @@ func (s *Service) CheckPayouts(ctx context.Context, tx *sqlx.Tx, run recon.Run, 
 	for _, a := range accounts {
 		byID[a.ID], ids = a, append(ids, a.ID)
 	}
-	from := period.AddDate(0, 0, -s.cfg.HorizonDays)
-	credits, err := bank.CreditsForMatching(ctx, tx, ids, from, period.AddDate(1, 0, 0))
+	from, to := period.AddDate(0, 0, -s.cfg.HorizonDays), period.AddDate(0, 0, lookaheadDays)
+	claimed, err := st.linkedBetween(ctx, from, to)
+	if err != nil {
+		return nil, counts, err
+	}
+	credits, err := bank.CreditsForMatching(ctx, tx, ids, from, to, period, claimed)
 	if err != nil {
 		return nil, counts, err
 	}

@@ -95,6 +95,7 @@ type linkRow struct {
 	FeeMinor    int64     `db:"fee_minor"`
 	RunID       int64     `db:"run_id"`
 	CreatedAt   time.Time `db:"created_at"`
+	BookedOn    time.Time `db:"booked_on"`
 }
 
 // links attaches the stored links of the payouts to them, in entry order.
@@ -105,7 +106,7 @@ func (s *Store) links(ctx context.Context, ps []*Payout) error {
 		byID[p.ID], ids[i] = p, p.ID
 	}
 	var rows []linkRow
-	const q = `SELECT payout_id, entry_id, amount_minor, method, duplicate, fee_minor, run_id, created_at
+	const q = `SELECT payout_id, entry_id, amount_minor, method, duplicate, fee_minor, run_id, created_at, booked_on
 		FROM payout_credits WHERE payout_id = ANY($1) ORDER BY payout_id, entry_id`
 	if err := sqlx.SelectContext(ctx, s.db, &rows, q, postgres.Array(ids)); err != nil {
 		return fmt.Errorf("payout credits: %w", err)
@@ -113,17 +114,19 @@ func (s *Store) links(ctx context.Context, ps []*Payout) error {
 	for _, r := range rows {
 		p := byID[r.PayoutID]
 		p.Links = append(p.Links, Link{PayoutID: r.PayoutID, EntryID: r.EntryID, Amount: r.AmountMinor,
-			Method: Method(r.Method), Duplicate: r.Duplicate, Fee: r.FeeMinor, RunID: r.RunID, CreatedAt: r.CreatedAt.UTC()})
+			Method: Method(r.Method), Duplicate: r.Duplicate, Fee: r.FeeMinor, RunID: r.RunID, CreatedAt: r.CreatedAt.UTC(),
+			BookedOn: r.BookedOn.UTC()})
 	}
 	return nil
 }
 
 // addLinks stores new links.
 func (s *Store) addLinks(ctx context.Context, ls []Link, runID int64, now time.Time) error {
-	const q = `INSERT INTO payout_credits (payout_id, entry_id, amount_minor, method, duplicate, fee_minor, run_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	const q = `INSERT INTO payout_credits (payout_id, entry_id, amount_minor, method, duplicate, fee_minor, run_id, created_at, booked_on)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	for _, l := range ls {
-		if _, err := s.db.ExecContext(ctx, q, l.PayoutID, l.EntryID, l.Amount, l.Method, l.Duplicate, l.Fee, runID, now); err != nil {
+		if _, err := s.db.ExecContext(ctx, q, l.PayoutID, l.EntryID, l.Amount, l.Method, l.Duplicate, l.Fee, runID, now,
+			date(l.BookedOn)); err != nil {
 			return fmt.Errorf("link payout %d to bank entry %d: %w", l.PayoutID, l.EntryID, err)
 		}
 	}
@@ -181,4 +184,15 @@ func nullID(id int64) any {
 func (s *Store) ofDay(ctx context.Context, day time.Time) ([]*Payout, error) {
 	return s.selectPayouts(ctx, `SELECT `+payoutColumns+` FROM payouts
 		WHERE settlement_date = $1::date OR due_date = $1::date ORDER BY due_date, batch_id, currency`, date(day))
+}
+
+// linkedBetween returns the entries booked from from to to (inclusive)
+// that some payout has claimed.
+func (s *Store) linkedBetween(ctx context.Context, from, to time.Time) ([]int64, error) {
+	var ids []int64
+	const q = `SELECT DISTINCT entry_id FROM payout_credits WHERE booked_on BETWEEN $1::date AND $2::date`
+	if err := sqlx.SelectContext(ctx, s.db, &ids, q, date(from), date(to)); err != nil {
+		return nil, fmt.Errorf("claimed bank entries: %w", err)
+	}
+	return ids, nil
 }
