@@ -52,6 +52,10 @@ type demo struct {
 	generation        string // of the reports the sandbox writes
 }
 
+// consoleUserFile is where scripts/run.sh keeps the dev console user's
+// credentials.
+const consoleUserFile = ".run/console-user.txt"
+
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	api := fs.String("api", "http://"+or(getenv("PAYOPS_HTTP_ADDR"), "127.0.0.1:8080"), "payops API base URL")
@@ -754,6 +758,8 @@ func (d *demo) summary(ctx context.Context, rejected, abandoned, refunds int, di
 		}
 	}
 	fmt.Fprintf(d.out, "\nWorkbook: %s\n", workbook)
+	fmt.Fprintf(d.out, "Console: %s/console/ shows this day: Today, payments, disputes, reconciliation and webhooks\n"+
+		"  (sign in with the email, password and TOTP secret `make run` printed, kept in %s)\n", d.api, consoleUserFile)
 	fmt.Fprintf(d.out, "Open: %s/docs (API), %s/ops/queues (queues; user any, password the admin key), %s/sandbox/state\n", d.api, d.api, d.sandbox)
 	return nil
 }

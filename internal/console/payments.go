@@ -17,6 +17,7 @@ import (
 	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/recon"
 )
 
 // The Payments pages (issue 17): one investigation search over
@@ -415,6 +416,10 @@ type paymentData struct {
 	Timeline     []payTimelineEntry
 	Disputes     []disputes.Dispute
 	MoreDisputes bool
+	// Settled and Findings are what reconciliation holds about the
+	// payment: its settlement lines and its current discrepancies.
+	Settled  []recon.SettledLine
+	Findings []reconDiscrepancyView
 	// MoreNotifications: the payment received more notifications than the
 	// timeline shows; the Webhooks page lists them all.
 	MoreNotifications bool
@@ -503,8 +508,26 @@ func (c *Console) loadPayment(ctx context.Context, id string) (paymentData, erro
 		}
 		data.Disputes, data.MoreDisputes = page.Items, page.Next != ""
 	}
+	if c.d.Recon != nil {
+		f, err := c.d.Recon.PaymentFindings(ctx, d.Payment.ID)
+		if err != nil {
+			return paymentData{}, err
+		}
+		data.Settled, data.Findings = f.Settled, reconDiscrepancyViews(f.Findings)
+	}
 	data.money()
 	return data, nil
+}
+
+// Label and Date write reconciliation's constants and dates as its pages do.
+func (paymentData) Label(v any) string      { return reconPage{}.Label(v) }
+func (paymentData) Date(t time.Time) string { return reconPage{}.Date(t) }
+
+// FindingLink is where a finding is worked: its row on the discrepancies
+// page, filtered to its run and kind whatever its status.
+func (paymentData) FindingLink(d reconDiscrepancyView) string {
+	q := url.Values{"run_id": {strconv.FormatInt(d.RunID, 10)}, "kind": {string(d.Kind)}, "status": {reconAnyStatus}}
+	return Prefix + "/recon/discrepancies?" + q.Encode() + "#d" + strconv.FormatInt(d.ID, 10)
 }
 
 // money works out what is left to capture and to refund, for the action
