@@ -14,7 +14,13 @@ import (
 // links it adds are written by the caller. Links already stored are kept
 // (sticky): a later statement never moves an earlier match.
 type matcher struct {
-	cfg       Config
+	cfg Config
+	// period is the run's: the amount passes leave credits booked after it
+	// to the run of their booking date, when every batch they could pay
+	// is registered (a batch is paid after it settles). Taken earlier, the
+	// credit of a batch not yet registered would fit another by amount,
+	// and links are sticky.
+	period    time.Time
 	payouts   []*Payout // due date, id order
 	byAccount map[int64][]*Payout
 	credits   []bank.Credit   // booking date, id order
@@ -24,8 +30,8 @@ type matcher struct {
 	added     []Link
 }
 
-func newMatcher(cfg Config, payouts []*Payout, credits []bank.Credit) *matcher {
-	m := &matcher{cfg: cfg, payouts: payouts, byAccount: map[int64][]*Payout{}, credits: credits,
+func newMatcher(cfg Config, period time.Time, payouts []*Payout, credits []bank.Credit) *matcher {
+	m := &matcher{cfg: cfg, period: period, payouts: payouts, byAccount: map[int64][]*Payout{}, credits: credits,
 		linked: map[int64]bool{}, ambiguous: map[int64]bool{}, paid: map[int64]int64{}}
 	for _, p := range payouts {
 		if p.AccountID != 0 {
@@ -126,7 +132,7 @@ func (m *matcher) window() int {
 func (m *matcher) byAmount() {
 	perCredit, perPayout := map[int64][]*Payout{}, map[int64][]int{}
 	for i, c := range m.credits {
-		if m.linked[c.ID] {
+		if m.linked[c.ID] || c.BookingDate.After(m.period) {
 			continue
 		}
 		for _, p := range m.byAccount[c.AccountID] {
@@ -176,7 +182,7 @@ func (m *matcher) byAmountGroup() {
 	sort.Strings(keys)
 	perCredit, perGroup := map[int64][]*group{}, map[string]int{}
 	for _, c := range m.credits {
-		if m.linked[c.ID] || m.ambiguous[c.ID] {
+		if m.linked[c.ID] || m.ambiguous[c.ID] || c.BookingDate.After(m.period) {
 			continue
 		}
 		for _, k := range keys {

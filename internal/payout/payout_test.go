@@ -88,3 +88,22 @@ func TestPayoutAmountMatchingAndJudging(t *testing.T) {
 		"W1": "RECEIVED 20000 fee 0",
 	})
 }
+
+// A credit booked after the run's period waits for the run of its booking
+// date to be matched by amount: before then, the batch it names may not be
+// registered yet (statements ingested ahead of a backfill of reports), and
+// a sticky amount match would give it to another batch.
+func TestPayoutAmountMatchWaitsForBookingDate(t *testing.T) {
+	e := newTestEnv(t)
+	apo := "APO Payments Europe"
+	e.statement(t, "2026-12-10", credit{19800, "", "Payout Y9", apo}) // names Y9, within tolerance of X1
+	got, _ := e.check(t, "2026-12-07", map[string]int64{"X1": 20000}) // due Tue 8
+	same(t, "Monday", got, []string{})
+	e.check(t, "2026-12-09", map[string]int64{"Y9": 19800}) // due Thu 10
+	got, _ = e.check(t, "2026-12-08", nil)
+	same(t, "Tuesday", got, []string{"PAYOUT_NOT_RECEIVED|X1"})
+	same(t, "statuses", e.statuses(t), map[string]string{
+		"X1": "NOT_RECEIVED 0 fee 0",
+		"Y9": "RECEIVED 19800 fee 0",
+	})
+}

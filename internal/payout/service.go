@@ -103,7 +103,7 @@ func (s *Service) CheckPayouts(ctx context.Context, tx *sqlx.Tx, run recon.Run, 
 	if err := st.links(ctx, payouts); err != nil {
 		return nil, counts, err
 	}
-	m := newMatcher(s.cfg, payouts, credits)
+	m := newMatcher(s.cfg, period, payouts, credits)
 	m.match()
 	if err := st.addLinks(ctx, m.added, run.ID, now); err != nil {
 		return nil, counts, err
