@@ -260,12 +260,22 @@ func (d *demo) day1(ctx context.Context, n int, exports string) error {
 		return err
 	}
 
-	// 6. The day's reports, with a handful of injected discrepancies, then reconciliation.
+	// 6. The day's reports, with a handful of injected discrepancies, and the
+	// bank's statements of the days its payouts arrive, then reconciliation.
 	run, workbook, err := d.reconcile(ctx, exports)
 	if err != nil {
 		return err
 	}
-	return d.summary(ctx, rejected, abandoned, refunds, disputes, run, workbook)
+	// 7. The books: the day's payouts matched to the bank, its journals in each layout.
+	payouts, journals, err := d.books(ctx, exports)
+	if err != nil {
+		return err
+	}
+	if err := d.summary(ctx, rejected, abandoned, refunds, disputes, run, workbook); err != nil {
+		return err
+	}
+	d.booksSummary(payouts, journals)
+	return nil
 }
 
 // checkout is step 1: authorize n payments, eight at a time. It returns
@@ -624,6 +634,9 @@ func (d *demo) reconcile(ctx context.Context, exports string) (reconRun, string,
 		for _, g := range got.Files {
 			ids = append(ids, g.ID)
 		}
+	}
+	if err := d.bankStatements(ctx); err != nil {
+		return reconRun{}, "", fmt.Errorf("bank statements: %w", err)
 	}
 	var run reconRun
 	if _, err := d.do(ctx, "POST", d.api+"/v1/recon/runs", map[string]any{"file_ids": ids}, &run, nil); err != nil {
