@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/payops/payops/internal/money"
@@ -120,11 +121,36 @@ func (d *demo) books(ctx context.Context, exports string) ([]payoutView, []strin
 	if _, err := d.do(ctx, "PUT", d.api+"/v1/journal-accounts", &multipartBody{data: demoChart, contentType: "text/csv"}, nil, nil); err != nil {
 		return nil, nil, fmt.Errorf("chart of accounts: %w", err)
 	}
+	currencies, err := d.journalCurrencies(ctx, today)
+	if err != nil {
+		return nil, nil, err
+	}
 	var files []string
 	for _, format := range []string{"generic", "xero", "qbo", "netsuite"} {
 		q := url.Values{"period_from": {today}, "period_to": {today}, "format": {format}}
 		path, _ := filepath.Abs(filepath.Join(exports, fmt.Sprintf("demo-%s-journals-%s.csv", d.day, format)))
-		if err := d.download(ctx, d.api+"/v1/journals/export?"+q.Encode(), path); err != nil {
+		err := d.download(ctx, d.api+"/v1/journals/export?"+q.Encode(), path)
+		if code, ok := err.(statusError); ok && code == http.StatusUnprocessableEntity {
+			// A layout without a currency column (Xero's manual journals are
+			// in the organisation's base currency): a file per currency.
+			for _, ccy := range currencies {
+				q.Set("currency", ccy)
+				path, _ := filepath.Abs(filepath.Join(exports, fmt.Sprintf("demo-%s-journals-%s-%s.csv", d.day, format, ccy)))
+				err := d.download(ctx, d.api+"/v1/journals/export?"+q.Encode(), path)
+				if code, ok := err.(statusError); ok && code == http.StatusUnprocessableEntity {
+					// NetSuite's import takes two decimals: KWD's three are refused.
+					files = append(files, fmt.Sprintf("(%s in %s: refused by the layout, see GET %s)", ccy, format,
+						"/v1/journals/export?"+q.Encode()))
+					continue
+				}
+				if err != nil {
+					return nil, nil, fmt.Errorf("journal export %s %s: %w", format, ccy, err)
+				}
+				files = append(files, path)
+			}
+			continue
+		}
+		if err != nil {
 			return nil, nil, fmt.Errorf("journal export %s: %w", format, err)
 		}
 		files = append(files, path)
@@ -142,8 +168,7 @@ func (d *demo) download(ctx context.Context, u, path string) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("%d %s", resp.StatusCode, b)
+		return statusError(resp.StatusCode)
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -170,5 +195,43 @@ func (d *demo) booksSummary(payouts []payoutView, journals []string) {
 	fmt.Fprintln(d.out, "Journals of the day (generic CSV, Xero, QuickBooks Online, NetSuite):")
 	for _, f := range journals {
 		fmt.Fprintf(d.out, "  %s\n", f)
+	}
+}
+
+// statusError is an error status a download was answered with.
+type statusError int
+
+func (e statusError) Error() string { return fmt.Sprintf("answered %d", int(e)) }
+
+// journalCurrencies lists the currencies of the journals dated day.
+func (d *demo) journalCurrencies(ctx context.Context, day string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	cursor := ""
+	for {
+		var page struct {
+			Items []struct {
+				Currency string `json:"currency"`
+			} `json:"items"`
+			NextCursor string `json:"next_cursor"`
+		}
+		u := d.api + "/v1/journals?limit=200&period_from=" + day + "&period_to=" + day
+		if cursor != "" {
+			u += "&cursor=" + url.QueryEscape(cursor)
+		}
+		if _, err := d.do(ctx, "GET", u, nil, &page, nil); err != nil {
+			return nil, err
+		}
+		for _, j := range page.Items {
+			if !seen[j.Currency] {
+				seen[j.Currency] = true
+				out = append(out, j.Currency)
+			}
+		}
+		if page.NextCursor == "" {
+			slices.Sort(out)
+			return out, nil
+		}
+		cursor = page.NextCursor
 	}
 }
