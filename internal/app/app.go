@@ -126,6 +126,9 @@ func New(cfg config.Config, db *sqlx.DB, rdb *redis.Client, log *slog.Logger, pr
 	}
 	a.Payouts = payout.NewService(db, pc, a.Recon)
 	a.Recon.SetPayoutChecker(a.Payouts)
+	// The hook's build also books the receipts of the payouts each run's
+	// credits paid.
+	a.Journals.SetReceipts(a.Payouts)
 	return a, nil
 }
 

@@ -30,9 +30,10 @@ type Source interface {
 
 // Service builds, keeps and exports settlement journals.
 type Service struct {
-	db  *sqlx.DB
-	src Source
-	now func() time.Time
+	db       *sqlx.DB
+	src      Source
+	receipts ReceiptSource // nil: no receipts booked (SetReceipts)
+	now      func() time.Time
 }
 
 // NewService returns a service storing journals in db and reading
@@ -42,7 +43,8 @@ func NewService(db *sqlx.DB, src Source) *Service {
 }
 
 // BuildRun builds the journal of every batch a succeeded run rolled
-// forward, in one pass over the run's settlement lines, and stores each
+// forward, in one pass over the run's settlement lines, and the receipt of
+// every payout the run's bank credits paid (SetReceipts), and stores each
 // (or its finding) in one transaction. Building the same run again changes
 // nothing; a later run of the same period rebuilds its batches' journals;
 // see Outcome.
@@ -61,6 +63,20 @@ func (s *Service) BuildRun(ctx context.Context, runID int64) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	var receipts []Journal
+	if s.receipts != nil {
+		rs, err := s.receipts.Receipts(ctx, run.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			j, err := receiptJournal(r)
+			if err != nil {
+				return nil, err
+			}
+			receipts = append(receipts, j)
+		}
+	}
 	now := s.now().UTC()
 	var out []Result
 	err = postgres.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
@@ -72,7 +88,16 @@ func (s *Service) BuildRun(ctx context.Context, runID int64) ([]Result, error) {
 			if err != nil {
 				return err
 			}
-			out = append(out, Result{BatchID: j.BatchID, Currency: j.Currency, JournalID: id, Outcome: outcome, Finding: f})
+			out = append(out, Result{Type: Settlement, BatchID: j.BatchID, Currency: j.Currency, JournalID: id,
+				Outcome: outcome, Finding: f})
+		}
+		for _, j := range receipts {
+			j.BuiltAt = now
+			id, outcome, err := save(ctx, st, j, nil)
+			if err != nil {
+				return err
+			}
+			out = append(out, Result{Type: Receipt, BatchID: j.BatchID, Currency: j.Currency, JournalID: id, Outcome: outcome})
 		}
 		return nil
 	})
