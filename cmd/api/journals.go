@@ -46,6 +46,7 @@ type JournalLine struct {
 // Journal is a settlement batch's journal, or an adjustment of one.
 type Journal struct {
 	ID               int64         `json:"id"`
+	Type             string        `json:"type" enum:"SETTLEMENT,RECEIPT" doc:"SETTLEMENT books the batch's settlement lines; RECEIPT the bank credit that paid its payout (dated the credit's booking date)"`
 	BatchID          string        `json:"batch_id"`
 	Currency         string        `json:"currency" example:"USD"`
 	Date             string        `json:"date" format:"date" doc:"The settlement date of the run that built it; for an adjustment, the first day of the open month it was booked in"`
@@ -60,7 +61,7 @@ type Journal struct {
 }
 
 func journalBody(j journal.Journal) Journal {
-	b := Journal{ID: j.ID, BatchID: j.BatchID, Currency: j.Currency, Date: dateString(j.Period), RunID: j.RunID,
+	b := Journal{ID: j.ID, Type: string(j.Type), BatchID: j.BatchID, Currency: j.Currency, Date: dateString(j.Period), RunID: j.RunID,
 		Status: j.Status, Reason: j.Reason, Payout: Money{Value: j.Payout, Currency: j.Currency}, Items: j.Items,
 		AdjustsJournalID: j.AdjustsID, BuiltAt: j.BuiltAt}
 	for _, l := range j.Lines {
@@ -159,6 +160,7 @@ type BuildJournalsInput struct {
 
 // JournalBuildResult is what building did with one batch.
 type JournalBuildResult struct {
+	Type      string `json:"type" enum:"SETTLEMENT,RECEIPT"`
 	BatchID   string `json:"batch_id"`
 	Currency  string `json:"currency"`
 	JournalID int64  `json:"journal_id" doc:"The batch's journal, or the adjustment written"`
@@ -183,7 +185,7 @@ func (h journalsAPI) build(ctx context.Context, in *BuildJournalsInput) (*BuildJ
 	out := &BuildJournalsOutput{}
 	out.Body.Results = make([]JournalBuildResult, len(res))
 	for i, r := range res {
-		out.Body.Results[i] = JournalBuildResult{BatchID: r.BatchID, Currency: r.Currency, JournalID: r.JournalID,
+		out.Body.Results[i] = JournalBuildResult{Type: string(r.Type), BatchID: r.BatchID, Currency: r.Currency, JournalID: r.JournalID,
 			Outcome: string(r.Outcome)}
 		if r.Finding != nil {
 			out.Body.Results[i].Finding, out.Body.Results[i].Reason = string(r.Finding.Kind), r.Finding.Reason

@@ -267,7 +267,7 @@ type Discrepancy struct {
 	ID                    int64           `json:"id" example:"42"`
 	RunID                 int64           `json:"run_id"`
 	Period                string          `json:"period" format:"date" doc:"The date its run reconciled"`
-	Kind                  string          `json:"kind" enum:"MISSING_IN_LEDGER,MISSING_IN_REPORT,AMOUNT_MISMATCH,CURRENCY_MISMATCH,STATUS_MISMATCH,DUPLICATE_IN_REPORT,BATCH_TOTAL_MISMATCH,FX_MISMATCH,PAYOUT_NOT_RECEIVED,PAYOUT_AMOUNT_MISMATCH,PAYOUT_LATE,BANK_CREDIT_UNEXPLAINED,PAYOUT_DUPLICATED"`
+	Kind                  string          `json:"kind" enum:"MISSING_IN_LEDGER,MISSING_IN_REPORT,AMOUNT_MISMATCH,CURRENCY_MISMATCH,STATUS_MISMATCH,DUPLICATE_IN_REPORT,BATCH_TOTAL_MISMATCH,FX_MISMATCH,PAYOUT_NOT_RECEIVED,PAYOUT_AMOUNT_MISMATCH,PAYOUT_LATE,BANK_CREDIT_UNEXPLAINED,PAYOUT_DUPLICATED,JOURNAL_UNBALANCED,JOURNAL_ROLLFORWARD_MISMATCH"`
 	Fingerprint           string          `json:"fingerprint" doc:"Stable identity across runs of the same inputs"`
 	Change                string          `json:"change" enum:"NEW,CHANGED,SAME" doc:"Against the previous run of the period"`
 	HealedByRunID         int64           `json:"healed_by_run_id,omitempty" doc:"A later run of the period that no longer finds it"`
@@ -544,7 +544,7 @@ func (h reconAPI) getRun(ctx context.Context, in *ReconRunIDInput) (*ReconRunOut
 // ListDiscrepanciesInput filters and pages a run's discrepancies.
 type ListDiscrepanciesInput struct {
 	ID     int64  `path:"id" minimum:"1" doc:"The run's id"`
-	Kind   string `query:"kind" enum:"MISSING_IN_LEDGER,MISSING_IN_REPORT,AMOUNT_MISMATCH,CURRENCY_MISMATCH,STATUS_MISMATCH,DUPLICATE_IN_REPORT,BATCH_TOTAL_MISMATCH,FX_MISMATCH,PAYOUT_NOT_RECEIVED,PAYOUT_AMOUNT_MISMATCH,PAYOUT_LATE,BANK_CREDIT_UNEXPLAINED,PAYOUT_DUPLICATED" doc:"Only this kind"`
+	Kind   string `query:"kind" enum:"MISSING_IN_LEDGER,MISSING_IN_REPORT,AMOUNT_MISMATCH,CURRENCY_MISMATCH,STATUS_MISMATCH,DUPLICATE_IN_REPORT,BATCH_TOTAL_MISMATCH,FX_MISMATCH,PAYOUT_NOT_RECEIVED,PAYOUT_AMOUNT_MISMATCH,PAYOUT_LATE,BANK_CREDIT_UNEXPLAINED,PAYOUT_DUPLICATED,JOURNAL_UNBALANCED,JOURNAL_ROLLFORWARD_MISMATCH" doc:"Only this kind"`
 	Status string `query:"status" enum:"OPEN,RESOLVED,IGNORED" doc:"Only discrepancies in this status"`
 	Change string `query:"change" enum:"NEW,CHANGED,SAME" doc:"Only those new, changed or the same since the previous run of the period (healed ones are marked healed_by_run_id on the previous run's rows)"`
 	Cursor string `query:"cursor" maxLength:"200" doc:"next_cursor of the previous page"`
@@ -577,7 +577,7 @@ func (h reconAPI) listDiscrepancies(ctx context.Context, in *ListDiscrepanciesIn
 // CurrentDiscrepanciesInput filters and pages the current discrepancies.
 type CurrentDiscrepanciesInput struct {
 	Status        string `query:"status" enum:"OPEN,RESOLVED,IGNORED" doc:"Only discrepancies in this status (OPEN: the worklist)"`
-	Kind          string `query:"kind" enum:"MISSING_IN_LEDGER,MISSING_IN_REPORT,AMOUNT_MISMATCH,CURRENCY_MISMATCH,STATUS_MISMATCH,DUPLICATE_IN_REPORT,BATCH_TOTAL_MISMATCH,FX_MISMATCH,PAYOUT_NOT_RECEIVED,PAYOUT_AMOUNT_MISMATCH,PAYOUT_LATE,BANK_CREDIT_UNEXPLAINED,PAYOUT_DUPLICATED" doc:"Only this kind"`
+	Kind          string `query:"kind" enum:"MISSING_IN_LEDGER,MISSING_IN_REPORT,AMOUNT_MISMATCH,CURRENCY_MISMATCH,STATUS_MISMATCH,DUPLICATE_IN_REPORT,BATCH_TOTAL_MISMATCH,FX_MISMATCH,PAYOUT_NOT_RECEIVED,PAYOUT_AMOUNT_MISMATCH,PAYOUT_LATE,BANK_CREDIT_UNEXPLAINED,PAYOUT_DUPLICATED,JOURNAL_UNBALANCED,JOURNAL_ROLLFORWARD_MISMATCH" doc:"Only this kind"`
 	Currency      string `query:"currency" pattern:"^[A-Z]{3}$" example:"EUR" doc:"Only discrepancies whose amount (the report's, else ours) is in this currency"`
 	MinAmount     int64  `query:"min_amount" minimum:"0" example:"100" doc:"Only amounts of at least this size (whatever the sign), in minor units of currency, which it needs"`
 	MaxAmount     int64  `query:"max_amount" minimum:"0" example:"1000" doc:"Only amounts of at most this size (whatever the sign), in minor units of currency, which it needs"`
@@ -661,7 +661,7 @@ func (h reconAPI) updateDiscrepancy(ctx context.Context, in *UpdateDiscrepancyIn
 // /v1/recon/discrepancies does.
 type ReconDiscrepancyFilter struct {
 	Status        string `json:"status,omitempty" enum:"OPEN,RESOLVED,IGNORED" doc:"Only discrepancies in this status"`
-	Kind          string `json:"kind,omitempty" enum:"MISSING_IN_LEDGER,MISSING_IN_REPORT,AMOUNT_MISMATCH,CURRENCY_MISMATCH,STATUS_MISMATCH,DUPLICATE_IN_REPORT,BATCH_TOTAL_MISMATCH,FX_MISMATCH,PAYOUT_NOT_RECEIVED,PAYOUT_AMOUNT_MISMATCH,PAYOUT_LATE,BANK_CREDIT_UNEXPLAINED,PAYOUT_DUPLICATED" doc:"Only this kind"`
+	Kind          string `json:"kind,omitempty" enum:"MISSING_IN_LEDGER,MISSING_IN_REPORT,AMOUNT_MISMATCH,CURRENCY_MISMATCH,STATUS_MISMATCH,DUPLICATE_IN_REPORT,BATCH_TOTAL_MISMATCH,FX_MISMATCH,PAYOUT_NOT_RECEIVED,PAYOUT_AMOUNT_MISMATCH,PAYOUT_LATE,BANK_CREDIT_UNEXPLAINED,PAYOUT_DUPLICATED,JOURNAL_UNBALANCED,JOURNAL_ROLLFORWARD_MISMATCH" doc:"Only this kind"`
 	Currency      string `json:"currency,omitempty" pattern:"^[A-Z]{3}$" example:"EUR" doc:"Only discrepancies whose amount (the report's, else ours) is in this currency"`
 	MinAmount     *int64 `json:"min_amount,omitempty" minimum:"0" example:"0" doc:"Only amounts of at least this size (whatever the sign), in minor units of currency, which it needs"`
 	MaxAmount     *int64 `json:"max_amount,omitempty" minimum:"0" example:"100" doc:"Only amounts of at most this size (whatever the sign), in minor units of currency, which it needs"`
@@ -777,7 +777,7 @@ type ReconExportOutput struct {
 // ReconCSVInput names a run and a discrepancy kind's CSV.
 type ReconCSVInput struct {
 	ID   int64  `path:"id" minimum:"1" doc:"The run's id"`
-	File string `path:"file" enum:"MISSING_IN_LEDGER.csv,MISSING_IN_REPORT.csv,AMOUNT_MISMATCH.csv,CURRENCY_MISMATCH.csv,STATUS_MISMATCH.csv,DUPLICATE_IN_REPORT.csv,BATCH_TOTAL_MISMATCH.csv,FX_MISMATCH.csv,PAYOUT_NOT_RECEIVED.csv,PAYOUT_AMOUNT_MISMATCH.csv,PAYOUT_LATE.csv,BANK_CREDIT_UNEXPLAINED.csv,PAYOUT_DUPLICATED.csv" doc:"<discrepancy kind>.csv"`
+	File string `path:"file" enum:"MISSING_IN_LEDGER.csv,MISSING_IN_REPORT.csv,AMOUNT_MISMATCH.csv,CURRENCY_MISMATCH.csv,STATUS_MISMATCH.csv,DUPLICATE_IN_REPORT.csv,BATCH_TOTAL_MISMATCH.csv,FX_MISMATCH.csv,PAYOUT_NOT_RECEIVED.csv,PAYOUT_AMOUNT_MISMATCH.csv,PAYOUT_LATE.csv,BANK_CREDIT_UNEXPLAINED.csv,PAYOUT_DUPLICATED.csv,JOURNAL_UNBALANCED.csv,JOURNAL_ROLLFORWARD_MISMATCH.csv" doc:"<discrepancy kind>.csv"`
 }
 
 func (h reconAPI) exportXLSX(ctx context.Context, in *ReconRunIDInput) (*ReconExportOutput, error) {

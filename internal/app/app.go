@@ -102,12 +102,15 @@ func New(cfg config.Config, db *sqlx.DB, rdb *redis.Client, log *slog.Logger, pr
 		return err
 	})
 	a.Journals = journal.NewService(db, recon.NewStore(db))
-	// A run stays succeeded if its journals fail to build: recon logs it,
-	// and the next execution of the run or POST /v1/journals/build redoes it.
+	// Each run reports the batches that cannot be journaled as its own
+	// breaks; the hook then stores the journals. A run stays succeeded if
+	// its journals fail to build: recon logs it, and the next execution of
+	// the run or POST /v1/journals/build redoes it.
+	a.Recon.SetJournalChecker(a.Journals)
 	a.Recon.SetRunHook(func(ctx context.Context, run recon.Run) error {
 		res, err := a.Journals.BuildRun(ctx, run.ID)
 		for _, r := range res {
-			if r.Outcome == journal.Locked { // stored nowhere else: say it
+			if r.Outcome == journal.Locked { // the run's discrepancy names the batch; the log says its journal stays
 				log.WarnContext(ctx, "batch of a closed period could not be journaled; its closed journal stays",
 					"run", run.ID, "batch", r.BatchID, "currency", r.Currency, "finding", r.Finding.Kind,
 					"reason", r.Finding.Reason)
@@ -124,6 +127,9 @@ func New(cfg config.Config, db *sqlx.DB, rdb *redis.Client, log *slog.Logger, pr
 	a.Recon.SetPayoutChecker(a.Payouts)
 	a.Recon.AddSheet(a.Payouts.Sheet())
 	a.Recon.AddSheet(a.Journals.Sheet())
+	// The hook's build also books the receipts of the payouts each run's
+	// credits paid.
+	a.Journals.SetReceipts(a.Payouts)
 	return a, nil
 }
 

@@ -303,6 +303,7 @@ var labels = map[Kind]string{
 	ReserveReleased: "Reserve released", CollateralWithheld: "Collateral withheld",
 	CollateralReleased: "Collateral released", FXDifference: "FX difference to the quoted rate",
 	Unclassified: "Unclassified transactions", PayoutClearing: "Payout to bank clearing", BankFee: "Bank fees",
+	Bank: "Bank account credited",
 }
 
 // describe is a line's description: what it books, from how many

@@ -171,20 +171,29 @@ var layouts = map[Format]layout{
 
 // narration names a journal in the tools that show one text per journal.
 func narration(j *Journal) string {
+	what := "APO settlement batch"
+	if j.typ() == Receipt {
+		what = "Bank receipt of APO payout, batch"
+	}
 	if j.AdjustsID != 0 {
-		return fmt.Sprintf("Adjustment of APO settlement batch %s %s (payops journal %d, adjusts %d)", j.BatchID,
+		return fmt.Sprintf("Adjustment of %s %s %s (payops journal %d, adjusts %d)", what, j.BatchID,
 			j.Currency, j.ID, j.AdjustsID)
 	}
-	return fmt.Sprintf("APO settlement batch %s %s (payops journal %d)", j.BatchID, j.Currency, j.ID)
+	return fmt.Sprintf("%s %s %s (payops journal %d)", what, j.BatchID, j.Currency, j.ID)
 }
 
-// externalID is a journal's NetSuite External ID: stable per batch, and
-// per adjustment, so importing one twice is flagged instead of booked.
+// externalID is a journal's NetSuite External ID: stable per batch and
+// type, and per adjustment, so importing one twice is flagged instead of
+// booked.
 func externalID(j *Journal) string {
-	if j.AdjustsID != 0 {
-		return fmt.Sprintf("apo-%s-%s-adj-%d", j.BatchID, j.Currency, j.ID)
+	id := "apo-" + j.BatchID + "-" + j.Currency
+	if j.typ() == Receipt {
+		id += "-rcpt"
 	}
-	return "apo-" + j.BatchID + "-" + j.Currency
+	if j.AdjustsID != 0 {
+		return fmt.Sprintf("%s-adj-%d", id, j.ID)
+	}
+	return id
 }
 
 // side writes one side of a line in major units, empty when it is not

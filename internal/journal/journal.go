@@ -49,17 +49,28 @@ const (
 	// exported.
 	Unclassified   Kind = "UNCLASSIFIED"
 	PayoutClearing Kind = "PAYOUT_CLEARING" // the payout, on its way to the bank
-	// BankFee is an intermediary bank's charge taken off a payout. Payout
-	// matching books it when a bank credit falls short within tolerance;
-	// the chart accepts it now so that one mapping file serves both.
+	// BankFee is an intermediary bank's charge taken off a payout, within
+	// payout matching's tolerance (a receipt's line).
 	BankFee Kind = "BANK_FEE"
+	// Bank is the bank account a payout's credit reached (a receipt's
+	// line); map it per currency, one account per bank account.
+	Bank Kind = "BANK"
+)
+
+// Type is what a journal books.
+type Type string
+
+// Journal types: one journal of each per batch and currency.
+const (
+	Settlement Type = "SETTLEMENT" // the batch's settlement lines, clearing its payout
+	Receipt    Type = "RECEIPT"    // the bank credit that paid the payout, clearing it
 )
 
 // Kinds lists every line kind, in the order a journal's lines come.
 var Kinds = []Kind{CaptureGross, Refund, RefundReversal, PaymentReversal, Chargeback, ChargebackReversal,
 	FeeProcessing, FeeInterchange, FeeScheme, FeeAcquirerMarkup, FeeTax, FeeDispute, FeeSettlement, FeeAdjustment,
 	ReserveWithheld, ReserveReleased, CollateralWithheld, CollateralReleased, FXDifference, Unclassified,
-	PayoutClearing, BankFee}
+	PayoutClearing, BankFee, Bank}
 
 // Valid reports whether k is a known kind.
 func (k Kind) Valid() bool {
@@ -86,6 +97,7 @@ type Line struct {
 // the batch's payout (the settlement summary's amount).
 type Journal struct {
 	ID       int64
+	Type     Type // Settlement when empty
 	BatchID  string
 	Currency string
 	Period   time.Time // the settlement date of the run that built it: the journal's date
@@ -165,6 +177,7 @@ const (
 
 // Result is what BuildRun did with one batch.
 type Result struct {
+	Type      Type
 	BatchID   string
 	Currency  string
 	JournalID int64
@@ -204,4 +217,12 @@ type Filter struct {
 type Page struct {
 	Items []Journal
 	Next  string
+}
+
+// typ is the journal's type, Settlement unless it says otherwise.
+func (j Journal) typ() Type {
+	if j.Type == "" {
+		return Settlement
+	}
+	return j.Type
 }

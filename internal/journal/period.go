@@ -103,7 +103,7 @@ func save(ctx context.Context, st *Store, j Journal, f *Finding) (int64, Outcome
 	if err != nil {
 		return 0, "", err
 	}
-	b, found, err := st.Booked(ctx, j.BatchID, j.Currency)
+	b, found, err := st.Booked(ctx, j.BatchID, j.Currency, j.typ())
 	if err != nil {
 		return 0, "", err
 	}
@@ -120,7 +120,7 @@ func save(ctx context.Context, st *Store, j Journal, f *Finding) (int64, Outcome
 		return b.ID, Locked, nil
 	}
 	if !found { // first seen after its month closed: an empty journal there, all of it adjusted in
-		anchor := Journal{BatchID: j.BatchID, Currency: j.Currency, Period: j.Period, RunID: j.RunID, BuiltAt: j.BuiltAt}
+		anchor := Journal{Type: j.Type, BatchID: j.BatchID, Currency: j.Currency, Period: j.Period, RunID: j.RunID, BuiltAt: j.BuiltAt}
 		if b.ID, _, err = st.Save(ctx, anchor, nil); err != nil {
 			return 0, "", err
 		}
@@ -160,7 +160,7 @@ func adjustment(j Journal, b Booked) (Journal, bool, error) {
 		}
 		items[l.Kind] += l.Items
 	}
-	adj := Journal{BatchID: j.BatchID, Currency: j.Currency, RunID: j.RunID, BuiltAt: j.BuiltAt, AdjustsID: b.ID,
+	adj := Journal{Type: j.Type, BatchID: j.BatchID, Currency: j.Currency, RunID: j.RunID, BuiltAt: j.BuiltAt, AdjustsID: b.ID,
 		Items: j.Items}
 	var ok bool
 	if adj.Payout, ok = add(j.Payout, -b.Payout); !ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/postgres"
 	"github.com/payops/payops/internal/recon"
+	"github.com/payops/payops/internal/recon/report"
 )
 
 // Source is the part of reconciliation journals read: a run, and its
@@ -28,9 +30,10 @@ type Source interface {
 
 // Service builds, keeps and exports settlement journals.
 type Service struct {
-	db  *sqlx.DB
-	src Source
-	now func() time.Time
+	db       *sqlx.DB
+	src      Source
+	receipts ReceiptSource // nil: no receipts booked (SetReceipts)
+	now      func() time.Time
 }
 
 // NewService returns a service storing journals in db and reading
@@ -40,7 +43,8 @@ func NewService(db *sqlx.DB, src Source) *Service {
 }
 
 // BuildRun builds the journal of every batch a succeeded run rolled
-// forward, in one pass over the run's settlement lines, and stores each
+// forward, in one pass over the run's settlement lines, and the receipt of
+// every payout the run's bank credits paid (SetReceipts), and stores each
 // (or its finding) in one transaction. Building the same run again changes
 // nothing; a later run of the same period rebuilds its batches' journals;
 // see Outcome.
@@ -55,28 +59,24 @@ func (s *Service) BuildRun(ctx context.Context, runID int64) ([]Result, error) {
 	if run.Status != recon.RunSucceeded {
 		return nil, &InvalidError{Field: "run_id", Reason: fmt.Sprintf("run %d is %s; only a succeeded run has batches to book", run.ID, run.Status)}
 	}
-	builders := map[[2]string]*builder{}
-	for _, b := range run.Batches {
-		builders[[2]string{b.BatchID, b.Currency}] = newBuilder(b)
-	}
-	err = s.src.BatchLines(ctx, run, func(l *recon.BatchLine) error {
-		k := [2]string{l.BatchID, l.Currency}
-		bd := builders[k]
-		if bd == nil { // lines of no batch the run rolled forward: they cannot tie
-			bd = newBuilder(recon.Batch{BatchID: l.BatchID, Currency: l.Currency})
-			builders[k] = bd
-		}
-		bd.add(l)
-		return nil
-	})
+	builders, keys, err := buildAll(ctx, s.src, run)
 	if err != nil {
 		return nil, err
 	}
-	keys := make([][2]string, 0, len(builders))
-	for k := range builders {
-		keys = append(keys, k)
+	var receipts []Journal
+	if s.receipts != nil {
+		rs, err := s.receipts.Receipts(ctx, run.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			j, err := receiptJournal(r)
+			if err != nil {
+				return nil, err
+			}
+			receipts = append(receipts, j)
+		}
 	}
-	slices.SortFunc(keys, func(a, b [2]string) int { return strings.Compare(a[0]+"\x00"+a[1], b[0]+"\x00"+b[1]) })
 	now := s.now().UTC()
 	var out []Result
 	err = postgres.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
@@ -88,12 +88,82 @@ func (s *Service) BuildRun(ctx context.Context, runID int64) ([]Result, error) {
 			if err != nil {
 				return err
 			}
-			out = append(out, Result{BatchID: j.BatchID, Currency: j.Currency, JournalID: id, Outcome: outcome, Finding: f})
+			out = append(out, Result{Type: Settlement, BatchID: j.BatchID, Currency: j.Currency, JournalID: id,
+				Outcome: outcome, Finding: f})
+		}
+		for _, j := range receipts {
+			j.BuiltAt = now
+			id, outcome, err := save(ctx, st, j, nil)
+			if err != nil {
+				return err
+			}
+			out = append(out, Result{Type: Receipt, BatchID: j.BatchID, Currency: j.Currency, JournalID: id, Outcome: outcome})
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build journals of run %d: %w", run.ID, err)
+	}
+	return out, nil
+}
+
+// buildAll builds the journal of every batch of run from its settlement
+// lines, read from src in one pass, and returns the builders by batch and
+// their keys in batch order.
+func buildAll(ctx context.Context, src Source, run recon.Run) (map[[2]string]*builder, [][2]string, error) {
+	builders := map[[2]string]*builder{}
+	for _, b := range run.Batches {
+		builders[[2]string{b.BatchID, b.Currency}] = newBuilder(b)
+	}
+	err := src.BatchLines(ctx, run, func(l *recon.BatchLine) error {
+		k := [2]string{l.BatchID, l.Currency}
+		bd := builders[k]
+		if bd == nil { // lines of no batch the run rolled forward: they cannot tie
+			bd = newBuilder(recon.Batch{BatchID: l.BatchID, Currency: l.Currency})
+			builders[k] = bd
+		}
+		bd.add(l)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := make([][2]string, 0, len(builders))
+	for k := range builders {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b [2]string) int { return strings.Compare(a[0]+"\x00"+a[1], b[0]+"\x00"+b[1]) })
+	return builders, keys, nil
+}
+
+// CheckJournals is recon.JournalChecker: it builds the journal of every
+// batch of run in memory, from the lines tx sees, and returns a break for
+// each batch that cannot be journaled. It writes nothing: the journals are
+// stored after the run commits (BuildRun), where a closed period's lock is
+// taken for a moment rather than for the whole run, and a closed month's
+// batch is still reported even though its closed journal stays.
+func (s *Service) CheckJournals(ctx context.Context, tx *sqlx.Tx, run recon.Run) ([]recon.Discrepancy, error) {
+	builders, keys, err := buildAll(ctx, recon.NewStore(tx), run)
+	if err != nil {
+		return nil, err
+	}
+	var out []recon.Discrepancy
+	for _, k := range keys {
+		bd := builders[k]
+		_, f := bd.journal()
+		if f == nil {
+			continue
+		}
+		details, err := json.Marshal(map[string]any{"reason": f.Reason, "items": bd.items})
+		if err != nil {
+			return nil, err
+		}
+		d := recon.Discrepancy{Kind: recon.Kind(f.Kind), Fingerprint: string(f.Kind) + "|" + f.BatchID + "|" + f.Currency,
+			SettlementBatchID: f.BatchID, Details: details}
+		if bd.batch.HasSummary { // the payout the journal would clear
+			d.Report = report.Amount{Money: money.Money{Minor: bd.batch.Summary, Currency: f.Currency}, Valid: true}
+		}
+		out = append(out, d)
 	}
 	return out, nil
 }

@@ -99,16 +99,16 @@ func (s *Store) Save(ctx context.Context, j Journal, f *Finding) (int64, Outcome
 	}
 	const upsert = `
 		INSERT INTO journals AS j (batch_id, currency, period, run_id, status, reason, payout_minor, debit_minor,
-			credit_minor, items, built_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		ON CONFLICT (batch_id, currency) WHERE adjusts_journal_id IS NULL DO UPDATE SET run_id = EXCLUDED.run_id, status = EXCLUDED.status,
+			credit_minor, items, built_at, journal_type)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		ON CONFLICT (batch_id, currency, journal_type) WHERE adjusts_journal_id IS NULL DO UPDATE SET run_id = EXCLUDED.run_id, status = EXCLUDED.status,
 			reason = EXCLUDED.reason, payout_minor = EXCLUDED.payout_minor, debit_minor = EXCLUDED.debit_minor,
 			credit_minor = EXCLUDED.credit_minor, items = EXCLUDED.items, built_at = EXCLUDED.built_at
 		WHERE j.period = EXCLUDED.period AND j.run_id < EXCLUDED.run_id
 		RETURNING id`
 	var id int64
 	err := sqlx.GetContext(ctx, s.db, &id, upsert, j.BatchID, j.Currency, j.Period.Format(time.DateOnly), j.RunID, status,
-		reason, j.Payout, debits, credits, j.Items, j.BuiltAt)
+		reason, j.Payout, debits, credits, j.Items, j.BuiltAt, j.typ())
 	if errors.Is(err, sql.ErrNoRows) {
 		return s.kept(ctx, j)
 	}
@@ -128,13 +128,14 @@ func (s *Store) Save(ctx context.Context, j Journal, f *Finding) (int64, Outcome
 
 // kept says why Save left the batch's journal as it was.
 func (s *Store) kept(ctx context.Context, j Journal) (int64, Outcome, error) {
-	const q = `SELECT id, period, run_id FROM journals WHERE batch_id = $1 AND currency = $2 AND adjusts_journal_id IS NULL`
+	const q = `SELECT id, period, run_id FROM journals
+		WHERE batch_id = $1 AND currency = $2 AND journal_type = $3 AND adjusts_journal_id IS NULL`
 	var r struct {
 		ID     int64     `db:"id"`
 		Period time.Time `db:"period"`
 		RunID  int64     `db:"run_id"`
 	}
-	if err := sqlx.GetContext(ctx, s.db, &r, q, j.BatchID, j.Currency); err != nil {
+	if err := sqlx.GetContext(ctx, s.db, &r, q, j.BatchID, j.Currency, j.typ()); err != nil {
 		return 0, "", fmt.Errorf("journal of batch %s %s: %w", j.BatchID, j.Currency, err)
 	}
 	switch {
@@ -260,7 +261,7 @@ func (sel Selection) String() string {
 func (s *Store) EachJournal(ctx context.Context, sel Selection, fn func(*Journal) error) error {
 	where, args := sel.where()
 	q := `SELECT j.id, j.batch_id, j.currency, j.period, j.run_id, j.payout_minor, j.items, j.built_at,
-			COALESCE(j.adjusts_journal_id, 0), l.kind, l.debit_minor, l.credit_minor, l.items, l.description
+			COALESCE(j.adjusts_journal_id, 0), j.journal_type, l.kind, l.debit_minor, l.credit_minor, l.items, l.description
 		FROM journals j JOIN journal_lines l ON l.journal_id = j.id
 		WHERE ` + where + `
 		ORDER BY j.period, j.batch_id, j.currency, j.id, l.line_no`
@@ -274,7 +275,7 @@ func (s *Store) EachJournal(ctx context.Context, sel Selection, fn func(*Journal
 		l         Line
 	)
 	dest := []any{&next.ID, &next.BatchID, &next.Currency, &next.Period, &next.RunID, &next.Payout, &next.Items,
-		&next.BuiltAt, &next.AdjustsID, &l.Kind, &l.Debit, &l.Credit, &l.Items, &l.Description}
+		&next.BuiltAt, &next.AdjustsID, &next.Type, &l.Kind, &l.Debit, &l.Credit, &l.Items, &l.Description}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("journals of %s: %w", sel, err)
@@ -395,16 +396,17 @@ type Booked struct {
 	Net      map[Kind]int64
 }
 
-// Booked returns the batch's journal as booked; found is false when it has
-// none. Sums are numeric in SQL, cast back to bigint (an error beyond it).
-func (s *Store) Booked(ctx context.Context, batchID, currency string) (Booked, bool, error) {
+// Booked returns the batch's journal of type t as booked; found is false
+// when it has none. Sums are numeric in SQL, cast back to bigint (an error
+// beyond it).
+func (s *Store) Booked(ctx context.Context, batchID, currency string, t Type) (Booked, bool, error) {
 	const q = `
 		SELECT j.id, j.period,
 			(SELECT max(a.run_id) FROM journals a WHERE a.id = j.id OR a.adjusts_journal_id = j.id) AS last_run,
 			EXISTS (SELECT 1 FROM journals a WHERE a.adjusts_journal_id = j.id) AS adjusted,
 			(SELECT sum(a.payout_minor)::bigint FROM journals a WHERE a.id = j.id OR a.adjusts_journal_id = j.id) AS payout
 		FROM journals j
-		WHERE j.batch_id = $1 AND j.currency = $2 AND j.adjusts_journal_id IS NULL`
+		WHERE j.batch_id = $1 AND j.currency = $2 AND j.journal_type = $3 AND j.adjusts_journal_id IS NULL`
 	var r struct {
 		ID       int64     `db:"id"`
 		Period   time.Time `db:"period"`
@@ -412,7 +414,7 @@ func (s *Store) Booked(ctx context.Context, batchID, currency string) (Booked, b
 		Adjusted bool      `db:"adjusted"`
 		Payout   int64     `db:"payout"`
 	}
-	err := sqlx.GetContext(ctx, s.db, &r, q, batchID, currency)
+	err := sqlx.GetContext(ctx, s.db, &r, q, batchID, currency, t)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Booked{}, false, nil
 	}
@@ -448,12 +450,12 @@ func (s *Store) SaveAdjustment(ctx context.Context, j Journal) (int64, error) {
 	}
 	const q = `
 		INSERT INTO journals (batch_id, currency, period, run_id, status, reason, payout_minor, debit_minor,
-			credit_minor, items, built_at, adjusts_journal_id)
-		VALUES ($1, $2, $3, $4, $5, '', $6, $7, $8, $9, $10, $11)
+			credit_minor, items, built_at, adjusts_journal_id, journal_type)
+		VALUES ($1, $2, $3, $4, $5, '', $6, $7, $8, $9, $10, $11, $12)
 		RETURNING id`
 	var id int64
 	if err := sqlx.GetContext(ctx, s.db, &id, q, j.BatchID, j.Currency, j.Period.Format(time.DateOnly), j.RunID,
-		statusBalanced, j.Payout, debits, credits, j.Items, j.BuiltAt, j.AdjustsID); err != nil {
+		statusBalanced, j.Payout, debits, credits, j.Items, j.BuiltAt, j.AdjustsID, j.typ()); err != nil {
 		return 0, fmt.Errorf("save adjustment of journal %d: %w", j.AdjustsID, err)
 	}
 	return id, s.insertLines(ctx, id, j.Lines)
@@ -473,16 +475,17 @@ type journalRow struct {
 	Items     int64     `db:"items"`
 	BuiltAt   time.Time `db:"built_at"`
 	AdjustsID int64     `db:"adjusts_journal_id"`
+	Type      Type      `db:"journal_type"`
 }
 
 func (r journalRow) journal() Journal {
 	return Journal{ID: r.ID, BatchID: r.BatchID, Currency: r.Currency, Period: r.Period.UTC(), RunID: r.RunID,
 		Status: r.Status, Reason: r.Reason, Payout: r.Payout, Items: r.Items, BuiltAt: r.BuiltAt.UTC(),
-		AdjustsID: r.AdjustsID}
+		AdjustsID: r.AdjustsID, Type: r.Type}
 }
 
 const journalColumns = `id, batch_id, currency, period, run_id, status, reason, payout_minor, items, built_at,
-	COALESCE(adjusts_journal_id, 0) AS adjusts_journal_id`
+	COALESCE(adjusts_journal_id, 0) AS adjusts_journal_id, journal_type`
 
 // List returns a page of journals without their lines, newest (highest
 // id) first; the cursor is the last id given.

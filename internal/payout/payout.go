@@ -146,3 +146,19 @@ var ErrNotFound = errors.New("not found")
 type InvalidError struct{ Field, Reason string }
 
 func (e *InvalidError) Error() string { return e.Field + ": " + e.Reason }
+
+// Receipt is a payout the bank paid (RECEIVED, RECEIVED_WITH_FEE or
+// RECEIVED_LATE): what the books clear from the bank-clearing account.
+type Receipt struct {
+	PayoutID int64
+	BatchID  string
+	Currency string
+	Amount   int64 // the payout
+	Received int64 // what its credits brought in (duplicates aside)
+	Status   Status
+	// BookingDate is the booking date of the credit that completed it
+	// (the latest of its credits'), the receipt's date.
+	BookingDate time.Time
+	Credits     int64 // credits linked, duplicates aside
+	RunID       int64 // the run that linked the last of them
+}

@@ -390,6 +390,42 @@ func (s *Service) Get(ctx context.Context, id int64) (Detail, error) {
 	return d, nil
 }
 
+// Receipts returns the payouts a credit linked by run runID now shows
+// paid, in id order: what internal/journal books as receipts after the
+// run. A payout still short or over beyond tolerance is not among them.
+func (s *Service) Receipts(ctx context.Context, runID int64) ([]Receipt, error) {
+	ps, err := NewStore(s.db).linkedBy(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	credits, err := s.deriveCredits(ctx, ps)
+	if err != nil {
+		return nil, err
+	}
+	var out []Receipt
+	for _, p := range ps {
+		switch p.Status {
+		case StatusReceived, StatusReceivedWithFee, StatusReceivedLate:
+		default:
+			continue
+		}
+		r := Receipt{PayoutID: p.ID, BatchID: p.BatchID, Currency: p.Currency, Amount: p.Amount, Received: p.Received,
+			Status: p.Status}
+		for _, l := range p.Links {
+			if l.Duplicate {
+				continue
+			}
+			r.Credits++
+			r.RunID = max(r.RunID, l.RunID)
+			if c, ok := credits[l.EntryID]; ok && c.BookingDate.After(r.BookingDate) {
+				r.BookingDate = c.BookingDate
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // deriveCredits loads the payouts' links and credits and sets their
 // statuses as of today.
 func (s *Service) deriveCredits(ctx context.Context, ps []*Payout) (map[int64]bank.Credit, error) {

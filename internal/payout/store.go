@@ -75,6 +75,12 @@ func (s *Store) selectPayouts(ctx context.Context, q string, args ...any) ([]*Pa
 	return out, nil
 }
 
+// linkedBy returns the payouts run runID linked a credit to, in id order.
+func (s *Store) linkedBy(ctx context.Context, runID int64) ([]*Payout, error) {
+	return s.selectPayouts(ctx, `SELECT `+payoutColumns+` FROM payouts
+		WHERE id IN (SELECT payout_id FROM payout_credits WHERE run_id = $1) ORDER BY id`, runID)
+}
+
 // forMatching returns the payouts of the accounts due from from on, the
 // payouts due on day (whatever their account), and the payouts linked to
 // any of entryIDs, in due date and id order.

@@ -38,12 +38,18 @@ const (
 	PayoutLate            Kind = "PAYOUT_LATE"             // credited after its due date
 	BankCreditUnexplained Kind = "BANK_CREDIT_UNEXPLAINED" // a credit from APO's remitter that no payout explains
 	PayoutDuplicated      Kind = "PAYOUT_DUPLICATED"       // a credit for a payout other credits had already paid
+
+	// Journals of the run's batches (internal/journal), checked through
+	// JournalChecker.
+	JournalUnbalanced          Kind = "JOURNAL_UNBALANCED"           // a batch's journal cannot balance in its settlement currency
+	JournalRollForwardMismatch Kind = "JOURNAL_ROLLFORWARD_MISMATCH" // a batch's journal would not tie to its roll-forward
 )
 
 // Kinds lists every discrepancy kind, in the order exports show them.
 var Kinds = []Kind{MissingInLedger, MissingInReport, AmountMismatch, CurrencyMismatch, StatusMismatch,
 	DuplicateInReport, BatchTotalMismatch, FXMismatch,
-	PayoutNotReceived, PayoutAmountMismatch, PayoutLate, BankCreditUnexplained, PayoutDuplicated}
+	PayoutNotReceived, PayoutAmountMismatch, PayoutLate, BankCreditUnexplained, PayoutDuplicated,
+	JournalUnbalanced, JournalRollForwardMismatch}
 
 // Valid reports whether k is a known kind.
 func (k Kind) Valid() bool {

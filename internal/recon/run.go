@@ -377,6 +377,13 @@ func (r *reconciliation) batches(ctx context.Context) error {
 		}
 		r.found, r.run.Counts.Payouts = append(r.found, found...), counts
 	}
+	if r.s.journal != nil {
+		found, err := r.s.journal.CheckJournals(ctx, r.tx, *r.run)
+		if err != nil {
+			return fmt.Errorf("journals: %w", err)
+		}
+		r.found = append(r.found, found...)
+	}
 	if err := r.st.InsertDiscrepancies(ctx, r.run.ID, r.found, r.now); err != nil {
 		return err
 	}

@@ -65,8 +65,9 @@ type Service struct {
 	log *slog.Logger
 	now func() time.Time
 
-	hook    RunHook       // after a run succeeds (SetRunHook)
-	payouts PayoutChecker // nil: no payout check
+	hook    RunHook        // after a run succeeds (SetRunHook)
+	payouts PayoutChecker  // nil: no payout check
+	journal JournalChecker // nil: no journal check
 
 	tmpDir  string   // private temporary directory (UseTempDir), "" for the system's
 	tmpLock *os.File // held open: its flock marks tmpDir as in use
@@ -85,6 +86,19 @@ type PayoutChecker interface {
 // SetPayoutChecker makes every later run check its payouts with p. Call it
 // while wiring, before the service runs.
 func (s *Service) SetPayoutChecker(p PayoutChecker) { s.payouts = p }
+
+// JournalChecker checks that each batch of a run can be journaled
+// (internal/journal): that its journal balances per currency and ties to
+// the batch's roll-forward. It runs in the run's transaction, after the
+// payouts, and returns a break per batch that fails; it writes nothing
+// (journals are built after the run, by the RunHook).
+type JournalChecker interface {
+	CheckJournals(ctx context.Context, tx *sqlx.Tx, run Run) ([]Discrepancy, error)
+}
+
+// SetJournalChecker makes every later run check its batches' journals with
+// j. Call it while wiring, before the service runs.
+func (s *Service) SetJournalChecker(j JournalChecker) { s.journal = j }
 
 // NewService returns a service over db.
 func NewService(db *sqlx.DB, cfg Config, log *slog.Logger) *Service {
