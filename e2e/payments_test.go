@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 type payment struct {
@@ -49,6 +51,33 @@ func (s *Stack) pay(t *testing.T, card string, minor int64, ccy, mode string) pa
 		t.Fatalf("create payment with %s: %d", card, code)
 	}
 	return p
+}
+
+// mustCommitWithAnswer checks what the api wrote after a pay call: the
+// applied answer, the call's apo_calls record and the create's audit row
+// (with outcome), in one transaction.
+func (s *Stack) mustCommitWithAnswer(t *testing.T, id, outcome string) {
+	t.Helper()
+	db := sqlx.MustOpen("postgres", s.DatabaseURL)
+	defer db.Close()
+	var rows []struct {
+		What, Xmin, Outcome string
+	}
+	if err := db.Select(&rows, `
+		SELECT 'answer' AS what, xmin::text AS xmin, '' AS outcome FROM payment_events
+		 WHERE payment_id = $1 AND source = 'pay_response'
+		UNION ALL SELECT 'call', xmin::text, outcome FROM apo_calls WHERE api = 'pay' AND request_id = 'pay-' || $1
+		UNION ALL SELECT 'audit', xmin::text, outcome FROM audit_log WHERE action = 'payment.create' AND target = 'payment:' || $1`,
+		id); err != nil {
+		t.Fatal(err)
+	}
+	ok := len(rows) == 3
+	for _, r := range rows {
+		ok = ok && r.Xmin == rows[0].Xmin && (r.What != "audit" || r.Outcome == outcome)
+	}
+	if !ok {
+		t.Fatalf("payment %s: %+v; want its answer, pay call and %s audit row in one transaction", id, rows, outcome)
+	}
 }
 
 func (s *Stack) waitStatus(t *testing.T, id, want string, within time.Duration) payment {
@@ -101,6 +130,8 @@ func TestPaymentLifecycleOverHTTP(t *testing.T) {
 	if d.Status != "FAILED" || d.Result.Code != "DO_NOT_HONOR" {
 		t.Fatalf("decline: %+v", d)
 	}
+	s.mustCommitWithAnswer(t, p.ID, "succeeded")
+	s.mustCommitWithAnswer(t, d.ID, "failed")
 	c := s.pay(t, "5555555555554444", 1234, "KWD", "MANUAL")
 	if code := s.Call("POST", "/v1/payments/"+c.ID+"/cancel", nil, &op); code != 200 || op.Payment.Status != "CANCELLED" {
 		t.Fatalf("cancel: %d %+v", code, op)
@@ -126,6 +157,7 @@ func TestPaymentLifecycleOverHTTP(t *testing.T) {
 	if late.Status != "PROCESSING" {
 		t.Fatalf("delayed card: %s", late.Status)
 	}
+	s.mustCommitWithAnswer(t, late.ID, "succeeded")
 	s.waitStatus(t, late.ID, "AUTHORIZED", 2*time.Minute)
 
 	var list struct {

@@ -62,8 +62,9 @@ func idempotencyScope(ctx huma.Context) (string, bool) {
 // auditEntry is the audit row of a change made by the current request:
 // the actor and role come from authentication, the peer address and
 // request id from the httpx middleware. Handlers whose change commits in
-// one transaction with its row (API keys) hand it to auth.Keys; the others
-// call recordAudit.
+// one transaction with its row hand it to the domain (auth.Keys, and
+// payments.CreateRequest.Audit for a pay answer's application); the
+// others call recordAudit.
 func auditEntry(ctx context.Context, action, target string, input any, outcome string) audit.Entry {
 	a, _ := auth.ActorFromContext(ctx)
 	return audit.Entry{

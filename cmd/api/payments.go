@@ -378,19 +378,26 @@ func txOutcome(t payments.Transaction, err error) string {
 // createPayment authorizes a card payment. The call to APO runs detached
 // from the request: once the payment row exists, a client that hangs up
 // must not cut the pay call short and leave the outcome to inquiries.
+// The audit row of a payment pay answered commits with the answer's
+// application (payments.CreateRequest.Audit); that of a create that
+// failed is written here.
 func createPayment(log *slog.Logger, store *audit.Store, pay paymentService) func(context.Context, *CreatePaymentInput) (*PaymentOutput, error) {
 	return func(ctx context.Context, in *CreatePaymentInput) (*PaymentOutput, error) {
-		p, err := pay.Create(context.WithoutCancel(ctx), in.Body.request(actorName(ctx)))
+		req := in.Body.request(actorName(ctx))
+		req.Audit = func(p payments.Payment) audit.Entry {
+			outcome := audit.OutcomeSucceeded
+			if p.Status == payments.StatusFailed {
+				outcome = audit.OutcomeFailed // declined by APO
+			}
+			return auditEntry(ctx, audit.ActionPaymentCreate, audit.PaymentTarget(p.ID), newCreatePaymentAudit(in.Body, &p), outcome)
+		}
+		p, err := pay.Create(context.WithoutCancel(ctx), req)
 		if err != nil {
-			// Refused before a payment existed: no target, card masked here.
+			// No payment, or none whose answer was applied: no target,
+			// card masked here.
 			recordAudit(ctx, log, store, audit.ActionPaymentCreate, "", newCreatePaymentAudit(in.Body, nil), auditOutcome(err))
 			return nil, httpError(ctx, log, err)
 		}
-		outcome := audit.OutcomeSucceeded
-		if p.Status == payments.StatusFailed {
-			outcome = audit.OutcomeFailed // declined by APO
-		}
-		recordAudit(ctx, log, store, audit.ActionPaymentCreate, audit.PaymentTarget(p.ID), newCreatePaymentAudit(in.Body, &p), outcome)
 		out := &PaymentOutput{Body: paymentBody(p)}
 		out.Body.Card.Token = p.Card.Token // the one answer that carries it: to the key that pays with it
 		return out, nil

@@ -751,6 +751,52 @@ func contains(list []string, s string) bool {
 
 // TestAPOUnavailableIsNotAServerError: when APO cannot be reached the
 // payment stays PROCESSING, and a sync answers 503 without internals.
+// TestCreateCommitsAuditAndCallWithTheAnswer: the audit row of a create
+// and the record of its pay call commit in the transaction that applies
+// pay's answer (one commit after the call); when that transaction fails,
+// both are still written, each on its own, and the payment stays
+// PROCESSING for inquiries.
+func TestCreateCommitsAuditAndCallWithTheAnswer(t *testing.T) {
+	t.Parallel()
+	e := newPayEnv(t)
+	xmins := func(id string) (payment string, others []string) {
+		t.Helper()
+		if err := e.db.Get(&payment, `SELECT xmin::text FROM payments WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.Select(&others, `SELECT xmin::text FROM apo_calls WHERE api = 'pay' AND request_id = $1
+			UNION ALL SELECT xmin::text FROM audit_log WHERE action = $2 AND target = $3`,
+			"pay-"+id, audit.ActionPaymentCreate, audit.PaymentTarget(id)); err != nil {
+			t.Fatal(err)
+		}
+		return payment, others
+	}
+	for _, card := range []string{"4111111111111111", "4000000000000002"} {
+		p := e.create(t, payBody(card, 1200, "USD"))
+		if payment, others := xmins(p.ID); len(others) != 2 || others[0] != payment || others[1] != payment {
+			t.Errorf("%s (%s): payment written by %s, its call and audit row by %v; want one transaction", card, p.Status, payment, others)
+		}
+	}
+
+	e.db.MustExec(`CREATE FUNCTION refuse_update() RETURNS trigger LANGUAGE plpgsql AS
+		$$BEGIN RAISE EXCEPTION 'update refused by the test'; END$$`)
+	e.db.MustExec(`CREATE TRIGGER refuse BEFORE UPDATE ON payments FOR EACH ROW EXECUTE FUNCTION refuse_update()`)
+	resp, b := e.call(t, http.MethodPost, "/v1/payments", e.checkout, payBody("4111111111111111", 1300, "USD"))
+	mustProblem(t, resp, b, http.StatusInternalServerError)
+	var id, status string
+	if err := e.db.QueryRow(`SELECT id, status FROM payments WHERE amount_minor = 1300`).Scan(&id, &status); err != nil {
+		t.Fatal(err)
+	}
+	var calls int
+	if err := e.db.Get(&calls, `SELECT count(*) FROM apo_calls WHERE api = 'pay' AND request_id = $1`, "pay-"+id); err != nil {
+		t.Fatal(err)
+	}
+	rows := e.auditRows(t, audit.ActionPaymentCreate) // newest first
+	if status != "PROCESSING" || calls != 1 || len(rows) != 3 || rows[0].Outcome != audit.OutcomeFailed || rows[0].KeyID == "" {
+		t.Fatalf("after a failed apply: status %s, %d pay calls recorded, audit rows %+v", status, calls, rows)
+	}
+}
+
 func TestAPOUnavailableIsNotAServerError(t *testing.T) {
 	t.Parallel()
 	db := pgtest.NewDB(t)

@@ -12,6 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/postgres"
 	"github.com/payops/payops/internal/timing"
@@ -85,6 +86,11 @@ type CreateRequest struct {
 	Force3DS         bool
 	RedirectURL      string // where the buyer lands after 3DS
 	Actor            string
+	// Audit, if set, builds the audit row of the create from the payment as
+	// pay's answer left it. The row is written in the transaction that
+	// applies the answer, so it exists exactly when the application does;
+	// when Create returns an error, it was not written.
+	Audit func(Payment) audit.Entry
 }
 
 // validate checks the business rules Huma's schema cannot express. It
@@ -144,13 +150,14 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Payment, error
 		return Payment{}, fmt.Errorf("create payment: %w", err)
 	}
 
+	payCtx, call := holdCall(ctx)
 	paid := timing.Track(ctx, "apo")
-	resp, payErr := s.apo.Pay(ctx, s.payRequest(p, req))
+	resp, payErr := s.apo.Pay(payCtx, s.payRequest(p, req))
 	paid()
 	applied := timing.Track(ctx, "apply")
-	p, err = s.applyAuth(ctx, id, authFromPay(resp, payErr), authDetails{
+	p, err = s.applyPay(ctx, id, authFromPay(resp, payErr), authDetails{
 		APOPaymentID: resp.PaymentID, ResultInfo: resp.PaymentResultInfo, Acquirer: resp.AcquirerInfo,
-		AuthExpiry: resp.AuthExpiryTime, NormalURL: resp.ActionURL(), Payload: resp})
+		AuthExpiry: resp.AuthExpiryTime, NormalURL: resp.ActionURL(), Payload: resp}, call, req.Audit)
 	applied()
 	if err != nil {
 		return Payment{}, err
@@ -161,6 +168,42 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Payment, error
 		s.schedulePoll(ctx, p.ID)
 	}
 	return p, nil
+}
+
+// applyPay applies pay's answer and, in the same transaction, writes the
+// pay call's apo_calls record and the create's audit row (entry, if set):
+// after the call, pay commits once. An audit row cannot be learnt again
+// from APO, so with one the commit waits for the flush, as the row's own
+// commit did; without one it is relearnable like every other application.
+// When the transaction does not commit, the record is written on its own
+// and the error returned (the caller audits the failure).
+func (s *Service) applyPay(ctx context.Context, id string, f AuthFact, d authDetails, call *heldCall, entry func(Payment) audit.Entry) (Payment, error) {
+	inTx := postgres.InTxRelearnable
+	if entry != nil {
+		inTx = postgres.InTx
+	}
+	var out Payment
+	err := inTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		p, err := s.applyAuthIn(ctx, NewStore(tx), id, f, d)
+		if err != nil {
+			return err
+		}
+		if err := call.insert(ctx, tx); err != nil {
+			return fmt.Errorf("record pay call of payment %s: %w", id, err)
+		}
+		if entry != nil {
+			if err := audit.NewStore(tx).Record(ctx, entry(p)); err != nil {
+				return err
+			}
+		}
+		out = p
+		return nil
+	})
+	if err != nil {
+		call.release(ctx, s.db)
+		return Payment{}, err
+	}
+	return out, nil
 }
 
 func (s *Service) payRequest(p Payment, req CreateRequest) apo.PayRequest {
