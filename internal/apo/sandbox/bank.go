@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	mrand "math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -608,22 +607,4 @@ func writeSynced(path string, body []byte) error {
 		err = cerr
 	}
 	return err
-}
-
-// handleBankStatements serves POST /sandbox/bank-statements with a
-// BankStatementRequest body and answers the BankStatementResult.
-func (s *Server) handleBankStatements(w http.ResponseWriter, r *http.Request) {
-	var req BankStatementRequest
-	if !readControl(w, r, &req) {
-		return
-	}
-	res, err := s.WriteBankStatements(req)
-	switch {
-	case errors.Is(err, ErrState):
-		writeError(w, http.StatusConflict, err.Error())
-	case err != nil:
-		writeErr(w, err)
-	default:
-		writeJSON(w, res)
-	}
 }

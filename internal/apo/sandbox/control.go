@@ -114,3 +114,24 @@ func (s *Server) handleCancelDispute(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, s.disputeView(id))
 }
+
+// fileWriter serves a control endpoint that writes files (reports, bank
+// statements): the JSON body is write's request, its result the answer;
+// 409 when the sandbox has no directory to write into.
+func fileWriter[Req, Res any](write func(Req) (Res, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		if !readControl(w, r, &req) {
+			return
+		}
+		res, err := write(req)
+		switch {
+		case errors.Is(err, ErrState):
+			writeError(w, http.StatusConflict, err.Error())
+		case err != nil:
+			writeErr(w, err)
+		default:
+			writeJSON(w, res)
+		}
+	}
+}

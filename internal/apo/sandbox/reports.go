@@ -1,10 +1,8 @@
 package sandbox
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -884,22 +882,4 @@ func (s *Server) scheduleDailyReports() {
 		}
 		s.scheduleDailyReports()
 	})
-}
-
-// handleReports serves POST /sandbox/reports with a ReportRequest body and
-// answers the ReportResult.
-func (s *Server) handleReports(w http.ResponseWriter, r *http.Request) {
-	var req ReportRequest
-	if !readControl(w, r, &req) {
-		return
-	}
-	res, err := s.WriteReports(req)
-	switch {
-	case errors.Is(err, ErrState):
-		writeError(w, http.StatusConflict, err.Error())
-	case err != nil:
-		writeErr(w, err)
-	default:
-		writeJSON(w, res)
-	}
 }
