@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/payops/payops/internal/recon"
 )
@@ -121,4 +122,44 @@ func TestPayoutTracesAPayment(t *testing.T) {
 	sort.Strings(types)
 	same(t, "lines", types, []string{"CAPTURE apo_cap_1", "RESERVE_RELEASE rel_BCAP"})
 	same(t, "status past due without statements", d.Status, StatusAwaitingStatement)
+}
+
+// TestNightlyJudgesPayoutsOnceTheirStatementArrives: a payout whose due
+// date's run found no statement reaching that day is awaiting, not judged;
+// the next nightly after the statement arrives runs the period again and
+// judges it (here: not received), and a period no longer awaiting is not
+// run again.
+func TestNightlyJudgesPayoutsOnceTheirStatementArrives(t *testing.T) {
+	e := newTestEnv(t)
+	e.recon.SetPayoutChecker(e.svc)
+	ctx := context.Background()
+	e.settle(t, "BMON", "2026-12-07", 100000) // due Tue 8
+	e.reconcile(t, "2026-12-07")
+	e.statement(t, "2026-12-07")
+	e.settle(t, "BTUE", "2026-12-08", 20000)
+	run, got := e.reconcile(t, "2026-12-08")
+	same(t, "Tuesday before its statement", got, []string{})
+	same(t, "awaiting", run.Counts.Payouts.AwaitingStatement, int64(1))
+
+	e.statement(t, "2026-12-08") // Tuesday's statement arrives: no credit
+	res, err := e.recon.Nightly(ctx, date2("2026-12-09"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var periods []string
+	for _, r := range res.Runs {
+		periods = append(periods, r.Period.Format(time.DateOnly))
+	}
+	same(t, "periods run again", periods, []string{"2026-12-08"})
+	page, err := e.recon.ListDiscrepancies(ctx, recon.DiscrepancyFilter{RunID: res.Runs[0].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 1 || page.Items[0].Kind != recon.PayoutNotReceived || page.Items[0].SettlementBatchID != "BMON" {
+		t.Fatalf("the re-run's breaks: %+v", page.Items)
+	}
+	res, err = e.recon.Nightly(ctx, date2("2026-12-10"))
+	if err != nil || len(res.Runs) != 0 {
+		t.Fatalf("a judged period is run again: %+v %v", res.Runs, err)
+	}
 }
