@@ -648,6 +648,11 @@ func TestReportFaultSeedsAreDeterministic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Ids differ between servers (each starts its sequence at random);
+		// the lines hit and what was done to them do not.
+		for i := range res.Faults {
+			res.Faults[i].TransactionID, res.Faults[i].TransactionRequestID = "", ""
+		}
 		return res.Faults
 	}
 	if a, b := run(), run(); !reflect.DeepEqual(a, b) || len(a) != 5 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -204,6 +205,15 @@ func New(cfg Config) (*Server, error) {
 	if _, err := rand.Read(s.fpKey); err != nil {
 		return nil, fmt.Errorf("sandbox: fingerprint key: %w", err)
 	}
+	// Ids start at a random point of their 12-digit sequence, whatever the
+	// seed: APO's ids are unique across its servers and restarts, and two
+	// sandboxes (or one restarted within a second) must not hand out the
+	// same payment id to one ledger.
+	var start [8]byte
+	if _, err := rand.Read(start[:]); err != nil {
+		return nil, fmt.Errorf("sandbox: id sequence: %w", err)
+	}
+	s.seq = binary.BigEndian.Uint64(start[:]) % idSequenceStart
 	seed := uint64(cfg.Seed)
 	if seed == 0 {
 		seed = mrand.Uint64()
@@ -609,6 +619,10 @@ func decode(body []byte, v any) *paramError {
 	}
 	return &paramError{"body", "is not valid JSON"}
 }
+
+// idSequenceStart bounds where a server's id sequence starts, leaving nine
+// tenths of the 12 digits for the ids it hands out.
+const idSequenceStart = 100_000_000_000
 
 // nextID makes an APO-style numeric id: timestamp, a kind marker and a
 // process-wide sequence, so ids are unique and sortable. Call with mu held.
