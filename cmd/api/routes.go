@@ -291,7 +291,9 @@ func addReconRoutes(api huma.API, e edge, rs *recon.Service, enqueue func(ctx co
 		OperationID: "start-recon-run", Method: http.MethodPost, Path: "/v1/recon/runs",
 		Summary: "Start a reconciliation run", Tags: []string{"Reconciliation"}, DefaultStatus: http.StatusAccepted,
 		Description: "Reconciles either every ingested file of `date` (that day's transaction items, the " +
-			"settlement files of batches settled that day, and their summaries) or exactly `file_ids`. The run " +
+			"settlement files of batches settled that day, and their summaries) or exactly `file_ids`. A `date` " +
+			"with no report files is accepted when payouts fall due or bank credits are booked on it: the run " +
+			"then judges those (docs/payouts.md); otherwise 422. The run " +
 			"is recorded and handed to the worker; the answer is the `QUEUED` run. Poll `GET " +
 			"/v1/recon/runs/{id}` for its progress. 503 when the run could not be queued (it is then `FAILED`).",
 		Errors: []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},

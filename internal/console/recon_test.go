@@ -520,7 +520,7 @@ func TestReconUploadBadFile(t *testing.T) {
 	}()
 	resp, body = e.post(t, c, "/console/recon/runs", url.Values{"token": {id}, "date": {"2024-03-01"}}, "HX-Request: true", "HX-Trigger: start")
 	if resp.StatusCode != http.StatusUnprocessableEntity || resp.Header.Get("HX-Retarget") != "#start-error" ||
-		!strings.Contains(body, "no ingested report files for 2024-03-01") {
+		!strings.Contains(body, "no ingested report files, payout due or bank credit booked on 2024-03-01") {
 		t.Fatalf("run of the refused file's date: %d\n%s", resp.StatusCode, body)
 	}
 	rows := e.reconAudits(t, audit.ActionReconUpload)

@@ -2,6 +2,7 @@ package payout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -127,8 +128,9 @@ func TestPayoutTracesAPayment(t *testing.T) {
 // TestNightlyJudgesPayoutsOnceTheirStatementArrives: a payout whose due
 // date's run found no statement reaching that day is awaiting, not judged;
 // the next nightly after the statement arrives runs the period again and
-// judges it (here: not received), and a period no longer awaiting is not
-// run again.
+// judges it (here: not received); a day with a payout due and no report
+// (Wednesday) is run with no files; and a period whose facts its latest
+// run has seen is not run again.
 func TestNightlyJudgesPayoutsOnceTheirStatementArrives(t *testing.T) {
 	e := newTestEnv(t)
 	e.recon.SetPayoutChecker(e.svc)
@@ -150,7 +152,8 @@ func TestNightlyJudgesPayoutsOnceTheirStatementArrives(t *testing.T) {
 	for _, r := range res.Runs {
 		periods = append(periods, r.Period.Format(time.DateOnly))
 	}
-	same(t, "periods run again", periods, []string{"2026-12-08"})
+	same(t, "periods run again", periods, []string{"2026-12-08", "2026-12-09"})
+	same(t, "Wednesday's inputs and payouts", fmt.Sprint(len(res.Runs[1].Inputs), res.Runs[1].Counts.Payouts.AwaitingStatement), "0 1")
 	page, err := e.recon.ListDiscrepancies(ctx, recon.DiscrepancyFilter{RunID: res.Runs[0].ID})
 	if err != nil {
 		t.Fatal(err)
@@ -161,5 +164,66 @@ func TestNightlyJudgesPayoutsOnceTheirStatementArrives(t *testing.T) {
 	res, err = e.recon.Nightly(ctx, date2("2026-12-10"))
 	if err != nil || len(res.Runs) != 0 {
 		t.Fatalf("a judged period is run again: %+v %v", res.Runs, err)
+	}
+}
+
+// TestNightlyJudgesBankDaysWithoutReports: APO sends no report of a day
+// (or one byte-identical to an earlier day's, which custody keeps once),
+// yet a payout falls due on it and credits are booked on it: the nightly
+// judges that day with a run of no files — the payout not received, the
+// remitter's stray credit unexplained — and the next day's credit paying
+// it is late. A day with neither reports nor bank facts cannot be run.
+func TestNightlyJudgesBankDaysWithoutReports(t *testing.T) {
+	e := newTestEnv(t)
+	e.recon.SetPayoutChecker(e.svc)
+	ctx := context.Background()
+	apo := "APO Payments Europe"
+	e.settle(t, "BMON", "2026-12-07", 100000) // due Tue 8
+	e.reconcile(t, "2026-12-07")
+	e.statement(t, "2026-12-07")
+	e.statement(t, "2026-12-08", credit{777, "", "Correction", apo})
+
+	periods := func(res recon.NightlyResult) []string {
+		var out []string
+		for _, r := range res.Runs {
+			out = append(out, r.Period.Format(time.DateOnly)+fmt.Sprintf(" files %d", len(r.Inputs)))
+		}
+		return out
+	}
+	breaks := func(run recon.Run) []string {
+		page, err := e.recon.ListDiscrepancies(ctx, recon.DiscrepancyFilter{RunID: run.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, d := range page.Items {
+			out = append(out, string(d.Kind)+"|"+d.SettlementBatchID+fmt.Sprint(d.Report.Minor))
+		}
+		sort.Strings(out)
+		return out
+	}
+	res, err := e.recon.Nightly(ctx, date2("2026-12-08"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "Tuesday's nightly", periods(res), []string{"2026-12-08 files 0"})
+	same(t, "Tuesday's breaks", breaks(res.Runs[0]), []string{"BANK_CREDIT_UNEXPLAINED|777", "PAYOUT_NOT_RECEIVED|BMON0"})
+
+	e.statement(t, "2026-12-09", credit{100000, "BMON", "", apo})
+	res, err = e.recon.Nightly(ctx, date2("2026-12-09"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "Wednesday's nightly", periods(res), []string{"2026-12-09 files 0"})
+	same(t, "Wednesday's breaks", breaks(res.Runs[0]), []string{"PAYOUT_LATE|BMON100000"})
+
+	res, err = e.recon.Nightly(ctx, date2("2026-12-10"))
+	if err != nil || len(res.Runs) != 0 {
+		t.Fatalf("days already judged run again: %v %v", periods(res), err)
+	}
+	var invalid *recon.InvalidError
+	if _, err := e.recon.Run(ctx, recon.RunRequest{Date: date2("2026-12-12")}, "test"); !errors.As(err, &invalid) ||
+		!strings.Contains(invalid.Reason, "payout due or bank credit") {
+		t.Fatalf("a day without reports or bank facts: %v", err)
 	}
 }

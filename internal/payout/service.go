@@ -125,6 +125,13 @@ func (s *Service) CheckPayouts(ctx context.Context, tx *sqlx.Tx, run recon.Run, 
 	return found, counts, nil
 }
 
+// BankDays returns the days from..to with payouts due or bank credits
+// booked (recon.PayoutChecker): Nightly reconciles such a day when its
+// latest run has not seen them, even when APO sent no report of it.
+func (s *Service) BankDays(ctx context.Context, q sqlx.ExtContext, from, to time.Time) ([]recon.BankDay, error) {
+	return NewStore(q).bankDays(ctx, from, to)
+}
+
 // creditsOf returns by entry id every credit linked to the payouts, the
 // ones read for matching and the older ones.
 func (s *Service) creditsOf(ctx context.Context, q sqlx.QueryerContext, ps []*Payout, read []bank.Credit) (map[int64]bank.Credit, error) {

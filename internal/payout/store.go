@@ -7,7 +7,9 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/payops/payops/internal/bank/statement"
 	"github.com/payops/payops/internal/postgres"
+	"github.com/payops/payops/internal/recon"
 )
 
 // Store holds all of the package's SQL: payouts and payout_credits.
@@ -201,4 +203,43 @@ func (s *Store) linkedBetween(ctx context.Context, from, to time.Time) ([]int64,
 		return nil, fmt.Errorf("claimed bank entries: %w", err)
 	}
 	return ids, nil
+}
+
+// bankDays returns the days from..to with a payout due (in an account) or a
+// credit booked in a settlement account, with the last change of the
+// payouts due that day and the last arrival of a statement covering it.
+func (s *Store) bankDays(ctx context.Context, from, to time.Time) ([]recon.BankDay, error) {
+	const q = `
+		WITH accounts AS (SELECT DISTINCT ON (settlement_currency) id FROM bank_accounts ORDER BY settlement_currency, id),
+		due AS (
+			SELECT due_date AS day, max(updated_at) AS registered FROM payouts
+			WHERE due_date BETWEEN $1 AND $2 AND account_id IS NOT NULL GROUP BY due_date),
+		booked AS (
+			SELECT DISTINCT booking_date AS day FROM bank_entries
+			WHERE account_id IN (SELECT id FROM accounts) AND status = '` + statement.Booked + `' AND NOT reversal
+			  AND amount_minor > 0 AND booking_date BETWEEN $1 AND $2),
+		days AS (SELECT day FROM due UNION SELECT day FROM booked)
+		SELECT d.day, due.registered,
+			(SELECT max(s.created_at) FROM bank_statements s
+			 WHERE s.account_id IN (SELECT id FROM accounts) AND d.day BETWEEN s.from_date AND s.to_date) AS stated
+		FROM days d LEFT JOIN due ON due.day = d.day ORDER BY d.day`
+	var rows []struct {
+		Day        time.Time  `db:"day"`
+		Registered *time.Time `db:"registered"`
+		Stated     *time.Time `db:"stated"`
+	}
+	if err := sqlx.SelectContext(ctx, s.db, &rows, q, date(from), date(to)); err != nil {
+		return nil, fmt.Errorf("bank days: %w", err)
+	}
+	out := make([]recon.BankDay, len(rows))
+	for i, r := range rows {
+		out[i].Day = dateOf(r.Day)
+		if r.Registered != nil {
+			out[i].Registered = *r.Registered
+		}
+		if r.Stated != nil {
+			out[i].Stated = *r.Stated
+		}
+	}
+	return out, nil
 }

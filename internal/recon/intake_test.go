@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 )
 
 // TestNightlyIntakeSteps: Nightly runs its intake steps after ingesting the
@@ -49,22 +48,5 @@ func TestNightlyIntakeSteps(t *testing.T) {
 	}
 	if len(res.Runs) != 1 || res.Runs[0].Status != RunSucceeded {
 		t.Fatalf("runs after a failing intake step: %+v", res.Runs)
-	}
-}
-
-func TestMergeDates(t *testing.T) {
-	d := func(n int) time.Time { return thu.AddDate(0, 0, n) }
-	got := mergeDates([]time.Time{d(0), d(2), d(5)}, []time.Time{d(1), d(2), d(7)})
-	want := []time.Time{d(0), d(1), d(2), d(5), d(7)}
-	if len(got) != len(want) {
-		t.Fatalf("got %v", got)
-	}
-	for i := range want {
-		if !got[i].Equal(want[i]) {
-			t.Fatalf("got %v, want %v", got, want)
-		}
-	}
-	if len(mergeDates(nil, nil)) != 0 || len(mergeDates(nil, []time.Time{d(1)})) != 1 {
-		t.Error("empty lists")
 	}
 }

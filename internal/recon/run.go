@@ -66,7 +66,16 @@ func (s *Service) StartRun(ctx context.Context, req RunRequest, actor string) (R
 			return Run{}, err
 		}
 		if len(files) == 0 {
-			return Run{}, &InvalidError{Field: "date", Reason: "no ingested report files for " + period.Format(time.DateOnly)}
+			// A day APO did not report can still be a bank day: its
+			// payouts and credits are judged by a run of no files.
+			bank, err := s.isBankDay(ctx, period)
+			if err != nil {
+				return Run{}, err
+			}
+			if !bank {
+				return Run{}, &InvalidError{Field: "date", Reason: "no ingested report files, payout due or bank credit booked on " +
+					period.Format(time.DateOnly)}
+			}
 		}
 	default:
 		return Run{}, &InvalidError{Field: "date", Reason: "a date or file ids are required"}

@@ -81,6 +81,19 @@ type Service struct {
 // and returns the breaks the run records with its own.
 type PayoutChecker interface {
 	CheckPayouts(ctx context.Context, tx *sqlx.Tx, run Run, now time.Time) ([]Discrepancy, PayoutCounts, error)
+	// BankDays returns the days from..to on which a payout falls due or a
+	// bank credit is booked: days a run judges even when APO sent no report
+	// of them. Each says when its facts last changed.
+	BankDays(ctx context.Context, q sqlx.ExtContext, from, to time.Time) ([]BankDay, error)
+}
+
+// BankDay is a day with payouts due or bank credits booked on it.
+type BankDay struct {
+	Day time.Time
+	// Registered is the last time a payout due that day was registered or
+	// changed (by a run; zero when none is due), Stated the last time a
+	// statement covering the day arrived (zero when none has).
+	Registered, Stated time.Time
 }
 
 // SetPayoutChecker makes every later run check its payouts with p. Call it

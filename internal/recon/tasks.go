@@ -94,9 +94,10 @@ type NightlyResult struct {
 
 // Nightly pulls new files from SFTP (when configured) and ingests what
 // arrived in the reports directory, runs the intake steps (AddIntake),
-// reconciles every date that has inputs no succeeded run has read or
-// whose payouts were awaiting a bank statement (PeriodsAwaitingStatements),
-// exports each run into the export directory, and logs one summary line. A date that fails does not
+// reconciles every date that has inputs no succeeded run has read, then
+// every recent bank day whose payouts and credits its latest run has not
+// judged as they now stand (unseenBankDays), exports each run into the
+// export directory, and logs one summary line. A date that fails does not
 // stop the others; the joined error makes the task retry, and the retry
 // redoes only what is still missing (failed dates, unexported runs).
 func (s *Service) Nightly(ctx context.Context, day time.Time) (NightlyResult, error) {
@@ -132,22 +133,14 @@ func (s *Service) Nightly(ctx context.Context, day time.Time) (NightlyResult, er
 	if err != nil {
 		return res, errors.Join(append(errs, err)...)
 	}
-	awaiting, err := st.PeriodsAwaitingStatements(ctx, day.AddDate(0, 0, -awaitDays))
+	errs = append(errs, s.runDates(ctx, dates, &res)...)
+	// Then the bank days those runs (or earlier ones) have not judged as
+	// they now stand: after the report runs, which register the payouts.
+	bankDays, err := s.unseenBankDays(ctx, day.AddDate(0, 0, -bankDaysBack), day)
 	if err != nil {
 		return res, errors.Join(append(errs, err)...)
 	}
-	dates = mergeDates(dates, awaiting)
-	for _, d := range dates {
-		r, err := s.Run(ctx, RunRequest{Date: d}, NightlyActor)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("reconcile %s: %w", d.Format(time.DateOnly), err))
-			continue
-		}
-		res.Runs = append(res.Runs, r)
-		for _, n := range r.Counts.Discrepancies {
-			res.Discrepancies += n
-		}
-	}
+	errs = append(errs, s.runDates(ctx, bankDays, &res)...)
 	unexported, err := st.UnexportedRuns(ctx, NightlyActor)
 	if err != nil {
 		errs = append(errs, err)
@@ -188,18 +181,20 @@ func (s *Service) Nightly(ctx context.Context, day time.Time) (NightlyResult, er
 	return res, err
 }
 
-// mergeDates is the sorted union of two sorted lists of dates.
-func mergeDates(a, b []time.Time) []time.Time {
-	out := make([]time.Time, 0, len(a)+len(b))
-	for len(a) > 0 || len(b) > 0 {
-		switch {
-		case len(b) == 0 || len(a) > 0 && a[0].Before(b[0]):
-			out, a = append(out, a[0]), a[1:]
-		case len(a) == 0 || b[0].Before(a[0]):
-			out, b = append(out, b[0]), b[1:]
-		default: // the same date in both
-			out, a, b = append(out, a[0]), a[1:], b[1:]
+// runDates reconciles each date, adding the runs to res; a date that fails
+// does not stop the others.
+func (s *Service) runDates(ctx context.Context, dates []time.Time, res *NightlyResult) []error {
+	var errs []error
+	for _, d := range dates {
+		r, err := s.Run(ctx, RunRequest{Date: d}, NightlyActor)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reconcile %s: %w", d.Format(time.DateOnly), err))
+			continue
+		}
+		res.Runs = append(res.Runs, r)
+		for _, n := range r.Counts.Discrepancies {
+			res.Discrepancies += n
 		}
 	}
-	return out
+	return errs
 }
