@@ -28,7 +28,8 @@ import (
 //
 // The whole content is archived with its SHA-256 before anything else. The
 // same content arriving again is a no-op: the earlier record is returned
-// with Duplicate set. A file without the <END> trailer is recorded
+// with Duplicate set (a report without lines only under its own name:
+// Store.FileByContent). A file without the <END> trailer is recorded
 // INCOMPLETE and not reconciled; a file with a bad header or bad lines is
 // recorded FAILED, nothing of it is staged, and the error is a *ParseError
 // naming every bad line's file and line number (the first twenty, and the
@@ -69,7 +70,7 @@ func (s *Service) ingest(ctx context.Context, a arrival, r io.Reader) (File, err
 	}
 	if lost {
 		// Another arrival of the same content committed first.
-		f, err := NewStore(s.db).FileByHash(ctx, kept.sum)
+		f, err := NewStore(s.db).FileByContent(ctx, kept.sum, base)
 		if err != nil {
 			return File{}, err
 		}
@@ -90,15 +91,16 @@ type kept struct {
 	size int64
 }
 
-// keep copies r into the archive under its SHA-256, unless a file of the
-// same content was ingested before: that file comes back, as a duplicate.
+// keep copies r into the archive under its SHA-256, unless the file
+// repeats one ingested before (Store.FileByContent): that file comes back,
+// as a duplicate.
 func (s *Service) keep(ctx context.Context, r io.Reader, base string) (kept, *File, error) {
 	archived, sum, size, err := s.archive(r)
 	if err != nil {
 		return kept{}, nil, err
 	}
 	defer os.Remove(archived) // a no-op once renamed into place
-	if f, err := NewStore(s.db).FileByHash(ctx, sum); err == nil {
+	if f, err := NewStore(s.db).FileByContent(ctx, sum, base); err == nil {
 		f.Duplicate = true
 		return kept{}, &f, nil
 	} else if !errors.Is(err, ErrNotFound) {

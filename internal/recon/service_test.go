@@ -613,6 +613,41 @@ func TestFileLayoutDoesNotChangeResults(t *testing.T) {
 	}
 }
 
+// TestEmptyReportsOfTwoDays: a quiet day's transaction details hold no
+// line, byte for byte the same as another quiet day's. Each is its day's
+// report, so a day on which we did transact and APO reported nothing still
+// has its transactions checked; a report with lines arriving again under
+// another name stays one file (TestIngestRules).
+func TestEmptyReportsOfTwoDays(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, db, _ := newTestService(t)
+	fri := thu.AddDate(0, 0, 1)
+	seedLedger(t, db, buildLedger([]time.Time{fri}, 2)) // one captured and refunded, one failed
+	empty := "transactionType,transactionId,transactionAmountValue,transactionCurrency\n<END>\n"
+
+	a, err := svc.Ingest(ctx, "transactionItems_20240307_000.csv", strings.NewReader(empty))
+	if err != nil || a.Duplicate || a.ReportDate != thu {
+		t.Fatalf("Thursday's empty report: %+v %v", a, err)
+	}
+	b, err := svc.Ingest(ctx, "transactionItems_20240308_000.csv", strings.NewReader(empty))
+	if err != nil || b.Duplicate || b.ID == a.ID || b.ReportDate != fri || b.SHA256 != a.SHA256 {
+		t.Fatalf("Friday's empty report, the same bytes: %+v %v", b, err)
+	}
+	if again, err := svc.Ingest(ctx, "transactionItems_20240308_000.csv", strings.NewReader(empty)); err != nil ||
+		!again.Duplicate || again.ID != b.ID {
+		t.Fatalf("Friday's again: %+v %v", again, err)
+	}
+	quiet, err := svc.Run(ctx, RunRequest{Date: thu}, "test")
+	if err != nil || len(quiet.Inputs) != 1 || len(quiet.Counts.Discrepancies) != 0 {
+		t.Fatalf("Thursday: %+v %v", quiet.Counts, err)
+	}
+	busy, err := svc.Run(ctx, RunRequest{Date: fri}, "test")
+	if err != nil || len(busy.Inputs) != 1 || busy.Inputs[0].FileID != b.ID || busy.Counts.Discrepancies[MissingInReport] == 0 {
+		t.Fatalf("Friday, our transactions absent from its report: %+v %v", busy.Counts, err)
+	}
+}
+
 func TestIngestRules(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
