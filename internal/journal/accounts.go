@@ -171,6 +171,25 @@ func readAccount(rec []string, idx []int, line int) (Account, error) {
 	return a, nil
 }
 
+// WriteAccounts writes accounts as a mapping file ParseAccounts reads
+// back: the header, then one row per account. It needs no formula
+// escaping, since ParseAccounts refuses any value a spreadsheet would
+// read as one.
+func WriteAccounts(w io.Writer, accounts []Account) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(accountColumns); err != nil {
+		return err
+	}
+	for _, a := range accounts {
+		if err := cw.Write([]string{string(a.Kind), a.Currency, a.Code, a.Name, a.TaxCode, a.TrackingName,
+			a.TrackingOption}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
 func csvError(err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {

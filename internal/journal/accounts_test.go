@@ -2,6 +2,7 @@ package journal
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -86,5 +87,24 @@ func TestParseAccountsRefuses(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Line != c.line || !strings.Contains(fe.Reason, c.reason) {
 			t.Errorf("%s: got %v, want line %d saying %q", c.name, err, c.line, c.reason)
 		}
+	}
+}
+
+// TestWriteAccounts: the chart written out reads back as it was.
+func TestWriteAccounts(t *testing.T) {
+	want, err := ParseAccounts(strings.NewReader(testChart))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := WriteAccounts(&b, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseAccounts(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("read back:\n%+v\nwant\n%+v", got, want)
 	}
 }
