@@ -41,7 +41,7 @@ func TestParseAccounts(t *testing.T) {
 	if len(got) != 21 {
 		t.Fatalf("got %d accounts, want 21", len(got))
 	}
-	c := newChart(got)
+	c := NewChart(got)
 	for _, x := range []struct {
 		kind Kind
 		ccy  string
@@ -53,12 +53,12 @@ func TestParseAccounts(t *testing.T) {
 		{FeeScheme, "JPY", "6112", true},
 		{Unclassified, "USD", "", false},
 	} {
-		a, ok := c.account(x.kind, x.ccy)
+		a, ok := c.Account(x.kind, x.ccy)
 		if ok != x.ok || a.Code != x.code {
 			t.Errorf("%s %s: got %q, %v; want %q, %v", x.kind, x.ccy, a.Code, ok, x.code, x.ok)
 		}
 	}
-	if a, _ := c.account(FeeTax, "USD"); a.Name != "Payment fees:Tax" || a.TrackingName != "Class" || a.TrackingOption != "Payments" || a.TaxCode != "Tax Exempt" {
+	if a, _ := c.Account(FeeTax, "USD"); a.Name != "Payment fees:Tax" || a.TrackingName != "Class" || a.TrackingOption != "Payments" || a.TaxCode != "Tax Exempt" {
 		t.Errorf("FEE_TAX reads %+v", a)
 	}
 }
