@@ -40,6 +40,7 @@ import (
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/idempotency"
 	"github.com/payops/payops/internal/inbox"
+	"github.com/payops/payops/internal/journal"
 	"github.com/payops/payops/internal/payments"
 	"github.com/payops/payops/internal/recon"
 	"github.com/payops/payops/internal/users"
@@ -63,6 +64,7 @@ type Deps struct {
 	Disputes    *disputes.Service
 	Recon       *recon.Service
 	Inbox       *inbox.Service
+	Journals    *journal.Service
 	Audit       *audit.Store
 	Keys        *auth.Keys  // creates and revokes API keys with their audit row
 	KeyList     *auth.Store // lists API keys

@@ -330,6 +330,9 @@ func describe(err error) (problem, bool) {
 		resubmitted  *conflictError
 		invalidTitle = "Check the highlighted field"
 	)
+	if p, ok := journalProblem(err); ok {
+		return p, true
+	}
 	switch {
 	case errors.As(err, &resubmitted):
 		return problem{Status: http.StatusConflict, Title: "Already sent", Detail: resubmitted.msg}, true

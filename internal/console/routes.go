@@ -85,4 +85,17 @@ func (c *Console) routes() {
 	m.Handle("POST "+Prefix+"/recon/discrepancies/{id}/status", c.page(auth.NeedFinance, c.reconUpdateDiscrepancy))
 	m.Handle("POST "+Prefix+"/recon/discrepancies/bulk/preview", c.page(auth.NeedFinance, c.reconBulkPreview))
 	m.Handle("POST "+Prefix+"/recon/discrepancies/bulk", c.page(auth.NeedFinance, c.reconBulk))
+
+	// Journals (journals.go): finance reads, exports, replaces the chart and
+	// closes periods; only an admin reopens one, as the API's journal routes.
+	m.Handle("GET "+Prefix+"/journals", c.page(auth.NeedFinance, c.journalList))
+	m.Handle("GET "+Prefix+"/journals/export", c.page(auth.NeedFinance, c.journalExport))
+	m.Handle("GET "+Prefix+"/journals/{id}", c.page(auth.NeedFinance, c.journalDetail))
+	m.Handle("GET "+Prefix+"/journals/accounts", c.page(auth.NeedFinance, c.journalAccounts))
+	m.Handle("GET "+Prefix+"/journals/accounts.csv", c.page(auth.NeedFinance, c.journalAccountsCSV))
+	m.Handle("POST "+Prefix+"/journals/accounts", c.page(auth.NeedFinance, c.journalChartUpload))
+	m.Handle("GET "+Prefix+"/journals/periods", c.page(auth.NeedFinance, c.journalPeriods))
+	m.Handle("POST "+Prefix+"/journals/periods/{month}/close/preview", c.page(auth.NeedFinance, c.journalClosePreview))
+	m.Handle("POST "+Prefix+"/journals/periods/{month}/close", c.page(auth.NeedFinance, c.journalClose))
+	m.Handle("POST "+Prefix+"/journals/periods/{month}/reopen", c.page(auth.NeedAdmin, c.journalReopen))
 }

@@ -171,6 +171,25 @@ func readAccount(rec []string, idx []int, line int) (Account, error) {
 	return a, nil
 }
 
+// WriteAccounts writes accounts as a mapping file ParseAccounts reads
+// back: the header, then one row per account. It needs no formula
+// escaping, since ParseAccounts refuses any value a spreadsheet would
+// read as one.
+func WriteAccounts(w io.Writer, accounts []Account) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(accountColumns); err != nil {
+		return err
+	}
+	for _, a := range accounts {
+		if err := cw.Write([]string{string(a.Kind), a.Currency, a.Code, a.Name, a.TaxCode, a.TrackingName,
+			a.TrackingOption}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
 func csvError(err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
@@ -186,20 +205,21 @@ func currencyLabel(ccy string) string {
 	return ccy
 }
 
-// chart resolves line kinds to accounts.
-type chart map[[2]string]Account
+// Chart resolves line kinds to accounts, as an export books them.
+type Chart map[[2]string]Account
 
-func newChart(accounts []Account) chart {
-	c := chart{}
+// NewChart indexes accounts by kind and currency.
+func NewChart(accounts []Account) Chart {
+	c := Chart{}
 	for _, a := range accounts {
 		c[[2]string{string(a.Kind), a.Currency}] = a
 	}
 	return c
 }
 
-// account is where kind k is booked in currency ccy: the row for ccy, else
-// the row for every currency.
-func (c chart) account(k Kind, ccy string) (Account, bool) {
+// Account is where kind k is booked in currency ccy: the row for ccy,
+// else the row for every currency.
+func (c Chart) Account(k Kind, ccy string) (Account, bool) {
 	if a, ok := c[[2]string{string(k), ccy}]; ok {
 		return a, true
 	}

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -40,7 +41,7 @@ func TestParseAccounts(t *testing.T) {
 	if len(got) != 21 {
 		t.Fatalf("got %d accounts, want 21", len(got))
 	}
-	c := newChart(got)
+	c := NewChart(got)
 	for _, x := range []struct {
 		kind Kind
 		ccy  string
@@ -52,12 +53,12 @@ func TestParseAccounts(t *testing.T) {
 		{FeeScheme, "JPY", "6112", true},
 		{Unclassified, "USD", "", false},
 	} {
-		a, ok := c.account(x.kind, x.ccy)
+		a, ok := c.Account(x.kind, x.ccy)
 		if ok != x.ok || a.Code != x.code {
 			t.Errorf("%s %s: got %q, %v; want %q, %v", x.kind, x.ccy, a.Code, ok, x.code, x.ok)
 		}
 	}
-	if a, _ := c.account(FeeTax, "USD"); a.Name != "Payment fees:Tax" || a.TrackingName != "Class" || a.TrackingOption != "Payments" || a.TaxCode != "Tax Exempt" {
+	if a, _ := c.Account(FeeTax, "USD"); a.Name != "Payment fees:Tax" || a.TrackingName != "Class" || a.TrackingOption != "Payments" || a.TaxCode != "Tax Exempt" {
 		t.Errorf("FEE_TAX reads %+v", a)
 	}
 }
@@ -86,5 +87,24 @@ func TestParseAccountsRefuses(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Line != c.line || !strings.Contains(fe.Reason, c.reason) {
 			t.Errorf("%s: got %v, want line %d saying %q", c.name, err, c.line, c.reason)
 		}
+	}
+}
+
+// TestWriteAccounts: the chart written out reads back as it was.
+func TestWriteAccounts(t *testing.T) {
+	want, err := ParseAccounts(strings.NewReader(testChart))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := WriteAccounts(&b, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseAccounts(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("read back:\n%+v\nwant\n%+v", got, want)
 	}
 }

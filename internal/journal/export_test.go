@@ -34,7 +34,7 @@ func TestLayoutsGuardFormulas(t *testing.T) {
 
 // What a layout cannot hold stops the export before it writes.
 func TestCheckContents(t *testing.T) {
-	ch := newChart([]Account{{Kind: CaptureGross, Code: "1", Name: "n", TaxCode: "t"}, {Kind: PayoutClearing, Code: "2", Name: "n", TaxCode: "t"}})
+	ch := NewChart([]Account{{Kind: CaptureGross, Code: "1", Name: "n", TaxCode: "t"}, {Kind: PayoutClearing, Code: "2", Name: "n", TaxCode: "t"}})
 	kinds := func(ccy string, largest int64) []KindUse {
 		return []KindUse{{Kind: CaptureGross, Currency: ccy, Largest: largest}, {Kind: PayoutClearing, Currency: ccy, Largest: largest}}
 	}

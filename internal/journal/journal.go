@@ -105,7 +105,10 @@ type Journal struct {
 	Payout   int64
 	Items    int64 // settlement lines behind it
 	Lines    []Line
-	BuiltAt  time.Time
+	// Debits and Credits are its totals as stored, which List and Get
+	// read (0 for a finding); Totals sums Lines instead.
+	Debits, Credits int64
+	BuiltAt         time.Time
 	// AdjustsID is, for an adjustment, the journal of a closed month it
 	// adjusts (0 otherwise). An adjustment's lines are the difference a
 	// later run made, and its Period the first day of the first open month.
@@ -203,12 +206,13 @@ func add(a, b int64) (int64, bool) {
 var ErrNotFound = errors.New("journal not found")
 
 // Filter selects journals for a list: by date (inclusive), status
-// (BALANCED or a finding kind) and batch; zero values select all. Pages
-// come newest first; Cursor is the previous page's Next.
+// (BALANCED or a finding kind), batch and currency; zero values select
+// all. Pages come newest first; Cursor is the previous page's Next.
 type Filter struct {
 	From, To time.Time
 	Status   string
 	BatchID  string
+	Currency string
 	Cursor   string
 	Limit    int
 }

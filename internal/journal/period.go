@@ -29,6 +29,9 @@ type Period struct {
 	ReopenedAt   *time.Time
 	ReopenedBy   string
 	ReopenReason string
+	// Journals is how many journals are dated in the month, adjustments
+	// included: what a close locks (Periods sets it).
+	Journals int64
 }
 
 // ErrPeriodState reports a close of a closed period or a reopen of an open

@@ -211,7 +211,7 @@ func (s *Service) Export(ctx context.Context, w io.Writer, req ExportRequest) (E
 	if err != nil {
 		return ExportSummary{}, err
 	}
-	ch := newChart(accounts)
+	ch := NewChart(accounts)
 	if err := checkContents(req, lay, c, ch); err != nil {
 		return ExportSummary{}, err
 	}
@@ -225,7 +225,7 @@ func (s *Service) Export(ctx context.Context, w io.Writer, req ExportRequest) (E
 		sum.Journals++
 		for i := range j.Lines {
 			l := &j.Lines[i]
-			a, _ := ch.account(l.Kind, j.Currency) // checked by checkContents
+			a, _ := ch.Account(l.Kind, j.Currency) // checked by checkContents
 			if err := cw.Write(lay.row(j, l, a, req)); err != nil {
 				return err
 			}
@@ -258,7 +258,7 @@ func checkRequest(req ExportRequest) (layout, Selection, error) {
 }
 
 // checkContents is everything that would stop an export of c midway.
-func checkContents(req ExportRequest, lay layout, c Contents, ch chart) error {
+func checkContents(req ExportRequest, lay layout, c Contents, ch Chart) error {
 	if len(c.Findings) > 0 {
 		return &BlockedError{Findings: c.Findings}
 	}
@@ -275,7 +275,7 @@ func checkContents(req ExportRequest, lay layout, c Contents, ch chart) error {
 	}
 	var missing []Unmapped
 	for _, k := range c.Kinds {
-		a, ok := ch.account(k.Kind, k.Currency)
+		a, ok := ch.Account(k.Kind, k.Currency)
 		switch {
 		case !ok:
 			missing = append(missing, Unmapped{Kind: k.Kind, Currency: k.Currency})

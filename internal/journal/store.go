@@ -328,11 +328,12 @@ type periodRow struct {
 	ReopenedAt   *time.Time `db:"reopened_at"`
 	ReopenedBy   string     `db:"reopened_by"`
 	ReopenReason string     `db:"reopen_reason"`
+	Journals     int64      `db:"journals"`
 }
 
 func (r periodRow) period() Period {
 	return Period{Month: r.Month.UTC(), Status: PeriodStatus(r.Status), ClosedAt: r.ClosedAt, ClosedBy: r.ClosedBy,
-		ReopenedAt: r.ReopenedAt, ReopenedBy: r.ReopenedBy, ReopenReason: r.ReopenReason}
+		ReopenedAt: r.ReopenedAt, ReopenedBy: r.ReopenedBy, ReopenReason: r.ReopenReason, Journals: r.Journals}
 }
 
 // SetPeriod moves month to status to (closing, or reopening with reason);
@@ -369,11 +370,14 @@ func (s *Store) SetPeriod(ctx context.Context, month time.Time, to PeriodStatus,
 	return r.period(), nil
 }
 
-// Periods returns the periods on record, newest first.
+// Periods returns the periods on record, newest first, each with the
+// number of journals dated in it.
 func (s *Store) Periods(ctx context.Context) ([]Period, error) {
 	const q = `
-		SELECT month, status, closed_at, closed_by, reopened_at, reopened_by, reopen_reason
-		FROM journal_periods ORDER BY month DESC`
+		SELECT p.month, p.status, p.closed_at, p.closed_by, p.reopened_at, p.reopened_by, p.reopen_reason,
+			(SELECT count(*) FROM journals j
+			 WHERE j.period >= p.month AND j.period < p.month + interval '1 month') AS journals
+		FROM journal_periods p ORDER BY p.month DESC`
 	var rows []periodRow
 	if err := sqlx.SelectContext(ctx, s.db, &rows, q); err != nil {
 		return nil, fmt.Errorf("list periods: %w", err)
@@ -473,6 +477,8 @@ type journalRow struct {
 	Reason    string    `db:"reason"`
 	Payout    int64     `db:"payout_minor"`
 	Items     int64     `db:"items"`
+	Debits    int64     `db:"debit_minor"`
+	Credits   int64     `db:"credit_minor"`
 	BuiltAt   time.Time `db:"built_at"`
 	AdjustsID int64     `db:"adjusts_journal_id"`
 	Type      Type      `db:"journal_type"`
@@ -480,12 +486,12 @@ type journalRow struct {
 
 func (r journalRow) journal() Journal {
 	return Journal{ID: r.ID, BatchID: r.BatchID, Currency: r.Currency, Period: r.Period.UTC(), RunID: r.RunID,
-		Status: r.Status, Reason: r.Reason, Payout: r.Payout, Items: r.Items, BuiltAt: r.BuiltAt.UTC(),
-		AdjustsID: r.AdjustsID, Type: r.Type}
+		Status: r.Status, Reason: r.Reason, Payout: r.Payout, Items: r.Items, Debits: r.Debits, Credits: r.Credits,
+		BuiltAt: r.BuiltAt.UTC(), AdjustsID: r.AdjustsID, Type: r.Type}
 }
 
-const journalColumns = `id, batch_id, currency, period, run_id, status, reason, payout_minor, items, built_at,
-	COALESCE(adjusts_journal_id, 0) AS adjusts_journal_id, journal_type`
+const journalColumns = `id, batch_id, currency, period, run_id, status, reason, payout_minor, items, debit_minor,
+	credit_minor, built_at, COALESCE(adjusts_journal_id, 0) AS adjusts_journal_id, journal_type`
 
 // List returns a page of journals without their lines, newest (highest
 // id) first; the cursor is the last id given.
@@ -511,10 +517,11 @@ func (s *Store) List(ctx context.Context, f Filter) (Page, error) {
 		FROM journals
 		WHERE ($1::date IS NULL OR period >= $1::date) AND ($2::date IS NULL OR period <= $2::date)
 			AND ($3 = '' OR status = $3) AND ($4 = '' OR batch_id = $4) AND ($5 = 0 OR id < $5)
+			AND ($7 = '' OR currency = $7)
 		ORDER BY id DESC
 		LIMIT $6`
 	var rows []journalRow
-	if err := sqlx.SelectContext(ctx, s.db, &rows, q, from, to, f.Status, f.BatchID, after, f.Limit+1); err != nil {
+	if err := sqlx.SelectContext(ctx, s.db, &rows, q, from, to, f.Status, f.BatchID, after, f.Limit+1, f.Currency); err != nil {
 		return Page{}, fmt.Errorf("list journals: %w", err)
 	}
 	var p Page
