@@ -60,7 +60,8 @@ func wireDomains(svc *services, cfg config.Config, db *sqlx.DB, log *slog.Logger
 	}
 	con, err := console.New(console.Deps{
 		Log: log, Users: users.New(db, rdb, log, users.Config{}),
-		Payments: a.Payments, Disputes: a.Disputes, Recon: a.Recon, Inbox: a.Inbox, Journals: a.Journals,
+		Payments: a.Payments, Disputes: a.Disputes, Recon: a.Recon, Inbox: a.Inbox,
+		Payouts: a.Payouts, Bank: a.Bank, Journals: a.Journals,
 		Audit: svc.audit, Keys: auth.NewKeys(db), KeyList: svc.keys, Idempotency: svc.idempotency,
 		EnqueueRun: svc.enqueueRun, UploadDir: a.Recon.TempDir(),
 		Secure: strings.HasPrefix(cfg.PublicURL, "https://"),

@@ -210,6 +210,16 @@ func (s *Service) GetStatement(ctx context.Context, id int64) (Statement, error)
 	return out, nil
 }
 
+// Findings returns the findings of the statements ids, by statement id, for
+// a list that shows them beside each statement (ListStatements leaves
+// them out). Statements without findings, or unknown, have no key.
+func (s *Service) Findings(ctx context.Context, ids []int64) (map[int64][]Finding, error) {
+	if len(ids) == 0 {
+		return map[int64][]Finding{}, nil
+	}
+	return NewStore(s.db).Findings(ctx, ids)
+}
+
 // Most entries a page of ListEntries holds, and its default.
 const (
 	MaxEntriesPage     = 1000

@@ -37,11 +37,13 @@ import (
 
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
+	"github.com/payops/payops/internal/bank"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/idempotency"
 	"github.com/payops/payops/internal/inbox"
 	"github.com/payops/payops/internal/journal"
 	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/payout"
 	"github.com/payops/payops/internal/recon"
 	"github.com/payops/payops/internal/users"
 )
@@ -63,6 +65,8 @@ type Deps struct {
 	Payments    *payments.Service
 	Disputes    *disputes.Service
 	Recon       *recon.Service
+	Payouts     *payout.Service // payouts and the bank credits that paid them (payouts.go)
+	Bank        *bank.Service   // bank accounts and statements (bank.go)
 	Inbox       *inbox.Service
 	Journals    *journal.Service
 	Audit       *audit.Store

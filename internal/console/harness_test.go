@@ -24,6 +24,7 @@ import (
 
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
+	"github.com/payops/payops/internal/bank"
 	"github.com/payops/payops/internal/browsertest"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/httpx"
@@ -32,6 +33,7 @@ import (
 	"github.com/payops/payops/internal/logging"
 	"github.com/payops/payops/internal/logging/logtest"
 	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/payout"
 	"github.com/payops/payops/internal/postgres/pgtest"
 	"github.com/payops/payops/internal/recon"
 	"github.com/payops/payops/internal/redistest"
@@ -50,6 +52,8 @@ type env struct {
 	pay      *payments.Service
 	disputes *disputes.Service
 	recon    *recon.Service
+	bank     *bank.Service
+	payouts  *payout.Service // runs check payouts only where a test sets it (payouts_test.go)
 	inbox    *inbox.Service
 	audit    *audit.Store
 	logs     *logtest.Buffer
@@ -80,11 +84,14 @@ func newEnv(t *testing.T) *env {
 	if _, err := e.recon.UseTempDir("console-test"); err != nil {
 		t.Fatal(err)
 	}
+	e.bank = bank.NewService(e.db, bank.Config{ArchiveDir: filepath.Join(dir, "bank")}, log)
+	e.payouts = payout.NewService(e.db, payout.Config{Default: recon.Calendar{Days: 1}}, e.recon)
 	e.users = users.New(e.db, rdb, log, users.Config{Argon2: fastArgon2})
 	e.audit = audit.NewStore(e.db)
 	c, err := New(Deps{
 		Log: log, Users: e.users, Payments: e.pay, Disputes: e.disputes, Recon: e.recon, Inbox: e.inbox,
 		Audit: e.audit, Keys: auth.NewKeys(e.db), KeyList: auth.NewStore(e.db), Idempotency: idempotency.NewStore(e.db),
+		Payouts: e.payouts, Bank: e.bank,
 		EnqueueRun: func(_ context.Context, id int64) error {
 			e.runs.Add(1)
 			go func() {

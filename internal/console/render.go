@@ -17,11 +17,13 @@ import (
 	"github.com/payops/payops/internal/apo"
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/auth"
+	"github.com/payops/payops/internal/bank"
 	"github.com/payops/payops/internal/carddata"
 	"github.com/payops/payops/internal/disputes"
 	"github.com/payops/payops/internal/httpx"
 	"github.com/payops/payops/internal/money"
 	"github.com/payops/payops/internal/payments"
+	"github.com/payops/payops/internal/payout"
 	"github.com/payops/payops/internal/recon"
 	"github.com/payops/payops/internal/users"
 )
@@ -323,6 +325,9 @@ func describe(err error) (problem, bool) {
 		userInvalid  *users.InvalidError
 		userConflict *users.ConflictError
 		keyInvalid   *auth.InvalidError
+		bankInvalid  *bank.InvalidError
+		bankConflict *bank.ConflictError
+		payoutBad    *payout.InvalidError
 		apoErr       *apo.Error
 		upload       *httpx.UploadError
 		tooLarge     *httpx.TooLargeError
@@ -339,14 +344,16 @@ func describe(err error) (problem, bool) {
 	case errors.As(err, &formProblem):
 		return problem{Status: http.StatusUnprocessableEntity, Title: invalidTitle, Fields: []fieldError{{formProblem.Field, formProblem.Message}}}, true
 	case errors.Is(err, payments.ErrNotFound), errors.Is(err, disputes.ErrNotFound), errors.Is(err, recon.ErrNotFound),
-		errors.Is(err, users.ErrNotFound), errors.Is(err, auth.ErrNotFound):
+		errors.Is(err, users.ErrNotFound), errors.Is(err, auth.ErrNotFound), errors.Is(err, bank.ErrNotFound),
+		errors.Is(err, payout.ErrNotFound):
 		return problem{Status: http.StatusNotFound, Title: "Not found", Detail: "It may have been removed, or the link is wrong."}, true
 	case errors.As(err, &disRejected):
 		return problem{Status: http.StatusConflict, Title: "APO refused", Detail: disRejected.Error()}, true
 	case errors.Is(err, disputes.ErrOutcomeUnknown):
 		return problem{Status: http.StatusServiceUnavailable, Title: "APO's answer is unknown",
 			Detail: "Send the same request again: it is safe, nothing will be done twice."}, true
-	case errors.As(err, &payInvalid), errors.As(err, &disInvalid), errors.As(err, &recInvalid), errors.As(err, &userInvalid):
+	case errors.As(err, &payInvalid), errors.As(err, &disInvalid), errors.As(err, &recInvalid), errors.As(err, &userInvalid),
+		errors.As(err, &bankInvalid), errors.As(err, &payoutBad):
 		return problem{Status: http.StatusUnprocessableEntity, Title: invalidTitle, Fields: invalidFields(err)}, true
 	case errors.As(err, &keyInvalid):
 		return problem{Status: http.StatusUnprocessableEntity, Title: invalidTitle, Detail: keyInvalid.Error()}, true
@@ -358,6 +365,8 @@ func describe(err error) (problem, bool) {
 		return problem{Status: http.StatusConflict, Title: "Not possible now", Detail: userConflict.Rule}, true
 	case errors.As(err, &recConflict):
 		return problem{Status: http.StatusConflict, Title: "Not possible now", Detail: recConflict.Rule}, true
+	case errors.As(err, &bankConflict):
+		return problem{Status: http.StatusConflict, Title: "Not possible now", Detail: bankConflict.Rule}, true
 	case errors.Is(err, payments.ErrDuplicate), errors.Is(err, users.ErrDuplicate):
 		return problem{Status: http.StatusConflict, Title: "Already exists", Detail: err.Error()}, true
 	case errors.As(err, &apoErr):
@@ -394,6 +403,8 @@ func invalidFields(err error) []fieldError {
 			d *disputes.InvalidError
 			r *recon.InvalidError
 			u *users.InvalidError
+			b *bank.InvalidError
+			o *payout.InvalidError
 		)
 		switch {
 		case errors.As(err, &p):
@@ -404,6 +415,10 @@ func invalidFields(err error) []fieldError {
 			out = append(out, fieldError{r.Field, r.Reason})
 		case errors.As(err, &u):
 			out = append(out, fieldError{u.Field, u.Reason})
+		case errors.As(err, &b):
+			out = append(out, fieldError{b.Field, b.Reason})
+		case errors.As(err, &o):
+			out = append(out, fieldError{o.Field, o.Reason})
 		}
 	}
 	walk(err)

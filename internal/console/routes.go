@@ -98,4 +98,17 @@ func (c *Console) routes() {
 	m.Handle("POST "+Prefix+"/journals/periods/{month}/close/preview", c.page(auth.NeedFinance, c.journalClosePreview))
 	m.Handle("POST "+Prefix+"/journals/periods/{month}/close", c.page(auth.NeedFinance, c.journalClose))
 	m.Handle("POST "+Prefix+"/journals/periods/{month}/reopen", c.page(auth.NeedAdmin, c.journalReopen))
+	// Payouts (payouts.go): finance reads them, as the API's payout routes.
+	m.Handle("GET "+Prefix+"/payouts", c.page(auth.NeedFinance, c.payoutList))
+	m.Handle("GET "+Prefix+"/payouts/{id}", c.page(auth.NeedFinance, c.payoutDetail))
+	// Bank (bank.go), as the API's bank routes: reads need read, statement
+	// uploads finance, configuring an account admin (asked first).
+	m.Handle("GET "+Prefix+"/bank", c.page(auth.NeedRead, c.bankPage))
+	m.Handle("POST "+Prefix+"/bank/accounts/preview", c.page(auth.NeedAdmin, c.bankCreatePreview))
+	m.Handle("POST "+Prefix+"/bank/accounts", c.page(auth.NeedAdmin, c.bankCreate))
+	m.Handle("GET "+Prefix+"/bank/accounts/{id}", c.page(auth.NeedRead, c.bankAccount))
+	m.Handle("POST "+Prefix+"/bank/accounts/{id}/preview", c.page(auth.NeedAdmin, c.bankChangePreview))
+	m.Handle("POST "+Prefix+"/bank/accounts/{id}", c.page(auth.NeedAdmin, c.bankChange))
+	m.Handle("POST "+Prefix+"/bank/statements", c.page(auth.NeedFinance, c.bankUpload))
+	m.Handle("GET "+Prefix+"/bank/statements/{id}", c.page(auth.NeedRead, c.bankStatement))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"time"
 
@@ -18,11 +19,12 @@ import (
 	"github.com/payops/payops/internal/recon/report"
 )
 
-// Batches is what the read side needs of recon: a batch's lines and the
-// batches that settled a payment.
+// Batches is what the read side needs of recon: a batch's lines, the
+// batches that settled a payment, and the current discrepancies.
 type Batches interface {
 	LinesOfBatch(ctx context.Context, runID int64, batchID, currency string) ([]recon.BatchLine, error)
 	PaymentBatches(ctx context.Context, paymentID string) ([]string, error)
+	CurrentDiscrepancies(ctx context.Context, f recon.CurrentFilter) (recon.Page[recon.Discrepancy], error)
 }
 
 // Service registers, matches and judges payouts (recon.PayoutChecker) and
@@ -395,6 +397,77 @@ func (s *Service) Get(ctx context.Context, id int64) (Detail, error) {
 		return Detail{}, err
 	}
 	return d, nil
+}
+
+// LinePayments returns, by APO id, the payment (our id) each of lines
+// names by its transactionId: the payment itself, or its capture, refund
+// or dispute. A line naming nothing of ours (a fee, a reserve release, a
+// transaction we never made) has no key.
+func (s *Service) LinePayments(ctx context.Context, lines []recon.BatchLine) (map[string]string, error) {
+	seen := map[string]bool{}
+	var ids []string
+	for _, l := range lines {
+		if l.TransactionID != "" && !seen[l.TransactionID] {
+			seen[l.TransactionID] = true
+			ids = append(ids, l.TransactionID)
+		}
+	}
+	if len(ids) == 0 {
+		return map[string]string{}, nil
+	}
+	return NewStore(s.db).paymentsOf(ctx, ids)
+}
+
+// Discrepancies returns the current discrepancies (any status) about the
+// payout d: PAYOUT_NOT_RECEIVED and PAYOUT_AMOUNT_MISMATCH of its due
+// date's run, which name it, and PAYOUT_LATE and PAYOUT_DUPLICATED of the
+// runs of its credits' booking dates, which name a credit linked to it.
+// They come by period, then as recon lists them.
+func (s *Service) Discrepancies(ctx context.Context, d Detail) ([]recon.Discrepancy, error) {
+	type query struct {
+		day  time.Time
+		kind recon.Kind
+	}
+	qs := []query{{d.DueDate, recon.PayoutNotReceived}, {d.DueDate, recon.PayoutAmountMismatch}}
+	entries := map[int64]bool{}
+	days := map[time.Time]bool{}
+	for _, l := range d.Links {
+		entries[l.EntryID] = true
+	}
+	for _, c := range d.Credits {
+		if !c.BookingDate.IsZero() && !days[c.BookingDate] {
+			days[c.BookingDate] = true
+			qs = append(qs, query{c.BookingDate, recon.PayoutLate}, query{c.BookingDate, recon.PayoutDuplicated})
+		}
+	}
+	var out []recon.Discrepancy
+	for _, q := range qs {
+		f := recon.CurrentFilter{Kind: q.kind, PeriodFrom: q.day, PeriodTo: q.day, Limit: 500}
+		for {
+			page, err := s.batches.CurrentDiscrepancies(ctx, f)
+			if err != nil {
+				return nil, err
+			}
+			for _, x := range page.Items {
+				var about struct {
+					PayoutID int64 `json:"payout_id"`
+					EntryID  int64 `json:"entry_id"`
+				}
+				if json.Unmarshal(x.Details, &about) != nil {
+					continue
+				}
+				if about.PayoutID == d.ID || (about.PayoutID == 0 && entries[about.EntryID]) {
+					out = append(out, x)
+				}
+			}
+			if page.Next == "" {
+				break
+			}
+			f.Cursor = page.Next
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Period.Before(out[j].Period) })
+	return out, nil
 }
 
 // Receipts returns the payouts a credit linked by run runID now shows

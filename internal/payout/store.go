@@ -205,6 +205,37 @@ func (s *Store) linkedBetween(ctx context.Context, from, to time.Time) ([]int64,
 	return ids, nil
 }
 
+// paymentsOf returns, by APO id, our id of the payment that APO id names:
+// a payment's own, one of its captures' or refunds', or one of its
+// disputes'. Cross-domain read, justified: it reads payments,
+// payment_transactions (internal/payments) and disputes (internal/disputes)
+// only so that a payout page can link each of its settlement lines to its
+// payment, as recon.PaymentBatches traces the other way; each lookup is by
+// a unique index.
+func (s *Store) paymentsOf(ctx context.Context, apoIDs []string) (map[string]string, error) {
+	const q = `
+		SELECT apo_payment_id AS apo_id, id::text AS payment_id FROM payments WHERE apo_payment_id = ANY($1)
+		UNION ALL
+		SELECT apo_id, payment_id::text FROM payment_transactions
+		WHERE type IN ('CAPTURE', 'REFUND') AND apo_id = ANY($1)
+		UNION ALL
+		SELECT apo_dispute_id, payment_id::text FROM disputes WHERE payment_id IS NOT NULL AND apo_dispute_id = ANY($1)`
+	var rows []struct {
+		APOID     string `db:"apo_id"`
+		PaymentID string `db:"payment_id"`
+	}
+	if err := sqlx.SelectContext(ctx, s.db, &rows, q, postgres.Array(apoIDs)); err != nil {
+		return nil, fmt.Errorf("payments of settlement lines: %w", err)
+	}
+	out := make(map[string]string, len(rows))
+	for _, r := range rows {
+		if _, ok := out[r.APOID]; !ok {
+			out[r.APOID] = r.PaymentID
+		}
+	}
+	return out, nil
+}
+
 // bankDays returns the days from..to with a payout due (in an account) or a
 // credit booked in a settlement account, with the last change of the
 // payouts due that day and the last arrival of a statement covering it.
