@@ -575,6 +575,8 @@ type ListPaymentsInput struct {
 	Acquirer         string    `query:"acquirer" maxLength:"128" doc:"Acquirer name, as APO reports it"`
 	NeedsReview      string    `query:"needs_review" enum:"true,false" doc:"Only payments that need (or do not need) review"`
 	ExpiringWithin   string    `query:"expiring_within" example:"24h" doc:"Only AUTHORIZED payments whose authorization lapses within this Go duration (e.g. 24h, 90m; at most 720h)"`
+	Sort             string    `query:"sort" enum:"created,amount,status" doc:"Order of the list: created (the default), amount (in minor units, whatever the currency) or status; ties in id order. A cursor pages the order it came from"`
+	Dir              string    `query:"dir" enum:"asc,desc" doc:"Direction of sort; by default newest first, largest amount first, statuses A to Z"`
 	Cursor           string    `query:"cursor" doc:"next_cursor of the previous page"`
 	Limit            int       `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size"`
 }
@@ -587,7 +589,7 @@ func (in *ListPaymentsInput) filter(now time.Time) (payments.Filter, error) {
 		ReferenceOrderID: in.ReferenceOrderID, OrderIDContains: in.OrderIDContains, PaymentRequestID: in.PaymentRequestID,
 		APOPaymentID: in.PaymentID, BuyerEmail: in.BuyerEmail, BuyerReference: in.BuyerReference,
 		Currency: in.Currency, AmountMin: in.AmountMin, AmountMax: in.AmountMax,
-		Last4: in.Last4, Acquirer: in.Acquirer, Cursor: in.Cursor, Limit: in.Limit}
+		Last4: in.Last4, Acquirer: in.Acquirer, Sort: in.Sort, Dir: in.Dir, Cursor: in.Cursor, Limit: in.Limit}
 	if in.NeedsReview != "" {
 		v := in.NeedsReview == "true"
 		f.NeedsReview = &v

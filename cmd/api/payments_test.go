@@ -461,6 +461,8 @@ func TestBadInputNeverReachesAPO(t *testing.T) {
 		"limit=0":                                "limit",
 		"limit=201":                              "limit",
 		"cursor=bm90LWEtY3Vyc29y":                "cursor",
+		"sort=fee":                               "sort",
+		"sort=amount&dir=up":                     "dir",
 		"payment_id=" + strings.Repeat("x", 200): "payment_id",
 	} {
 		resp, b := e.call(t, http.MethodGet, "/v1/payments?"+query, e.viewer, nil)
@@ -650,6 +652,8 @@ func TestListPaymentsFilters(t *testing.T) {
 		"needs_review=false&status=FAILED":           {failed.ID},
 		"expiring_within=240h":                       {ok2.ID, ok1.ID},
 		"expiring_within=1h":                         {},
+		"sort=amount&dir=asc":                        {ok1.ID, ok2.ID, failed.ID},
+		"sort=amount&status=AUTHORIZED":              {ok2.ID, ok1.ID},
 		"created_from=" + url.QueryEscape(time.Now().Add(time.Hour).Format(time.RFC3339)): {},
 		"created_to=" + url.QueryEscape(time.Now().Add(time.Hour).Format(time.RFC3339)):   {failed.ID, ok2.ID, ok1.ID},
 	} {

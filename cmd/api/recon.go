@@ -585,6 +585,8 @@ type CurrentDiscrepanciesInput struct {
 	PeriodTo      string `query:"period_to" format:"date" example:"2024-03-31" doc:"Only periods up to this date, inclusive"`
 	OlderThanDays int    `query:"older_than_days" minimum:"1" example:"7" doc:"Only periods more than this many days before today (UTC)"`
 	RunID         int64  `query:"run_id" minimum:"1" doc:"Only this run's; it must be its period's latest succeeded run"`
+	Sort          string `query:"sort" enum:"age,amount,kind" doc:"Order of the list: age (the default; the order runs found them in), amount (the report's, else ours, with its sign, whatever the currency; none last) or kind; ties in id order. A cursor pages the order it came from"`
+	Dir           string `query:"dir" enum:"asc,desc" doc:"Direction of sort; by default oldest first, largest amount first, kinds A to Z"`
 	Cursor        string `query:"cursor" maxLength:"200" doc:"next_cursor of the previous page"`
 	Limit         int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size"`
 
@@ -607,7 +609,7 @@ func (in *CurrentDiscrepanciesInput) Resolve(ctx huma.Context) []error {
 func (h reconAPI) currentDiscrepancies(ctx context.Context, in *CurrentDiscrepanciesInput) (*DiscrepancyListOutput, error) {
 	f := recon.CurrentFilter{RunID: in.RunID, Kind: recon.Kind(in.Kind), Status: recon.Status(in.Status),
 		Currency: in.Currency, MinMinor: in.minAmount, MaxMinor: in.maxAmount, OlderThanDays: in.OlderThanDays,
-		Cursor: in.Cursor, Limit: in.Limit}
+		Sort: in.Sort, Dir: in.Dir, Cursor: in.Cursor, Limit: in.Limit}
 	for _, p := range []struct {
 		name, value string
 		to          *time.Time

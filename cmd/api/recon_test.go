@@ -860,7 +860,16 @@ func TestReconDiscrepancyReopenAndCurrent(t *testing.T) {
 		page2.Items[0].ID <= page1.Items[0].ID {
 		t.Fatalf("pages %+v %+v", page1, page2)
 	}
+	// Youngest first, a page at a time.
+	young1 := current("sort=age&dir=asc&limit=1")
+	young2 := current("sort=age&dir=asc&limit=1&cursor=" + young1.NextCursor)
+	if len(young1.Items) != 1 || len(young2.Items) != 1 || young1.Items[0].ID != page2.Items[0].ID ||
+		young2.Items[0].ID != page1.Items[0].ID || young2.NextCursor != "" {
+		t.Fatalf("youngest first: pages %+v %+v", young1, young2)
+	}
 	for query, param := range map[string]string{
+		"sort=created":     "sort",
+		"sort=kind&dir=up": "dir",
 		"run_id=" + strconv.FormatInt(first.ID, 10): "run_id", // superseded
 		"run_id=999999":                               "run_id",
 		"period_from=01-03-2024":                      "period_from",

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,17 +42,20 @@ type paymentSearchForm struct {
 	OrderID        string // part of the order id
 	Buyer          string // an email, or the merchant's buyer reference
 	Last4          string
+	Sort           string // one of payments.Sorts; the header links set it
+	Dir            string // asc, desc
 	Limit          string
 }
 
 // paymentSearchParams are the URL names of paymentSearchForm's fields,
 // in the order a shared link writes them.
 var paymentSearchParams = []string{"q", "status", "currency", "amount_min", "amount_max", "acquirer", "created_from",
-	"created_to", "created_within", "needs_review", "expiring_within", "order_id", "buyer", "last4", "limit"}
+	"created_to", "created_within", "needs_review", "expiring_within", "order_id", "buyer", "last4", "sort", "dir", "limit"}
 
 func (f *paymentSearchForm) fields() []*string {
 	return []*string{&f.Q, &f.Status, &f.Currency, &f.AmountMin, &f.AmountMax, &f.Acquirer, &f.CreatedFrom,
-		&f.CreatedTo, &f.CreatedWithin, &f.NeedsReview, &f.ExpiringWithin, &f.OrderID, &f.Buyer, &f.Last4, &f.Limit}
+		&f.CreatedTo, &f.CreatedWithin, &f.NeedsReview, &f.ExpiringWithin, &f.OrderID, &f.Buyer, &f.Last4, &f.Sort, &f.Dir,
+		&f.Limit}
 }
 
 // paymentSearch is a parsed search: the filter for the domain, the
@@ -95,9 +99,14 @@ func (c *Console) parsePaymentSearch(ctx context.Context, q url.Values, zone *ti
 			s.Query.Set(paymentSearchParams[i], *p)
 		}
 	}
-	// Codes are upper case; people type them either way.
+	// Codes are upper case, orders lower case; people type them either way.
 	for name, p := range map[string]*string{"currency": &s.Form.Currency, "status": &s.Form.Status} {
 		if *p = strings.ToUpper(*p); *p != "" {
+			s.Query.Set(name, *p)
+		}
+	}
+	for name, p := range map[string]*string{"sort": &s.Form.Sort, "dir": &s.Form.Dir} {
+		if *p = strings.ToLower(*p); *p != "" {
 			s.Query.Set(name, *p)
 		}
 	}
@@ -105,6 +114,7 @@ func (c *Console) parsePaymentSearch(ctx context.Context, q url.Values, zone *ti
 	f.Status = payments.Status(s.Form.Status)
 	f.Currency, f.Acquirer, f.Last4 = s.Form.Currency, s.Form.Acquirer, s.Form.Last4
 	f.OrderIDContains = s.Form.OrderID
+	f.Sort, f.Dir = s.Form.Sort, s.Form.Dir
 	f.Cursor = q.Get("cursor")
 	if strings.Contains(s.Form.Buyer, "@") {
 		f.BuyerEmail = s.Form.Buyer
@@ -311,8 +321,9 @@ type paymentListData struct {
 	Items    []payments.Payment
 	Next     string // the next page's URL; "" on the last
 	First    string // the first page's URL, on a later page
-	Export   string // the CSV of every matching payment
+	Export   string // the CSV of every matching payment, in the list's order
 	Filtered bool   // any filter is set
+	Sort     listSort
 	Statuses []payments.Status
 	Problem  *view // a problem with the filters, on a page load
 	Partial  bool  // rendered for an htmx swap of the results
@@ -329,8 +340,11 @@ func (c *Console) paymentList(w http.ResponseWriter, r *http.Request, s *session
 	}
 	partial := r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Target") == "results"
 	data := paymentListData{Form: search.Form, Query: search.Query, Hint: search.Hint, Items: page.Items,
-		Filtered: len(dropParam(search.Query, "limit")) > 0, Statuses: payments.Statuses, Partial: partial,
-		Export: Prefix + "/payments/export.csv" + encodeQuery(dropParam(search.Query, "limit"))}
+		Filtered: len(dropParams(search.Query, "limit", "sort", "dir")) > 0,
+		Statuses: payments.Statuses, Partial: partial,
+		Export: Prefix + "/payments/export.csv" + encodeQuery(dropParam(search.Query, "limit")),
+		Sort: newListSort(Prefix+"/payments", search.Query, payments.SortCreated, payments.DefaultDir, paymentSortCaptions,
+			"results")}
 	if search.Filter.Cursor != "" {
 		data.First = Prefix + "/payments" + encodeQuery(search.Query)
 	}
@@ -362,9 +376,16 @@ func (c *Console) paymentList(w http.ResponseWriter, r *http.Request, s *session
 	return nil
 }
 
-// paymentExport streams every payment the filters select as CSV
-// (payments.Service.WriteCSV: keyset batches, formula-injection guard, no
-// card token). A problem found before the first byte is an ordinary
+// paymentSortCaptions say each order of the list in words.
+var paymentSortCaptions = map[string][2]string{
+	payments.SortCreated: {"oldest first", "newest first"},
+	payments.SortAmount:  {"smallest amount first", "largest amount first"},
+	payments.SortStatus:  {"by status, A to Z", "by status, Z to A"},
+}
+
+// paymentExport streams every payment the filters select as CSV, in the
+// list's order (payments.Service.WriteCSV: keyset batches,
+// formula-injection guard, no card token). A problem found before the first byte is an ordinary
 // problem page; a failure mid-stream cuts the connection, so the download
 // is seen to fail instead of ending short.
 func (c *Console) paymentExport(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -579,10 +600,13 @@ func paymentSourceLabel(s payments.Source) string {
 // ---- small helpers ----
 
 // dropParam is q less key.
-func dropParam(q url.Values, key string) url.Values {
+func dropParam(q url.Values, key string) url.Values { return dropParams(q, key) }
+
+// dropParams is q less keys.
+func dropParams(q url.Values, keys ...string) url.Values {
 	c := url.Values{}
 	for k, v := range q {
-		if k != key {
+		if !slices.Contains(keys, k) {
 			c[k] = v
 		}
 	}

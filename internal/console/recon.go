@@ -528,6 +528,22 @@ type reconDiscrepanciesData struct {
 	Filter string
 	// Confirm is a bulk change to confirm (a plain form's preview).
 	Confirm *reconConfirm
+	// Sort is the table's order; SortBy and SortDir as the URL gave them,
+	// which the filter form keeps.
+	Sort            listSort
+	SortBy, SortDir string
+}
+
+// Filtered reports whether any filter is set (an order is not one).
+func (d reconDiscrepanciesData) Filtered() bool {
+	return len(dropParams(d.Query, "sort", "dir")) > 0
+}
+
+// reconSortCaptions say each order of the discrepancies in words.
+var reconSortCaptions = map[string][2]string{
+	recon.SortAge:    {"newest first", "oldest first"},
+	recon.SortAmount: {"smallest amount first", "largest amount first"},
+	recon.SortKind:   {"by kind, A to Z", "by kind, Z to A"},
 }
 
 // reconAnyStatus is the status filter's value for every status; without
@@ -551,9 +567,16 @@ func reconCurrentFilter(q url.Values) (recon.CurrentFilter, reconDiscrepanciesDa
 			d.Query.Set(k, v)
 		}
 	}
+	// The bulk form's filter selects; the order only lists.
 	d.Filter = d.Query.Encode()
+	d.SortBy, d.SortDir = strings.ToLower(strings.TrimSpace(q.Get("sort"))), strings.ToLower(strings.TrimSpace(q.Get("dir")))
+	for k, v := range map[string]string{"sort": d.SortBy, "dir": d.SortDir} {
+		if v != "" {
+			d.Query.Set(k, v)
+		}
+	}
 	d.Kinds = reconKindsOptions(d.Kind)
-	f := recon.CurrentFilter{Cursor: q.Get("cursor"), Limit: reconPageSize, Currency: d.Currency}
+	f := recon.CurrentFilter{Cursor: q.Get("cursor"), Limit: reconPageSize, Currency: d.Currency, Sort: d.SortBy, Dir: d.SortDir}
 	var err error
 	switch d.Status {
 	case "":
@@ -621,6 +644,7 @@ func (c *Console) reconDiscrepancyPage(ctx context.Context, q url.Values) (recon
 	}
 	d.Path, d.Now = Prefix+"/recon/discrepancies", c.d.Now()
 	d.Back = d.Link()
+	d.Sort = newListSort(d.Path, d.Query, recon.SortAge, recon.DefaultDir, reconSortCaptions, "")
 	page, err := c.d.Recon.CurrentDiscrepancies(ctx, f)
 	if err != nil {
 		return d, err

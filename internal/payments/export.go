@@ -16,7 +16,7 @@ import (
 // flat however many payments match.
 const exportBatch = 1000
 
-// Export calls fn with every payment f selects, newest first, ignoring
+// Export calls fn with every payment f selects, in f's order, ignoring
 // f.Cursor and f.Limit. It reads exportBatch payments per query and stops
 // at fn's first error, which it returns, or when ctx is done. A bad filter
 // value is an *InvalidError, as for List.
@@ -60,7 +60,7 @@ func major(p Payment, minor int64) string {
 }
 
 // WriteCSV writes every payment f selects to w as CSV with a header row,
-// newest first (Export; see csvColumns for what each column holds). Writes
+// in f's order (Export; see csvColumns for what each column holds). Writes
 // to w are buffered and the filter is checked first, so a bad filter or a
 // failing first query leaves w untouched and the caller may still answer
 // with an error; a later error leaves the file incomplete.

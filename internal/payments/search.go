@@ -38,6 +38,12 @@ func (f Filter) validate() error {
 		v.add("last4", "4 digits")
 	}
 	f.checkAmount(&v)
+	if _, ok := sorts[f.sort()]; !ok {
+		v.add("sort", "one of "+strings.Join(Sorts, ", "))
+	}
+	if f.Dir != "" && f.Dir != "asc" && f.Dir != "desc" {
+		v.add("dir", "asc or desc")
+	}
 	return errors.Join(v...)
 }
 

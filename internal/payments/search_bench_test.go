@@ -13,6 +13,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/payops/payops/internal/postgres"
 	"github.com/payops/payops/internal/postgres/pgtest"
 )
 
@@ -52,6 +53,18 @@ func BenchmarkSearchMillion(b *testing.B) {
 	// them all (the newest-first index wins then).
 	one := first.Items[7].ReferenceOrderID[len("ORD-00000000-"):]
 	amount := first.Items[3].Amount
+	// The sorted lists: a first page, the next, and one from the middle of
+	// the amounts (where an index that does not lead with the key would
+	// scan half the table to reach the cursor).
+	byAmount, err := svc.List(ctx, Filter{Sort: SortAmount})
+	if err != nil || byAmount.Next == "" {
+		b.Fatalf("by amount: %v", err)
+	}
+	byStatus, err := svc.List(ctx, Filter{Sort: SortStatus, Dir: "desc"})
+	if err != nil || byStatus.Next == "" {
+		b.Fatalf("by status: %v", err)
+	}
+	midAmount := postgres.Order{Key: "amount_minor", Type: postgres.KeyInt}.Cursor(int64(50_000), first.Items[0].ID)
 	filters := []struct {
 		name string
 		f    Filter
@@ -68,6 +81,13 @@ func BenchmarkSearchMillion(b *testing.B) {
 		{"exact-amount", Filter{Currency: amount.Currency, AmountMin: amount.Minor, AmountMax: amount.Minor}},
 		{"amount-range", Filter{Currency: "GBP", AmountMin: 10000, AmountMax: 10100}},
 		{"currency", Filter{Currency: "JPY"}},
+		{"sort-amount", Filter{Sort: SortAmount}},
+		{"sort-amount-next", Filter{Sort: SortAmount, Cursor: byAmount.Next}},
+		{"sort-amount-middle", Filter{Sort: SortAmount, Dir: "asc", Cursor: midAmount}},
+		{"sort-amount-currency", Filter{Sort: SortAmount, Dir: "asc", Currency: "JPY", Cursor: midAmount}},
+		{"sort-status", Filter{Sort: SortStatus}},
+		{"sort-status-next", Filter{Sort: SortStatus, Dir: "desc", Cursor: byStatus.Next}},
+		{"sort-status-filtered", Filter{Sort: SortStatus, Acquirer: "acquirer-3"}},
 	}
 	explain := NewStore(explainer{DB: db, b: b})
 	for _, c := range filters {

@@ -149,6 +149,8 @@ func TestFilterValidation(t *testing.T) {
 		"amount max needs one": {payments.Filter{AmountMax: 100}, []string{"currency"}},
 		"negative amounts":     {payments.Filter{Currency: "USD", AmountMin: -1, AmountMax: -2}, []string{"amount_min", "amount_max"}},
 		"amount range":         {payments.Filter{Currency: "USD", AmountMin: 200, AmountMax: 100}, []string{"amount_max"}},
+		"unknown sort":         {payments.Filter{Sort: "fee"}, []string{"sort"}},
+		"unknown direction":    {payments.Filter{Sort: payments.SortAmount, Dir: "up"}, []string{"dir"}},
 		"every bad value": {payments.Filter{Status: "PAID", OrderIDContains: "x", Currency: "XXY", AmountMin: 5, AmountMax: 1},
 			[]string{"status", "order_id_contains", "currency", "amount_max"}},
 	} {

@@ -314,7 +314,8 @@ func (s *Service) GetDetail(ctx context.Context, id string) (Detail, error) {
 	return Detail{Payment: p, Transactions: txs, Events: evs}, nil
 }
 
-// List returns a page of the payments f selects, newest first. A bad filter
+// List returns a page of the payments f selects, in f's order (newest
+// first by default). A bad filter
 // value is an *InvalidError naming it (several are joined).
 func (s *Service) List(ctx context.Context, f Filter) (Page[Payment], error) {
 	if err := f.validate(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -234,7 +235,9 @@ type Filter struct {
 	Acquirer         string
 	NeedsReview      *bool
 	ExpiringBefore   time.Time // AUTHORIZED with auth_expiry_time before this
-	Cursor           string    // from the previous page's Next
+	Sort             string    // one of Sorts; "" is SortCreated
+	Dir              string    // "asc" or "desc"; "" is DefaultDir(Sort)
+	Cursor           string    // from the previous page's Next, in the same order
 	Limit            int
 }
 
@@ -244,10 +247,10 @@ type Page[T any] struct {
 	Next  string // empty on the last page
 }
 
-// List returns payments newest first. Pagination is by (created_at, id), so
-// pages stay stable while new payments arrive.
+// List returns payments in f's order, newest first by default. Pagination
+// is by (sort key, id), so pages stay stable while new payments arrive.
 func (s *Store) List(ctx context.Context, f Filter) (Page[Payment], error) {
-	items, next, err := s.page(ctx, f.keyset(), f.Cursor, postgres.PageLimit(f.Limit))
+	items, next, err := s.page(ctx, f, f.keyset(), f.Cursor, postgres.PageLimit(f.Limit))
 	if errors.Is(err, postgres.ErrBadCursor) {
 		return Page[Payment]{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
 	}
@@ -257,10 +260,15 @@ func (s *Store) List(ctx context.Context, f Filter) (Page[Payment], error) {
 	return Page[Payment]{Items: items, Next: next}, nil
 }
 
-// page reads at most limit payments of k after cursor, newest first.
-func (s *Store) page(ctx context.Context, k postgres.Keyset, cursor string, limit int) ([]Payment, string, error) {
-	return postgres.KeysetPage(ctx, s.db, k, cursor, limit, paymentRow.payment,
-		func(p Payment) (time.Time, string) { return p.CreatedAt, p.ID })
+// page reads at most limit payments of k after cursor, in f's order.
+func (s *Store) page(ctx context.Context, f Filter, k postgres.Keyset, cursor string, limit int) ([]Payment, string, error) {
+	o, ok := sorts[f.sort()]
+	if !ok {
+		return nil, "", &InvalidError{Field: "sort", Reason: "one of " + strings.Join(Sorts, ", ")}
+	}
+	k.Order = &postgres.Order{Key: o.key, Type: o.typ, Desc: f.desc()}
+	return postgres.KeysetPageBy(ctx, s.db, k, cursor, limit, paymentRow.payment,
+		func(p Payment) (any, any) { return o.value(p), p.ID })
 }
 
 // keyset is the query of the payments f selects, its Cursor and Limit aside.

@@ -10,14 +10,16 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// Keyset is a list query read newest first by (TimeColumn, id), one page at
-// a time, so pages stay stable while new rows arrive: the lists of
-// payments, disputes, notifications and console users. Ascending reads it
-// earliest first instead (disputes by defence deadline).
+// Keyset is a list query read one page at a time in a fixed order, so
+// pages stay stable while new rows arrive: the lists of payments,
+// disputes, notifications and console users. Most read newest first by
+// (TimeColumn, id); Ascending reads earliest first instead (disputes by
+// defence deadline). A list its user sorts sets Order instead.
 type Keyset struct {
 	From       string // "SELECT <columns> FROM <table>"
 	TimeColumn string // created_at, received_at …, or a non-null expression of the row
 	Ascending  bool
+	Order      *Order // when set, the order instead of TimeColumn and Ascending
 	where      []string
 	args       []any
 }
@@ -27,37 +29,57 @@ func (k *Keyset) Where(cond string, args ...any) {
 	var b strings.Builder
 	for _, part := range strings.SplitAfter(cond, "?") {
 		if strings.HasSuffix(part, "?") {
-			k.args = append(k.args, args[0])
+			part = strings.TrimSuffix(part, "?") + k.arg(args[0])
 			args = args[1:]
-			part = strings.TrimSuffix(part, "?") + "$" + strconv.Itoa(len(k.args))
 		}
 		b.WriteString(part)
 	}
 	k.where = append(k.where, b.String())
 }
 
+// arg adds v to the query's arguments and returns its placeholder.
+func (k *Keyset) arg(v any) string {
+	k.args = append(k.args, v)
+	return "$" + strconv.Itoa(len(k.args))
+}
+
+func (k Keyset) order() Order {
+	if k.Order != nil {
+		return *k.Order
+	}
+	return Order{Key: k.TimeColumn, Type: KeyTime, Desc: !k.Ascending}
+}
+
 // KeysetPage reads the page of k after cursor ("" is the first page) of at
 // most limit rows (limit > 0), converted by conv, and the cursor of the next
-// page ("" on the last); key gives an item's (time, id). A cursor that
-// EncodeTimeCursor did not make is ErrBadCursor.
+// page ("" on the last); key gives an item's (time, id). A cursor that k's
+// order did not make is ErrBadCursor.
 func KeysetPage[R, T any](ctx context.Context, db sqlx.QueryerContext, k Keyset, cursor string, limit int,
 	conv func(R) T, key func(T) (time.Time, string)) ([]T, string, error) {
-	after, order := "<", "DESC"
-	if k.Ascending {
-		after, order = ">", "ASC"
-	}
+	return KeysetPageBy(ctx, db, k, cursor, limit, conv, func(item T) (any, any) {
+		at, id := key(item)
+		return at, id
+	})
+}
+
+// KeysetPageBy is KeysetPage for any Order: key gives an item's sort key
+// and id, of the types Order.Cursor takes. A cursor the order did not make
+// is ErrBadCursor.
+func KeysetPageBy[R, T any](ctx context.Context, db sqlx.QueryerContext, k Keyset, cursor string, limit int,
+	conv func(R) T, key func(T) (any, any)) ([]T, string, error) {
+	o := k.order()
 	if cursor != "" {
-		at, id, err := DecodeTimeCursor(cursor)
+		cond, err := o.After(cursor, k.arg)
 		if err != nil {
 			return nil, "", err
 		}
-		k.Where("("+k.TimeColumn+", id) "+after+" (?, ?)", at, id)
+		k.where = append(k.where, cond)
 	}
 	q := k.From
 	if len(k.where) > 0 {
 		q += ` WHERE ` + strings.Join(k.where, " AND ")
 	}
-	q += fmt.Sprintf(` ORDER BY %s %s, id %s LIMIT %d`, k.TimeColumn, order, order, limit+1)
+	q += fmt.Sprintf(` ORDER BY %s LIMIT %d`, o.By(), limit+1)
 	var rows []R
 	if err := sqlx.SelectContext(ctx, db, &rows, q, k.args...); err != nil {
 		return nil, "", err
@@ -68,7 +90,7 @@ func KeysetPage[R, T any](ctx context.Context, db sqlx.QueryerContext, k Keyset,
 	}
 	var next string
 	if len(rows) > limit {
-		next = EncodeTimeCursor(key(items[limit-1]))
+		next = o.Cursor(key(items[limit-1]))
 	}
 	return items, next, nil
 }

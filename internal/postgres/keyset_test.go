@@ -107,3 +107,78 @@ func TestKeysetPage(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysetPageSortedWithTies pages a list sorted by each kind of key, both
+// ways, 10 rows a page, where the 25 rows hold only 3 distinct values of
+// each key: the pages put together are the whole list in (key, id) order,
+// each row once, for UUID and serial ids and by a serial id alone.
+func TestKeysetPageSortedWithTies(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	if _, err := db.Exec(`CREATE TABLE sorted (id uuid PRIMARY KEY, serial bigint NOT NULL UNIQUE,
+		at timestamptz NOT NULL, amount bigint NOT NULL, kind text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`
+		INSERT INTO sorted
+		SELECT md5('s' || g)::uuid, 1000 - g, timestamptz '2026-12-01' + (g % 3 || ' hours')::interval,
+			(g * 7 % 3) * 500 - 500, (ARRAY['b|x', 'a', 'c'])[g % 3 + 1]
+		FROM generate_series(1, 25) AS g`); err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		ID     string    `db:"id"`
+		Serial int64     `db:"serial"`
+		At     time.Time `db:"at"`
+		Amount int64     `db:"amount"`
+		Kind   string    `db:"kind"`
+	}
+	orders := []struct {
+		o   postgres.Order
+		key func(row) (any, any)
+	}{
+		{postgres.Order{Key: "at", Type: postgres.KeyTime}, func(r row) (any, any) { return r.At, r.ID }},
+		{postgres.Order{Key: "amount", Type: postgres.KeyInt}, func(r row) (any, any) { return r.Amount, r.ID }},
+		{postgres.Order{Key: "kind", Type: postgres.KeyText}, func(r row) (any, any) { return r.Kind, r.ID }},
+		{postgres.Order{Key: "kind", Type: postgres.KeyText, ID: "serial", IntID: true},
+			func(r row) (any, any) { return r.Kind, r.Serial }},
+		{postgres.Order{ID: "serial", IntID: true}, func(r row) (any, any) { return nil, r.Serial }},
+	}
+	for _, c := range orders {
+		for _, desc := range []bool{false, true} {
+			o := c.o
+			o.Desc = desc
+			var want []row
+			if err := db.Select(&want, `SELECT id, serial, at, amount, kind FROM sorted ORDER BY `+o.By()); err != nil {
+				t.Fatal(err)
+			}
+			var got []row
+			cursor, pages := "", 0
+			for {
+				k := postgres.Keyset{From: `SELECT id, serial, at, amount, kind FROM sorted`, Order: &o}
+				k.Where("amount <> ?", 12345) // a filter's placeholder numbered before the cursor's
+				items, next, err := postgres.KeysetPageBy(ctx, db, k, cursor, 10, func(r row) row { return r }, c.key)
+				if err != nil {
+					t.Fatalf("%s: %v", o.By(), err)
+				}
+				got, pages = append(got, items...), pages+1
+				if next == "" {
+					break
+				}
+				if pages > 3 {
+					t.Fatalf("%s: the pager does not end", o.By())
+				}
+				cursor = next
+			}
+			if pages != 3 || len(got) != 25 {
+				t.Fatalf("%s: %d pages, %d rows; want 3 pages, 25 rows", o.By(), pages, len(got))
+			}
+			for i := range want {
+				if got[i].ID != want[i].ID {
+					t.Fatalf("%s: row %d is %+v, want %+v", o.By(), i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -328,8 +328,10 @@ type CurrentFilter struct {
 	// OlderThanDays keeps periods more than this many days before today
 	// (UTC): 7 on the 10th lists periods up to the 2nd.
 	OlderThanDays int
-	Cursor        string
-	Limit         int // default 50, at most 500
+	Sort          string // one of Sorts; "" is SortAge
+	Dir           string // "asc" or "desc"; "" is DefaultDir(Sort)
+	Cursor        string // from the previous page's Next, in the same order
+	Limit         int    // default 50, at most 500
 }
 
 // RunFilter selects runs, newest first.

@@ -1,12 +1,14 @@
 package recon
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -693,11 +695,12 @@ func (s *Store) ListDiscrepancies(ctx context.Context, f DiscrepancyFilter) (Pag
 	if f.Change != "" {
 		q.add("d.change = %s", string(f.Change))
 	}
-	return q.page(ctx, s.db, f.Kind, f.Status, f.Cursor, f.Limit)
+	return q.page(ctx, s.db, byID, f.Kind, f.Status, f.Cursor, f.Limit)
 }
 
 // CurrentDiscrepancies returns the discrepancies of the latest succeeded
-// run of each period, in id order, keyset-paginated.
+// run of each period in f's order (oldest first by default: id order),
+// keyset-paginated.
 //
 // Each run stores the whole set it finds for its period, and the next run
 // of the period supersedes it: a discrepancy found again is a new row in
@@ -712,9 +715,82 @@ func (s *Store) ListDiscrepancies(ctx context.Context, f DiscrepancyFilter) (Pag
 // In id order, a run that finishes while a client pages adds its rows after
 // the cursor, where the client will still see them.
 func (s *Store) CurrentDiscrepancies(ctx context.Context, f CurrentFilter) (Page[Discrepancy], error) {
+	o, err := f.order()
+	if err != nil {
+		return Page[Discrepancy]{}, err
+	}
 	q := discrepancyQuery{}
 	q.current(f)
-	return q.page(ctx, s.db, "", "", f.Cursor, f.Limit)
+	return q.page(ctx, s.db, o, "", "", f.Cursor, f.Limit)
+}
+
+// The orders of CurrentDiscrepancies (CurrentFilter.Sort).
+const (
+	SortAge    = "age"    // how long ago a run found it; oldest first (id order) by default
+	SortAmount = "amount" // Discrepancy.Amount with its sign, whatever the currency; largest first by default
+	SortKind   = "kind"   // A to Z by default
+)
+
+// Sorts are the orders CurrentFilter.Sort may name, the default first.
+var Sorts = []string{SortAge, SortAmount, SortKind}
+
+// discrepancyOrder is a list's order and the sort key of a listed item.
+type discrepancyOrder struct {
+	postgres.Order
+	key func(Discrepancy) any
+}
+
+// byID is the order of the lists read by id alone: the order runs found
+// the discrepancies in.
+var byID = discrepancyOrder{postgres.Order{ID: "d.id", IntID: true}, func(Discrepancy) any { return nil }}
+
+// noAmount is the amount order's key of a discrepancy without an amount:
+// below every amount, so those come last when the largest come first.
+const noAmount = math.MinInt64
+
+// discrepancySorts are Sorts' orders ascending, with their default
+// direction. Age is id order reversed: the oldest has the smallest id.
+var discrepancySorts = map[string]struct {
+	discrepancyOrder
+	desc bool
+}{
+	SortAge: {discrepancyOrder{postgres.Order{ID: "d.id", IntID: true, Desc: true}, byID.key}, true},
+	SortAmount: {discrepancyOrder{postgres.Order{Key: "COALESCE(" + amountSQL + ", '" + strconv.FormatInt(noAmount, 10) + "'::bigint)",
+		Type: postgres.KeyInt, ID: "d.id", IntID: true}, func(d Discrepancy) any {
+		if a := d.Amount(); a.Valid {
+			return a.Minor
+		}
+		return int64(noAmount)
+	}}, true},
+	SortKind: {discrepancyOrder{postgres.Order{Key: "d.kind", Type: postgres.KeyText, ID: "d.id", IntID: true},
+		func(d Discrepancy) any { return string(d.Kind) }}, false},
+}
+
+// DefaultDir is the direction, "asc" or "desc", of sort when
+// CurrentFilter.Dir is empty: oldest and largest first; kinds A to Z.
+func DefaultDir(sort string) string {
+	if sort == "" || discrepancySorts[sort].desc {
+		return "desc"
+	}
+	return "asc"
+}
+
+// order is the order f names; an unknown one is an *InvalidError.
+func (f CurrentFilter) order() (discrepancyOrder, error) {
+	sort := cmp.Or(f.Sort, SortAge)
+	s, ok := discrepancySorts[sort]
+	if !ok {
+		return discrepancyOrder{}, &InvalidError{Field: "sort", Reason: "one of " + strings.Join(Sorts, ", ")}
+	}
+	o := s.discrepancyOrder
+	switch cmp.Or(f.Dir, DefaultDir(sort)) {
+	case "asc":
+	case "desc":
+		o.Desc = !o.Desc
+	default:
+		return discrepancyOrder{}, &InvalidError{Field: "dir", Reason: "asc or desc"}
+	}
+	return o, nil
 }
 
 // amountSQL and amountCurrencySQL are Discrepancy.Amount of the row d
@@ -774,8 +850,9 @@ func (q *discrepancyQuery) arg(cond string, v any) string {
 
 func (q *discrepancyQuery) add(cond string, v any) { q.where = append(q.where, q.arg(cond, v)) }
 
-// page adds the filters every list has and reads one page in id order.
-func (q *discrepancyQuery) page(ctx context.Context, db sqlx.ExtContext, kind Kind, status Status, cursor string, limit int) (Page[Discrepancy], error) {
+// page adds the filters every list has and reads one page in order o.
+func (q *discrepancyQuery) page(ctx context.Context, db sqlx.ExtContext, o discrepancyOrder, kind Kind, status Status,
+	cursor string, limit int) (Page[Discrepancy], error) {
 	if kind != "" {
 		q.add("d.kind = %s", string(kind))
 	}
@@ -783,23 +860,24 @@ func (q *discrepancyQuery) page(ctx context.Context, db sqlx.ExtContext, kind Ki
 		q.add("d.status = %s", string(status))
 	}
 	if cursor != "" {
-		id, err := postgres.DecodeIDCursor(cursor)
+		after, err := o.After(cursor, func(v any) string { return q.arg("%s", v) })
 		if err != nil {
 			return Page[Discrepancy]{}, &InvalidError{Field: "cursor", Reason: "not a cursor this API issued"}
 		}
-		q.add("d.id > %s", id)
+		q.where = append(q.where, after)
 	}
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
-	items, err := q.all(ctx, db, limit+1)
+	items, err := q.allBy(ctx, db, o.By(), limit+1)
 	if err != nil {
 		return Page[Discrepancy]{}, err
 	}
 	var page Page[Discrepancy]
 	if len(items) > limit {
 		items = items[:limit]
-		page.Next = postgres.EncodeIDCursor(items[limit-1].ID)
+		last := items[limit-1]
+		page.Next = o.Cursor(o.key(last), last.ID)
 	}
 	page.Items = items
 	return page, nil
@@ -807,8 +885,13 @@ func (q *discrepancyQuery) page(ctx context.Context, db sqlx.ExtContext, kind Ki
 
 // all reads at most limit of the discrepancies q selects, in id order.
 func (q *discrepancyQuery) all(ctx context.Context, db sqlx.ExtContext, limit int) ([]Discrepancy, error) {
+	return q.allBy(ctx, db, byID.By(), limit)
+}
+
+// allBy reads at most limit of the discrepancies q selects, ordered by by.
+func (q *discrepancyQuery) allBy(ctx context.Context, db sqlx.ExtContext, by string, limit int) ([]Discrepancy, error) {
 	sqlText := `SELECT ` + discrepancyColumns + ` FROM ` + discrepancyFrom + ` WHERE ` + strings.Join(q.where, " AND ") +
-		fmt.Sprintf(` ORDER BY d.id LIMIT %d`, limit)
+		fmt.Sprintf(` ORDER BY %s LIMIT %d`, by, limit)
 	var rows []discrepancyRow
 	if err := sqlx.SelectContext(ctx, db, &rows, sqlText, q.args...); err != nil {
 		return nil, fmt.Errorf("list discrepancies: %w", err)
