@@ -50,7 +50,7 @@ var Sorts = []string{SortCreated, SortAmount, SortStatus}
 
 // sorts are the keys of Sorts. Ties are broken by id, a UUIDv7, so
 // payments of one amount or status list in creation order. Each is read
-// off an index at any depth: payments_created_idx, and migration 00058's
+// off an index at any depth: payments_created_idx, and migration 00059's
 // payments_amount_id_idx and payments_status_id_idx.
 var sorts = map[string]struct {
 	key   string
