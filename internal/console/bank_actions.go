@@ -14,13 +14,11 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
-	"net/url"
 	"os"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/payops/payops/internal/audit"
 	"github.com/payops/payops/internal/bank"
@@ -413,30 +411,6 @@ func bankSpool(dir string) httpx.Spool {
 		MaxBytes: bankMaxUpload, MaxFiles: bankMaxFiles, Name: func(p *multipart.Part) (string, string) { return httpx.PartFileName(p, 255) }}
 }
 
-// bankUploadRejected is an upload with refused files: each problem is a
-// *bank.InvalidError whose field is "<file>:<line>" (or the file), so the
-// page lists them and the audit row says rejected. Good files of the same
-// upload were ingested.
-type bankUploadRejected struct {
-	Bad, Good []string
-	Problems  []error
-}
-
-func (e *bankUploadRejected) Error() string {
-	return "statement file(s) refused: " + strings.Join(e.Bad, ", ")
-}
-func (e *bankUploadRejected) Unwrap() []error { return e.Problems }
-
-func (e *bankUploadRejected) problem() problem {
-	p := problem{Status: http.StatusUnprocessableEntity, Title: "Statement file(s) refused: " + strings.Join(e.Bad, ", "),
-		Detail: "Nothing of these files was stored; fix what is listed below and upload them again."}
-	if len(e.Good) > 0 {
-		p.Detail += " Ingested: " + strings.Join(e.Good, ", ") + " (uploading them again is harmless)."
-	}
-	p.Fields = invalidFields(errors.Join(e.Problems...))
-	return p
-}
-
 // bankRefusalProblems lists a refused file's problems as the API's
 // refusalDetails does: "<file>:<line>" and what is wrong there.
 func bankRefusalProblems(re *bank.RefusedError) []error {
@@ -466,42 +440,15 @@ func bankRefusalProblems(re *bank.RefusedError) []error {
 // bankUpload takes several statement files in one multipart form, spools
 // them (httpx.Spool, the API's limits) and ingests each through
 // bank.Service.Ingest. A refused file's problems come back inline as
-// "<file>:<line>"; nothing of it is stored. The form's token rides in its
-// URL: Spool keeps file parts only.
+// "<file>:<line>"; nothing of it is stored.
 func (c *Console) bankUpload(w http.ResponseWriter, r *http.Request, s *session) error {
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bankUploadTimeout))
-	files, err := bankSpool(c.d.UploadDir).Read(r.Header.Get("Content-Type"), r.Body)
-	defer httpx.RemoveSpooled(files)
-	rec := reconUploadAudit{Files: make([]reconUploadAuditFile, len(files))}
-	for i, f := range files {
-		rec.Files[i] = reconUploadAuditFile{Name: f.Name, Size: f.Size}
-	}
-	if err != nil {
-		// Refused before anything was kept; the API audits this too.
-		c.record(r.Context(), s, action{Name: audit.ActionBankStatementUpload, Target: audit.BankStatementTarget(nil), Input: rec}, outcome(err))
-		return err
-	}
-	key, err := reconUploadKey(files)
-	if err != nil {
-		return err
-	}
-	r.PostForm = url.Values{"token": {r.URL.Query().Get("token")}}
-	var ids []string
-	err = c.act(w, r, s, action{Name: audit.ActionBankStatementUpload, Target: audit.BankStatementTarget(nil), Input: key,
-		Run:     func(ctx context.Context) (string, string, error) { return c.bankIngest(ctx, files, &rec, &ids) },
-		Audited: func(error) (string, any) { return audit.BankStatementTarget(ids), rec },
-	})
-	var rej *bankUploadRejected
-	if errors.As(err, &rej) {
-		c.writeProblem(w, r, s, rej.problem())
-		return nil
-	}
-	return err
+	return c.upload(w, r, s, upload{timeout: bankUploadTimeout, spool: bankSpool(c.d.UploadDir),
+		action: audit.ActionBankStatementUpload, target: audit.BankStatementTarget, ingest: c.bankIngest})
 }
 
 // bankIngest ingests each spooled file, filling in the audit record and
 // the ids of the statements stored, as the API's upload does. A refused
-// file makes the upload a *bankUploadRejected; the good ones stay
+// file makes the upload a *uploadRejected; the good ones stay
 // ingested. Any other error ends the upload.
 func (c *Console) bankIngest(ctx context.Context, files []httpx.SpooledFile, rec *reconUploadAudit, ids *[]string) (string, string, error) {
 	var (
@@ -535,7 +482,9 @@ func (c *Console) bankIngest(ctx context.Context, files []httpx.SpooledFile, rec
 		good = append(good, f.Name)
 	}
 	if len(problems) > 0 {
-		return "", "", &bankUploadRejected{Bad: bad, Good: good, Problems: problems}
+		return "", "", &uploadRejected{title: "Statement file(s) refused",
+			detail: "Nothing of these files was stored; fix what is listed below and upload them again.",
+			Bad:    bad, Good: good, Problems: problems}
 	}
 	flash := fmt.Sprintf("Uploaded %s: %s stored, %d already here.", plural(len(files), "statement file", "statement files"),
 		plural(stored, "statement", "statements"), dups)

@@ -158,30 +158,6 @@ func reconFileName(p *multipart.Part) (name, reason string) {
 	return name, ""
 }
 
-// reconUploadRejected is an upload with bad files: each problem is a
-// *recon.InvalidError whose field is "<file>:<line>" (or the file), so the
-// page lists them and the audit row says rejected. Good files of the same
-// upload were ingested.
-type reconUploadRejected struct {
-	Bad, Good []string
-	Problems  []error
-}
-
-func (e *reconUploadRejected) Error() string {
-	return "bad report file(s): " + strings.Join(e.Bad, ", ")
-}
-func (e *reconUploadRejected) Unwrap() []error { return e.Problems }
-
-func (e *reconUploadRejected) problem() problem {
-	p := problem{Status: http.StatusUnprocessableEntity, Title: "Bad report file(s): " + strings.Join(e.Bad, ", "),
-		Detail: "Nothing of these files was staged; fix the lines below and upload them again."}
-	if len(e.Good) > 0 {
-		p.Detail += " Ingested: " + strings.Join(e.Good, ", ") + " (uploading them again is harmless)."
-	}
-	p.Fields = invalidFields(errors.Join(e.Problems...))
-	return p
-}
-
 // reconParseProblems lists a file's bad lines as "<file>:<line>" fields.
 func reconParseProblems(pe *recon.ParseError) []error {
 	var out []error
@@ -220,43 +196,14 @@ func reconUploadKey(files []httpx.SpooledFile) (any, error) {
 // reconUpload takes several report files in one multipart form, spools
 // them (httpx.Spool, the API's limits) and ingests each through
 // recon.Service.Ingest. Bad lines come back inline as "<file>:<line>".
-// The form's token rides in its URL: Spool keeps file parts only.
 func (c *Console) reconUpload(w http.ResponseWriter, r *http.Request, s *session) error {
-	// Long enough for 256 MiB over a slow link (the API's bound); the
-	// server itself sets no read timeout.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(reconUploadTimeout))
-	files, err := reconSpool(c.d.UploadDir).Read(r.Header.Get("Content-Type"), r.Body)
-	defer httpx.RemoveSpooled(files)
-	rec := reconUploadAudit{Files: make([]reconUploadAuditFile, len(files))}
-	for i, f := range files {
-		rec.Files[i] = reconUploadAuditFile{Name: f.Name, Size: f.Size}
-	}
-	if err != nil {
-		// Refused before anything was kept; the API audits this too.
-		c.record(r.Context(), s, action{Name: audit.ActionReconUpload, Target: audit.ReconReportTarget(nil), Input: rec}, outcome(err))
-		return err
-	}
-	key, err := reconUploadKey(files)
-	if err != nil {
-		return err
-	}
-	r.PostForm = url.Values{"token": {r.URL.Query().Get("token")}}
-	var ids []string
-	err = c.act(w, r, s, action{Name: audit.ActionReconUpload, Target: audit.ReconReportTarget(nil), Input: key,
-		Run:     func(ctx context.Context) (string, string, error) { return c.reconIngest(ctx, files, &rec, &ids) },
-		Audited: func(error) (string, any) { return audit.ReconReportTarget(ids), rec },
-	})
-	var rej *reconUploadRejected
-	if errors.As(err, &rej) {
-		c.writeProblem(w, r, s, rej.problem())
-		return nil
-	}
-	return err
+	return c.upload(w, r, s, upload{timeout: reconUploadTimeout, spool: reconSpool(c.d.UploadDir),
+		action: audit.ActionReconUpload, target: audit.ReconReportTarget, ingest: c.reconIngest})
 }
 
 // reconIngest ingests each spooled file, filling in the audit record and
 // the ids of the files kept, as the API's upload does. Any bad file makes
-// the upload a *reconUploadRejected; the good ones stay ingested.
+// the upload an *uploadRejected; the good ones stay ingested.
 func (c *Console) reconIngest(ctx context.Context, files []httpx.SpooledFile, rec *reconUploadAudit, ids *[]string) (string, string, error) {
 	var (
 		kept      []int64
@@ -297,7 +244,9 @@ func (c *Console) reconIngest(ctx context.Context, files []httpx.SpooledFile, re
 		}
 	}
 	if len(problems) > 0 {
-		return "", "", &reconUploadRejected{Bad: bad, Good: good, Problems: problems}
+		return "", "", &uploadRejected{title: "Bad report file(s)",
+			detail: "Nothing of these files was staged; fix the lines below and upload them again.",
+			Bad:    bad, Good: good, Problems: problems}
 	}
 	flash := fmt.Sprintf("Uploaded %s: %d new, %d already here.", plural(len(files), "report file", "report files"),
 		fresh, len(files)-fresh)
