@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -220,25 +219,9 @@ func bankProblem(_ context.Context, _ *slog.Logger, err error, where at) error {
 
 // refusalDetails lists a refused file's problems.
 func refusalDetails(r *bank.RefusedError) []error {
-	if len(r.Lines) == 0 {
-		return []error{&huma.ErrorDetail{Location: r.File, Message: r.Reason}}
-	}
-	out := make([]error, 0, len(r.Lines)+1)
-	for _, l := range r.Lines {
-		loc, msg := r.File, l.Reason
-		if l.Line > 0 {
-			loc += ":" + strconv.Itoa(l.Line)
-		}
-		if l.Field != "" {
-			msg = l.Field + ": " + msg
-		}
-		if l.Err != nil {
-			msg += ": " + l.Err.Error()
-		}
-		out = append(out, &huma.ErrorDetail{Location: loc, Message: msg})
-	}
-	if r.Omitted > 0 {
-		out = append(out, &huma.ErrorDetail{Location: r.File, Message: fmt.Sprintf("… and %d more bad lines", r.Omitted)})
+	var out []error
+	for _, p := range r.Problems() {
+		out = append(out, &huma.ErrorDetail{Location: p.Where, Message: p.Message})
 	}
 	return out
 }

@@ -13,6 +13,7 @@ package bank
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -227,3 +228,33 @@ func (e *RefusedError) Error() string {
 }
 
 func (e *RefusedError) Unwrap() error { return e.Err }
+
+// Problem is one thing wrong in a refused file: where ("<file>:<line>", or
+// the file) and what.
+type Problem struct{ Where, Message string }
+
+// Problems lists what is wrong in the file, one per bad line (and a last
+// one counting the lines left out), for the API and the console alike.
+func (e *RefusedError) Problems() []Problem {
+	if len(e.Lines) == 0 {
+		return []Problem{{e.File, e.Reason}}
+	}
+	out := make([]Problem, 0, len(e.Lines)+1)
+	for _, l := range e.Lines {
+		p := Problem{e.File, l.Reason}
+		if l.Line > 0 {
+			p.Where += ":" + strconv.Itoa(l.Line)
+		}
+		if l.Field != "" {
+			p.Message = l.Field + ": " + p.Message
+		}
+		if l.Err != nil {
+			p.Message += ": " + l.Err.Error()
+		}
+		out = append(out, p)
+	}
+	if e.Omitted > 0 {
+		out = append(out, Problem{e.File, fmt.Sprintf("… and %d more bad lines", e.Omitted)})
+	}
+	return out
+}

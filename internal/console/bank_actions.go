@@ -411,28 +411,12 @@ func bankSpool(dir string) httpx.Spool {
 		MaxBytes: bankMaxUpload, MaxFiles: bankMaxFiles, Name: func(p *multipart.Part) (string, string) { return httpx.PartFileName(p, 255) }}
 }
 
-// bankRefusalProblems lists a refused file's problems as the API's
-// refusalDetails does: "<file>:<line>" and what is wrong there.
+// bankRefusalProblems lists a refused file's problems as the API does:
+// "<file>:<line>" and what is wrong there.
 func bankRefusalProblems(re *bank.RefusedError) []error {
-	if len(re.Lines) == 0 {
-		return []error{&bank.InvalidError{Field: re.File, Reason: re.Reason}}
-	}
-	out := make([]error, 0, len(re.Lines)+1)
-	for _, l := range re.Lines {
-		loc, msg := re.File, l.Reason
-		if l.Line > 0 {
-			loc += ":" + strconv.Itoa(l.Line)
-		}
-		if l.Field != "" {
-			msg = l.Field + ": " + msg
-		}
-		if l.Err != nil {
-			msg += ": " + l.Err.Error()
-		}
-		out = append(out, &bank.InvalidError{Field: loc, Reason: msg})
-	}
-	if re.Omitted > 0 {
-		out = append(out, &bank.InvalidError{Field: re.File, Reason: fmt.Sprintf("… and %d more bad lines", re.Omitted)})
+	var out []error
+	for _, p := range re.Problems() {
+		out = append(out, &bank.InvalidError{Field: p.Where, Reason: p.Message})
 	}
 	return out
 }
