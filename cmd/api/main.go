@@ -259,18 +259,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	postgres.SetPool(db, cfg.DBMaxConns)
 	defer db.Close()
-	warmed := time.Now()
-	if err := postgres.Warm(ctx, db, cfg.DBMaxConns); err != nil {
-		log.WarnContext(ctx, "database pool not warmed; first requests will be slower", "err", err)
-	} else {
-		log.InfoContext(ctx, "database pool warmed", "connections", cfg.DBMaxConns, "duration_ms", time.Since(warmed).Milliseconds())
-	}
 	rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
 	defer rdb.Close()
 
 	svc := newServices(log, db, rdb)
-	if err := wireDomains(svc, cfg, db, log); err != nil {
+	a, err := wireDomains(svc, cfg, db, log)
+	if err != nil {
 		return err
+	}
+	// Before listening: /readyz answers only once the pool is ready for a
+	// pay and for APO's notifications.
+	warmed := time.Now()
+	if err := postgres.Warm(ctx, db, cfg.DBMaxConns, a.Payments.Rehearse, a.Inbox.Rehearse); err != nil {
+		log.WarnContext(ctx, "database pool not warmed; first requests will be slower", "err", err)
+	} else {
+		log.InfoContext(ctx, "database pool warmed", "connections", cfg.DBMaxConns, "duration_ms", time.Since(warmed).Milliseconds())
 	}
 	handler, _ := newHandler(svc)
 	srv := &http.Server{

@@ -27,17 +27,17 @@ import (
 // and adds what is the api's own: APO's readiness check and metrics, the
 // budget of refused notifications at the webhook intake, the hand-over of
 // recon runs to the worker, and the queue UI.
-func wireDomains(svc *services, cfg config.Config, db *sqlx.DB, log *slog.Logger) error {
+func wireDomains(svc *services, cfg config.Config, db *sqlx.DB, log *slog.Logger) (*app.App, error) {
 	rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
 	a, err := app.New(cfg, db, rdb, log, "api")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	svc.checks = append(svc.checks, apoCheck(a.APO))
 	// One serve per process registers once; a second in the same process
 	// (tests) keeps the first's series rather than failing to start.
 	if err := prometheus.Register(apometrics.NewCollector(a.APO)); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
-		return fmt.Errorf("register APO metrics: %w", err)
+		return nil, fmt.Errorf("register APO metrics: %w", err)
 	}
 	a.Inbox.SetRefusalGate(refusalGate(ratelimit.NewPerKey(rdb, "payops:webhook-refusals:", 1, webhookRefusalEvery,
 		webhookRefusalBurst)))
@@ -67,10 +67,10 @@ func wireDomains(svc *services, cfg config.Config, db *sqlx.DB, log *slog.Logger
 		Secure: strings.HasPrefix(cfg.PublicURL, "https://"),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	svc.console = con
 	svc.queueUI = asynqmon.New(asynqmon.Options{RootPath: "/ops/queues",
 		RedisConnOpt: asynq.RedisClientOpt{Addr: cfg.RedisAddr, DB: cfg.RedisDB}})
-	return nil
+	return a, nil
 }

@@ -116,15 +116,6 @@ func serve(ctx context.Context, cfg config.Config, schedules jobs.Schedules, log
 	if err := postgres.Migrate(ctx, db.DB); err != nil {
 		return err
 	}
-	// The worker applies the same PAYMENT_RESULT the api applies from pay's
-	// answer, under the same row lock: a cold backend holding that lock
-	// while it loads its catalog made the first pays after a start wait.
-	warmed := time.Now()
-	if err := postgres.Warm(ctx, db, cfg.DBMaxConns); err != nil {
-		log.WarnContext(ctx, "database pool not warmed; first tasks will be slower", "err", err)
-	} else {
-		log.InfoContext(ctx, "database pool warmed", "connections", cfg.DBMaxConns, "duration_ms", time.Since(warmed).Milliseconds())
-	}
 
 	rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
 	defer rdb.Close()
@@ -154,6 +145,15 @@ func serve(ctx context.Context, cfg config.Config, schedules jobs.Schedules, log
 		return err
 	}
 	defer a.Close()
+	// The worker applies the same PAYMENT_RESULT the api applies from pay's
+	// answer, under the same row lock: a cold backend holding that lock
+	// while it loads its catalog made the first pays after a start wait.
+	warmed := time.Now()
+	if err := postgres.Warm(ctx, db, cfg.DBMaxConns, a.Payments.Rehearse, a.Inbox.Rehearse); err != nil {
+		log.WarnContext(ctx, "database pool not warmed; first tasks will be slower", "err", err)
+	} else {
+		log.InfoContext(ctx, "database pool warmed", "connections", cfg.DBMaxConns, "duration_ms", time.Since(warmed).Milliseconds())
+	}
 	client := a.APO
 
 	ln, err := net.Listen("tcp", cfg.WorkerMetrics)

@@ -357,7 +357,11 @@ func (b *batcher) write(batch []*intakeReq) {
 	for k, rs := range byKey {
 		counts[k] = len(rs)
 	}
-	stored, err := b.insert(ctx, uniq, counts)
+	stmt, err := b.prepared(ctx)
+	var stored map[string]storedWebhook
+	if err == nil {
+		stored, err = insertWebhookRows(ctx, stmt.SelectContext, uniq, counts)
+	}
 	for k, rs := range byKey {
 		res := intakeRes{err: err}
 		if err == nil {
@@ -396,15 +400,13 @@ const insertWebhooks = `
 	RETURNING id, dedupe_key, state, attempts, deliveries, COALESCE(payment_id::text, '') AS payment_id,
 		processed_at, (xmax = 0) AS inserted`
 
-// insert runs insertWebhooks as a prepared statement: parsed and planned
-// once per connection instead of once per batch, and one round trip fewer.
+// insertWebhookRows runs insertWebhooks with run: the batcher's prepared
+// statement (parsed and planned once per connection instead of once per
+// batch, and one round trip fewer) or a rehearsal's transaction.
 // deliveries[key] counts how many deliveries of each fact the batch held.
 // Each returned event is its input with the stored id and state.
-func (b *batcher) insert(ctx context.Context, evs []Event, deliveries map[string]int) (map[string]storedWebhook, error) {
-	stmt, err := b.prepared(ctx)
-	if err != nil {
-		return nil, err
-	}
+func insertWebhookRows(ctx context.Context, run func(ctx context.Context, dest any, args ...any) error, evs []Event,
+	deliveries map[string]int) (map[string]storedWebhook, error) {
 	n := len(evs)
 	ids, types, keys, uris, verdicts, states, errs, times, headers := make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
@@ -433,7 +435,7 @@ func (b *batcher) insert(ctx context.Context, evs []Event, deliveries map[string
 		ProcessedAt *time.Time `db:"processed_at"`
 		Inserted    bool       `db:"inserted"`
 	}
-	if err := stmt.SelectContext(ctx, &rows, postgres.Array(ids), postgres.Array(types), postgres.Array(keys),
+	if err := run(ctx, &rows, postgres.Array(ids), postgres.Array(types), postgres.Array(keys),
 		postgres.Array(bodies), postgres.Array(headers), postgres.Array(uris), postgres.Array(verdicts),
 		postgres.Array(states), postgres.Array(errs), postgres.Array(times), postgres.Array(counts)); err != nil {
 		return nil, fmt.Errorf("store webhooks: %w", err)

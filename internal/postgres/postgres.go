@@ -155,13 +155,20 @@ func NullJSON(b json.RawMessage) []byte {
 	return b
 }
 
+// Rehearsal runs a request path's statements on tx, which Warm rolls back.
+type Rehearsal func(ctx context.Context, tx *sqlx.Tx) error
+
 // Warm opens n of db's connections at once and has each plan a read and a
-// write of every table in its schema (EXPLAIN: nothing runs), so the first
-// requests a process serves do not pay for new PostgreSQL backends and their
-// cold catalog caches. Without it, pay's slowest answers were its first ones,
-// 300–500 ms of connection starts and first-time planning. It stops at the
-// first error and returns it; a cold pool still works, so callers log it.
-func Warm(ctx context.Context, db *sqlx.DB, n int) error {
+// write of every table in its schema (EXPLAIN: nothing runs), then run each
+// rehearsal in a transaction it rolls back, so the first requests a process
+// serves do not pay for new PostgreSQL backends and their cold caches.
+// Without it, pay's slowest answers were its first ones, 300–500 ms of
+// connection starts and first-time planning; with planning alone, its first
+// second still ran at twice the backends' steady CPU (what only executing a
+// statement loads: index support functions, foreign-key check plans,
+// extension libraries). It stops at the first error and returns it; a cold
+// pool still works, so callers log it.
+func Warm(ctx context.Context, db *sqlx.DB, n int, rehearsals ...Rehearsal) error {
 	conns := make([]*sqlx.Conn, 0, n)
 	defer func() {
 		for _, c := range conns {
@@ -191,7 +198,7 @@ func Warm(ctx context.Context, db *sqlx.DB, n int) error {
 					}
 				}
 			}
-			errs <- nil
+			errs <- rehearse(ctx, c, rehearsals)
 		}()
 	}
 	var first error
@@ -201,4 +208,22 @@ func Warm(ctx context.Context, db *sqlx.DB, n int) error {
 		}
 	}
 	return first
+}
+
+// rehearse runs rehearsals on c in one transaction and rolls it back.
+func rehearse(ctx context.Context, c *sqlx.Conn, rehearsals []Rehearsal) error {
+	if len(rehearsals) == 0 {
+		return nil
+	}
+	tx, err := c.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("warm pool: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, r := range rehearsals {
+		if err := r(ctx, tx); err != nil {
+			return fmt.Errorf("warm pool: %w", err)
+		}
+	}
+	return nil
 }

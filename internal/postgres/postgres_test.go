@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
@@ -170,6 +171,52 @@ func TestWarmKeepsWarmConnections(t *testing.T) {
 	cancel()
 	if err := postgres.Warm(ctx, db, 2); err == nil {
 		t.Fatal("Warm with a cancelled context succeeded")
+	}
+}
+
+// TestWarmRehearsesOnEveryConnection: each warmed connection runs every
+// rehearsal once, in a transaction Warm rolls back, and a rehearsal's
+// error is Warm's.
+func TestWarmRehearsesOnEveryConnection(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	postgres.SetPool(db, 3)
+	ctx := context.Background()
+	if _, err := db.Exec(`CREATE TABLE rehearsed (pid int)`); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu   sync.Mutex
+		pids = map[int]int{}
+	)
+	write := func(ctx context.Context, tx *sqlx.Tx) error {
+		var pid int
+		if err := tx.GetContext(ctx, &pid, `INSERT INTO rehearsed SELECT pg_backend_pid() RETURNING pid`); err != nil {
+			return err
+		}
+		mu.Lock()
+		pids[pid]++
+		mu.Unlock()
+		return nil
+	}
+	if err := postgres.Warm(ctx, db, 3, write); err != nil {
+		t.Fatal(err)
+	}
+	if len(pids) != 3 {
+		t.Fatalf("rehearsed on backends %v; want 3 backends once each", pids)
+	}
+	for pid, n := range pids {
+		if n != 1 {
+			t.Fatalf("backend %d rehearsed %d times", pid, n)
+		}
+	}
+	var left int
+	if err := db.Get(&left, `SELECT count(*) FROM rehearsed`); err != nil || left != 0 {
+		t.Fatalf("%d rehearsal rows kept (%v)", left, err)
+	}
+	boom := errors.New("boom")
+	if err := postgres.Warm(ctx, db, 3, func(context.Context, *sqlx.Tx) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("Warm with a failing rehearsal: %v", err)
 	}
 }
 
