@@ -3,6 +3,7 @@ package disputes
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -31,42 +32,42 @@ const disputeColumns = `id, apo_dispute_id, COALESCE(payment_id::text, '') AS pa
 	needs_attention, attention_reason, last_notification_type, acquirer_info, created_at, updated_at`
 
 type disputeRow struct {
-	ID                  string     `db:"id"`
-	APODisputeID        string     `db:"apo_dispute_id"`
-	PaymentID           string     `db:"payment_id"`
-	APOPaymentID        string     `db:"apo_payment_id"`
-	PaymentRequestID    string     `db:"payment_request_id"`
-	CaptureID           string     `db:"capture_id"`
-	Type                string     `db:"type"`
-	ReasonCode          string     `db:"reason_code"`
-	ReasonMessage       string     `db:"reason_message"`
-	Source              string     `db:"source"`
-	ARN                 string     `db:"arn"`
-	AmountMinor         int64      `db:"amount_minor"`
-	Currency            string     `db:"currency"`
-	Status              string     `db:"status"`
-	DisputeTime         *time.Time `db:"dispute_time"`
-	DefenseDue          *time.Time `db:"defense_due_time"`
-	Defendable          *bool      `db:"defendable"`
-	AutoDefendReason    string     `db:"auto_defend_reason"`
-	JudgedResult        string     `db:"judged_result"`
-	JudgedAmountMinor   *int64     `db:"judged_amount_minor"`
-	JudgedCurrency      string     `db:"judged_currency"`
-	JudgedTime          *time.Time `db:"judged_time"`
-	AcceptReason        string     `db:"accept_reason"`
-	AcceptTime          *time.Time `db:"accept_time"`
-	LostMinor           int64      `db:"lost_minor"`
-	DefenseAt           *time.Time `db:"defense_supplied_at"`
-	DefenseActor        string     `db:"defense_actor"`
-	EvidenceSHA256      string     `db:"evidence_sha256"`
-	EvidenceContentType string     `db:"evidence_content_type"`
-	EvidenceSize        int        `db:"evidence_size"`
-	NeedsAttention      bool       `db:"needs_attention"`
-	AttentionReason     string     `db:"attention_reason"`
-	LastNotification    string     `db:"last_notification_type"`
-	AcquirerInfo        []byte     `db:"acquirer_info"`
-	CreatedAt           time.Time  `db:"created_at"`
-	UpdatedAt           time.Time  `db:"updated_at"`
+	ID                  string         `db:"id"`
+	APODisputeID        string         `db:"apo_dispute_id"`
+	PaymentID           string         `db:"payment_id"`
+	APOPaymentID        string         `db:"apo_payment_id"`
+	PaymentRequestID    string         `db:"payment_request_id"`
+	CaptureID           string         `db:"capture_id"`
+	Type                string         `db:"type"`
+	ReasonCode          string         `db:"reason_code"`
+	ReasonMessage       string         `db:"reason_message"`
+	Source              string         `db:"source"`
+	ARN                 string         `db:"arn"`
+	AmountMinor         int64          `db:"amount_minor"`
+	Currency            string         `db:"currency"`
+	Status              string         `db:"status"`
+	DisputeTime         *time.Time     `db:"dispute_time"`
+	DefenseDue          *time.Time     `db:"defense_due_time"`
+	Defendable          *bool          `db:"defendable"`
+	AutoDefendReason    string         `db:"auto_defend_reason"`
+	JudgedResult        string         `db:"judged_result"`
+	JudgedAmountMinor   *int64         `db:"judged_amount_minor"`
+	JudgedCurrency      string         `db:"judged_currency"`
+	JudgedTime          *time.Time     `db:"judged_time"`
+	AcceptReason        string         `db:"accept_reason"`
+	AcceptTime          *time.Time     `db:"accept_time"`
+	LostMinor           int64          `db:"lost_minor"`
+	DefenseAt           *time.Time     `db:"defense_supplied_at"`
+	DefenseActor        string         `db:"defense_actor"`
+	EvidenceSHA256      string         `db:"evidence_sha256"`
+	EvidenceContentType string         `db:"evidence_content_type"`
+	EvidenceSize        int            `db:"evidence_size"`
+	NeedsAttention      bool           `db:"needs_attention"`
+	AttentionReason     string         `db:"attention_reason"`
+	LastNotification    string         `db:"last_notification_type"`
+	AcquirerInfo        postgres.JSONB `db:"acquirer_info"`
+	CreatedAt           time.Time      `db:"created_at"`
+	UpdatedAt           time.Time      `db:"updated_at"`
 }
 
 func (r disputeRow) dispute() Dispute {
@@ -79,7 +80,7 @@ func (r disputeRow) dispute() Dispute {
 		AutoDefendReason: r.AutoDefendReason, JudgedResult: r.JudgedResult, JudgedTime: postgres.UTC(r.JudgedTime),
 		AcceptReason: r.AcceptReason, AcceptTime: postgres.UTC(r.AcceptTime), LostMinor: r.LostMinor,
 		DefenseAt: postgres.UTC(r.DefenseAt), DefenseActor: r.DefenseActor, NeedsAttention: r.NeedsAttention,
-		AttentionReason: r.AttentionReason, LastNotification: r.LastNotification, AcquirerInfo: r.AcquirerInfo,
+		AttentionReason: r.AttentionReason, LastNotification: r.LastNotification, AcquirerInfo: json.RawMessage(r.AcquirerInfo),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if r.JudgedAmountMinor != nil {

@@ -22,6 +22,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/payops/payops/internal/postgres"
 )
 
 // DefaultStaleAfter is how long an unfinished request may hold its key
@@ -176,7 +178,7 @@ func (s *Store) Complete(ctx context.Context, held Record, status int, resp Resp
 	}
 	const q = `UPDATE idempotency_keys SET status_code = $4, response = $5
 		WHERE scope = $1 AND key = $2 AND created_at = $3 AND status_code = 0`
-	res, err := s.db.ExecContext(ctx, q, held.Scope, held.Key, held.CreatedAt, status, nullable(b))
+	res, err := s.db.ExecContext(ctx, q, held.Scope, held.Key, held.CreatedAt, status, postgres.NullJSON(b))
 	if err != nil {
 		return fmt.Errorf("complete idempotency key: %w", err)
 	}
@@ -234,12 +236,4 @@ func (s *Store) Purge(ctx context.Context, cutoff time.Time, batch int) (int64, 
 			return total, nil
 		}
 	}
-}
-
-// nullable maps an empty document to SQL NULL (jsonb rejects empty input).
-func nullable(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
 }

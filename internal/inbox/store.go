@@ -73,7 +73,7 @@ func (s *Store) Insert(ctx context.Context, ev Event) (Event, bool, error) {
 		webhookRow
 		Inserted bool `db:"inserted"`
 	}
-	if err := sqlx.GetContext(ctx, s.db, &r, q, ev.ID, ev.NotifyType, ev.DedupeKey, ev.RawBody, h, ev.RequestURI,
+	if err := sqlx.GetContext(ctx, s.db, &r, q, ev.ID, ev.NotifyType, ev.DedupeKey, ev.RawBody, string(h), ev.RequestURI,
 		ev.Verdict, string(ev.State), ev.LastError, ev.ReceivedAt, ev.BodySize, ev.BodySHA256); err != nil {
 		return Event{}, false, fmt.Errorf("store webhook: %w", err)
 	}

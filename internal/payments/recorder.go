@@ -8,6 +8,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/payops/payops/internal/apo"
+	"github.com/payops/payops/internal/postgres"
 )
 
 // CallRecorder persists every APO call in apo_calls; *apo.Client calls it.
@@ -96,7 +97,7 @@ func callArgs(c apo.CallRecord, at time.Time) []any {
 		c.Duration.Milliseconds(), c.Outcome, c.ResultCode, at}
 }
 
-func jsonOrNull(b []byte) []byte {
+func jsonOrNull(b []byte) postgres.JSONB {
 	if len(b) == 0 || !json.Valid(b) {
 		return nil
 	}

@@ -3,6 +3,7 @@ package payments
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -30,48 +31,48 @@ const paymentColumns = `id, payment_request_id, COALESCE(apo_payment_id, '') AS 
 	needs_review, review_reason, created_by, version, created_at, updated_at`
 
 type paymentRow struct {
-	ID                    string     `db:"id"`
-	PaymentRequestID      string     `db:"payment_request_id"`
-	APOPaymentID          string     `db:"apo_payment_id"`
-	ReferenceOrderID      string     `db:"reference_order_id"`
-	OrderDescription      string     `db:"order_description"`
-	BuyerReference        string     `db:"buyer_reference"`
-	BuyerEmail            string     `db:"buyer_email"`
-	AmountMinor           int64      `db:"amount_minor"`
-	Currency              string     `db:"currency"`
-	CaptureMode           string     `db:"capture_mode"`
-	Status                string     `db:"status"`
-	CapturedMinor         int64      `db:"captured_minor"`
-	RefundedMinor         int64      `db:"refunded_minor"`
-	DisputedMinor         int64      `db:"disputed_minor"`
-	DisputeLostMinor      int64      `db:"dispute_lost_minor"`
-	ResultCode            string     `db:"result_code"`
-	ResultMessage         string     `db:"result_message"`
-	AuthExpiry            *time.Time `db:"auth_expiry_time"`
-	PaymentExpiry         *time.Time `db:"payment_expiry_time"`
-	NormalURL             string     `db:"normal_url"`
-	RedirectURL           string     `db:"redirect_url"`
-	CardBrand             string     `db:"card_brand"`
-	CardBIN               string     `db:"card_bin"`
-	CardLast4             string     `db:"card_last4"`
-	CardMasked            string     `db:"card_masked"`
-	CardFunding           string     `db:"card_funding"`
-	CardIssuingCountry    string     `db:"card_issuing_country"`
-	CardExpiryMonth       string     `db:"card_expiry_month"`
-	CardExpiryYear        string     `db:"card_expiry_year"`
-	CardToken             string     `db:"card_token"`
-	ThreeDS               []byte     `db:"three_ds_result"`
-	AVSResult             string     `db:"avs_result"`
-	CVVResult             string     `db:"cvv_result"`
-	AcquirerName          string     `db:"acquirer_name"`
-	AcquirerTransactionID string     `db:"acquirer_transaction_id"`
-	AcquirerInfo          []byte     `db:"acquirer_info"`
-	NeedsReview           bool       `db:"needs_review"`
-	ReviewReason          string     `db:"review_reason"`
-	CreatedBy             string     `db:"created_by"`
-	Version               int        `db:"version"`
-	CreatedAt             time.Time  `db:"created_at"`
-	UpdatedAt             time.Time  `db:"updated_at"`
+	ID                    string         `db:"id"`
+	PaymentRequestID      string         `db:"payment_request_id"`
+	APOPaymentID          string         `db:"apo_payment_id"`
+	ReferenceOrderID      string         `db:"reference_order_id"`
+	OrderDescription      string         `db:"order_description"`
+	BuyerReference        string         `db:"buyer_reference"`
+	BuyerEmail            string         `db:"buyer_email"`
+	AmountMinor           int64          `db:"amount_minor"`
+	Currency              string         `db:"currency"`
+	CaptureMode           string         `db:"capture_mode"`
+	Status                string         `db:"status"`
+	CapturedMinor         int64          `db:"captured_minor"`
+	RefundedMinor         int64          `db:"refunded_minor"`
+	DisputedMinor         int64          `db:"disputed_minor"`
+	DisputeLostMinor      int64          `db:"dispute_lost_minor"`
+	ResultCode            string         `db:"result_code"`
+	ResultMessage         string         `db:"result_message"`
+	AuthExpiry            *time.Time     `db:"auth_expiry_time"`
+	PaymentExpiry         *time.Time     `db:"payment_expiry_time"`
+	NormalURL             string         `db:"normal_url"`
+	RedirectURL           string         `db:"redirect_url"`
+	CardBrand             string         `db:"card_brand"`
+	CardBIN               string         `db:"card_bin"`
+	CardLast4             string         `db:"card_last4"`
+	CardMasked            string         `db:"card_masked"`
+	CardFunding           string         `db:"card_funding"`
+	CardIssuingCountry    string         `db:"card_issuing_country"`
+	CardExpiryMonth       string         `db:"card_expiry_month"`
+	CardExpiryYear        string         `db:"card_expiry_year"`
+	CardToken             string         `db:"card_token"`
+	ThreeDS               postgres.JSONB `db:"three_ds_result"`
+	AVSResult             string         `db:"avs_result"`
+	CVVResult             string         `db:"cvv_result"`
+	AcquirerName          string         `db:"acquirer_name"`
+	AcquirerTransactionID string         `db:"acquirer_transaction_id"`
+	AcquirerInfo          postgres.JSONB `db:"acquirer_info"`
+	NeedsReview           bool           `db:"needs_review"`
+	ReviewReason          string         `db:"review_reason"`
+	CreatedBy             string         `db:"created_by"`
+	Version               int            `db:"version"`
+	CreatedAt             time.Time      `db:"created_at"`
+	UpdatedAt             time.Time      `db:"updated_at"`
 }
 
 func (r paymentRow) payment() Payment {
@@ -89,8 +90,8 @@ func (r paymentRow) payment() Payment {
 		Card: Card{Brand: r.CardBrand, BIN: r.CardBIN, Last4: r.CardLast4, Masked: r.CardMasked,
 			Funding: r.CardFunding, IssuingCountry: r.CardIssuingCountry,
 			ExpiryMonth: r.CardExpiryMonth, ExpiryYear: r.CardExpiryYear, Token: r.CardToken},
-		ThreeDS: r.ThreeDS, AVSResult: r.AVSResult, CVVResult: r.CVVResult,
-		Acquirer:    Acquirer{Name: r.AcquirerName, TransactionID: r.AcquirerTransactionID, Info: r.AcquirerInfo},
+		ThreeDS: json.RawMessage(r.ThreeDS), AVSResult: r.AVSResult, CVVResult: r.CVVResult,
+		Acquirer:    Acquirer{Name: r.AcquirerName, TransactionID: r.AcquirerTransactionID, Info: json.RawMessage(r.AcquirerInfo)},
 		NeedsReview: r.NeedsReview, ReviewReason: r.ReviewReason, CreatedBy: r.CreatedBy,
 		Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
@@ -320,25 +321,25 @@ const txColumns = `id, payment_id, type, request_id, apo_id, amount_minor, curre
 	created_at, updated_at, completed_at`
 
 type txRow struct {
-	ID                    string     `db:"id"`
-	PaymentID             string     `db:"payment_id"`
-	Type                  string     `db:"type"`
-	RequestID             string     `db:"request_id"`
-	APOID                 string     `db:"apo_id"`
-	AmountMinor           int64      `db:"amount_minor"`
-	Currency              string     `db:"currency"`
-	Status                string     `db:"status"`
-	ResultCode            string     `db:"result_code"`
-	ResultMessage         string     `db:"result_message"`
-	IsLast                bool       `db:"is_last"`
-	AcquirerName          string     `db:"acquirer_name"`
-	AcquirerTransactionID string     `db:"acquirer_transaction_id"`
-	AcquirerInfo          []byte     `db:"acquirer_info"`
-	Actor                 string     `db:"actor"`
-	Reason                string     `db:"reason"`
-	CreatedAt             time.Time  `db:"created_at"`
-	UpdatedAt             time.Time  `db:"updated_at"`
-	CompletedAt           *time.Time `db:"completed_at"`
+	ID                    string         `db:"id"`
+	PaymentID             string         `db:"payment_id"`
+	Type                  string         `db:"type"`
+	RequestID             string         `db:"request_id"`
+	APOID                 string         `db:"apo_id"`
+	AmountMinor           int64          `db:"amount_minor"`
+	Currency              string         `db:"currency"`
+	Status                string         `db:"status"`
+	ResultCode            string         `db:"result_code"`
+	ResultMessage         string         `db:"result_message"`
+	IsLast                bool           `db:"is_last"`
+	AcquirerName          string         `db:"acquirer_name"`
+	AcquirerTransactionID string         `db:"acquirer_transaction_id"`
+	AcquirerInfo          postgres.JSONB `db:"acquirer_info"`
+	Actor                 string         `db:"actor"`
+	Reason                string         `db:"reason"`
+	CreatedAt             time.Time      `db:"created_at"`
+	UpdatedAt             time.Time      `db:"updated_at"`
+	CompletedAt           *time.Time     `db:"completed_at"`
 }
 
 func (r txRow) tx() Transaction {
@@ -346,7 +347,7 @@ func (r txRow) tx() Transaction {
 		ID: r.ID, PaymentID: r.PaymentID, Type: TxType(r.Type), RequestID: r.RequestID, APOID: r.APOID,
 		Amount: money.Money{Minor: r.AmountMinor, Currency: r.Currency}, Status: TxStatus(r.Status),
 		ResultCode: r.ResultCode, ResultMessage: r.ResultMessage, IsLast: r.IsLast,
-		Acquirer: Acquirer{Name: r.AcquirerName, TransactionID: r.AcquirerTransactionID, Info: r.AcquirerInfo},
+		Acquirer: Acquirer{Name: r.AcquirerName, TransactionID: r.AcquirerTransactionID, Info: json.RawMessage(r.AcquirerInfo)},
 		Actor:    r.Actor, Reason: r.Reason, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 		CompletedAt: postgres.UTC(r.CompletedAt),
 	}

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -217,6 +218,46 @@ func TestWarmRehearsesOnEveryConnection(t *testing.T) {
 	boom := errors.New("boom")
 	if err := postgres.Warm(ctx, db, 3, func(context.Context, *sqlx.Tx) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("Warm with a failing rehearsal: %v", err)
+	}
+}
+
+// TestOneRoundTrip: binary_parameters is set on either form of DSN,
+// overriding an explicit setting and keeping the rest; a URL that does not
+// parse is refused without quoting its password; and a jsonb document goes
+// through as JSONB (text), where a []byte in binary would be refused.
+func TestOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"postgres://u:p@h:5432/db?sslmode=disable":                          "postgres://u:p@h:5432/db?binary_parameters=yes&sslmode=disable",
+		"postgresql://h/db?binary_parameters=no":                            "postgresql://h/db?binary_parameters=yes",
+		"host=127.0.0.1 dbname=payops sslmode=disable":                      "host=127.0.0.1 dbname=payops sslmode=disable binary_parameters=yes",
+		"host=127.0.0.1 dbname=payops binary_parameters=no sslmode=disable": "host=127.0.0.1 dbname=payops binary_parameters=no sslmode=disable binary_parameters=yes",
+	} {
+		got, err := postgres.OneRoundTrip(in)
+		if err != nil || got != want {
+			t.Errorf("OneRoundTrip(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := postgres.OneRoundTrip("postgres://u:s3cret@h:bad port/db"); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("a bad URL: %v", err)
+	}
+
+	db := pgtest.NewDB(t)
+	ctx := context.Background()
+	var got string
+	if err := db.GetContext(ctx, &got, `SELECT ($1::jsonb)->>'a'`, postgres.JSONB(`{"a":"b"}`)); err != nil || got != "b" {
+		t.Fatalf("JSONB parameter: %q, %v", got, err)
+	}
+	var null bool
+	if err := db.GetContext(ctx, &null, `SELECT $1::jsonb IS NULL`, postgres.NullJSON(nil)); err != nil || !null {
+		t.Fatalf("empty JSONB is not NULL: %v, %v", null, err)
+	}
+	if _, err := db.ExecContext(ctx, `SELECT $1::jsonb`, []byte(`{"a":"b"}`)); err == nil {
+		t.Fatal("a []byte jsonb parameter went through: the tests do not run with binary_parameters")
+	}
+	var back postgres.JSONB
+	if err := db.GetContext(ctx, &back, `SELECT '{"a": 1}'::jsonb`); err != nil || string(back) != `{"a": 1}` {
+		t.Fatalf("scan JSONB: %q, %v", back, err)
 	}
 }
 

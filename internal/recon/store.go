@@ -472,7 +472,7 @@ func (s *Store) CreateRun(ctx context.Context, r Run) (int64, error) {
 		VALUES ($1, $2, $3::bigint[], $4, $5, $6, $7)
 		RETURNING id`
 	var id int64
-	if err := sqlx.GetContext(ctx, s.db, &id, q, r.Period, reqJSON, int64Array(ids), insJSON, string(r.Status),
+	if err := sqlx.GetContext(ctx, s.db, &id, q, r.Period, string(reqJSON), int64Array(ids), string(insJSON), string(r.Status),
 		r.Actor, r.CreatedAt); err != nil {
 		return 0, fmt.Errorf("insert run: %w", err)
 	}
@@ -593,7 +593,7 @@ func (s *Store) FinishRun(ctx context.Context, r Run) error {
 			diff = $8, timings = $9, previous_run_id = $10, error = $11, started_at = COALESCE(started_at, $12),
 			finished_at = $13
 		WHERE id = $1`
-	if _, err := s.db.ExecContext(ctx, q, r.ID, string(r.Status), r.Phase, r.Progress, cj, tj, bj, dj, mj, prev,
+	if _, err := s.db.ExecContext(ctx, q, r.ID, string(r.Status), r.Phase, r.Progress, string(cj), string(tj), string(bj), string(dj), string(mj), prev,
 		r.Error, r.StartedAt, r.FinishedAt); err != nil {
 		return fmt.Errorf("finish run %d: %w", r.ID, err)
 	}

@@ -164,7 +164,7 @@ func (s *Store) RecordHealing(ctx context.Context, runID, prevID int64, notes []
 				'reason', 'the line arrived late, in a later file'))
 		FROM jsonb_to_recordset($3::jsonb) AS x(fingerprint text, file_id bigint, file text, line integer, report_date text)
 		WHERE p.run_id = $2 AND p.healed_by_run_id = $1 AND p.fingerprint = x.fingerprint`
-	if _, err := s.db.ExecContext(ctx, q, runID, prevID, b); err != nil {
+	if _, err := s.db.ExecContext(ctx, q, runID, prevID, string(b)); err != nil {
 		return fmt.Errorf("record healing: %w", err)
 	}
 	return nil
@@ -545,9 +545,9 @@ func chunked[T any](ids []T, fn func([]T) error) error {
 }
 
 // jsonStrings encodes ids for an `IN (SELECT jsonb_array_elements_text($n::jsonb))` parameter.
-func jsonStrings(ids []string) []byte {
+func jsonStrings(ids []string) string {
 	b, _ := json.Marshal(ids) // a []string always marshals
-	return b
+	return string(b)
 }
 
 // txsByRequestID returns ledger transactions by our request ids.
@@ -794,7 +794,7 @@ func (s *Store) InsertDiscrepancies(ctx context.Context, runID int64, ds []Discr
 		if err != nil {
 			return fmt.Errorf("encode discrepancies: %w", err)
 		}
-		if _, err := s.db.ExecContext(ctx, q, runID, now, b); err != nil {
+		if _, err := s.db.ExecContext(ctx, q, runID, now, string(b)); err != nil {
 			return fmt.Errorf("insert discrepancies: %w", err)
 		}
 	}

@@ -53,6 +53,9 @@ func Config(t testing.TB) pgtestdb.Config {
 	if q.Get("sslmode") == "" {
 		q.Set("sslmode", "disable")
 	}
+	// As postgres.Open connects, so that tests send parameters as the
+	// binaries do.
+	q.Set("binary_parameters", "yes")
 	port := u.Port()
 	if port == "" {
 		port = "5432"
