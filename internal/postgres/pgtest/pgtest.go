@@ -27,7 +27,12 @@ const DefaultURL = "postgres://postgres@127.0.0.1:5432/payops?sslmode=disable"
 // when the test passes (and kept, with its URL logged, when it fails).
 func NewDB(t testing.TB) *sqlx.DB {
 	t.Helper()
-	return sqlx.NewDb(pgtestdb.New(t, Config(t), migrator{}), "postgres")
+	c := Config(t)
+	// As postgres.Open connects (OneRoundTrip), so that tests send
+	// parameters as the binaries do. Only here: NewURL's URL also goes to
+	// libpq tools (pg_dump, psql), which refuse lib/pq's own settings.
+	c.Options += "&binary_parameters=yes"
+	return sqlx.NewDb(pgtestdb.New(t, c, migrator{}), "postgres")
 }
 
 // NewURL is NewDB for code that opens its own connections (a subprocess,
@@ -53,9 +58,6 @@ func Config(t testing.TB) pgtestdb.Config {
 	if q.Get("sslmode") == "" {
 		q.Set("sslmode", "disable")
 	}
-	// As postgres.Open connects, so that tests send parameters as the
-	// binaries do.
-	q.Set("binary_parameters", "yes")
 	port := u.Port()
 	if port == "" {
 		port = "5432"
