@@ -60,7 +60,7 @@ func BenchmarkReconMillion(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		if _, err := db.ExecContext(ctx, `TRUNCATE recon_exports, discrepancies, recon_runs, report_lines, report_files`); err != nil {
+		if _, err := db.ExecContext(ctx, `TRUNCATE recon_exports, discrepancies, recon_runs, report_lines, report_files CASCADE`); err != nil {
 			b.Fatal(err)
 		}
 		runtime.GC()
