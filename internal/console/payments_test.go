@@ -227,20 +227,19 @@ func (e *env) payGet(t *testing.T, c *http.Client, path string, headers ...strin
 	return e.do(t, c, req)
 }
 
-// payCreateMany creates n payments with order ids prefix-000 … through
-// four concurrent checkouts, and returns their ids.
-func (e *env) payCreateMany(t *testing.T, prefix string, n int) []string {
+// payCreateMany creates n payments with order ids prefix-000 … and amounts
+// minor(i), through four concurrent checkouts.
+func (e *env) payCreateMany(t *testing.T, prefix string, n int, minor func(i int) int64) []payments.Payment {
 	t.Helper()
-	ids := make([]string, n)
+	out := make([]payments.Payment, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	work := make(chan int)
 	for range 4 {
 		wg.Go(func() {
 			for i := range work {
-				o := payOrder{Order: fmt.Sprintf("%s-%03d", prefix, i), Minor: int64(100 + i)}
-				p, err := e.pay.Create(context.Background(), o.request())
-				ids[i], errs[i] = p.ID, err
+				o := payOrder{Order: fmt.Sprintf("%s-%03d", prefix, i), Minor: minor(i)}
+				out[i], errs[i] = e.pay.Create(context.Background(), o.request())
 			}
 		})
 	}
@@ -254,7 +253,7 @@ func (e *env) payCreateMany(t *testing.T, prefix string, n int) []string {
 			t.Fatalf("create payment: %v", err)
 		}
 	}
-	return ids
+	return out
 }
 
 // payWalk follows the list's "Next page" links from path and returns the
@@ -290,7 +289,10 @@ func TestPaymentsExportAndPages(t *testing.T) {
 	c := e.client(t)
 	e.login(t, c, viewer)
 
-	want := e.payCreateMany(t, "bulk", 53) // the default page holds 50
+	var want []string
+	for _, p := range e.payCreateMany(t, "bulk", 53, func(i int) int64 { return int64(100 + i) }) { // the default page holds 50
+		want = append(want, p.ID)
+	}
 	evil := e.payCreate(t, payOrder{Order: "=HYPERLINK(\"https://evil.example\")-bulk", Minor: 5000}).ID
 	want = append(want, evil)
 	other := e.payCreate(t, payOrder{Order: "other-1", Minor: 700}).ID

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,34 +19,9 @@ import (
 	"github.com/payops/payops/internal/recon"
 )
 
-// sortCreate creates n payments with order ids prefix-000 … whose amounts
-// are only three (10, 20 and 30 USD), through four concurrent checkouts.
-func (e *env) sortCreate(t *testing.T, prefix string, n int) []payments.Payment {
-	t.Helper()
-	out := make([]payments.Payment, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	work := make(chan int)
-	for range 4 {
-		wg.Go(func() {
-			for i := range work {
-				o := payOrder{Order: fmt.Sprintf("%s-%03d", prefix, i), Minor: int64(1000 * (1 + i*7%3))}
-				out[i], errs[i] = e.pay.Create(context.Background(), o.request())
-			}
-		})
-	}
-	for i := range n {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatalf("create payment: %v", err)
-		}
-	}
-	return out
-}
+// sortAmounts gives the sort tests' payments only three amounts (10, 20
+// and 30 USD), so that amount ties are broken by id.
+func sortAmounts(i int) int64 { return int64(1000 * (1 + i*7%3)) }
 
 // sortByAmount is ps by amount then id, the list's order, largest first
 // when desc.
@@ -79,7 +53,7 @@ func TestPaymentsSortLinksAndExport(t *testing.T) {
 	viewer := e.user(t, "viewer@example.com", auth.RoleViewer)
 	c := e.client(t)
 	e.login(t, c, viewer)
-	ps := e.sortCreate(t, "sorted", 30)
+	ps := e.payCreateMany(t, "sorted", 30, sortAmounts)
 	e.payCreate(t, payOrder{Order: "other-1", Minor: 999_00})
 
 	path := "/console/payments?order_id=sorted&sort=amount&dir=asc&limit=25"
@@ -147,7 +121,7 @@ func TestPaymentsSortInBrowser(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ops := e.user(t, "ops@example.com", auth.RoleOperator)
-	ps := e.sortCreate(t, "sorted", 30)
+	ps := e.payCreateMany(t, "sorted", 30, sortAmounts)
 	e.payCreate(t, payOrder{Order: "other-1", Minor: 999_00})
 	ctx := e.browser(t)
 	e.browserLogin(t, ctx, ops)
