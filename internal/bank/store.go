@@ -47,7 +47,7 @@ func (s *Store) CreateAccount(ctx context.Context, a Account) (Account, error) {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
 		RETURNING ` + accountColumns
 	out, err := scanAccount(s.db.QueryRowxContext(ctx, q, a.Name, a.IBAN, a.Number, a.Currency, a.SettlementCurrency,
-		postgres.Array(nonNil(a.Remitters)), postgres.NullJSON(a.CSVMapping), a.CreatedAt))
+		postgres.Array(nonNil(a.Remitters)), postgres.JSONB(a.CSVMapping), a.CreatedAt))
 	if postgres.IsUniqueViolation(err) {
 		return Account{}, &ConflictError{Rule: "a bank account with this IBAN or number is already configured"}
 	}
@@ -62,7 +62,7 @@ func (s *Store) UpdateAccount(ctx context.Context, a Account) (Account, error) {
 	const q = `UPDATE bank_accounts SET name = $2, settlement_currency = $3, remitters = $4, csv_mapping = $5,
 		updated_at = $6 WHERE id = $1 RETURNING ` + accountColumns
 	out, err := scanAccount(s.db.QueryRowxContext(ctx, q, a.ID, a.Name, a.SettlementCurrency,
-		postgres.Array(nonNil(a.Remitters)), postgres.NullJSON(a.CSVMapping), a.UpdatedAt))
+		postgres.Array(nonNil(a.Remitters)), postgres.JSONB(a.CSVMapping), a.UpdatedAt))
 	if err != nil {
 		return Account{}, fmt.Errorf("update bank account %d: %w", a.ID, err)
 	}

@@ -102,7 +102,7 @@ func rowFrom(d Dispute) disputeRow {
 		JudgedResult: d.JudgedResult, JudgedTime: postgres.UTC(d.JudgedTime), AcceptReason: d.AcceptReason,
 		AcceptTime: postgres.UTC(d.AcceptTime), LostMinor: d.LostMinor, DefenseAt: postgres.UTC(d.DefenseAt),
 		DefenseActor: d.DefenseActor, NeedsAttention: d.NeedsAttention, AttentionReason: d.AttentionReason,
-		LastNotification: d.LastNotification, AcquirerInfo: postgres.NullJSON(d.AcquirerInfo),
+		LastNotification: d.LastNotification, AcquirerInfo: postgres.JSONB(d.AcquirerInfo),
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
 	}
 	if d.JudgedAmount != nil {
@@ -375,7 +375,7 @@ func (s *Store) AddEvent(ctx context.Context, e Event, factKey string) (bool, er
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (dispute_id, fact_key) DO NOTHING`
 	res, err := s.db.ExecContext(ctx, q, e.DisputeID, string(e.Source), e.Kind, factKey, string(e.StatusBefore),
-		string(e.StatusAfter), e.Applied, e.Note, e.Actor, postgres.NullJSON(e.Payload), e.CreatedAt.UTC())
+		string(e.StatusAfter), e.Applied, e.Note, e.Actor, postgres.JSONB(e.Payload), e.CreatedAt.UTC())
 	if err != nil {
 		return false, fmt.Errorf("add dispute event: %w", err)
 	}

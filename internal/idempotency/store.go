@@ -178,7 +178,7 @@ func (s *Store) Complete(ctx context.Context, held Record, status int, resp Resp
 	}
 	const q = `UPDATE idempotency_keys SET status_code = $4, response = $5
 		WHERE scope = $1 AND key = $2 AND created_at = $3 AND status_code = 0`
-	res, err := s.db.ExecContext(ctx, q, held.Scope, held.Key, held.CreatedAt, status, postgres.NullJSON(b))
+	res, err := s.db.ExecContext(ctx, q, held.Scope, held.Key, held.CreatedAt, status, postgres.JSONB(b))
 	if err != nil {
 		return fmt.Errorf("complete idempotency key: %w", err)
 	}

@@ -109,9 +109,9 @@ func rowFrom(p Payment) paymentRow {
 		RedirectURL: p.RedirectURL, CardBrand: p.Card.Brand, CardBIN: p.Card.BIN, CardLast4: p.Card.Last4,
 		CardMasked: p.Card.Masked, CardFunding: p.Card.Funding, CardIssuingCountry: p.Card.IssuingCountry,
 		CardExpiryMonth: p.Card.ExpiryMonth, CardExpiryYear: p.Card.ExpiryYear, CardToken: p.Card.Token,
-		ThreeDS: postgres.NullJSON(p.ThreeDS), AVSResult: p.AVSResult, CVVResult: p.CVVResult,
+		ThreeDS: postgres.JSONB(p.ThreeDS), AVSResult: p.AVSResult, CVVResult: p.CVVResult,
 		AcquirerName: p.Acquirer.Name, AcquirerTransactionID: p.Acquirer.TransactionID,
-		AcquirerInfo: postgres.NullJSON(p.Acquirer.Info), NeedsReview: p.NeedsReview, ReviewReason: p.ReviewReason,
+		AcquirerInfo: postgres.JSONB(p.Acquirer.Info), NeedsReview: p.NeedsReview, ReviewReason: p.ReviewReason,
 		CreatedBy: p.CreatedBy, Version: p.Version, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 }
@@ -359,7 +359,7 @@ func txRowFrom(t Transaction) txRow {
 		AmountMinor: t.Amount.Minor, Currency: t.Amount.Currency, Status: string(t.Status),
 		ResultCode: t.ResultCode, ResultMessage: t.ResultMessage, IsLast: t.IsLast,
 		AcquirerName: t.Acquirer.Name, AcquirerTransactionID: t.Acquirer.TransactionID,
-		AcquirerInfo: postgres.NullJSON(t.Acquirer.Info), Actor: t.Actor, Reason: t.Reason,
+		AcquirerInfo: postgres.JSONB(t.Acquirer.Info), Actor: t.Actor, Reason: t.Reason,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, CompletedAt: t.CompletedAt,
 	}
 }
@@ -493,7 +493,7 @@ func (s *Store) AddEvent(ctx context.Context, e Event, factKey string) (bool, er
 		VALUES ($1, NULLIF($2, '')::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (payment_id, fact_key) DO NOTHING`
 	res, err := s.db.ExecContext(ctx, q, e.PaymentID, e.TransactionID, string(e.Source), e.Kind, factKey,
-		e.StatusBefore, e.StatusAfter, e.Applied, e.Note, postgres.NullJSON(e.Payload), e.CreatedAt)
+		e.StatusBefore, e.StatusAfter, e.Applied, e.Note, postgres.JSONB(e.Payload), e.CreatedAt)
 	if err != nil {
 		return false, fmt.Errorf("add event: %w", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -205,9 +204,6 @@ func (j *JSONB) Scan(src any) error {
 	}
 	return nil
 }
-
-// NullJSON is b as a jsonb parameter: SQL NULL when empty.
-func NullJSON(b json.RawMessage) JSONB { return JSONB(b) }
 
 // Rehearsal runs a request path's statements on tx, which Warm rolls back.
 type Rehearsal func(ctx context.Context, tx *sqlx.Tx) error

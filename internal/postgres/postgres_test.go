@@ -249,7 +249,7 @@ func TestOneRoundTrip(t *testing.T) {
 		t.Fatalf("JSONB parameter: %q, %v", got, err)
 	}
 	var null bool
-	if err := db.GetContext(ctx, &null, `SELECT $1::jsonb IS NULL`, postgres.NullJSON(nil)); err != nil || !null {
+	if err := db.GetContext(ctx, &null, `SELECT $1::jsonb IS NULL`, postgres.JSONB(nil)); err != nil || !null {
 		t.Fatalf("empty JSONB is not NULL: %v, %v", null, err)
 	}
 	if _, err := db.ExecContext(ctx, `SELECT $1::jsonb`, []byte(`{"a":"b"}`)); err == nil {
